@@ -1,0 +1,292 @@
+//! The command line: clap derive, every flag also readable from `WSPROBE_*`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::builder::FalseyValueParser;
+use clap::{Args, Parser, Subcommand};
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue, Uri};
+
+use crate::net::client::{parse_header, parse_ws_url};
+
+const ABOUT: &str = "WebSocket echo server, client and inspector with a live terminal dashboard";
+
+const EXAMPLES: &str = "\
+Examples:
+  wsprobe                                   embedded echo server + client, side by side
+  wsprobe server                            echo server on 127.0.0.1:8765
+  wsprobe client ws://127.0.0.1:8765        client with a dashboard
+  echo hello | wsprobe client ws://127.0.0.1:8765   pipe mode: send lines, print replies
+  wsprobe server 127.0.0.1:0 --json         any free port, JSON lines for scripts";
+
+#[derive(Debug, Parser)]
+#[command(name = "wsprobe", version, about = ABOUT, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run an echo server: every message comes back as it was sent
+    #[command(after_help = SERVER_EXAMPLES)]
+    Server(ServerArgs),
+    /// Connect to a WebSocket server, send messages and watch what comes back
+    #[command(after_help = CLIENT_EXAMPLES)]
+    Client(ClientArgs),
+}
+
+/// How results are shown; these work before or after the subcommand.
+#[derive(Clone, Debug, Args)]
+pub struct OutputArgs {
+    /// Print lines instead of the dashboard (the default when stdout is not a terminal)
+    #[arg(long, global = true, env = "WSPROBE_NO_TUI", value_parser = FalseyValueParser::new())]
+    pub no_tui: bool,
+
+    /// Print one JSON object per line instead of human-readable lines (implies --no-tui)
+    #[arg(long, global = true, env = "WSPROBE_JSON", value_parser = FalseyValueParser::new())]
+    pub json: bool,
+
+    /// Print only the listening line, connection events, errors and the summary
+    #[arg(short, long, global = true, env = "WSPROBE_QUIET", value_parser = FalseyValueParser::new())]
+    pub quiet: bool,
+
+    /// How many frames the dashboard keeps for scrolling (counters cover all)
+    #[arg(
+        long,
+        global = true,
+        value_name = "N",
+        default_value_t = 10_000,
+        env = "WSPROBE_KEEP"
+    )]
+    pub keep: usize,
+
+    /// Write logs to this file (logs never go to the terminal)
+    #[arg(long, global = true, value_name = "FILE", env = "WSPROBE_LOG_FILE")]
+    pub log_file: Option<PathBuf>,
+}
+
+const SERVER_EXAMPLES: &str = "\
+Examples:
+  wsprobe server                        listen on 127.0.0.1:8765
+  wsprobe server 127.0.0.1:0            any free port (printed on the first line)
+  wsprobe server --prefix 'Echo: '      answer like the classic Python example server
+  wsprobe server --subprotocol chat     accept the `chat` subprotocol";
+
+#[derive(Clone, Debug, Args)]
+pub struct ServerArgs {
+    /// Address to listen on (port 0 picks a free one)
+    #[arg(default_value = "127.0.0.1:8765", env = "WSPROBE_LISTEN")]
+    pub addr: String,
+
+    /// Prepend TEXT to every text echo
+    #[arg(long, value_name = "TEXT", env = "WSPROBE_PREFIX")]
+    pub prefix: Option<String>,
+
+    /// Accept this subprotocol when a client offers it (repeatable; without it the
+    /// first protocol a client offers is accepted)
+    #[arg(long = "subprotocol", value_name = "NAME")]
+    pub subprotocols: Vec<String>,
+
+    /// Close a connection with 1009 when a message is larger than this (e.g. 1MiB)
+    #[arg(long, value_name = "BYTES", default_value = "64MiB", value_parser = parse_size, env = "WSPROBE_MAX_MESSAGE_SIZE")]
+    pub max_message_size: usize,
+
+    /// Drop a connection that has not finished its handshake after this long
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, env = "WSPROBE_HANDSHAKE_TIMEOUT")]
+    pub handshake_timeout: Duration,
+}
+
+const CLIENT_EXAMPLES: &str = "\
+Examples:
+  wsprobe client ws://127.0.0.1:8765
+  wsprobe client wss://example.com/socket -H 'Authorization: Bearer x' --subprotocol chat
+  printf 'a\\nb\\n' | wsprobe client ws://127.0.0.1:8765 --json
+  wsprobe client ws://127.0.0.1:8765 --ping-interval 1s --quiet
+  wsprobe client ws://127.0.0.1:9001/runCase?case=1 --echo
+
+Exit codes: 0 normal, 1 runtime failure (refused, reset, unexpected close, TLS,
+non-101 answer), 2 usage error (bad URL, bad header).";
+
+#[derive(Clone, Debug, Args)]
+pub struct ClientArgs {
+    /// ws:// or wss:// URL to connect to
+    #[arg(value_parser = parse_ws_url, env = "WSPROBE_URL")]
+    pub url: Uri,
+
+    /// Extra request header, `Name: value` (repeatable)
+    #[arg(short = 'H', long = "header", value_name = "HEADER", value_parser = parse_header)]
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+
+    /// Offer this subprotocol (repeatable, in order of preference)
+    #[arg(long = "subprotocol", value_name = "NAME")]
+    pub subprotocols: Vec<String>,
+
+    /// Origin header to send
+    #[arg(long, value_name = "ORIGIN", env = "WSPROBE_ORIGIN")]
+    pub origin: Option<String>,
+
+    /// Give up connecting (TCP, TLS and handshake) after this long
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, env = "WSPROBE_CONNECT_TIMEOUT")]
+    pub connect_timeout: Duration,
+
+    /// Do not verify the server's TLS certificate
+    #[arg(short = 'k', long, env = "WSPROBE_INSECURE", value_parser = FalseyValueParser::new())]
+    pub insecure: bool,
+
+    /// Also trust the certificates in this PEM file
+    #[arg(long, value_name = "FILE", env = "WSPROBE_CA")]
+    pub ca: Option<PathBuf>,
+
+    /// Send each input line as a binary message instead of text
+    #[arg(long)]
+    pub binary: bool,
+
+    /// Echo every received message back and run until the server closes (stdin is not read)
+    #[arg(long)]
+    pub echo: bool,
+
+    /// Send a ping this often; each pong gives a ping RTT
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "WSPROBE_PING_INTERVAL")]
+    pub ping_interval: Option<Duration>,
+
+    /// The server prefixes its echoes with TEXT (e.g. 'Echo: '); strip it to match RTTs
+    #[arg(long, value_name = "TEXT", env = "WSPROBE_ECHO_PREFIX")]
+    pub echo_prefix: Option<String>,
+
+    /// At end of input, wait this long for outstanding echoes before closing
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, env = "WSPROBE_WAIT")]
+    pub wait: Duration,
+
+    /// Refuse messages larger than this (e.g. 16MiB)
+    #[arg(long, value_name = "BYTES", default_value = "64MiB", value_parser = parse_size, env = "WSPROBE_MAX_MESSAGE_SIZE")]
+    pub max_message_size: usize,
+}
+
+/// `1500`, `64KiB`, `1MiB`, `2MB`: a byte count.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size; try 1048576, 64KiB or 1MiB"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}` in `{s}`; use B, KiB, MiB or GiB"
+            ))
+        }
+    };
+    n.checked_mul(mult)
+        .and_then(|v| usize::try_from(v).ok())
+        .ok_or_else(|| format!("`{s}` is too large"))
+}
+
+/// `500ms`, `5s`, `1m`; a bare number means seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if let Ok(secs) = t.parse::<f64>() {
+        if (0.0..1e9).contains(&secs) {
+            return Ok(Duration::from_secs_f64(secs));
+        }
+        return Err(format!("`{s}` is not a usable duration"));
+    }
+    humantime::parse_duration(t)
+        .map_err(|e| format!("`{s}` is not a duration ({e}); try 500ms, 5s or 1m"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1500"), Ok(1500));
+        assert_eq!(parse_size("64KiB"), Ok(65536));
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_size("2mb"), Ok(2_000_000));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("5 parsecs").is_err());
+        assert!(parse_size("99999999999999999999GiB").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("0.25"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("-1").is_err());
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("NaN").is_err());
+    }
+
+    #[test]
+    fn no_subcommand_is_the_demo() {
+        let cli = Cli::try_parse_from(["wsprobe"]).unwrap();
+        assert!(cli.command.is_none());
+    }
+
+    #[test]
+    fn global_flags_work_after_the_subcommand() {
+        let cli =
+            Cli::try_parse_from(["wsprobe", "server", "127.0.0.1:0", "--json", "-q"]).unwrap();
+        assert!(cli.output.json && cli.output.quiet);
+    }
+
+    #[test]
+    fn client_flags() {
+        let cli = Cli::try_parse_from([
+            "wsprobe",
+            "client",
+            "ws://127.0.0.1:1/x",
+            "-H",
+            "A: b",
+            "-H",
+            "C: d",
+            "--subprotocol",
+            "chat",
+            "--ping-interval",
+            "1s",
+            "--echo-prefix",
+            "Echo: ",
+        ])
+        .unwrap();
+        let Some(Command::Client(c)) = cli.command else {
+            panic!("not a client")
+        };
+        assert_eq!(c.headers.len(), 2);
+        assert_eq!(c.subprotocols, vec!["chat"]);
+        assert_eq!(c.ping_interval, Some(Duration::from_secs(1)));
+        assert_eq!(c.echo_prefix.as_deref(), Some("Echo: "));
+        assert_eq!(c.wait, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn bad_input_is_a_usage_error() {
+        for args in [
+            vec!["wsprobe", "client", "localhost:1"],
+            vec!["wsprobe", "client", "ws://x", "-H", "nocolon"],
+            vec!["wsprobe", "server", "--max-message-size", "big"],
+        ] {
+            let err = Cli::try_parse_from(&args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! `wsprobe client` without a dashboard: each stdin line goes out as a message,
+//! every frame is printed, and at end of input the outstanding echoes are waited
+//! for before a clean close. No reply is lost by exiting early.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::mpsc;
+
+use super::output::{ClientTotals, Format, Printer};
+use super::shutdown_signal;
+use crate::net::client::{self, ClientOptions, SessionOptions};
+use crate::net::{close_code_name, CloseCause, CloseInfo, NetCommand, NetEvent};
+
+#[derive(Clone, Debug)]
+pub struct PipeOptions {
+    pub binary: bool,
+    pub wait: Duration,
+}
+
+/// Connects, pipes stdin to the server and the server to stdout, and returns the
+/// exit code. Connection failures come back as errors.
+pub async fn run(
+    connect: ClientOptions,
+    session: SessionOptions,
+    pipe: PipeOptions,
+    mut printer: Printer,
+    format: Format,
+) -> anyhow::Result<u8> {
+    let started = Instant::now();
+    let echo_mode = session.echo;
+    let conn = client::connect(&connect).await?;
+    let (events_tx, mut events) = mpsc::channel(1024);
+    let (commands, task) = client::spawn(conn, 1, session, events_tx);
+
+    let mut stdin = BufReader::new(tokio::io::stdin()).lines();
+    let mut stdin_open = !echo_mode;
+    let mut sent_lines = 0u64;
+    let mut totals = ClientTotals::default();
+    let mut wait_until: Option<tokio::time::Instant> = None;
+    let mut closing = false;
+    let mut outcome: Option<(Option<CloseInfo>, CloseCause)> = None;
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+
+    let close = |commands: &mpsc::Sender<NetCommand>| {
+        let _ = commands.try_send(NetCommand::Close(Some(CloseInfo::new(1000, ""))));
+    };
+
+    loop {
+        // Everything sent has come back: no need to wait any longer.
+        let echoed = totals.rtt.echo.count();
+        if !stdin_open
+            && !echo_mode
+            && !closing
+            && (sent_lines <= echoed
+                || wait_until.is_some_and(|w| w <= tokio::time::Instant::now()))
+        {
+            close(&commands);
+            closing = true;
+        }
+        tokio::select! {
+            ev = events.recv() => {
+                let Some(ev) = ev else { break };
+                let mut batch = vec![ev];
+                while let Ok(ev) = events.try_recv() {
+                    batch.push(ev);
+                }
+                for ev in &batch {
+                    if let NetEvent::Frame(f) = ev {
+                        totals.count(f);
+                    }
+                    printer.event(ev);
+                }
+                printer.flush().await;
+                if let Some(NetEvent::Closed { close, cause, .. }) = batch.pop() {
+                    outcome = Some((close, cause));
+                    break;
+                }
+            }
+            line = stdin.next_line(), if stdin_open && !closing => {
+                match line {
+                    Ok(Some(line)) => {
+                        let cmd = if pipe.binary {
+                            NetCommand::Binary(Bytes::from(line.into_bytes()))
+                        } else {
+                            NetCommand::Text(line)
+                        };
+                        if commands.send(cmd).await.is_err() {
+                            stdin_open = false;
+                        } else {
+                            sent_lines += 1;
+                        }
+                    }
+                    Ok(None) | Err(_) => {
+                        stdin_open = false;
+                        wait_until = Some(tokio::time::Instant::now() + pipe.wait);
+                    }
+                }
+            }
+            _ = async { tokio::time::sleep_until(wait_until.expect("guarded")).await }, if wait_until.is_some() && !closing => {}
+            _ = &mut shutdown, if !closing => {
+                close(&commands);
+                closing = true;
+            }
+        }
+    }
+    let _ = task.await;
+
+    let elapsed = started.elapsed();
+    for line in totals.human(elapsed) {
+        eprintln!("{line}");
+    }
+    if format == Format::Json {
+        printer.line_record(&totals.record());
+        printer.flush().await;
+    }
+    let (close, cause) = outcome.unwrap_or((
+        None,
+        CloseCause::Error("the connection task ended unexpectedly".into()),
+    ));
+    Ok(exit_code(close.as_ref(), &cause))
+}
+
+/// 0 when the connection ended the way it should, 1 (with a line on stderr) when not.
+fn exit_code(close: Option<&CloseInfo>, cause: &CloseCause) -> u8 {
+    match cause {
+        CloseCause::Local => 0,
+        CloseCause::Peer => match close {
+            Some(c) if c.code == 1000 || c.code == 1001 => 0,
+            Some(c) => {
+                eprintln!(
+                    "error: the server closed the connection with {} {}{}",
+                    c.code,
+                    close_code_name(c.code),
+                    if c.reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", crate::escape::escape_text(&c.reason, 200))
+                    }
+                );
+                1
+            }
+            None => 0,
+        },
+        CloseCause::Error(e) => {
+            eprintln!("error: {}", crate::escape::escape_text(e, 500));
+            1
+        }
+    }
+}

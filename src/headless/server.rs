@@ -1,0 +1,52 @@
+//! `wsprobe server` without a dashboard: a line per event.
+
+use std::sync::atomic::Ordering;
+
+use tokio::sync::mpsc;
+
+use super::output::Printer;
+use super::shutdown_signal;
+use crate::net::server::Server;
+use crate::net::NetEvent;
+
+/// Events are reported through a bounded channel: a printer that falls behind
+/// loses lines (counted), never echo speed.
+pub const EVENT_CHANNEL: usize = 8192;
+
+pub async fn run(server: Server, mut printer: Printer) -> anyhow::Result<u8> {
+    printer.listening(&server.url());
+    printer.flush().await;
+    let not_shown = server.not_shown();
+    let (tx, mut rx) = mpsc::channel(EVENT_CHANNEL);
+    let accept = tokio::spawn(server.run(tx));
+    let mut reported_missing = 0u64;
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            ev = rx.recv() => {
+                let Some(ev) = ev else { break };
+                print_batch(&mut printer, ev, &mut rx);
+                let missing = not_shown.load(Ordering::Relaxed);
+                if missing > reported_missing {
+                    printer.not_shown(missing - reported_missing);
+                    reported_missing = missing;
+                }
+                printer.flush().await;
+            }
+            _ = &mut shutdown => break,
+        }
+    }
+    accept.abort();
+    Ok(0)
+}
+
+fn print_batch(printer: &mut Printer, first: NetEvent, rx: &mut mpsc::Receiver<NetEvent>) {
+    printer.event(&first);
+    for _ in 0..EVENT_CHANNEL {
+        match rx.try_recv() {
+            Ok(ev) => printer.event(&ev),
+            Err(_) => break,
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! wsprobe: a WebSocket echo server, client and inspector with a live terminal
+//! dashboard, each usable headless.
+//!
+//! `main` parses the command line and calls [`run`]; tests drive the modules
+//! directly. `net` owns the sockets and knows nothing of terminals.
+
+pub mod cli;
+pub mod error;
+pub mod escape;
+pub mod headless;
+pub mod logging;
+pub mod net;
+pub mod record;
+
+use std::io::IsTerminal;
+
+use cli::{Cli, ClientArgs, Command, OutputArgs, ServerArgs};
+use headless::output::{Format, Printer};
+use net::client::{ClientOptions, SessionOptions};
+use net::server::{Server, ServerConfig};
+
+/// Runs what the command line asks for and returns the exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<u8> {
+    let out = cli.output.clone();
+    match cli.command {
+        Some(Command::Server(args)) => run_server(args, &out).await,
+        Some(Command::Client(args)) => run_client(args, &out).await,
+        None => run_demo(&out).await,
+    }
+}
+
+fn format(out: &OutputArgs) -> Format {
+    if out.json {
+        Format::Json
+    } else {
+        Format::Human
+    }
+}
+
+fn server_config(args: &ServerArgs, report_frames: bool) -> ServerConfig {
+    ServerConfig {
+        prefix: args.prefix.clone(),
+        subprotocols: args.subprotocols.clone(),
+        max_message_size: args.max_message_size,
+        handshake_timeout: args.handshake_timeout,
+        report_frames,
+    }
+}
+
+/// Reachable from other machines: worth one line of warning.
+fn warn_if_exposed(server: &Server) {
+    let ip = server.local_addr().ip();
+    if !ip.is_loopback() {
+        eprintln!(
+            "warning: listening on {}, which other machines may be able to reach",
+            server.local_addr()
+        );
+    }
+}
+
+async fn run_server(args: ServerArgs, out: &OutputArgs) -> anyhow::Result<u8> {
+    let server = Server::bind(&args.addr, server_config(&args, !out.quiet)).await?;
+    warn_if_exposed(&server);
+    headless::server::run(server, Printer::new(format(out), out.quiet)).await
+}
+
+fn client_options(args: &ClientArgs) -> ClientOptions {
+    ClientOptions {
+        url: args.url.clone(),
+        headers: args.headers.clone(),
+        subprotocols: args.subprotocols.clone(),
+        origin: args.origin.clone(),
+        connect_timeout: args.connect_timeout,
+        insecure: args.insecure,
+        ca_file: args.ca.clone(),
+        max_message_size: args.max_message_size,
+    }
+}
+
+async fn run_client(args: ClientArgs, out: &OutputArgs) -> anyhow::Result<u8> {
+    let session = SessionOptions {
+        echo: args.echo,
+        ping_interval: args.ping_interval,
+        echo_prefix: args.echo_prefix.clone(),
+    };
+    let pipe = headless::pipe::PipeOptions {
+        binary: args.binary,
+        wait: args.wait,
+    };
+    headless::pipe::run(
+        client_options(&args),
+        session,
+        pipe,
+        Printer::new(format(out), out.quiet),
+        format(out),
+    )
+    .await
+}
+
+/// No arguments: an echo server on loopback and a client connected to it.
+async fn run_demo(out: &OutputArgs) -> anyhow::Result<u8> {
+    let config = ServerConfig {
+        report_frames: false,
+        ..ServerConfig::default()
+    };
+    let server = Server::bind("127.0.0.1:0", config).await?;
+    let url = server.url();
+    let mut printer = Printer::new(format(out), out.quiet);
+    printer.listening(&url);
+    printer.flush().await;
+    if std::io::stdin().is_terminal() {
+        eprintln!("type a line and press Enter to send it; Ctrl-D ends");
+    }
+    // Nobody watches the embedded server: its events are dropped unread.
+    let (tx, _rx) = tokio::sync::mpsc::channel(1);
+    let accept = tokio::spawn(server.run(tx));
+    let url = net::client::parse_ws_url(&url).map_err(error::UsageError)?;
+    let code = headless::pipe::run(
+        ClientOptions::new(url),
+        SessionOptions::default(),
+        headless::pipe::PipeOptions {
+            binary: false,
+            wait: std::time::Duration::from_secs(5),
+        },
+        printer,
+        format(out),
+    )
+    .await;
+    accept.abort();
+    code
+}
+
+/// The exit code for an error that stopped the program: 2 for usage errors, 1 otherwise.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    if let Some(net) = e.downcast_ref::<error::NetError>() {
+        return net.exit_code();
+    }
+    if e.downcast_ref::<error::UsageError>().is_some() {
+        return 2;
+    }
+    1
+}

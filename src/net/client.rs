@@ -1,0 +1,550 @@
+//! The client: connect (TCP, TLS, handshake, each step with a clear error) and the
+//! connection task that sends what it is told, matches round trips and reports
+//! every frame without losing one.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chrono::Utc;
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue, Uri};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+
+use super::rtt::RttMatcher;
+use super::{
+    describe, header_pairs, tls, ws_config, CloseCause, CloseInfo, ConnCounters, ConnId,
+    CounterSnapshot, Direction, Frame, FrameKind, Handshake, NetCommand, NetEvent, Opened,
+    DEFAULT_MAX_MESSAGE_SIZE,
+};
+use crate::error::NetError;
+
+pub type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How long we wait for the peer to answer our close frame.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How to reach the server.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    pub url: Uri,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub subprotocols: Vec<String>,
+    pub origin: Option<String>,
+    pub connect_timeout: Duration,
+    pub insecure: bool,
+    pub ca_file: Option<PathBuf>,
+    pub max_message_size: usize,
+}
+
+impl ClientOptions {
+    pub fn new(url: Uri) -> Self {
+        ClientOptions {
+            url,
+            headers: Vec::new(),
+            subprotocols: Vec::new(),
+            origin: None,
+            connect_timeout: Duration::from_secs(10),
+            insecure: false,
+            ca_file: None,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+        }
+    }
+}
+
+/// What the connection task does besides obeying commands.
+#[derive(Clone, Debug, Default)]
+pub struct SessionOptions {
+    /// Send every received text or binary message straight back.
+    pub echo: bool,
+    pub ping_interval: Option<Duration>,
+    pub echo_prefix: Option<String>,
+}
+
+/// Checks that a string is a `ws://` or `wss://` URL with a host.
+pub fn parse_ws_url(s: &str) -> Result<Uri, String> {
+    let hint = "expected a URL like ws://127.0.0.1:8765 or wss://example.com/socket";
+    if !s.contains("://") {
+        return Err(format!("`{s}` has no scheme: {hint}"));
+    }
+    let uri: Uri = s
+        .parse()
+        .map_err(|e| format!("`{s}` is not a valid URL ({e}): {hint}"))?;
+    match uri.scheme_str() {
+        Some("ws") | Some("wss") => {}
+        Some("http") | Some("https") => {
+            return Err(format!(
+                "`{s}` is an HTTP URL; WebSocket URLs start with ws:// or wss://"
+            ))
+        }
+        _ => return Err(format!("`{s}` has an unsupported scheme: {hint}")),
+    }
+    match uri.host() {
+        Some(h) if !h.is_empty() => Ok(uri),
+        _ => Err(format!("`{s}` has no host: {hint}")),
+    }
+}
+
+/// Parses `Name: value` as given to `-H`.
+pub fn parse_header(s: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let (name, value) = s
+        .split_once(':')
+        .ok_or_else(|| format!("header `{s}` must look like `Name: value`"))?;
+    let name = name.trim();
+    let name = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| format!("`{name}` is not a valid header name"))?;
+    let value = HeaderValue::from_str(value.trim()).map_err(|_| {
+        format!("the value of header `{name}` has characters a header cannot carry")
+    })?;
+    Ok((name, value))
+}
+
+/// A connection whose handshake completed.
+pub struct Connected {
+    pub ws: WsStream,
+    pub peer: SocketAddr,
+    pub path: String,
+    pub handshake: Handshake,
+}
+
+pub async fn connect(opts: &ClientOptions) -> Result<Connected, NetError> {
+    let uri = &opts.url;
+    let tls = uri.scheme_str() == Some("wss");
+    let host = uri.host().unwrap_or_default();
+    // The URI keeps brackets around IPv6 literals; the resolver wants them off.
+    let bare_host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    let deadline = Instant::now() + opts.connect_timeout;
+    let timed_out = |what: &str| NetError::Timeout {
+        what: format!("{what} (--connect-timeout)"),
+        after: opts.connect_timeout,
+    };
+
+    let addrs: Vec<SocketAddr> = tokio::time::timeout_at(
+        deadline.into(),
+        tokio::net::lookup_host((bare_host.as_str(), port)),
+    )
+    .await
+    .map_err(|_| timed_out(&format!("resolving {bare_host}")))?
+    .map_err(|e| NetError::Resolve {
+        host: bare_host.clone(),
+        reason: e.to_string(),
+    })?
+    .collect();
+
+    let mut last_err = None;
+    let mut tcp = None;
+    for addr in &addrs {
+        match tokio::time::timeout_at(deadline.into(), TcpStream::connect(addr)).await {
+            Err(_) => return Err(timed_out(&format!("connecting to {addr}"))),
+            Ok(Ok(s)) => {
+                tcp = Some(s);
+                break;
+            }
+            Ok(Err(e)) => {
+                last_err = Some(if e.kind() == std::io::ErrorKind::ConnectionRefused {
+                    NetError::Refused {
+                        addr: addr.to_string(),
+                    }
+                } else {
+                    NetError::Connect {
+                        addr: addr.to_string(),
+                        reason: e.to_string(),
+                    }
+                })
+            }
+        }
+    }
+    let tcp = match tcp {
+        Some(t) => t,
+        None => {
+            return Err(last_err.unwrap_or_else(|| NetError::Resolve {
+                host: bare_host.clone(),
+                reason: "no address found".into(),
+            }))
+        }
+    };
+    let _ = tcp.set_nodelay(true);
+    let peer = tcp.peer_addr().unwrap_or_else(|_| addrs[0]);
+
+    let mut request = uri
+        .clone()
+        .into_client_request()
+        .map_err(|e| NetError::Usage(format!("cannot build a request for {uri}: {e}")))?;
+    {
+        let h = request.headers_mut();
+        if !opts.subprotocols.is_empty() {
+            let joined = opts.subprotocols.join(", ");
+            let v = HeaderValue::from_str(&joined)
+                .map_err(|_| NetError::Usage(format!("invalid subprotocol list `{joined}`")))?;
+            h.insert("sec-websocket-protocol", v);
+        }
+        if let Some(origin) = &opts.origin {
+            let v = HeaderValue::from_str(origin)
+                .map_err(|_| NetError::Usage(format!("invalid origin `{origin}`")))?;
+            h.insert("origin", v);
+        }
+        for (k, v) in &opts.headers {
+            h.append(k.clone(), v.clone());
+        }
+    }
+    let path = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
+    let request_line = format!("GET {path} HTTP/1.1");
+    let request_headers = header_pairs(request.headers());
+
+    let connector = if tls {
+        Connector::Rustls(tls::client_config(opts.insecure, opts.ca_file.as_deref())?)
+    } else {
+        Connector::Plain
+    };
+    let handshake = tokio_tungstenite::client_async_tls_with_config(
+        request,
+        tcp,
+        Some(ws_config(opts.max_message_size)),
+        Some(connector),
+    );
+    let (ws, response) = tokio::time::timeout_at(deadline.into(), handshake)
+        .await
+        .map_err(|_| {
+            timed_out(if tls {
+                "TLS and WebSocket handshake"
+            } else {
+                "WebSocket handshake"
+            })
+        })?
+        .map_err(|e| handshake_error(e, tls, &bare_host, peer))?;
+
+    let status = response.status();
+    let subprotocol = response
+        .headers()
+        .get("sec-websocket-protocol")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    Ok(Connected {
+        ws,
+        peer,
+        path,
+        handshake: Handshake {
+            request_line,
+            request_headers,
+            status: format!(
+                "{} {}",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or("")
+            ),
+            response_headers: header_pairs(response.headers()),
+            subprotocol,
+        },
+    })
+}
+
+fn handshake_error(e: WsError, tls: bool, host: &str, peer: SocketAddr) -> NetError {
+    match e {
+        WsError::Http(resp) => {
+            let status = resp.status();
+            let body = resp
+                .body()
+                .as_deref()
+                .filter(|b| !b.is_empty())
+                .map(|b| {
+                    let shown = &b[..b.len().min(200)];
+                    format!("; body: {}", crate::escape::escape_bytes(shown, usize::MAX))
+                })
+                .unwrap_or_default();
+            NetError::NotUpgraded {
+                status: format!(
+                    "{} {}",
+                    status.as_u16(),
+                    status.canonical_reason().unwrap_or("")
+                ),
+                body,
+            }
+        }
+        WsError::Tls(e) => NetError::Tls {
+            host: host.to_string(),
+            reason: e.to_string(),
+        },
+        WsError::Io(e) if tls => NetError::Tls {
+            host: host.to_string(),
+            reason: e.to_string(),
+        },
+        other => NetError::Handshake {
+            addr: peer.to_string(),
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// Starts the connection task. It reports `Opened` first, then every frame in
+/// order (waiting for room rather than dropping), and `Closed` last.
+pub fn spawn(
+    conn: Connected,
+    id: ConnId,
+    opts: SessionOptions,
+    events: mpsc::Sender<NetEvent>,
+) -> (mpsc::Sender<NetCommand>, JoinHandle<()>) {
+    let (cmd_tx, cmd_rx) = mpsc::channel(256);
+    let commands = cmd_tx.clone();
+    let task = tokio::spawn(async move {
+        let counters = Arc::new(ConnCounters::default());
+        let _ = events
+            .send(NetEvent::Opened(Box::new(Opened {
+                conn: id,
+                ts: Utc::now(),
+                peer: conn.peer,
+                path: conn.path,
+                handshake: conn.handshake,
+                counters: counters.clone(),
+                commands,
+            })))
+            .await;
+        let session = Session {
+            id,
+            ws: conn.ws,
+            matcher: RttMatcher::new(opts.echo_prefix.as_deref()),
+            opts,
+            events: events.clone(),
+            counters,
+            first_close: None,
+            ping_seq: 0,
+        };
+        let (close, cause) = session.run(cmd_rx).await;
+        let _ = events
+            .send(NetEvent::Closed {
+                conn: id,
+                ts: Utc::now(),
+                close,
+                cause,
+            })
+            .await;
+    });
+    (cmd_tx, task)
+}
+
+struct Session {
+    id: ConnId,
+    ws: WsStream,
+    opts: SessionOptions,
+    matcher: RttMatcher,
+    events: mpsc::Sender<NetEvent>,
+    counters: Arc<ConnCounters>,
+    first_close: Option<(CloseInfo, CloseCause)>,
+    ping_seq: u64,
+}
+
+impl Session {
+    async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<NetCommand>,
+    ) -> (Option<CloseInfo>, CloseCause) {
+        let mut commands_open = true;
+        let mut ping_timer = self.opts.ping_interval.map(|every| {
+            let mut t = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            t
+        });
+        let mut close_deadline: Option<tokio::time::Instant> = None;
+        let error: Option<String> = loop {
+            tokio::select! {
+                biased;
+                msg = self.ws.next() => {
+                    let Some(msg) = msg else { break None };
+                    match msg {
+                        Ok(msg) => {
+                            if let Err(e) = self.received(msg).await {
+                                break Some(e);
+                            }
+                        }
+                        Err(WsError::ConnectionClosed) => break None,
+                        Err(e) => break Some(read_error(e)),
+                    }
+                }
+                cmd = commands.recv(), if commands_open => {
+                    let cmd = cmd.unwrap_or_else(|| {
+                        // Whoever drove us is gone: end politely.
+                        commands_open = false;
+                        NetCommand::Close(Some(CloseInfo::new(1000, "")))
+                    });
+                    let closing = matches!(cmd, NetCommand::Close(_));
+                    if let Err(e) = self.send(cmd).await {
+                        break Some(e);
+                    }
+                    if closing && close_deadline.is_none() {
+                        close_deadline = Some(tokio::time::Instant::now() + CLOSE_TIMEOUT);
+                    }
+                }
+                _ = async { ping_timer.as_mut().expect("guarded").tick().await }, if ping_timer.is_some() && self.first_close.is_none() => {
+                    self.ping_seq += 1;
+                    let payload = Bytes::from(format!("wsprobe-ping {}", self.ping_seq));
+                    if let Err(e) = self.send(NetCommand::Ping(payload)).await {
+                        break Some(e);
+                    }
+                }
+                _ = async { tokio::time::sleep_until(close_deadline.expect("guarded")).await }, if close_deadline.is_some() => {
+                    break Some(format!("the peer did not answer our close frame within {}", humantime::format_duration(CLOSE_TIMEOUT)));
+                }
+            }
+        };
+        match (self.first_close, error) {
+            (Some((close, CloseCause::Local)), Some(_)) => (Some(close), CloseCause::Local),
+            (Some((close, cause)), _) => (Some(close), cause),
+            (None, Some(e)) => (None, CloseCause::Error(e)),
+            (None, None) => (
+                None,
+                CloseCause::Error("the server closed the connection without a close frame".into()),
+            ),
+        }
+    }
+
+    async fn received(&mut self, msg: Message) -> Result<(), String> {
+        let at = Instant::now();
+        let Some((kind, payload, close)) = describe(&msg) else {
+            return Ok(());
+        };
+        let rtt = self.matcher.received(kind, &payload, at);
+        if kind == FrameKind::Close && self.first_close.is_none() {
+            let info = close.clone().unwrap_or_else(|| CloseInfo::new(1005, ""));
+            self.first_close = Some((info, CloseCause::Peer));
+        }
+        self.report(Direction::In, kind, payload.clone(), close.clone(), rtt)
+            .await;
+        match msg {
+            Message::Ping(p) => {
+                // tungstenite has queued the pong; it leaves with the next write or read.
+                self.report(Direction::Out, FrameKind::Pong, p, None, None)
+                    .await;
+            }
+            Message::Close(frame)
+                if self
+                    .first_close
+                    .as_ref()
+                    .is_some_and(|(_, c)| *c == CloseCause::Peer) =>
+            {
+                // tungstenite answers with the same close frame.
+                self.report(
+                    Direction::Out,
+                    FrameKind::Close,
+                    payload,
+                    frame.as_ref().map(|_| close.clone()).unwrap_or(None),
+                    None,
+                )
+                .await;
+            }
+            Message::Text(_) | Message::Binary(_) if self.opts.echo => {
+                self.report(Direction::Out, kind, payload, None, None).await;
+                match self.ws.send(msg).await {
+                    Ok(()) | Err(WsError::ConnectionClosed) => {}
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn send(&mut self, cmd: NetCommand) -> Result<(), String> {
+        if let NetCommand::Close(c) = &cmd {
+            if self.first_close.is_some() {
+                return Ok(());
+            }
+            let info = c.clone().unwrap_or_else(|| CloseInfo::new(1005, ""));
+            self.first_close = Some((info, CloseCause::Local));
+        }
+        let msg = cmd.into_message();
+        let Some((kind, payload, close)) = describe(&msg) else {
+            return Ok(());
+        };
+        let result = self.ws.send(msg).await;
+        // Stamped after the write: the RTT is the peer's and the network's, not our queue's.
+        self.matcher.sent(kind, payload.clone(), Instant::now());
+        self.report(Direction::Out, kind, payload, close, None)
+            .await;
+        match result {
+            Ok(()) | Err(WsError::ConnectionClosed) => Ok(()),
+            Err(WsError::AlreadyClosed) if kind == FrameKind::Close => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    async fn report(
+        &mut self,
+        dir: Direction,
+        kind: FrameKind,
+        payload: Bytes,
+        close: Option<CloseInfo>,
+        rtt: Option<super::Rtt>,
+    ) {
+        let mut one = CounterSnapshot::default();
+        one.count(dir, payload.len());
+        self.counters.add(&one);
+        let _ = self
+            .events
+            .send(NetEvent::Frame(Frame {
+                conn: self.id,
+                ts: Utc::now(),
+                dir,
+                kind,
+                payload,
+                close,
+                rtt,
+            }))
+            .await;
+    }
+}
+
+fn read_error(e: WsError) -> String {
+    match e {
+        WsError::Capacity(c) => format!("the server sent a message larger than allowed ({c}); raise --max-message-size to accept it"),
+        WsError::Protocol(p) => format!("protocol error: {p}"),
+        WsError::Utf8(_) => "the server sent a text message that is not valid UTF-8".into(),
+        WsError::Io(io) => match io.kind() {
+            std::io::ErrorKind::ConnectionReset => "the connection was reset by the server".into(),
+            std::io::ErrorKind::UnexpectedEof => "the server closed the connection without a close frame".into(),
+            _ => format!("connection error: {io}"),
+        },
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert!(parse_ws_url("ws://127.0.0.1:8765").is_ok());
+        assert!(parse_ws_url("wss://example.com/a?b=c").is_ok());
+        assert!(parse_ws_url("ws://[::1]:9/").is_ok());
+        assert!(parse_ws_url("127.0.0.1:8765")
+            .unwrap_err()
+            .contains("no scheme"));
+        assert!(parse_ws_url("http://x").unwrap_err().contains("HTTP URL"));
+        assert!(parse_ws_url("ftp://x")
+            .unwrap_err()
+            .contains("unsupported scheme"));
+        assert!(parse_ws_url("ws://").is_err());
+    }
+
+    #[test]
+    fn headers() {
+        let (k, v) = parse_header("X-Token:  abc ").unwrap();
+        assert_eq!(k.as_str(), "x-token");
+        assert_eq!(v.to_str().unwrap(), "abc");
+        assert!(parse_header("no colon").is_err());
+        assert!(parse_header("bad name: x").is_err());
+        assert!(parse_header("X: a\nb").is_err());
+    }
+}

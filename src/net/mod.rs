@@ -1,0 +1,344 @@
+//! The network side: echo server, client and the event vocabulary they share.
+//!
+//! Network tasks own the sockets and report what happens as [`NetEvent`]s; whoever
+//! drives them (the dashboard, the headless printers, tests) answers with
+//! [`NetCommand`]s. Nothing in here knows about terminals.
+
+pub mod client;
+pub mod rtt;
+pub mod server;
+mod tls;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Identifies one connection for the lifetime of a server or client.
+pub type ConnId = u64;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    In,
+    Out,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::In => "in",
+            Direction::Out => "out",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FrameKind {
+    Text,
+    Binary,
+    Ping,
+    Pong,
+    Close,
+}
+
+impl FrameKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FrameKind::Text => "text",
+            FrameKind::Binary => "binary",
+            FrameKind::Ping => "ping",
+            FrameKind::Pong => "pong",
+            FrameKind::Close => "close",
+        }
+    }
+
+    pub fn is_data(self) -> bool {
+        matches!(self, FrameKind::Text | FrameKind::Binary)
+    }
+}
+
+/// A close frame's code and reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CloseInfo {
+    pub code: u16,
+    pub reason: String,
+}
+
+impl CloseInfo {
+    pub fn new(code: u16, reason: impl Into<String>) -> Self {
+        CloseInfo {
+            code,
+            reason: reason.into(),
+        }
+    }
+
+    pub fn to_frame(&self) -> CloseFrame {
+        CloseFrame {
+            code: CloseCode::from(self.code),
+            reason: self.reason.clone().into(),
+        }
+    }
+
+    fn from_frame(frame: &CloseFrame) -> Self {
+        CloseInfo {
+            code: u16::from(frame.code),
+            reason: frame.reason.to_string(),
+        }
+    }
+}
+
+/// The RFC 6455 name of a close code, for people reading a log.
+pub fn close_code_name(code: u16) -> &'static str {
+    match code {
+        1000 => "Normal Closure",
+        1001 => "Going Away",
+        1002 => "Protocol Error",
+        1003 => "Unsupported Data",
+        1005 => "No Status Received",
+        1006 => "Abnormal Closure",
+        1007 => "Invalid Payload Data",
+        1008 => "Policy Violation",
+        1009 => "Message Too Big",
+        1010 => "Mandatory Extension",
+        1011 => "Internal Error",
+        1012 => "Service Restart",
+        1013 => "Try Again Later",
+        1014 => "Bad Gateway",
+        1015 => "TLS Handshake",
+        3000..=3999 => "Registered",
+        4000..=4999 => "Private Use",
+        _ => "Unknown",
+    }
+}
+
+/// Which round trip an RTT measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RttKind {
+    /// A data message that came back (possibly behind an echo prefix).
+    Echo,
+    /// A ping answered by its pong.
+    Ping,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rtt {
+    pub kind: RttKind,
+    pub duration: Duration,
+}
+
+/// One frame as it crossed the wire. The payload is shared, not copied.
+#[derive(Clone, Debug)]
+pub struct Frame {
+    pub conn: ConnId,
+    pub ts: DateTime<Utc>,
+    pub dir: Direction,
+    pub kind: FrameKind,
+    pub payload: Bytes,
+    pub close: Option<CloseInfo>,
+    pub rtt: Option<Rtt>,
+}
+
+impl Frame {
+    pub fn len(&self) -> usize {
+        self.payload.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.payload.is_empty()
+    }
+}
+
+/// What was said during the opening handshake, as it was sent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Handshake {
+    /// e.g. `GET /chat?room=1 HTTP/1.1`
+    pub request_line: String,
+    pub request_headers: Vec<(String, String)>,
+    /// e.g. `101 Switching Protocols`
+    pub status: String,
+    pub response_headers: Vec<(String, String)>,
+    pub subprotocol: Option<String>,
+}
+
+/// Counters kept by the connection task itself, so they stay exact even when the
+/// screen cannot keep up with the frames.
+#[derive(Debug, Default)]
+pub struct ConnCounters {
+    pub frames_in: AtomicU64,
+    pub frames_out: AtomicU64,
+    pub bytes_in: AtomicU64,
+    pub bytes_out: AtomicU64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CounterSnapshot {
+    pub frames_in: u64,
+    pub frames_out: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+impl ConnCounters {
+    pub fn add(&self, batch: &CounterSnapshot) {
+        if batch.frames_in > 0 {
+            self.frames_in.fetch_add(batch.frames_in, Ordering::Relaxed);
+            self.bytes_in.fetch_add(batch.bytes_in, Ordering::Relaxed);
+        }
+        if batch.frames_out > 0 {
+            self.frames_out
+                .fetch_add(batch.frames_out, Ordering::Relaxed);
+            self.bytes_out.fetch_add(batch.bytes_out, Ordering::Relaxed);
+        }
+    }
+
+    pub fn snapshot(&self) -> CounterSnapshot {
+        CounterSnapshot {
+            frames_in: self.frames_in.load(Ordering::Relaxed),
+            frames_out: self.frames_out.load(Ordering::Relaxed),
+            bytes_in: self.bytes_in.load(Ordering::Relaxed),
+            bytes_out: self.bytes_out.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl CounterSnapshot {
+    pub fn count(&mut self, dir: Direction, len: usize) {
+        match dir {
+            Direction::In => {
+                self.frames_in += 1;
+                self.bytes_in += len as u64;
+            }
+            Direction::Out => {
+                self.frames_out += 1;
+                self.bytes_out += len as u64;
+            }
+        }
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.frames_in == 0 && self.frames_out == 0
+    }
+}
+
+/// A connection that completed its opening handshake.
+#[derive(Debug)]
+pub struct Opened {
+    pub conn: ConnId,
+    pub ts: DateTime<Utc>,
+    pub peer: SocketAddr,
+    /// Request path and query, e.g. `/chat?room=1`.
+    pub path: String,
+    pub handshake: Handshake,
+    pub counters: Arc<ConnCounters>,
+    /// Talks to the connection's task: send, ping, close.
+    pub commands: mpsc::Sender<NetCommand>,
+}
+
+/// Why a connection ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CloseCause {
+    /// We sent the first close frame.
+    Local,
+    /// The peer sent the first close frame.
+    Peer,
+    /// No close handshake: reset, EOF, protocol error, timeout.
+    Error(String),
+}
+
+#[derive(Debug)]
+pub enum NetEvent {
+    Opened(Box<Opened>),
+    Frame(Frame),
+    Closed {
+        conn: ConnId,
+        ts: DateTime<Utc>,
+        /// The first close frame of the handshake, whoever sent it.
+        close: Option<CloseInfo>,
+        cause: CloseCause,
+    },
+    /// Something went wrong that is worth telling but did not end a connection
+    /// (or happened before one existed: a failed handshake).
+    Error {
+        conn: Option<ConnId>,
+        ts: DateTime<Utc>,
+        message: String,
+    },
+}
+
+/// What a driver can ask a connection to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NetCommand {
+    Text(String),
+    Binary(Bytes),
+    Ping(Bytes),
+    Close(Option<CloseInfo>),
+}
+
+/// Tungstenite's default read buffer is 128 KiB per connection; idle connections must
+/// be cheap, and a small buffer measured no slower for small messages.
+pub const READ_BUFFER_SIZE: usize = 4 * 1024;
+/// The default limit on one message, as tungstenite's.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 << 20;
+
+pub fn ws_config(max_message_size: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_SIZE)
+        .max_message_size(Some(max_message_size))
+        .max_frame_size(Some(max_message_size))
+}
+
+/// Splits a tungstenite message into the parts a [`Frame`] reports.
+fn describe(msg: &Message) -> Option<(FrameKind, Bytes, Option<CloseInfo>)> {
+    Some(match msg {
+        Message::Text(t) => (FrameKind::Text, Bytes::from(t.clone()), None),
+        Message::Binary(b) => (FrameKind::Binary, b.clone(), None),
+        Message::Ping(p) => (FrameKind::Ping, p.clone(), None),
+        Message::Pong(p) => (FrameKind::Pong, p.clone(), None),
+        Message::Close(c) => {
+            let info = c.as_ref().map(CloseInfo::from_frame);
+            let payload = match &info {
+                Some(i) => {
+                    let mut v = i.code.to_be_bytes().to_vec();
+                    v.extend_from_slice(i.reason.as_bytes());
+                    Bytes::from(v)
+                }
+                None => Bytes::new(),
+            };
+            (FrameKind::Close, payload, info)
+        }
+        Message::Frame(_) => return None,
+    })
+}
+
+impl NetCommand {
+    pub fn into_message(self) -> Message {
+        match self {
+            NetCommand::Text(t) => Message::text(t),
+            NetCommand::Binary(b) => Message::Binary(b),
+            NetCommand::Ping(p) => Message::Ping(p),
+            NetCommand::Close(c) => Message::Close(c.map(|c| c.to_frame())),
+        }
+    }
+}
+
+/// Headers as displayable pairs; non-UTF-8 values are shown lossily.
+fn header_pairs(
+    headers: &tokio_tungstenite::tungstenite::http::HeaderMap,
+) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}

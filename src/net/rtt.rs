@@ -1,0 +1,308 @@
+//! Round-trip matching and statistics. Pure: no sockets, no clocks of its own.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+
+use super::{FrameKind, Rtt, RttKind};
+
+/// Outstanding sends older than this many are forgotten (counted as expired), so a
+/// peer that never echoes cannot grow the queue without bound.
+pub const MAX_OUTSTANDING: usize = 100_000;
+/// How far past the oldest outstanding send a reply may match (an echo that
+/// overtook a lost one, or a server that answers out of order).
+const MATCH_WINDOW: usize = 1024;
+
+#[derive(Debug)]
+struct Outstanding {
+    kind: FrameKind,
+    payload: Bytes,
+    sent: Instant,
+}
+
+/// Matches replies to what was sent: data messages against a FIFO of outstanding
+/// sends (optionally behind an echo prefix), pongs against outstanding pings.
+#[derive(Debug, Default)]
+pub struct RttMatcher {
+    echo_prefix: Bytes,
+    sends: VecDeque<Outstanding>,
+    pings: VecDeque<Outstanding>,
+    expired: u64,
+}
+
+impl RttMatcher {
+    pub fn new(echo_prefix: Option<&str>) -> Self {
+        RttMatcher {
+            echo_prefix: Bytes::copy_from_slice(echo_prefix.unwrap_or("").as_bytes()),
+            ..Default::default()
+        }
+    }
+
+    /// Remember a data message or ping that just went out.
+    pub fn sent(&mut self, kind: FrameKind, payload: Bytes, at: Instant) {
+        let queue = match kind {
+            FrameKind::Text | FrameKind::Binary => &mut self.sends,
+            FrameKind::Ping => &mut self.pings,
+            _ => return,
+        };
+        if queue.len() >= MAX_OUTSTANDING {
+            queue.pop_front();
+            self.expired += 1;
+        }
+        queue.push_back(Outstanding {
+            kind,
+            payload,
+            sent: at,
+        });
+    }
+
+    /// A frame arrived: the RTT it closes, if it answers something we sent.
+    pub fn received(&mut self, kind: FrameKind, payload: &[u8], at: Instant) -> Option<Rtt> {
+        let (queue, rtt_kind, body) = match kind {
+            FrameKind::Text | FrameKind::Binary => {
+                let body = if kind == FrameKind::Text && !self.echo_prefix.is_empty() {
+                    payload.strip_prefix(&self.echo_prefix[..])?
+                } else {
+                    payload
+                };
+                (&mut self.sends, RttKind::Echo, body)
+            }
+            FrameKind::Pong => (&mut self.pings, RttKind::Ping, payload),
+            _ => return None,
+        };
+        let wanted_kind = match kind {
+            FrameKind::Pong => FrameKind::Ping,
+            k => k,
+        };
+        let pos = queue
+            .iter()
+            .take(MATCH_WINDOW)
+            .position(|o| o.kind == wanted_kind && o.payload == body)?;
+        let o = queue.remove(pos)?;
+        Some(Rtt {
+            kind: rtt_kind,
+            duration: at.saturating_duration_since(o.sent),
+        })
+    }
+
+    /// Data messages sent and not (yet) echoed.
+    pub fn outstanding(&self) -> usize {
+        self.sends.len()
+    }
+
+    pub fn outstanding_pings(&self) -> usize {
+        self.pings.len()
+    }
+
+    /// Sends forgotten because too many were outstanding.
+    pub fn expired(&self) -> u64 {
+        self.expired
+    }
+}
+
+/// Percentile summary of one kind of round trip.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RttSummary {
+    pub count: u64,
+    pub min: Duration,
+    pub p50: Duration,
+    pub p90: Duration,
+    pub p99: Duration,
+    pub max: Duration,
+}
+
+/// Round-trip statistics over everything seen, in microseconds.
+#[derive(Clone, Debug)]
+pub struct RttStats {
+    hist: Histogram<u64>,
+}
+
+impl Default for RttStats {
+    fn default() -> Self {
+        RttStats {
+            // One microsecond to one hour at three significant figures.
+            hist: Histogram::new_with_bounds(1, 3_600_000_000, 3)
+                .expect("static histogram bounds are valid"),
+        }
+    }
+}
+
+impl RttStats {
+    pub fn record(&mut self, d: Duration) {
+        let us = (d.as_micros() as u64).max(1);
+        self.hist.saturating_record(us);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.hist.len()
+    }
+
+    pub fn summary(&self) -> RttSummary {
+        if self.hist.is_empty() {
+            return RttSummary::default();
+        }
+        let q = |q: f64| Duration::from_micros(self.hist.value_at_quantile(q));
+        RttSummary {
+            count: self.hist.len(),
+            min: Duration::from_micros(self.hist.min()),
+            p50: q(0.50),
+            p90: q(0.90),
+            p99: q(0.99),
+            max: Duration::from_micros(self.hist.max()),
+        }
+    }
+}
+
+/// Echo and ping RTTs, kept apart.
+#[derive(Clone, Debug, Default)]
+pub struct RttBook {
+    pub echo: RttStats,
+    pub ping: RttStats,
+}
+
+impl RttBook {
+    pub fn record(&mut self, rtt: Rtt) {
+        match rtt.kind {
+            RttKind::Echo => self.echo.record(rtt.duration),
+            RttKind::Ping => self.ping.record(rtt.duration),
+        }
+    }
+}
+
+/// `1.23ms`, `850µs`, `2.10s`: short and readable at a glance.
+pub fn format_duration(d: Duration) -> String {
+    let us = d.as_micros();
+    if us < 1_000 {
+        format!("{us}µs")
+    } else if us < 1_000_000 {
+        format!("{:.2}ms", us as f64 / 1_000.0)
+    } else {
+        format!("{:.2}s", us as f64 / 1_000_000.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t0() -> Instant {
+        Instant::now()
+    }
+
+    #[test]
+    fn echo_matches_oldest_in_order() {
+        let start = t0();
+        let mut m = RttMatcher::new(None);
+        m.sent(FrameKind::Text, Bytes::from_static(b"a"), start);
+        m.sent(
+            FrameKind::Text,
+            Bytes::from_static(b"b"),
+            start + Duration::from_millis(1),
+        );
+        let r = m
+            .received(FrameKind::Text, b"a", start + Duration::from_millis(5))
+            .unwrap();
+        assert_eq!(r.kind, RttKind::Echo);
+        assert_eq!(r.duration, Duration::from_millis(5));
+        let r = m
+            .received(FrameKind::Text, b"b", start + Duration::from_millis(5))
+            .unwrap();
+        assert_eq!(r.duration, Duration::from_millis(4));
+        assert_eq!(m.outstanding(), 0);
+    }
+
+    #[test]
+    fn unmatched_receive_leaves_queue_alone() {
+        let start = t0();
+        let mut m = RttMatcher::new(None);
+        m.sent(FrameKind::Text, Bytes::from_static(b"a"), start);
+        assert!(m.received(FrameKind::Text, b"pushed", start).is_none());
+        assert_eq!(m.outstanding(), 1);
+    }
+
+    #[test]
+    fn kind_must_match() {
+        let start = t0();
+        let mut m = RttMatcher::new(None);
+        m.sent(FrameKind::Binary, Bytes::from_static(b"a"), start);
+        assert!(m.received(FrameKind::Text, b"a", start).is_none());
+        assert!(m.received(FrameKind::Binary, b"a", start).is_some());
+    }
+
+    #[test]
+    fn echo_prefix_is_stripped_for_text_only() {
+        let start = t0();
+        let mut m = RttMatcher::new(Some("Echo: "));
+        m.sent(FrameKind::Text, Bytes::from_static(b"hi"), start);
+        assert!(m.received(FrameKind::Text, b"hi", start).is_none());
+        assert!(m.received(FrameKind::Text, b"Echo: hi", start).is_some());
+        m.sent(FrameKind::Binary, Bytes::from_static(b"x"), start);
+        assert!(m.received(FrameKind::Binary, b"x", start).is_some());
+    }
+
+    #[test]
+    fn pong_closes_its_ping_not_a_data_send() {
+        let start = t0();
+        let mut m = RttMatcher::new(None);
+        m.sent(FrameKind::Text, Bytes::from_static(b"1"), start);
+        m.sent(FrameKind::Ping, Bytes::from_static(b"1"), start);
+        let r = m
+            .received(FrameKind::Pong, b"1", start + Duration::from_micros(300))
+            .unwrap();
+        assert_eq!(r.kind, RttKind::Ping);
+        assert_eq!(m.outstanding(), 1);
+        assert_eq!(m.outstanding_pings(), 0);
+    }
+
+    #[test]
+    fn out_of_order_reply_still_matches() {
+        let start = t0();
+        let mut m = RttMatcher::new(None);
+        m.sent(FrameKind::Text, Bytes::from_static(b"a"), start);
+        m.sent(FrameKind::Text, Bytes::from_static(b"b"), start);
+        assert!(m.received(FrameKind::Text, b"b", start).is_some());
+        assert_eq!(m.outstanding(), 1);
+    }
+
+    #[test]
+    fn queue_is_bounded() {
+        let start = t0();
+        let mut m = RttMatcher::new(None);
+        for i in 0..(MAX_OUTSTANDING + 10) {
+            m.sent(FrameKind::Text, Bytes::from(i.to_string()), start);
+        }
+        assert_eq!(m.outstanding(), MAX_OUTSTANDING);
+        assert_eq!(m.expired(), 10);
+    }
+
+    #[test]
+    fn stats_percentiles() {
+        let mut s = RttStats::default();
+        for ms in 1..=100u64 {
+            s.record(Duration::from_millis(ms));
+        }
+        let sum = s.summary();
+        assert_eq!(sum.count, 100);
+        assert_eq!(sum.min, Duration::from_millis(1));
+        // Three significant figures: within 0.1 %.
+        let close = |d: Duration, ms: u64| (d.as_micros() as i64 - ms as i64 * 1000).abs() < 100;
+        assert!(close(sum.p50, 50), "{:?}", sum.p50);
+        assert!(close(sum.p90, 90), "{:?}", sum.p90);
+        assert!(close(sum.p99, 99), "{:?}", sum.p99);
+        assert!(close(sum.max, 100), "{:?}", sum.max);
+    }
+
+    #[test]
+    fn empty_stats_are_zero() {
+        assert_eq!(RttStats::default().summary(), RttSummary::default());
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(format_duration(Duration::from_micros(850)), "850µs");
+        assert_eq!(format_duration(Duration::from_micros(1234)), "1.23ms");
+        assert_eq!(format_duration(Duration::from_millis(2100)), "2.10s");
+    }
+}

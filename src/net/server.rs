@@ -1,0 +1,433 @@
+//! The echo server: bind, accept, and one task per connection that echoes every
+//! message back without ever waiting for whoever watches.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::WebSocketStream;
+
+use super::{
+    describe, header_pairs, ws_config, CloseCause, CloseInfo, ConnCounters, ConnId,
+    CounterSnapshot, Direction, Frame, Handshake, NetCommand, NetEvent, Opened,
+    DEFAULT_MAX_MESSAGE_SIZE,
+};
+use crate::error::NetError;
+
+/// How many already-read messages one batch may echo before the connection task
+/// looks at its commands again.
+const MAX_BATCH: usize = 256;
+
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Prepended to every text echo.
+    pub prefix: Option<String>,
+    /// Accept the first protocol the client offers that is in this list.
+    pub subprotocols: Vec<String>,
+    pub max_message_size: usize,
+    pub handshake_timeout: Duration,
+    /// Report every frame (false: only connection events, for long runs).
+    pub report_frames: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            prefix: None,
+            subprotocols: Vec::new(),
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            handshake_timeout: Duration::from_secs(10),
+            report_frames: true,
+        }
+    }
+}
+
+/// Where a connection reports. Frames are offered with `try_send` and counted when
+/// the channel is full; connection events wait for room, as they are few.
+#[derive(Clone)]
+struct Reporter {
+    tx: mpsc::Sender<NetEvent>,
+    not_shown: Arc<AtomicU64>,
+    frames: bool,
+}
+
+impl Reporter {
+    fn frame(&self, make: impl FnOnce() -> Frame) {
+        if !self.frames {
+            return;
+        }
+        if self.tx.try_send(NetEvent::Frame(make())).is_err() {
+            self.not_shown.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    async fn event(&self, ev: NetEvent) {
+        // A receiver that went away just means nobody is watching.
+        let _ = self.tx.send(ev).await;
+    }
+}
+
+pub struct Server {
+    listener: TcpListener,
+    config: Arc<ServerConfig>,
+    not_shown: Arc<AtomicU64>,
+}
+
+impl Server {
+    pub async fn bind(addr: &str, config: ServerConfig) -> Result<Server, NetError> {
+        let listener = TcpListener::bind(addr).await.map_err(|e| NetError::Bind {
+            addr: addr.to_string(),
+            reason: match e.kind() {
+                std::io::ErrorKind::AddrInUse => {
+                    "the address is already in use (pick another port, or port 0 for any free one)"
+                        .to_string()
+                }
+                std::io::ErrorKind::AddrNotAvailable => {
+                    "that address does not belong to this machine".to_string()
+                }
+                _ => e.to_string(),
+            },
+        })?;
+        Ok(Server {
+            listener,
+            config: Arc::new(config),
+            not_shown: Arc::default(),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// `ws://host:port` of the bound address.
+    pub fn url(&self) -> String {
+        format!("ws://{}", self.local_addr())
+    }
+
+    /// Frames that could not be reported because the receiver fell behind.
+    pub fn not_shown(&self) -> Arc<AtomicU64> {
+        self.not_shown.clone()
+    }
+
+    /// Accepts connections until the task is dropped.
+    pub async fn run(self, events: mpsc::Sender<NetEvent>) {
+        let reporter = Reporter {
+            tx: events,
+            not_shown: self.not_shown.clone(),
+            frames: self.config.report_frames,
+        };
+        let mut next_id: ConnId = 1;
+        loop {
+            match self.listener.accept().await {
+                Ok((stream, peer)) => {
+                    let id = next_id;
+                    next_id += 1;
+                    let config = self.config.clone();
+                    let reporter = reporter.clone();
+                    tokio::spawn(async move {
+                        serve(stream, peer, id, config, reporter).await;
+                    });
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: say so, breathe, go on.
+                    tracing::warn!("accept failed: {e}");
+                    reporter
+                        .event(NetEvent::Error {
+                            conn: None,
+                            ts: Utc::now(),
+                            message: format!("accept failed: {e}"),
+                        })
+                        .await;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+}
+
+/// Picks the first protocol the client offers that the server accepts.
+fn choose_subprotocol(offered: Option<&HeaderValue>, accepted: &[String]) -> Option<String> {
+    let offered = offered?.to_str().ok()?;
+    offered
+        .split(',')
+        .map(str::trim)
+        .find(|p| accepted.iter().any(|a| a == p))
+        .map(str::to_string)
+}
+
+#[allow(clippy::result_large_err)] // the callback's type is fixed by tungstenite
+async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    id: ConnId,
+    config: Arc<ServerConfig>,
+    reporter: Reporter,
+) {
+    let _ = stream.set_nodelay(true);
+    let mut seen: Option<(String, Handshake)> = None;
+    let callback = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
+        let path = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".to_string());
+        let subprotocol = choose_subprotocol(
+            req.headers().get("sec-websocket-protocol"),
+            &config.subprotocols,
+        );
+        if let Some(p) = &subprotocol {
+            if let Ok(v) = HeaderValue::from_str(p) {
+                resp.headers_mut().insert("sec-websocket-protocol", v);
+            }
+        }
+        seen = Some((
+            path.clone(),
+            Handshake {
+                request_line: format!("{} {} {:?}", req.method(), path, req.version()),
+                request_headers: header_pairs(req.headers()),
+                status: "101 Switching Protocols".to_string(),
+                response_headers: header_pairs(resp.headers()),
+                subprotocol,
+            },
+        ));
+        Ok(resp)
+    };
+    let accept = tokio_tungstenite::accept_hdr_async_with_config(
+        stream,
+        callback,
+        Some(ws_config(config.max_message_size)),
+    );
+    let ws = match tokio::time::timeout(config.handshake_timeout, accept).await {
+        Ok(Ok(ws)) => ws,
+        Ok(Err(e)) => {
+            reporter
+                .event(NetEvent::Error {
+                    conn: None,
+                    ts: Utc::now(),
+                    message: format!("handshake with {peer} failed: {e}"),
+                })
+                .await;
+            return;
+        }
+        Err(_) => {
+            reporter
+                .event(NetEvent::Error {
+                    conn: None,
+                    ts: Utc::now(),
+                    message: format!(
+                        "handshake with {peer} timed out after {}",
+                        humantime::format_duration(config.handshake_timeout)
+                    ),
+                })
+                .await;
+            return;
+        }
+    };
+    let (path, handshake) = seen.unwrap_or_default();
+    let counters = Arc::new(ConnCounters::default());
+    let (cmd_tx, cmd_rx) = mpsc::channel(64);
+    reporter
+        .event(NetEvent::Opened(Box::new(Opened {
+            conn: id,
+            ts: Utc::now(),
+            peer,
+            path,
+            handshake,
+            counters: counters.clone(),
+            commands: cmd_tx,
+        })))
+        .await;
+    let (close, cause) = EchoConn {
+        id,
+        ws,
+        config: &config,
+        reporter: &reporter,
+        counters: &counters,
+        batch: CounterSnapshot::default(),
+        first_close: None,
+    }
+    .run(cmd_rx)
+    .await;
+    reporter
+        .event(NetEvent::Closed {
+            conn: id,
+            ts: Utc::now(),
+            close,
+            cause,
+        })
+        .await;
+}
+
+/// One echo connection's state while it runs.
+struct EchoConn<'a, S> {
+    id: ConnId,
+    ws: WebSocketStream<S>,
+    config: &'a ServerConfig,
+    reporter: &'a Reporter,
+    counters: &'a ConnCounters,
+    /// Counted locally and published once per batch: cheaper than an atomic per frame.
+    batch: CounterSnapshot,
+    /// The first close frame of the closing handshake and who sent it.
+    first_close: Option<(CloseInfo, CloseCause)>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
+    async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<NetCommand>,
+    ) -> (Option<CloseInfo>, CloseCause) {
+        let mut commands_open = true;
+        let error = loop {
+            tokio::select! {
+                biased;
+                cmd = commands.recv(), if commands_open => match cmd {
+                    Some(cmd) => {
+                        if let Err(e) = self.command(cmd).await {
+                            break Some(e);
+                        }
+                    }
+                    None => commands_open = false,
+                },
+                msg = self.ws.next() => {
+                    let Some(msg) = msg else { break None };
+                    if let Err(e) = self.echo_batch(msg).await {
+                        break Some(e);
+                    }
+                }
+            }
+        };
+        self.counters.add(&self.batch);
+        match (self.first_close, error) {
+            (Some((close, cause)), _) => (Some(close), cause),
+            (None, Some(e)) => (None, CloseCause::Error(e)),
+            (None, None) => (
+                None,
+                CloseCause::Error("the peer closed the connection without a close frame".into()),
+            ),
+        }
+    }
+
+    /// Echoes one message and every further one that is already readable, then
+    /// flushes once: batching the writes is what makes the echo fast.
+    async fn echo_batch(&mut self, first: Result<Message, WsError>) -> Result<(), String> {
+        self.echo_one(first).await?;
+        for _ in 1..MAX_BATCH {
+            match self.ws.next().now_or_never() {
+                Some(Some(msg)) => self.echo_one(msg).await?,
+                _ => break,
+            }
+        }
+        let flushed = self.ws.flush().await;
+        self.counters.add(&self.batch);
+        self.batch = CounterSnapshot::default();
+        match flushed {
+            Ok(()) | Err(WsError::ConnectionClosed) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    async fn echo_one(&mut self, msg: Result<Message, WsError>) -> Result<(), String> {
+        let msg = match msg {
+            Ok(msg) => msg,
+            Err(WsError::Capacity(e)) => {
+                let info = CloseInfo::new(1009, "message too big");
+                self.report(Direction::Out, &Message::Close(Some(info.to_frame())));
+                let _ = self.ws.close(Some(info.to_frame())).await;
+                self.first_close = Some((info, CloseCause::Error(format!("{e}"))));
+                return Err(e.to_string());
+            }
+            Err(WsError::ConnectionClosed) => return Ok(()),
+            Err(e) => return Err(e.to_string()),
+        };
+        self.report(Direction::In, &msg);
+        let echo = match msg {
+            Message::Text(t) => match &self.config.prefix {
+                Some(prefix) => Message::text(format!("{prefix}{}", t.as_str())),
+                None => Message::Text(t),
+            },
+            Message::Binary(b) => Message::Binary(b),
+            Message::Ping(p) => {
+                // tungstenite queues the pong itself; it leaves with the next flush.
+                self.report(Direction::Out, &Message::Pong(p));
+                return Ok(());
+            }
+            Message::Close(frame) => {
+                // tungstenite answers with the same code; record both halves.
+                if self.first_close.is_none() {
+                    let info = frame.as_ref().map(CloseInfo::from_frame);
+                    self.first_close = Some((
+                        info.clone().unwrap_or_else(|| CloseInfo::new(1005, "")),
+                        CloseCause::Peer,
+                    ));
+                    self.report(Direction::Out, &Message::Close(frame));
+                }
+                return Ok(());
+            }
+            Message::Pong(_) | Message::Frame(_) => return Ok(()),
+        };
+        self.report(Direction::Out, &echo);
+        self.ws.feed(echo).await.map_err(|e| e.to_string())
+    }
+
+    async fn command(&mut self, cmd: NetCommand) -> Result<(), String> {
+        let msg = cmd.into_message();
+        if let Message::Close(frame) = &msg {
+            if self.first_close.is_some() {
+                return Ok(());
+            }
+            let info = frame
+                .as_ref()
+                .map(CloseInfo::from_frame)
+                .unwrap_or_else(|| CloseInfo::new(1005, ""));
+            self.first_close = Some((info, CloseCause::Local));
+        }
+        self.report(Direction::Out, &msg);
+        match self.ws.send(msg).await {
+            Ok(()) | Err(WsError::ConnectionClosed) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn report(&mut self, dir: Direction, msg: &Message) {
+        let Some((kind, payload, close)) = describe(msg) else {
+            return;
+        };
+        self.batch.count(dir, payload.len());
+        let conn = self.id;
+        self.reporter.frame(|| Frame {
+            conn,
+            ts: Utc::now(),
+            dir,
+            kind,
+            payload,
+            close,
+            rtt: None,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subprotocol_first_offered_that_is_accepted() {
+        let accepted = vec!["b".to_string(), "c".to_string()];
+        let v = HeaderValue::from_static("a, c, b");
+        assert_eq!(choose_subprotocol(Some(&v), &accepted), Some("c".into()));
+        let v = HeaderValue::from_static("x");
+        assert_eq!(choose_subprotocol(Some(&v), &accepted), None);
+        assert_eq!(choose_subprotocol(None, &accepted), None);
+    }
+}
