@@ -1,0 +1,296 @@
+//! The real binary, headless: help, pipe mode through `wsprobe server` and
+//! `wsprobe client`, and the errors a person meets first.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use assert_cmd::cargo::CommandCargoExt;
+use serde_json::Value;
+
+fn wsprobe() -> Command {
+    let mut c = Command::cargo_bin("wsprobe").unwrap();
+    c.env_remove("WSPROBE_JSON").env_remove("WSPROBE_QUIET");
+    c
+}
+
+/// `wsprobe server` on a free port, killed when dropped.
+struct ServerProcess {
+    child: Child,
+    url: String,
+}
+
+impl ServerProcess {
+    fn start(args: &[&str]) -> Self {
+        let mut child = wsprobe()
+            .args(["server", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let url = first
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {first:?}"))
+            .to_string();
+        ServerProcess { child, url }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run_with_stdin(cmd: &mut Command, input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let out = wsprobe().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let s = String::from_utf8_lossy(&out.stdout);
+    for word in ["server", "client", "Examples", "--json", "--no-tui"] {
+        assert!(s.contains(word), "--help lacks {word}:\n{s}");
+    }
+    let out = wsprobe().args(["client", "--help"]).output().unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    for word in ["--header", "--echo-prefix", "--ping-interval", "Exit codes"] {
+        assert!(s.contains(word), "client --help lacks {word}");
+    }
+}
+
+#[test]
+fn pipe_round_trip_through_both_binaries() {
+    let server = ServerProcess::start(&[]);
+    let out = run_with_stdin(wsprobe().args(["client", &server.url]), "hello\nwörld\n");
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let echoes: Vec<&str> = stdout.lines().filter(|l| l.contains(" ← text")).collect();
+    assert_eq!(echoes.len(), 2, "{stdout}");
+    assert!(
+        echoes[0].ends_with("hello") && echoes[0].contains("rtt "),
+        "{stdout}"
+    );
+    assert!(echoes[1].ends_with("wörld"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("echo rtt: count 2"), "{stderr}");
+}
+
+#[test]
+fn json_lines_follow_the_schema() {
+    let server = ServerProcess::start(&["--prefix", "Echo: "]);
+    let out = run_with_stdin(
+        wsprobe().args(["client", &server.url, "--json", "--echo-prefix", "Echo: "]),
+        "a\n",
+    );
+    assert!(out.status.success());
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    let open = &lines[0];
+    assert_eq!(open["event"], "open");
+    assert_eq!(open["status"], "101 Switching Protocols");
+    assert!(open["request_headers"]["sec-websocket-key"].is_string());
+    let echo = lines
+        .iter()
+        .find(|l| l["dir"] == "in" && l["kind"] == "text")
+        .expect("an echo");
+    assert_eq!(echo["text"], "Echo: a");
+    assert_eq!(echo["len"], 7);
+    assert!(echo["rtt_us"].as_u64().is_some());
+    assert_eq!(echo["conn"], 1);
+    let ts = echo["ts"].as_str().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(ts).is_ok() && ts.len() == 27,
+        "{ts}"
+    );
+    let close = lines.iter().find(|l| l["event"] == "close").unwrap();
+    assert_eq!(close["code"], 1000);
+    assert_eq!(lines.last().unwrap()["event"], "summary");
+}
+
+#[test]
+fn binary_lines_are_sent_as_binary() {
+    let server = ServerProcess::start(&[]);
+    let out = run_with_stdin(
+        wsprobe().args(["client", &server.url, "--json", "--binary"]),
+        "AB\n",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let echo: Value = stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|l| l["dir"] == "in" && l["kind"] == "binary")
+        .expect("binary echo");
+    assert_eq!(echo["base64"], "QUI=");
+}
+
+#[test]
+fn server_prints_json_lines_too() {
+    let mut child = wsprobe()
+        .args(["server", "127.0.0.1:0", "--json"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    reader.read_line(&mut first).unwrap();
+    let v: Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(v["event"], "listening");
+    let url = v["url"].as_str().unwrap().to_string();
+    let out = run_with_stdin(wsprobe().args(["client", &url, "-q"]), "x\n");
+    assert!(out.status.success());
+    let mut kinds = Vec::new();
+    for _ in 0..4 {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let v: Value = serde_json::from_str(&line).unwrap();
+        kinds.push(format!(
+            "{}{}",
+            v["event"].as_str().unwrap_or(""),
+            v["dir"].as_str().unwrap_or("")
+        ));
+    }
+    assert_eq!(kinds, ["open", "in", "out", "in"]);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn quiet_client_prints_no_frames() {
+    let server = ServerProcess::start(&[]);
+    let out = run_with_stdin(wsprobe().args(["client", &server.url, "-q"]), "x\n");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(" open "), "{stdout}");
+    assert!(!stdout.contains(" text "), "{stdout}");
+}
+
+#[test]
+fn stdin_closed_early_still_gets_its_replies() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = rt.block_on(support::slow_echo_server(Duration::from_millis(300)));
+    let out = run_with_stdin(wsprobe().args(["client", &url]), "one\ntwo\n");
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let echoes = stdout.lines().filter(|l| l.contains(" ← text")).count();
+    assert_eq!(echoes, 2, "{stdout}");
+}
+
+#[test]
+fn bad_url_is_a_usage_error() {
+    let out = wsprobe()
+        .args(["client", "localhost:8765"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ws://"));
+    let out = wsprobe()
+        .args(["client", "ws://x", "-H", "nocolon"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Name: value"));
+}
+
+#[test]
+fn refused_names_the_address() {
+    // Bind then drop: the port is free and nobody listens.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = wsprobe()
+        .args(["client", &format!("ws://127.0.0.1:{port}")])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("refused") && stderr.contains(&format!("127.0.0.1:{port}")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn port_in_use_is_a_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = wsprobe().args(["server", &addr]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("already in use") && stderr.contains(&addr),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn server_closing_with_an_error_code_exits_1() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = rt.block_on(support::raw_server(|mut ws| async move {
+        use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
+        let _ = ws
+            .close(Some(CloseFrame {
+                code: CloseCode::from(1011),
+                reason: "boom".into(),
+            }))
+            .await;
+        use futures_util::StreamExt;
+        while ws.next().await.is_some() {}
+    }));
+    let out = wsprobe()
+        .args(["client", &url])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("1011") && stderr.contains("boom"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn demo_headless_echoes_stdin() {
+    let out = run_with_stdin(wsprobe().arg("--no-tui"), "demo line\n");
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with("listening on ws://127.0.0.1:"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("←") && l.ends_with("demo line")),
+        "{stdout}"
+    );
+}

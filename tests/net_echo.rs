@@ -1,0 +1,431 @@
+//! The echo server and the client over real sockets on 127.0.0.1.
+
+mod support;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use support::*;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
+use wsprobe::net::client::{self, parse_ws_url, ClientOptions, SessionOptions};
+use wsprobe::net::server::ServerConfig;
+use wsprobe::net::{CloseCause, Direction, FrameKind, NetCommand, NetEvent, RttKind};
+
+async fn raw_connect(
+    url: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    within("connect", tokio_tungstenite::connect_async(url))
+        .await
+        .expect("connect")
+        .0
+}
+
+#[tokio::test]
+async fn echo_is_byte_exact_for_text_binary_empty_and_large() {
+    let (url, _events) = start_server(ServerConfig::default()).await;
+    let mut ws = raw_connect(&url).await;
+    let big: Vec<u8> = (0..(1usize << 20)).map(|i| (i * 31 % 251) as u8).collect();
+    let sent = vec![
+        Message::text("hello"),
+        Message::text("héllo 🌍 \u{0}\u{1b}[2J"),
+        Message::binary(vec![0u8, 1, 2, 255]),
+        Message::text(""),
+        Message::binary(Vec::<u8>::new()),
+        Message::binary(big.clone()),
+        Message::text("x".repeat(1 << 20)),
+    ];
+    for m in &sent {
+        ws.send(m.clone()).await.unwrap();
+    }
+    for m in &sent {
+        let got = within("echo", ws.next()).await.unwrap().unwrap();
+        assert_eq!(&got, m, "echo differs");
+    }
+}
+
+#[tokio::test]
+async fn many_connections_lose_and_reorder_nothing() {
+    let (url, _events) = start_server(ServerConfig {
+        report_frames: false,
+        ..ServerConfig::default()
+    })
+    .await;
+    let mut tasks = Vec::new();
+    for c in 0..200 {
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            let (ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+            let (mut tx, mut rx) = ws.split();
+            let writer = tokio::spawn(async move {
+                for i in 0..100 {
+                    tx.feed(Message::text(format!("{c}:{i}"))).await.unwrap();
+                }
+                tx.flush().await.unwrap();
+                tx
+            });
+            for i in 0..100 {
+                let m = rx.next().await.unwrap().unwrap();
+                assert_eq!(text(&m), format!("{c}:{i}"));
+            }
+            drop(writer.await.unwrap());
+        }));
+    }
+    within("200 connections", async {
+        for t in tasks {
+            t.await.unwrap();
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn prefix_is_prepended_to_text_only() {
+    let (url, _events) = start_server(ServerConfig {
+        prefix: Some("Echo: ".into()),
+        ..ServerConfig::default()
+    })
+    .await;
+    let mut ws = raw_connect(&url).await;
+    ws.send(Message::text("hi")).await.unwrap();
+    ws.send(Message::binary(vec![1, 2])).await.unwrap();
+    assert_eq!(
+        within("echo", ws.next()).await.unwrap().unwrap(),
+        Message::text("Echo: hi")
+    );
+    assert_eq!(
+        within("echo", ws.next()).await.unwrap().unwrap(),
+        Message::binary(vec![1, 2])
+    );
+}
+
+#[tokio::test]
+async fn subprotocol_negotiation_and_request_headers_are_seen() {
+    let (url, mut events) = start_server(ServerConfig {
+        subprotocols: vec!["chat".into(), "json".into()],
+        ..ServerConfig::default()
+    })
+    .await;
+    let mut req = format!("{url}/room?id=7").into_client_request().unwrap();
+    req.headers_mut()
+        .insert("sec-websocket-protocol", "mqtt, json".parse().unwrap());
+    req.headers_mut().insert("x-test", "yes".parse().unwrap());
+    let (_ws, resp) = within("connect", tokio_tungstenite::connect_async(req))
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.headers().get("sec-websocket-protocol").unwrap(),
+        "json"
+    );
+    let NetEvent::Opened(o) =
+        next_matching(&mut events, "open", |e| matches!(e, NetEvent::Opened(_))).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(o.path, "/room?id=7");
+    assert_eq!(o.handshake.subprotocol.as_deref(), Some("json"));
+    assert!(o
+        .handshake
+        .request_headers
+        .iter()
+        .any(|(k, v)| k == "x-test" && v == "yes"));
+    assert_eq!(o.handshake.status, "101 Switching Protocols");
+}
+
+#[tokio::test]
+async fn close_code_is_echoed_and_reported() {
+    let (url, mut events) = start_server(ServerConfig::default()).await;
+    let mut ws = raw_connect(&url).await;
+    ws.send(Message::Close(Some(CloseFrame {
+        code: CloseCode::from(4001),
+        reason: "bye".into(),
+    })))
+    .await
+    .unwrap();
+    let reply = within("close reply", ws.next()).await.unwrap().unwrap();
+    match reply {
+        Message::Close(Some(f)) => assert_eq!(u16::from(f.code), 4001),
+        other => panic!("expected close, got {other:?}"),
+    }
+    let ev = next_matching(&mut events, "closed", |e| {
+        matches!(e, NetEvent::Closed { .. })
+    })
+    .await;
+    let NetEvent::Closed { close, cause, .. } = ev else {
+        unreachable!()
+    };
+    assert_eq!(cause, CloseCause::Peer);
+    assert_eq!(close.unwrap().code, 4001);
+}
+
+#[tokio::test]
+async fn oversize_message_closes_with_1009() {
+    let (url, _events) = start_server(ServerConfig {
+        max_message_size: 1024,
+        ..ServerConfig::default()
+    })
+    .await;
+    let mut ws = raw_connect(&url).await;
+    ws.send(Message::text("small")).await.unwrap();
+    assert_eq!(
+        within("echo", ws.next()).await.unwrap().unwrap(),
+        Message::text("small")
+    );
+    ws.send(Message::binary(vec![7u8; 4096])).await.unwrap();
+    let reply = within("close", ws.next()).await.unwrap().unwrap();
+    match reply {
+        Message::Close(Some(f)) => assert_eq!(u16::from(f.code), 1009),
+        other => panic!("expected close 1009, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn server_answers_pings_and_commands_reach_a_connection() {
+    let (url, mut events) = start_server(ServerConfig::default()).await;
+    let mut ws = raw_connect(&url).await;
+    ws.send(Message::Ping(Bytes::from_static(b"p1")))
+        .await
+        .unwrap();
+    assert_eq!(
+        within("pong", ws.next()).await.unwrap().unwrap(),
+        Message::Pong(Bytes::from_static(b"p1"))
+    );
+    let NetEvent::Opened(o) =
+        next_matching(&mut events, "open", |e| matches!(e, NetEvent::Opened(_))).await
+    else {
+        unreachable!()
+    };
+    o.commands
+        .send(NetCommand::Text("from server".into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        within("push", ws.next()).await.unwrap().unwrap(),
+        Message::text("from server")
+    );
+    assert_eq!(o.counters.snapshot().frames_in, 1);
+}
+
+async fn wsprobe_client(
+    url: &str,
+    opts: SessionOptions,
+) -> (mpsc::Sender<NetCommand>, mpsc::Receiver<NetEvent>) {
+    let conn = within(
+        "connect",
+        client::connect(&ClientOptions::new(parse_ws_url(url).unwrap())),
+    )
+    .await
+    .expect("connect");
+    let (tx, rx) = mpsc::channel(10_000);
+    let (commands, _task) = client::spawn(conn, 1, opts, tx);
+    (commands, rx)
+}
+
+fn frame_in(e: &NetEvent, kind: FrameKind) -> bool {
+    matches!(e, NetEvent::Frame(f) if f.dir == Direction::In && f.kind == kind)
+}
+
+#[tokio::test]
+async fn echo_rtt_is_measured_with_and_without_prefix() {
+    for prefix in [None, Some("Echo: ")] {
+        let (url, _events) = start_server(ServerConfig {
+            prefix: prefix.map(str::to_string),
+            ..ServerConfig::default()
+        })
+        .await;
+        let (commands, mut events) = wsprobe_client(
+            &url,
+            SessionOptions {
+                echo_prefix: prefix.map(str::to_string),
+                ..SessionOptions::default()
+            },
+        )
+        .await;
+        commands
+            .send(NetCommand::Text("ping me".into()))
+            .await
+            .unwrap();
+        let NetEvent::Frame(f) =
+            next_matching(&mut events, "echo", |e| frame_in(e, FrameKind::Text)).await
+        else {
+            unreachable!()
+        };
+        let rtt = f.rtt.expect("echo has an RTT");
+        assert_eq!(rtt.kind, RttKind::Echo);
+        assert!(rtt.duration > Duration::ZERO);
+    }
+}
+
+#[tokio::test]
+async fn ping_interval_gives_ping_rtts() {
+    let (url, _events) = start_server(ServerConfig::default()).await;
+    let (_commands, mut events) = wsprobe_client(
+        &url,
+        SessionOptions {
+            ping_interval: Some(Duration::from_millis(20)),
+            ..SessionOptions::default()
+        },
+    )
+    .await;
+    for _ in 0..3 {
+        let NetEvent::Frame(f) =
+            next_matching(&mut events, "pong", |e| frame_in(e, FrameKind::Pong)).await
+        else {
+            unreachable!()
+        };
+        assert_eq!(f.rtt.expect("pong has an RTT").kind, RttKind::Ping);
+        assert!(f.payload.starts_with(b"wsprobe-ping "));
+    }
+}
+
+#[tokio::test]
+async fn unsolicited_messages_are_unmatched() {
+    let url = raw_server(|mut ws| async move {
+        ws.send(Message::text("welcome")).await.unwrap();
+        while let Some(Ok(m)) = ws.next().await {
+            if m.is_text() {
+                ws.send(m).await.unwrap();
+            }
+        }
+    })
+    .await;
+    let (commands, mut events) = wsprobe_client(&url, SessionOptions::default()).await;
+    let NetEvent::Frame(f) =
+        next_matching(&mut events, "push", |e| frame_in(e, FrameKind::Text)).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(&f.payload[..], b"welcome");
+    assert!(f.rtt.is_none());
+    commands.send(NetCommand::Text("x".into())).await.unwrap();
+    let NetEvent::Frame(f) =
+        next_matching(&mut events, "echo", |e| frame_in(e, FrameKind::Text)).await
+    else {
+        unreachable!()
+    };
+    assert!(f.rtt.is_some());
+}
+
+#[tokio::test]
+async fn echo_mode_sends_everything_back_to_a_raw_server() {
+    let (done_tx, mut done_rx) = mpsc::channel(1);
+    let url = raw_server(move |mut ws| async move {
+        let sent = [
+            Message::text("one"),
+            Message::binary(vec![9u8, 8]),
+            Message::text(""),
+        ];
+        for m in &sent {
+            ws.send(m.clone()).await.unwrap();
+        }
+        let mut got = Vec::new();
+        for _ in 0..sent.len() {
+            got.push(ws.next().await.unwrap().unwrap());
+        }
+        ws.close(None).await.unwrap();
+        done_tx.send(got == sent).await.unwrap();
+    })
+    .await;
+    let (_commands, mut events) = wsprobe_client(
+        &url,
+        SessionOptions {
+            echo: true,
+            ..SessionOptions::default()
+        },
+    )
+    .await;
+    assert!(
+        within("raw server verdict", done_rx.recv()).await.unwrap(),
+        "echoes differ"
+    );
+    let ev = next_matching(&mut events, "closed", |e| {
+        matches!(e, NetEvent::Closed { .. })
+    })
+    .await;
+    assert!(matches!(
+        ev,
+        NetEvent::Closed {
+            cause: CloseCause::Peer,
+            ..
+        }
+    ));
+}
+
+#[tokio::test]
+async fn client_close_completes_the_handshake() {
+    let (url, _events) = start_server(ServerConfig::default()).await;
+    let (commands, mut events) = wsprobe_client(&url, SessionOptions::default()).await;
+    commands
+        .send(NetCommand::Close(Some(wsprobe::net::CloseInfo::new(
+            4000, "done",
+        ))))
+        .await
+        .unwrap();
+    let reply = next_matching(&mut events, "close reply", |e| {
+        frame_in(e, FrameKind::Close)
+    })
+    .await;
+    let NetEvent::Frame(f) = reply else {
+        unreachable!()
+    };
+    assert_eq!(f.close.unwrap().code, 4000);
+    let ev = next_matching(&mut events, "closed", |e| {
+        matches!(e, NetEvent::Closed { .. })
+    })
+    .await;
+    assert!(matches!(
+        ev,
+        NetEvent::Closed {
+            cause: CloseCause::Local,
+            ..
+        }
+    ));
+}
+
+#[tokio::test]
+async fn non_101_answer_is_reported_with_status() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 1024];
+        let _ = s.read(&mut buf).await;
+        let _ = s
+            .write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello",
+            )
+            .await;
+    });
+    let err = client::connect(&ClientOptions::new(
+        parse_ws_url(&format!("ws://{addr}")).unwrap(),
+    ))
+    .await
+    .err()
+    .expect("must fail");
+    let msg = err.to_string();
+    assert!(msg.contains("200 OK"), "{msg}");
+    assert!(msg.contains("hello"), "{msg}");
+    assert_eq!(err.exit_code(), 1);
+}
+
+#[tokio::test]
+async fn connect_timeout_says_which_timeout() {
+    // A listener that never accepts still completes TCP (backlog), so the
+    // handshake is what times out.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut opts = ClientOptions::new(parse_ws_url(&format!("ws://{addr}")).unwrap());
+    opts.connect_timeout = Duration::from_millis(200);
+    let err = client::connect(&opts).await.err().expect("must time out");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("timed out") && msg.contains("handshake") && msg.contains("--connect-timeout"),
+        "{msg}"
+    );
+    drop(listener);
+}
