@@ -4,6 +4,7 @@
 //! `main` parses the command line and calls [`run`]; tests drive the modules
 //! directly. `net` owns the sockets and knows nothing of terminals.
 
+pub mod app;
 pub mod cli;
 pub mod error;
 pub mod escape;
@@ -11,6 +12,7 @@ pub mod headless;
 pub mod logging;
 pub mod net;
 pub mod record;
+pub mod tui;
 
 use std::io::IsTerminal;
 
@@ -58,9 +60,25 @@ fn warn_if_exposed(server: &Server) {
     }
 }
 
+/// The dashboard needs a terminal to draw on and one to read keys from.
+fn use_tui(out: &OutputArgs) -> bool {
+    !out.no_tui && !out.json && std::io::stdout().is_terminal() && std::io::stdin().is_terminal()
+}
+
 async fn run_server(args: ServerArgs, out: &OutputArgs) -> anyhow::Result<u8> {
-    let server = Server::bind(&args.addr, server_config(&args, !out.quiet)).await?;
+    let tui = use_tui(out);
+    let server = Server::bind(&args.addr, server_config(&args, tui || !out.quiet)).await?;
     warn_if_exposed(&server);
+    if tui {
+        return tui::run(tui::Setup {
+            mode: app::Mode::Server,
+            client: None,
+            server: Some(server),
+            keep: out.keep,
+            hint: None,
+        })
+        .await;
+    }
     headless::server::run(server, Printer::new(format(out), out.quiet)).await
 }
 
@@ -83,6 +101,19 @@ async fn run_client(args: ClientArgs, out: &OutputArgs) -> anyhow::Result<u8> {
         ping_interval: args.ping_interval,
         echo_prefix: args.echo_prefix.clone(),
     };
+    if use_tui(out) && !args.echo {
+        return tui::run(tui::Setup {
+            mode: app::Mode::Client,
+            client: Some(tui::ClientSetup {
+                connect: client_options(&args),
+                session,
+            }),
+            server: None,
+            keep: out.keep,
+            hint: None,
+        })
+        .await;
+    }
     let pipe = headless::pipe::PipeOptions {
         binary: args.binary,
         wait: args.wait,
@@ -99,6 +130,24 @@ async fn run_client(args: ClientArgs, out: &OutputArgs) -> anyhow::Result<u8> {
 
 /// No arguments: an echo server on loopback and a client connected to it.
 async fn run_demo(out: &OutputArgs) -> anyhow::Result<u8> {
+    if use_tui(out) {
+        let server = Server::bind("127.0.0.1:0", ServerConfig::default()).await?;
+        let url = server.url();
+        let uri = net::client::parse_ws_url(&url).map_err(error::UsageError)?;
+        return tui::run(tui::Setup {
+            mode: app::Mode::Demo,
+            client: Some(tui::ClientSetup {
+                connect: ClientOptions::new(uri),
+                session: SessionOptions::default(),
+            }),
+            server: Some(server),
+            keep: out.keep,
+            hint: Some(format!(
+                " demo: echo server on {url} (left) ⇄ client (right) · Tab moves focus · in two terminals: wsprobe server | wsprobe client ws://127.0.0.1:8765"
+            )),
+        })
+        .await;
+    }
     let config = ServerConfig {
         report_frames: false,
         ..ServerConfig::default()

@@ -7,7 +7,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::escape::{escape_bytes, hex_preview};
 use crate::net::rtt::{format_duration, RttBook, RttSummary};
-use crate::net::{close_code_name, CloseCause, Direction, Frame, FrameKind, NetEvent};
+use crate::net::{close_code_name, CloseCause, CloseInfo, Direction, Frame, FrameKind, NetEvent};
 use crate::record::{Record, RttRecord};
 
 /// How much of a payload a human line shows.
@@ -31,8 +31,8 @@ pub fn clock(ts: DateTime<Utc>) -> String {
 }
 
 /// `text 5B`, `close 1000 Normal Closure "bye"`.
-pub fn frame_summary(f: &Frame) -> String {
-    match (&f.kind, &f.close) {
+pub fn frame_summary(kind: FrameKind, len: usize, close: Option<&CloseInfo>) -> String {
+    match (kind, close) {
         (FrameKind::Close, Some(c)) => format!(
             "close {} {}{}",
             c.code,
@@ -44,16 +44,16 @@ pub fn frame_summary(f: &Frame) -> String {
             }
         ),
         (FrameKind::Close, None) => "close (no code)".to_string(),
-        (kind, _) => format!("{} {}B", kind.as_str(), f.len()),
+        (kind, _) => format!("{} {len}B", kind.as_str()),
     }
 }
 
 /// The payload as one safe line: text escaped, binary as hex.
-pub fn payload_preview(f: &Frame, max_chars: usize) -> String {
-    match f.kind {
+pub fn payload_preview(kind: FrameKind, payload: &[u8], max_chars: usize) -> String {
+    match kind {
         FrameKind::Close => String::new(),
-        FrameKind::Binary => hex_preview(&f.payload, PREVIEW_HEX_BYTES.min(max_chars / 3 + 1)),
-        _ => escape_bytes(&f.payload, max_chars),
+        FrameKind::Binary => hex_preview(payload, PREVIEW_HEX_BYTES.min(max_chars / 3 + 1)),
+        _ => escape_bytes(payload, max_chars),
     }
 }
 
@@ -148,14 +148,14 @@ pub fn human_line(ev: &NetEvent) -> String {
                 .rtt
                 .map(|r| format!(" rtt {}", format_duration(r.duration)))
                 .unwrap_or_default();
-            let preview = payload_preview(f, PREVIEW_CHARS);
+            let preview = payload_preview(f.kind, &f.payload, PREVIEW_CHARS);
             let sep = if preview.is_empty() { "" } else { " " };
             format!(
                 "{} #{} {} {}{rtt}{sep}{preview}",
                 clock(f.ts),
                 f.conn,
                 arrow(f.dir),
-                frame_summary(f)
+                frame_summary(f.kind, f.len(), f.close.as_ref())
             )
         }
         NetEvent::Opened(o) => {

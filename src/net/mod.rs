@@ -208,6 +208,15 @@ impl ConnCounters {
     }
 }
 
+impl std::ops::AddAssign for CounterSnapshot {
+    fn add_assign(&mut self, o: CounterSnapshot) {
+        self.frames_in += o.frames_in;
+        self.frames_out += o.frames_out;
+        self.bytes_in += o.bytes_in;
+        self.bytes_out += o.bytes_out;
+    }
+}
+
 impl CounterSnapshot {
     pub fn count(&mut self, dir: Direction, len: usize) {
         match dir {

@@ -1,0 +1,187 @@
+//! Slash commands typed into the input box. Parsing is pure and never panics:
+//! anything it cannot make sense of comes back as a message for the user.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+/// At most this many messages for one `/repeat`, so a typo cannot flood forever.
+pub const MAX_REPEAT: u64 = 1_000_000;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    Text(String),
+    Binary(Bytes),
+    Ping(Bytes),
+    Close { code: u16, reason: String },
+    Repeat { count: u64, interval: Duration, text: String },
+    Help,
+}
+
+pub const HELP: &[(&str, &str)] = &[
+    ("text", "send a text message (Alt-Enter for a newline)"),
+    ("/ping [text]", "send a ping; its pong gives a ping RTT"),
+    ("/close [code] [reason]", "close the connection (default 1000)"),
+    ("/hex 01 ff …", "send bytes as a binary message"),
+    ("/json {…}", "check JSON and send it compact"),
+    ("/repeat N INTERVAL text", "send text N times, e.g. /repeat 100 50ms hi"),
+    ("//text", "send text that starts with /"),
+    ("/help", "show the keys and commands"),
+];
+
+pub fn parse(input: &str) -> Result<Command, String> {
+    let Some(rest) = input.strip_prefix('/') else {
+        return Ok(Command::Text(input.to_string()));
+    };
+    if rest.starts_with('/') {
+        return Ok(Command::Text(rest.to_string()));
+    }
+    let (name, args) = match rest.split_once(char::is_whitespace) {
+        Some((n, a)) => (n, a.trim_start()),
+        None => (rest, ""),
+    };
+    match name {
+        "ping" => Ok(Command::Ping(Bytes::from(args.as_bytes().to_vec()))),
+        "close" => parse_close(args),
+        "hex" => parse_hex(args).map(Command::Binary),
+        "json" => parse_json(args),
+        "repeat" => parse_repeat(args),
+        "help" | "?" => Ok(Command::Help),
+        "" => Err("type a command after /, or //text to send text starting with /".into()),
+        other => Err(format!("unknown command /{other}; /help lists them")),
+    }
+}
+
+fn parse_close(args: &str) -> Result<Command, String> {
+    let args = args.trim();
+    if args.is_empty() {
+        return Ok(Command::Close { code: 1000, reason: String::new() });
+    }
+    let (code, reason) = match args.split_once(char::is_whitespace) {
+        Some((c, r)) => (c, r.trim()),
+        None => (args, ""),
+    };
+    let code: u16 = code
+        .parse()
+        .map_err(|_| format!("/close: `{code}` is not a close code (1000, 4000…)"))?;
+    // Codes a peer may send on the wire (RFC 6455 §7.4).
+    let sendable = matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999);
+    if !sendable {
+        return Err(format!("/close: {code} cannot be sent; use 1000–1003, 1007–1014 or 3000–4999"));
+    }
+    if reason.len() > 123 {
+        return Err("/close: the reason must fit in 123 bytes".into());
+    }
+    Ok(Command::Close { code, reason: reason.to_string() })
+}
+
+fn parse_hex(args: &str) -> Result<Bytes, String> {
+    let digits: String = args
+        .split(|c: char| c.is_whitespace() || c == ',' || c == ':')
+        .map(|t| t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).unwrap_or(t))
+        .collect();
+    if digits.is_empty() {
+        return Err("/hex: give bytes, e.g. /hex 01 ff 7e".into());
+    }
+    if let Some(bad) = digits.chars().find(|c| !c.is_ascii_hexdigit()) {
+        return Err(format!("/hex: `{bad}` is not a hex digit"));
+    }
+    if digits.len() % 2 != 0 {
+        return Err("/hex: an odd number of hex digits; write each byte as two".into());
+    }
+    let bytes = (0..digits.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).expect("checked hex digits"))
+        .collect::<Vec<u8>>();
+    Ok(Bytes::from(bytes))
+}
+
+fn parse_json(args: &str) -> Result<Command, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(args).map_err(|e| format!("/json: not valid JSON: {e}"))?;
+    Ok(Command::Text(value.to_string()))
+}
+
+fn parse_repeat(args: &str) -> Result<Command, String> {
+    let usage = "usage: /repeat N INTERVAL text, e.g. /repeat 100 50ms hello";
+    let mut parts = args.splitn(3, char::is_whitespace);
+    let count = parts.next().filter(|s| !s.is_empty()).ok_or(usage)?;
+    let interval = parts.next().ok_or(usage)?;
+    let text = parts.next().unwrap_or("").to_string();
+    let count: u64 = count
+        .parse()
+        .map_err(|_| format!("/repeat: `{count}` is not a count; {usage}"))?;
+    if count == 0 || count > MAX_REPEAT {
+        return Err(format!("/repeat: the count must be 1 to {MAX_REPEAT}"));
+    }
+    let interval = crate::cli::parse_duration(interval).map_err(|e| format!("/repeat: {e}"))?;
+    if text.is_empty() {
+        return Err(format!("/repeat: nothing to send; {usage}"));
+    }
+    Ok(Command::Repeat { count, interval, text })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_text_and_escaped_slash() {
+        assert_eq!(parse("hello"), Ok(Command::Text("hello".into())));
+        assert_eq!(parse("//etc"), Ok(Command::Text("/etc".into())));
+        assert_eq!(parse(""), Ok(Command::Text("".into())));
+    }
+
+    #[test]
+    fn ping_with_and_without_text() {
+        assert_eq!(parse("/ping"), Ok(Command::Ping(Bytes::new())));
+        assert_eq!(parse("/ping are you there"), Ok(Command::Ping(Bytes::from_static(b"are you there"))));
+    }
+
+    #[test]
+    fn close_codes() {
+        assert_eq!(parse("/close"), Ok(Command::Close { code: 1000, reason: "".into() }));
+        assert_eq!(parse("/close 4000 bye now"), Ok(Command::Close { code: 4000, reason: "bye now".into() }));
+        assert!(parse("/close 1005").unwrap_err().contains("cannot be sent"));
+        assert!(parse("/close abc").unwrap_err().contains("not a close code"));
+        assert!(parse("/close 99999").is_err());
+        assert!(parse(&format!("/close 1000 {}", "x".repeat(200))).is_err());
+    }
+
+    #[test]
+    fn hex_bytes() {
+        assert_eq!(parse("/hex 01 ff 7e"), Ok(Command::Binary(Bytes::from_static(&[1, 0xff, 0x7e]))));
+        assert_eq!(parse("/hex 0x01,0XFF"), Ok(Command::Binary(Bytes::from_static(&[1, 0xff]))));
+        assert_eq!(parse("/hex deadbeef"), Ok(Command::Binary(Bytes::from_static(&[0xde, 0xad, 0xbe, 0xef]))));
+        assert!(parse("/hex").unwrap_err().contains("give bytes"));
+        assert!(parse("/hex 1").unwrap_err().contains("odd"));
+        assert!(parse("/hex zz").unwrap_err().contains("not a hex digit"));
+        assert!(parse("/hex é").is_err());
+    }
+
+    #[test]
+    fn json_is_validated_and_compacted() {
+        assert_eq!(parse("/json { \"a\" : [1, 2] }"), Ok(Command::Text("{\"a\":[1,2]}".into())));
+        assert!(parse("/json {oops").unwrap_err().contains("not valid JSON"));
+    }
+
+    #[test]
+    fn repeat() {
+        assert_eq!(
+            parse("/repeat 3 10ms hi there"),
+            Ok(Command::Repeat { count: 3, interval: Duration::from_millis(10), text: "hi there".into() })
+        );
+        assert!(parse("/repeat").is_err());
+        assert!(parse("/repeat 0 1s x").is_err());
+        assert!(parse("/repeat 5 soon x").is_err());
+        assert!(parse("/repeat 5 1s").is_err());
+        assert!(parse("/repeat 99999999999 1s x").is_err());
+    }
+
+    #[test]
+    fn unknown_commands_are_errors() {
+        assert!(parse("/frobnicate").unwrap_err().contains("unknown command"));
+        assert!(parse("/").is_err());
+        assert_eq!(parse("/help"), Ok(Command::Help));
+    }
+}

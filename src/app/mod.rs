@@ -1,0 +1,11 @@
+//! Dashboard state and how it changes: no I/O, no terminal.
+
+pub mod command;
+pub mod input;
+pub mod msg;
+pub mod state;
+pub mod update;
+
+pub use msg::{Action, Edit, Effect, Msg, Pane};
+pub use state::{AppState, Focus, Mode};
+pub use update::update;

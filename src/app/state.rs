@@ -1,0 +1,601 @@
+//! Everything the dashboard shows, and nothing that does I/O. Only `update`
+//! changes it; widgets only read it.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chrono::{DateTime, FixedOffset, Utc};
+use regex::Regex;
+use tokio::sync::mpsc;
+
+use super::input::InputBox;
+use super::msg::Pane;
+use crate::net::rtt::RttBook;
+use crate::net::{
+    CloseCause, CloseInfo, ConnCounters, ConnId, CounterSnapshot, Direction, Frame, FrameKind,
+    Handshake, NetCommand, Rtt, RttKind,
+};
+
+/// The most of one payload the log keeps for the detail view.
+pub const PAYLOAD_KEEP: usize = 1 << 20;
+/// The log evicts old frames past this many payload bytes, whatever `--keep` says.
+pub const LOG_BYTE_BUDGET: usize = 32 << 20;
+/// RTT points kept for the chart, per kind.
+pub const RTT_POINTS: usize = 600;
+/// How long a closed connection stays in the server's table.
+pub const CLOSED_ROW_TTL: Duration = Duration::from_secs(60);
+/// Rows of the connection table at most (closed ones go first).
+pub const MAX_ROWS: usize = 20_000;
+/// Seconds of rate history behind the sparkline.
+pub const RATE_HISTORY: usize = 120;
+
+/// One frame as the log keeps it: the payload is a private copy, capped, so a
+/// kept entry never pins a larger network buffer.
+#[derive(Clone, Debug)]
+pub struct FrameEntry {
+    pub seq: u64,
+    pub conn: ConnId,
+    pub ts: DateTime<Utc>,
+    pub dir: Direction,
+    pub kind: FrameKind,
+    /// The size on the wire.
+    pub len: usize,
+    pub payload: Bytes,
+    pub close: Option<CloseInfo>,
+    pub rtt: Option<Rtt>,
+}
+
+impl FrameEntry {
+    pub fn truncated(&self) -> bool {
+        self.payload.len() < self.len
+    }
+}
+
+/// A ring of frames bounded by count and by payload bytes.
+#[derive(Debug)]
+pub struct FrameLog {
+    entries: VecDeque<FrameEntry>,
+    cap: usize,
+    bytes: usize,
+    next_seq: u64,
+}
+
+impl FrameLog {
+    pub fn new(cap: usize) -> Self {
+        FrameLog {
+            entries: VecDeque::new(),
+            cap: cap.max(1),
+            bytes: 0,
+            next_seq: 0,
+        }
+    }
+
+    pub fn push(&mut self, f: &Frame) {
+        let keep = f.payload.len().min(PAYLOAD_KEEP);
+        let entry = FrameEntry {
+            seq: self.next_seq,
+            conn: f.conn,
+            ts: f.ts,
+            dir: f.dir,
+            kind: f.kind,
+            len: f.payload.len(),
+            payload: Bytes::copy_from_slice(&f.payload[..keep]),
+            close: f.close.clone(),
+            rtt: f.rtt,
+        };
+        self.next_seq += 1;
+        self.bytes += entry.payload.len();
+        self.entries.push_back(entry);
+        while self.entries.len() > self.cap || (self.bytes > LOG_BYTE_BUDGET && self.entries.len() > 1) {
+            if let Some(old) = self.entries.pop_front() {
+                self.bytes -= old.payload.len();
+            }
+        }
+    }
+
+    pub fn get(&self, seq: u64) -> Option<&FrameEntry> {
+        let first = self.entries.front()?.seq;
+        let i = usize::try_from(seq.checked_sub(first)?).ok()?;
+        self.entries.get(i)
+    }
+
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &FrameEntry> {
+        self.entries.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.bytes = 0;
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DirFilter {
+    #[default]
+    All,
+    Sent,
+    Received,
+}
+
+impl DirFilter {
+    pub fn next(self) -> Self {
+        match self {
+            DirFilter::All => DirFilter::Sent,
+            DirFilter::Sent => DirFilter::Received,
+            DirFilter::Received => DirFilter::All,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            DirFilter::All => "all",
+            DirFilter::Sent => "sent",
+            DirFilter::Received => "received",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub dir: DirFilter,
+    pub regex: Option<Regex>,
+    /// Only this connection's frames (the server's "selected" scope).
+    pub conn: Option<ConnId>,
+}
+
+impl Filter {
+    pub fn is_active(&self) -> bool {
+        self.dir != DirFilter::All || self.regex.is_some() || self.conn.is_some()
+    }
+
+    pub fn matches(&self, e: &FrameEntry) -> bool {
+        let dir_ok = match self.dir {
+            DirFilter::All => true,
+            DirFilter::Sent => e.dir == Direction::Out,
+            DirFilter::Received => e.dir == Direction::In,
+        };
+        dir_ok
+            && self.conn.is_none_or(|c| c == e.conn)
+            && self.regex.as_ref().is_none_or(|re| {
+                let text = match &e.close {
+                    Some(c) => c.reason.clone(),
+                    None => String::from_utf8_lossy(&e.payload).into_owned(),
+                };
+                re.is_match(&text)
+            })
+    }
+}
+
+/// A frame log with its filter and where the user is looking.
+#[derive(Debug)]
+pub struct LogView {
+    pub log: FrameLog,
+    pub filter: Filter,
+    /// Stick to the newest frame (off once the user scrolls or pauses).
+    pub follow: bool,
+    /// The selected frame's seq when not following.
+    pub selected: Option<u64>,
+    /// First visible row, remembered between draws so scrolling is steady.
+    pub top: Cell<usize>,
+}
+
+impl LogView {
+    pub fn new(keep: usize) -> Self {
+        LogView {
+            log: FrameLog::new(keep),
+            filter: Filter::default(),
+            follow: true,
+            selected: None,
+            top: Cell::new(0),
+        }
+    }
+
+    /// Seqs of the frames the filter lets through, oldest first.
+    pub fn visible(&self) -> Vec<u64> {
+        if !self.filter.is_active() {
+            return self.log.iter().map(|e| e.seq).collect();
+        }
+        self.log
+            .iter()
+            .filter(|e| self.filter.matches(e))
+            .map(|e| e.seq)
+            .collect()
+    }
+
+    /// The selected row's index in `visible`.
+    pub fn selected_index(&self, visible: &[u64]) -> Option<usize> {
+        if visible.is_empty() {
+            return None;
+        }
+        if self.follow {
+            return Some(visible.len() - 1);
+        }
+        let sel = self.selected?;
+        // The first visible frame at or after the selection (it may have been evicted).
+        Some(visible.partition_point(|&s| s < sel).min(visible.len() - 1))
+    }
+
+    pub fn selected_seq(&self) -> Option<u64> {
+        let v = self.visible();
+        self.selected_index(&v).map(|i| v[i])
+    }
+
+    /// Moves the selection by `delta` rows; reaching the bottom follows again.
+    pub fn move_by(&mut self, delta: isize) {
+        let v = self.visible();
+        let Some(cur) = self.selected_index(&v) else { return };
+        let last = v.len() as isize - 1;
+        let next = (cur as isize + delta).clamp(0, last);
+        if next == last && delta > 0 {
+            self.follow = true;
+            self.selected = None;
+        } else {
+            self.follow = false;
+            self.selected = Some(v[next as usize]);
+        }
+    }
+
+    pub fn top_of_log(&mut self) {
+        let v = self.visible();
+        if let Some(&first) = v.first() {
+            self.follow = false;
+            self.selected = Some(first);
+        }
+    }
+
+    pub fn bottom(&mut self) {
+        self.follow = true;
+        self.selected = None;
+    }
+
+    pub fn toggle_pause(&mut self) {
+        if self.follow {
+            self.follow = false;
+            self.selected = self.selected_seq().or(self.selected);
+        } else {
+            self.bottom();
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.log.clear();
+        self.bottom();
+        self.top.set(0);
+    }
+}
+
+/// Frames and bytes per second, from counter differences between ticks.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Rates {
+    pub frames_in: f64,
+    pub frames_out: f64,
+    pub bytes_in: f64,
+    pub bytes_out: f64,
+}
+
+impl Rates {
+    pub fn between(before: CounterSnapshot, after: CounterSnapshot, elapsed: Duration) -> Rates {
+        let secs = elapsed.as_secs_f64();
+        if secs <= 0.0 {
+            return Rates::default();
+        }
+        let d = |a: u64, b: u64| a.saturating_sub(b) as f64 / secs;
+        Rates {
+            frames_in: d(after.frames_in, before.frames_in),
+            frames_out: d(after.frames_out, before.frames_out),
+            bytes_in: d(after.bytes_in, before.bytes_in),
+            bytes_out: d(after.bytes_out, before.bytes_out),
+        }
+    }
+}
+
+/// The counters as last sampled, to turn into rates at the next tick.
+#[derive(Clone, Copy, Debug)]
+pub struct Sample {
+    pub at: Instant,
+    pub counts: CounterSnapshot,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkState {
+    Connecting,
+    Open,
+    Closed {
+        close: Option<CloseInfo>,
+        cause: CloseCause,
+    },
+    Failed(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RttPoint {
+    /// Seconds since the pane started.
+    pub at: f64,
+    pub ms: f64,
+    pub kind: RttKind,
+}
+
+/// The client's half of the screen.
+#[derive(Debug)]
+pub struct ClientPane {
+    pub url: String,
+    pub state: LinkState,
+    pub conn: Option<ConnId>,
+    pub peer: Option<SocketAddr>,
+    pub handshake: Option<Handshake>,
+    pub opened_at: Option<Instant>,
+    pub closed_at: Option<Instant>,
+    pub counters: Arc<ConnCounters>,
+    pub commands: Option<mpsc::Sender<NetCommand>>,
+    pub log: LogView,
+    pub rtt: RttBook,
+    pub rtt_points: VecDeque<RttPoint>,
+    pub unmatched: u64,
+    pub rates: Rates,
+    pub sample: Option<Sample>,
+    pub input: InputBox,
+    pub input_error: Option<String>,
+    pub started: Instant,
+}
+
+impl ClientPane {
+    pub fn new(url: String, keep: usize, history: Vec<String>, now: Instant) -> Self {
+        ClientPane {
+            url,
+            state: LinkState::Connecting,
+            conn: None,
+            peer: None,
+            handshake: None,
+            opened_at: None,
+            closed_at: None,
+            counters: Arc::default(),
+            commands: None,
+            log: LogView::new(keep),
+            rtt: RttBook::default(),
+            rtt_points: VecDeque::new(),
+            unmatched: 0,
+            rates: Rates::default(),
+            sample: None,
+            input: InputBox::with_history(history),
+            input_error: None,
+            started: now,
+        }
+    }
+
+    /// How long the connection has been (or was) open.
+    pub fn uptime(&self, now: Instant) -> Option<Duration> {
+        let opened = self.opened_at?;
+        Some(self.closed_at.unwrap_or(now).saturating_duration_since(opened))
+    }
+}
+
+/// One row of the server's connection table.
+#[derive(Debug)]
+pub struct ConnRow {
+    pub id: ConnId,
+    pub peer: SocketAddr,
+    pub path: String,
+    pub handshake: Handshake,
+    pub opened_at: Instant,
+    pub counters: Arc<ConnCounters>,
+    pub commands: mpsc::Sender<NetCommand>,
+    pub closed: Option<ClosedRow>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ClosedRow {
+    pub at: Instant,
+    pub close: Option<CloseInfo>,
+    pub cause: CloseCause,
+}
+
+impl ConnRow {
+    pub fn is_open(&self) -> bool {
+        self.closed.is_none()
+    }
+}
+
+/// The server's half of the screen.
+#[derive(Debug)]
+pub struct ServerPane {
+    pub url: String,
+    pub rows: VecDeque<ConnRow>,
+    /// The selected connection's id.
+    pub selected: Option<ConnId>,
+    pub log: LogView,
+    /// Show only the selected connection's frames.
+    pub scope_selected: bool,
+    pub send_to_all: bool,
+    pub input: InputBox,
+    pub input_error: Option<String>,
+    /// Frames the connection tasks could not hand over (the screen fell behind).
+    pub not_shown: Arc<AtomicU64>,
+    /// Counters of rows that have left the table.
+    pub retired: CounterSnapshot,
+    pub total_conns: u64,
+    pub rates: Rates,
+    pub sample: Option<Sample>,
+    /// Frames per second (in + out), one sample per tick, for the sparkline.
+    pub rate_history: VecDeque<u64>,
+    pub errors: u64,
+    pub last_error: Option<String>,
+}
+
+impl ServerPane {
+    pub fn new(url: String, keep: usize, history: Vec<String>, not_shown: Arc<AtomicU64>) -> Self {
+        ServerPane {
+            url,
+            rows: VecDeque::new(),
+            selected: None,
+            log: LogView::new(keep),
+            scope_selected: false,
+            send_to_all: false,
+            input: InputBox::with_history(history),
+            input_error: None,
+            not_shown,
+            retired: CounterSnapshot::default(),
+            total_conns: 0,
+            rates: Rates::default(),
+            sample: None,
+            rate_history: VecDeque::new(),
+            errors: 0,
+            last_error: None,
+        }
+    }
+
+    pub fn open_count(&self) -> usize {
+        self.rows.iter().filter(|r| r.is_open()).count()
+    }
+
+    pub fn totals(&self) -> CounterSnapshot {
+        let mut t = self.retired;
+        for r in &self.rows {
+            t += r.counters.snapshot();
+        }
+        t
+    }
+
+    pub fn not_shown(&self) -> u64 {
+        self.not_shown.load(Ordering::Relaxed)
+    }
+
+    pub fn selected_index(&self) -> Option<usize> {
+        let id = self.selected?;
+        self.rows.iter().position(|r| r.id == id)
+    }
+
+    pub fn selected_row(&self) -> Option<&ConnRow> {
+        self.selected_index().map(|i| &self.rows[i])
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Client,
+    Server,
+    /// Both, side by side: the embedded demo.
+    Demo,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Focus {
+    ClientInput,
+    ClientLog,
+    ServerConns,
+    ServerLog,
+    ServerInput,
+}
+
+impl Focus {
+    pub fn pane(self) -> Pane {
+        match self {
+            Focus::ClientInput | Focus::ClientLog => Pane::Client,
+            _ => Pane::Server,
+        }
+    }
+
+    pub fn is_input(self) -> bool {
+        matches!(self, Focus::ClientInput | Focus::ServerInput)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Popup {
+    Help { scroll: u16 },
+    Detail { pane: Pane, seq: u64, scroll: u16 },
+    Handshake { pane: Pane, conn: Option<ConnId>, scroll: u16 },
+}
+
+#[derive(Debug)]
+pub struct AppState {
+    pub mode: Mode,
+    pub client: Option<ClientPane>,
+    pub server: Option<ServerPane>,
+    pub focus: Focus,
+    pub popup: Option<Popup>,
+    /// The regex being typed for the focused log's filter.
+    pub filter_edit: Option<InputBox>,
+    pub filter_error: Option<String>,
+    pub now: Instant,
+    pub wall: DateTime<Utc>,
+    /// Time zone for clock times on screen (fixed in tests).
+    pub offset: FixedOffset,
+    pub should_quit: bool,
+    pub dirty: bool,
+    /// A line for the demo: how to run the two halves in two terminals.
+    pub hint: Option<String>,
+}
+
+impl AppState {
+    pub fn new(mode: Mode, now: Instant, wall: DateTime<Utc>, offset: FixedOffset) -> Self {
+        AppState {
+            mode,
+            client: None,
+            server: None,
+            focus: match mode {
+                Mode::Server => Focus::ServerConns,
+                _ => Focus::ClientInput,
+            },
+            popup: None,
+            filter_edit: None,
+            filter_error: None,
+            now,
+            wall,
+            offset,
+            should_quit: false,
+            dirty: true,
+            hint: None,
+        }
+    }
+
+    /// The focus stops Tab cycles through on this screen.
+    pub fn focus_order(&self) -> &'static [Focus] {
+        match self.mode {
+            Mode::Client => &[Focus::ClientInput, Focus::ClientLog],
+            Mode::Server => &[Focus::ServerConns, Focus::ServerLog, Focus::ServerInput],
+            Mode::Demo => &[
+                Focus::ClientInput,
+                Focus::ClientLog,
+                Focus::ServerConns,
+                Focus::ServerLog,
+                Focus::ServerInput,
+            ],
+        }
+    }
+
+    pub fn log_mut(&mut self, pane: Pane) -> Option<&mut LogView> {
+        match pane {
+            Pane::Client => self.client.as_mut().map(|c| &mut c.log),
+            Pane::Server => self.server.as_mut().map(|s| &mut s.log),
+        }
+    }
+
+    pub fn log(&self, pane: Pane) -> Option<&LogView> {
+        match pane {
+            Pane::Client => self.client.as_ref().map(|c| &c.log),
+            Pane::Server => self.server.as_ref().map(|s| &s.log),
+        }
+    }
+
+    /// Whether the focused area takes typed text.
+    pub fn typing(&self) -> bool {
+        self.filter_edit.is_some() || self.focus.is_input()
+    }
+}

@@ -1,0 +1,514 @@
+//! `update`: the only writer of [`AppState`]. No I/O: what needs the network or
+//! the disk comes back as [`Effect`]s for the event loop to carry out.
+
+use std::time::Instant;
+
+use super::command::{self, Command};
+use super::input::InputBox;
+use super::msg::{Action, Edit, Effect, Msg, Pane};
+use super::state::{
+    AppState, ClientPane, ClosedRow, ConnRow, Focus, LinkState, Popup, Rates, RttPoint, Sample,
+    ServerPane, CLOSED_ROW_TTL, MAX_ROWS, RATE_HISTORY, RTT_POINTS,
+};
+use crate::net::{CloseInfo, Direction, NetCommand, NetEvent};
+
+/// Rows PageUp/PageDown move.
+const PAGE: isize = 10;
+/// How often rates are recomputed.
+const RATE_PERIOD: std::time::Duration = std::time::Duration::from_millis(950);
+
+pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    match msg {
+        Msg::Action(a) => action(state, a, &mut effects),
+        Msg::Paste(text) => {
+            if let Some(edit) = editor(state) {
+                edit.insert_str(&text);
+            }
+        }
+        Msg::Net(pane, ev) => net(state, pane, ev),
+        Msg::Tick { now, wall } => tick(state, now, wall),
+        Msg::Redraw => {}
+    }
+    state.dirty = true;
+    effects
+}
+
+/// The editor that typed keys go to: the filter being edited, or a focused input box.
+fn editor(state: &mut AppState) -> Option<&mut InputBox> {
+    if state.filter_edit.is_some() {
+        return state.filter_edit.as_mut();
+    }
+    match state.focus {
+        Focus::ClientInput => state.client.as_mut().map(|c| &mut c.input),
+        Focus::ServerInput => state.server.as_mut().map(|s| &mut s.input),
+        _ => None,
+    }
+}
+
+fn action(state: &mut AppState, a: Action, fx: &mut Vec<Effect>) {
+    if let Some(popup) = &mut state.popup {
+        match a {
+            Action::Quit => state.should_quit = true,
+            Action::ClosePopup | Action::Escape | Action::OpenDetail => state.popup = None,
+            Action::ToggleHelp => {
+                state.popup = match popup {
+                    Popup::Help { .. } => None,
+                    _ => Some(Popup::Help { scroll: 0 }),
+                }
+            }
+            Action::Up | Action::ScrollUp(_) | Action::PageUp | Action::Top => {
+                let by = match a {
+                    Action::Up => 1,
+                    Action::ScrollUp(n) => n,
+                    Action::PageUp => PAGE as u16,
+                    _ => u16::MAX,
+                };
+                let s = popup_scroll(popup);
+                *s = s.saturating_sub(by);
+            }
+            Action::Down | Action::ScrollDown(_) | Action::PageDown => {
+                let by = match a {
+                    Action::Down => 1,
+                    Action::ScrollDown(n) => n,
+                    _ => PAGE as u16,
+                };
+                let s = popup_scroll(popup);
+                *s = s.saturating_add(by);
+            }
+            _ => {}
+        }
+        return;
+    }
+    match a {
+        Action::Quit => state.should_quit = true,
+        Action::FocusNext | Action::FocusPrev => {
+            let order = state.focus_order();
+            let i = order.iter().position(|f| *f == state.focus).unwrap_or(0);
+            let n = order.len();
+            let next = if a == Action::FocusNext { (i + 1) % n } else { (i + n - 1) % n };
+            state.focus = order[next];
+            state.filter_edit = None;
+        }
+        Action::FocusInput => {
+            state.focus = match state.focus.pane() {
+                Pane::Client => Focus::ClientInput,
+                Pane::Server => Focus::ServerInput,
+            }
+        }
+        Action::Escape => {
+            if state.filter_edit.take().is_some() {
+                state.filter_error = None;
+            } else {
+                state.focus = match state.focus {
+                    Focus::ClientInput => Focus::ClientLog,
+                    Focus::ServerInput => Focus::ServerLog,
+                    f => f,
+                };
+            }
+        }
+        Action::Edit(e) => {
+            if let Some(ed) = editor(state) {
+                apply_edit(ed, e);
+            }
+            if let Some(c) = state.client.as_mut() {
+                c.input_error = None;
+            }
+            if let Some(s) = state.server.as_mut() {
+                s.input_error = None;
+            }
+        }
+        Action::Submit => submit(state, fx),
+        Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::ScrollUp(_) | Action::ScrollDown(_) => {
+            let delta = match a {
+                Action::Up => -1,
+                Action::Down => 1,
+                Action::PageUp => -PAGE,
+                Action::PageDown => PAGE,
+                Action::ScrollUp(n) => -(n as isize),
+                Action::ScrollDown(n) => n as isize,
+                _ => 0,
+            };
+            if state.focus == Focus::ServerConns && matches!(a, Action::Up | Action::Down) {
+                select_conn(state, delta);
+            } else if let Some(log) = state.log_mut(state.focus.pane()) {
+                log.move_by(delta);
+            }
+        }
+        Action::Top => {
+            if let Some(log) = state.log_mut(state.focus.pane()) {
+                log.top_of_log();
+            }
+        }
+        Action::Bottom => {
+            if let Some(log) = state.log_mut(state.focus.pane()) {
+                log.bottom();
+            }
+        }
+        Action::TogglePause => {
+            if let Some(log) = state.log_mut(state.focus.pane()) {
+                log.toggle_pause();
+            }
+        }
+        Action::OpenDetail => {
+            let pane = state.focus.pane();
+            if let Some(seq) = state.log(pane).and_then(|l| l.selected_seq()) {
+                state.popup = Some(Popup::Detail { pane, seq, scroll: 0 });
+            }
+        }
+        Action::ClosePopup => {}
+        Action::ToggleHelp => state.popup = Some(Popup::Help { scroll: 0 }),
+        Action::CycleDirFilter => {
+            if let Some(log) = state.log_mut(state.focus.pane()) {
+                log.filter.dir = log.filter.dir.next();
+            }
+        }
+        Action::StartFilter => {
+            let current = state
+                .log(state.focus.pane())
+                .and_then(|l| l.filter.regex.as_ref().map(|r| r.as_str().trim_start_matches("(?i)").to_string()))
+                .unwrap_or_default();
+            let mut ed = InputBox::default();
+            ed.insert_str(&current);
+            state.filter_edit = Some(ed);
+            state.filter_error = None;
+        }
+        Action::ClearLog => {
+            if let Some(log) = state.log_mut(state.focus.pane()) {
+                log.clear();
+            }
+        }
+        Action::ToggleScope => {
+            if let Some(s) = state.server.as_mut() {
+                s.scope_selected = !s.scope_selected;
+                s.log.filter.conn = if s.scope_selected { s.selected } else { None };
+            }
+        }
+        Action::ToggleSendAll => {
+            if let Some(s) = state.server.as_mut() {
+                s.send_to_all = !s.send_to_all;
+            }
+        }
+        Action::CloseSelected => {
+            if let Some(row) = state.server.as_ref().and_then(|s| s.selected_row()).filter(|r| r.is_open()) {
+                fx.push(Effect::Send {
+                    to: row.commands.clone(),
+                    cmd: NetCommand::Close(Some(CloseInfo::new(1000, ""))),
+                });
+            }
+        }
+        Action::ShowHandshake => {
+            let pane = state.focus.pane();
+            let conn = match pane {
+                Pane::Client => state.client.as_ref().and_then(|c| c.conn),
+                Pane::Server => state.server.as_ref().and_then(|s| s.selected),
+            };
+            state.popup = Some(Popup::Handshake { pane, conn, scroll: 0 });
+        }
+    }
+}
+
+fn popup_scroll(p: &mut Popup) -> &mut u16 {
+    match p {
+        Popup::Help { scroll } | Popup::Detail { scroll, .. } | Popup::Handshake { scroll, .. } => scroll,
+    }
+}
+
+fn apply_edit(ed: &mut InputBox, e: Edit) {
+    match e {
+        Edit::Char(c) => ed.insert_char(c),
+        Edit::Newline => ed.insert_char('\n'),
+        Edit::Backspace => ed.backspace(),
+        Edit::Delete => ed.delete(),
+        Edit::Left => ed.left(),
+        Edit::Right => ed.right(),
+        Edit::Home => ed.home(),
+        Edit::End => ed.end(),
+        Edit::WordBack => ed.delete_word_back(),
+        Edit::ToStart => ed.delete_to_start(),
+        Edit::HistoryPrev => ed.history_prev(),
+        Edit::HistoryNext => ed.history_next(),
+    }
+}
+
+fn select_conn(state: &mut AppState, delta: isize) {
+    let Some(s) = state.server.as_mut() else { return };
+    if s.rows.is_empty() {
+        return;
+    }
+    let last = s.rows.len() as isize - 1;
+    let cur = s.selected_index().map(|i| i as isize).unwrap_or(if delta > 0 { -1 } else { last + 1 });
+    let next = (cur + delta).clamp(0, last) as usize;
+    s.selected = Some(s.rows[next].id);
+    if s.scope_selected {
+        s.log.filter.conn = s.selected;
+    }
+}
+
+fn submit(state: &mut AppState, fx: &mut Vec<Effect>) {
+    if let Some(mut ed) = state.filter_edit.take() {
+        let pattern = ed.submit();
+        let pane = state.focus.pane();
+        let result = if pattern.is_empty() {
+            Ok(None)
+        } else {
+            regex::RegexBuilder::new(&pattern)
+                .case_insensitive(true)
+                .size_limit(1 << 20)
+                .build()
+                .map(Some)
+        };
+        match result {
+            Ok(re) => {
+                if let Some(log) = state.log_mut(pane) {
+                    log.filter.regex = re;
+                }
+                state.filter_error = None;
+            }
+            Err(e) => {
+                state.filter_error = Some(format!("bad regex: {}", e.to_string().lines().last().unwrap_or("")));
+                state.filter_edit = Some(ed);
+                state.filter_edit.as_mut().expect("just set").insert_str(&pattern);
+            }
+        }
+        return;
+    }
+    match state.focus {
+        Focus::ClientInput => {
+            if let Some(c) = state.client.as_mut() {
+                submit_client(c, fx, &mut state.popup);
+            }
+        }
+        Focus::ServerInput => {
+            if let Some(s) = state.server.as_mut() {
+                submit_server(s, fx, &mut state.popup);
+            }
+        }
+        _ => action(state, Action::OpenDetail, fx),
+    }
+}
+
+/// Turns a parsed command into the network command(s) for one connection.
+fn command_effects(cmd: Command, to: &tokio::sync::mpsc::Sender<NetCommand>, fx: &mut Vec<Effect>) {
+    let net = match cmd {
+        Command::Text(t) => NetCommand::Text(t),
+        Command::Binary(b) => NetCommand::Binary(b),
+        Command::Ping(p) => NetCommand::Ping(p),
+        Command::Close { code, reason } => NetCommand::Close(Some(CloseInfo::new(code, reason))),
+        Command::Repeat { count, interval, text } => {
+            fx.push(Effect::Repeat { to: to.clone(), count, interval, text });
+            return;
+        }
+        Command::Help => return,
+    };
+    fx.push(Effect::Send { to: to.clone(), cmd: net });
+}
+
+fn submit_client(c: &mut ClientPane, fx: &mut Vec<Effect>, popup: &mut Option<Popup>) {
+    let parsed = command::parse(c.input.text());
+    let cmd = match parsed {
+        Ok(cmd) => cmd,
+        Err(e) => {
+            c.input_error = Some(e);
+            return;
+        }
+    };
+    if cmd == Command::Help {
+        c.input.submit();
+        *popup = Some(Popup::Help { scroll: 0 });
+        return;
+    }
+    let Some(to) = c.commands.clone().filter(|_| c.state == LinkState::Open) else {
+        c.input_error = Some("not connected: nothing can be sent".into());
+        return;
+    };
+    let line = c.input.submit();
+    fx.push(Effect::SaveHistory(line));
+    command_effects(cmd, &to, fx);
+    c.log.bottom();
+}
+
+fn submit_server(s: &mut ServerPane, fx: &mut Vec<Effect>, popup: &mut Option<Popup>) {
+    let cmd = match command::parse(s.input.text()) {
+        Ok(cmd) => cmd,
+        Err(e) => {
+            s.input_error = Some(e);
+            return;
+        }
+    };
+    if cmd == Command::Help {
+        s.input.submit();
+        *popup = Some(Popup::Help { scroll: 0 });
+        return;
+    }
+    let targets: Vec<_> = if s.send_to_all {
+        s.rows.iter().filter(|r| r.is_open()).map(|r| r.commands.clone()).collect()
+    } else {
+        s.selected_row().filter(|r| r.is_open()).map(|r| r.commands.clone()).into_iter().collect()
+    };
+    if targets.is_empty() {
+        s.input_error = Some(if s.send_to_all {
+            "no open connection to send to".into()
+        } else {
+            "select an open connection first (Tab to the table, ↑/↓), or Ctrl-A to send to all".into()
+        });
+        return;
+    }
+    let line = s.input.submit();
+    fx.push(Effect::SaveHistory(line));
+    for to in &targets {
+        command_effects(cmd.clone(), to, fx);
+    }
+}
+
+fn net(state: &mut AppState, pane: Pane, ev: NetEvent) {
+    match pane {
+        Pane::Client => {
+            if let Some(c) = state.client.as_mut() {
+                client_event(c, ev, state.now);
+            }
+        }
+        Pane::Server => {
+            if let Some(s) = state.server.as_mut() {
+                server_event(s, ev, state.now);
+            }
+        }
+    }
+}
+
+fn client_event(c: &mut ClientPane, ev: NetEvent, now: Instant) {
+    match ev {
+        NetEvent::Opened(o) => {
+            c.state = LinkState::Open;
+            c.conn = Some(o.conn);
+            c.peer = Some(o.peer);
+            c.handshake = Some(o.handshake.clone());
+            c.opened_at = Some(now);
+            c.closed_at = None;
+            c.counters = o.counters.clone();
+            c.commands = Some(o.commands.clone());
+            c.sample = None;
+        }
+        NetEvent::Frame(f) => {
+            if let Some(rtt) = f.rtt {
+                c.rtt.record(rtt);
+                if c.rtt_points.len() >= RTT_POINTS * 2 {
+                    c.rtt_points.pop_front();
+                }
+                c.rtt_points.push_back(RttPoint {
+                    at: now.saturating_duration_since(c.started).as_secs_f64(),
+                    ms: rtt.duration.as_secs_f64() * 1000.0,
+                    kind: rtt.kind,
+                });
+            } else if f.dir == Direction::In && f.kind.is_data() {
+                c.unmatched += 1;
+            }
+            c.log.log.push(&f);
+        }
+        NetEvent::Closed { close, cause, .. } => {
+            c.state = LinkState::Closed { close, cause };
+            c.commands = None;
+            c.closed_at = Some(now);
+        }
+        NetEvent::Error { message, .. } => {
+            if matches!(c.state, LinkState::Connecting) {
+                c.state = LinkState::Failed(message);
+            } else {
+                c.input_error = Some(message);
+            }
+        }
+    }
+}
+
+fn server_event(s: &mut ServerPane, ev: NetEvent, now: Instant) {
+    match ev {
+        NetEvent::Opened(o) => {
+            s.total_conns += 1;
+            if s.rows.len() >= MAX_ROWS {
+                evict_row(s);
+            }
+            s.rows.push_back(ConnRow {
+                id: o.conn,
+                peer: o.peer,
+                path: o.path.clone(),
+                handshake: o.handshake.clone(),
+                opened_at: now,
+                counters: o.counters.clone(),
+                commands: o.commands.clone(),
+                closed: None,
+            });
+            if s.selected.is_none() {
+                s.selected = Some(o.conn);
+                if s.scope_selected {
+                    s.log.filter.conn = s.selected;
+                }
+            }
+        }
+        NetEvent::Frame(f) => s.log.log.push(&f),
+        NetEvent::Closed { conn, close, cause, .. } => {
+            if let Some(row) = s.rows.iter_mut().find(|r| r.id == conn) {
+                row.closed = Some(ClosedRow { at: now, close, cause });
+            }
+        }
+        NetEvent::Error { message, .. } => {
+            s.errors += 1;
+            s.last_error = Some(message);
+        }
+    }
+}
+
+/// Makes room in the table: the oldest closed row, else the oldest row.
+fn evict_row(s: &mut ServerPane) {
+    let i = s.rows.iter().position(|r| !r.is_open()).unwrap_or(0);
+    let id = s.rows[i].id;
+    evict_at(s, i);
+    if s.selected == Some(id) {
+        s.selected = s.rows.front().map(|r| r.id);
+    }
+}
+
+/// Moves the clock; once a second also turns counters into rates and sweeps
+/// closed rows that have been shown long enough.
+fn tick(state: &mut AppState, now: std::time::Instant, wall: chrono::DateTime<chrono::Utc>) {
+    state.now = now;
+    state.wall = wall;
+    let due = |sample: &Option<Sample>| sample.is_none_or(|s| now.saturating_duration_since(s.at) >= RATE_PERIOD);
+    if let Some(c) = state.client.as_mut().filter(|c| due(&c.sample)) {
+        let counts = c.counters.snapshot();
+        if let Some(prev) = c.sample {
+            c.rates = Rates::between(prev.counts, counts, now.saturating_duration_since(prev.at));
+        }
+        c.sample = Some(Sample { at: now, counts });
+    }
+    if let Some(s) = state.server.as_mut().filter(|s| due(&s.sample)) {
+        let mut i = 0;
+        while i < s.rows.len() {
+            let expired = s.rows[i].closed.as_ref().is_some_and(|c| now.saturating_duration_since(c.at) >= CLOSED_ROW_TTL);
+            if !expired {
+                i += 1;
+                continue;
+            }
+            let was_selected = s.selected == Some(s.rows[i].id);
+            evict_at(s, i);
+            if was_selected {
+                s.selected = s.rows.get(i.min(s.rows.len().saturating_sub(1))).map(|r| r.id);
+            }
+        }
+        let counts = s.totals();
+        if let Some(prev) = s.sample {
+            s.rates = Rates::between(prev.counts, counts, now.saturating_duration_since(prev.at));
+            if s.rate_history.len() >= RATE_HISTORY {
+                s.rate_history.pop_front();
+            }
+            s.rate_history.push_back((s.rates.frames_in + s.rates.frames_out).round() as u64);
+        }
+        s.sample = Some(Sample { at: now, counts });
+    }
+}
+
+/// Removes a row, keeping its counters in the totals.
+fn evict_at(s: &mut ServerPane, i: usize) {
+    if let Some(row) = s.rows.remove(i) {
+        s.retired += row.counters.snapshot();
+    }
+}

@@ -1,0 +1,254 @@
+//! The dashboard's event loop: the only place that touches the terminal. One
+//! `select!` over terminal events, a render tick, a clock tick and the network's
+//! events; `update` decides, this loop carries out the effects.
+
+mod history;
+pub mod keymap;
+pub mod terminal;
+pub mod theme;
+pub mod ui;
+pub mod widgets;
+
+use std::time::{Duration, Instant};
+
+use chrono::{Local, Offset, Utc};
+use crossterm::event::{Event, EventStream};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::app::state::{ClientPane, LinkState, ServerPane};
+use crate::app::{update, AppState, Effect, Mode, Msg, Pane};
+use crate::headless::server::EVENT_CHANNEL;
+use crate::headless::shutdown_signal;
+use crate::net::client::{self, ClientOptions, SessionOptions};
+use crate::net::rtt::format_duration;
+use crate::net::server::Server;
+use crate::net::{CloseInfo, NetCommand, NetEvent};
+use keymap::KeyContext;
+use theme::Theme;
+
+/// At most this often the screen is redrawn (only when something changed).
+const FRAME_INTERVAL: Duration = Duration::from_millis(16);
+/// Rates, ages and the clock move on this often even when nothing happens.
+const TICK_INTERVAL: Duration = Duration::from_secs(1);
+/// How long quitting waits for the client's close handshake.
+const QUIT_CLOSE_WAIT: Duration = Duration::from_secs(1);
+
+pub struct ClientSetup {
+    pub connect: ClientOptions,
+    pub session: SessionOptions,
+}
+
+pub struct Setup {
+    pub mode: Mode,
+    pub client: Option<ClientSetup>,
+    pub server: Option<Server>,
+    pub keep: usize,
+    pub hint: Option<String>,
+}
+
+/// Runs the dashboard until the user quits; returns the exit code.
+pub async fn run(setup: Setup) -> anyhow::Result<u8> {
+    let offset = Local::now().offset().fix();
+    let mut state = AppState::new(setup.mode, Instant::now(), Utc::now(), offset);
+    state.hint = setup.hint;
+    let history = history::load();
+
+    let (srv_tx, mut srv_rx) = mpsc::channel::<NetEvent>(EVENT_CHANNEL);
+    let mut server_task = None;
+    if let Some(server) = setup.server {
+        state.server = Some(ServerPane::new(server.url(), setup.keep, history.clone(), server.not_shown()));
+        server_task = Some(tokio::spawn(server.run(srv_tx)));
+    } else {
+        drop(srv_tx);
+    }
+
+    let (cli_tx, mut cli_rx) = mpsc::channel::<NetEvent>(1024);
+    let mut client_task = None;
+    if let Some(c) = setup.client {
+        state.client = Some(ClientPane::new(c.connect.url.to_string(), setup.keep, history, Instant::now()));
+        client_task = Some(tokio::spawn(connect_and_run(c, cli_tx)));
+    } else {
+        drop(cli_tx);
+    }
+
+    let theme = Theme::from_env();
+    let (mut terminal, guard) = terminal::init()?;
+    let mut term_events = EventStream::new();
+    let mut render = tokio::time::interval(FRAME_INTERVAL);
+    render.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tick = tokio::time::interval(TICK_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    let mut repeats: Vec<JoinHandle<()>> = Vec::new();
+    let (mut cli_buf, mut srv_buf) = (Vec::with_capacity(1024), Vec::with_capacity(1024));
+    let (mut client_open, mut server_open) = (state.client.is_some(), state.server.is_some());
+    let test_panic = std::env::var_os("WSPROBE_TEST_PANIC").is_some();
+
+    while !state.should_quit {
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => state.should_quit = true,
+            ev = term_events.next() => match ev {
+                Some(Ok(ev)) => {
+                    if let Some(msg) = terminal_msg(ev, &state) {
+                        let fx = update(&mut state, msg);
+                        carry_out(fx, &mut repeats);
+                    }
+                }
+                Some(Err(e)) => return Err(e.into()),
+                None => break,
+            },
+            _ = render.tick(), if state.dirty => {
+                terminal.draw(|f| ui::draw(f, &state, &theme))?;
+                state.dirty = false;
+                if test_panic {
+                    panic!("WSPROBE_TEST_PANIC: a deliberate panic to check the terminal is restored");
+                }
+            }
+            _ = tick.tick() => {
+                update(&mut state, clock());
+                repeats.retain(|t| !t.is_finished());
+            }
+            n = cli_rx.recv_many(&mut cli_buf, 1024), if client_open => {
+                client_open = n > 0;
+                update(&mut state, clock());
+                for ev in cli_buf.drain(..) {
+                    update(&mut state, Msg::Net(Pane::Client, ev));
+                }
+            }
+            n = srv_rx.recv_many(&mut srv_buf, EVENT_CHANNEL), if server_open => {
+                server_open = n > 0;
+                update(&mut state, clock());
+                for ev in srv_buf.drain(..) {
+                    update(&mut state, Msg::Net(Pane::Server, ev));
+                }
+            }
+        }
+    }
+
+    for t in repeats {
+        t.abort();
+    }
+    close_client(&state, &mut cli_rx).await;
+    drop(guard);
+    drop(terminal);
+    if let Some(t) = server_task {
+        t.abort();
+    }
+    if let Some(t) = client_task {
+        t.abort();
+    }
+    Ok(farewell(&state))
+}
+
+fn clock() -> Msg {
+    Msg::Tick {
+        now: Instant::now(),
+        wall: Utc::now(),
+    }
+}
+
+fn terminal_msg(ev: Event, state: &AppState) -> Option<Msg> {
+    let ctx = KeyContext {
+        typing: state.typing(),
+        popup: state.popup.is_some(),
+    };
+    match ev {
+        Event::Key(k) => keymap::map_key(k, ctx).map(Msg::Action),
+        Event::Mouse(m) => keymap::map_mouse(m).map(Msg::Action),
+        Event::Paste(s) => Some(Msg::Paste(s)),
+        Event::Resize(..) => Some(Msg::Redraw),
+        _ => None,
+    }
+}
+
+async fn connect_and_run(c: ClientSetup, events: mpsc::Sender<NetEvent>) {
+    match client::connect(&c.connect).await {
+        Ok(conn) => {
+            let (_commands, task) = client::spawn(conn, 1, c.session, events);
+            let _ = task.await;
+        }
+        Err(e) => {
+            let _ = events
+                .send(NetEvent::Error {
+                    conn: Some(1),
+                    ts: Utc::now(),
+                    message: e.to_string(),
+                })
+                .await;
+        }
+    }
+}
+
+fn carry_out(effects: Vec<Effect>, repeats: &mut Vec<JoinHandle<()>>) {
+    for fx in effects {
+        match fx {
+            Effect::Send { to, cmd } => {
+                // A full queue means the connection is already swamped; say so
+                // in the log rather than stall the screen.
+                if let Err(e) = to.try_send(cmd) {
+                    tracing::warn!("command not sent: {e}");
+                }
+            }
+            Effect::Repeat { to, count, interval, text } => {
+                repeats.push(tokio::spawn(async move {
+                    let mut timer = tokio::time::interval(interval.max(Duration::from_micros(1)));
+                    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    for _ in 0..count {
+                        timer.tick().await;
+                        if to.send(NetCommand::Text(text.clone())).await.is_err() {
+                            break;
+                        }
+                    }
+                }));
+            }
+            Effect::SaveHistory(line) => history::append(&line),
+        }
+    }
+}
+
+/// Quitting closes the client's connection properly, briefly.
+async fn close_client(state: &AppState, events: &mut mpsc::Receiver<NetEvent>) {
+    let Some(c) = &state.client else { return };
+    let Some(to) = c.commands.as_ref().filter(|_| c.state == LinkState::Open) else { return };
+    if to.try_send(NetCommand::Close(Some(CloseInfo::new(1000, "")))).is_err() {
+        return;
+    }
+    let _ = tokio::time::timeout(QUIT_CLOSE_WAIT, async {
+        while let Some(ev) = events.recv().await {
+            if matches!(ev, NetEvent::Closed { .. }) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// One line on the normal screen after the dashboard is gone; the exit code.
+fn farewell(state: &AppState) -> u8 {
+    let Some(c) = &state.client else { return 0 };
+    let counts = c.counters.snapshot();
+    let echo = c.rtt.echo.summary();
+    let rtt = if echo.count > 0 {
+        format!(", echo rtt p50 {} p99 {}", format_duration(echo.p50), format_duration(echo.p99))
+    } else {
+        String::new()
+    };
+    if state.mode == Mode::Client {
+        eprintln!("{}: sent {}, received {}{rtt}", c.url, counts.frames_out, counts.frames_in);
+    }
+    match &c.state {
+        LinkState::Failed(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+        LinkState::Closed { cause: crate::net::CloseCause::Error(e), .. } if state.mode == Mode::Client => {
+            eprintln!("error: {e}");
+            1
+        }
+        _ => 0,
+    }
+}

@@ -1,0 +1,203 @@
+//! The top-level layout. Each region is drawn by its widget from `&AppState`.
+//!
+//! ```text
+//! client                         server                        demo (wide)
+//! ┌status──────────────────┐     ┌status──────────────────┐     hint line
+//! │frames        │rtt      │     │connections             │     ┌server pane┐┌client pane┐
+//! │              │chart    │     ├frames        │rate     │     │  (as left) ││ (as left) │
+//! ├input───────────────────┤     ├input───────────────────┤     └───────────┘└───────────┘
+//! keys                           keys                          keys
+//! ```
+//! Narrow terminals stack what would stand side by side.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Sparkline};
+use ratatui::Frame;
+
+use super::theme::Theme;
+use super::widgets::frames::FrameLogWidget;
+use super::widgets::input::{self, InputWidget};
+use super::widgets::{connections, popup, rate, rtt, status};
+use crate::app::state::{ClientPane, ServerPane};
+use crate::app::{AppState, Focus, Mode, Pane};
+use crate::escape::escape_text;
+
+/// Wide enough to put panels side by side.
+const WIDE: u16 = 100;
+/// Wide enough for the demo's two panes side by side.
+const DEMO_WIDE: u16 = 120;
+
+pub fn draw(f: &mut Frame, state: &AppState, theme: &Theme) {
+    let area = f.area();
+    let [main, keys] = Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(area);
+    match state.mode {
+        Mode::Client => {
+            if let Some(c) = &state.client {
+                client_pane(f, main, c, state, theme);
+            }
+        }
+        Mode::Server => {
+            if let Some(s) = &state.server {
+                server_pane(f, main, s, state, theme);
+            }
+        }
+        Mode::Demo => demo(f, main, state, theme),
+    }
+    f.render_widget(Paragraph::new(key_hints(state, theme)), keys);
+    if let Some(p) = &state.popup {
+        popup::render(f, p, state, theme);
+    }
+}
+
+fn demo(f: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
+    let [hint, panes] = Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(area);
+    if let Some(h) = &state.hint {
+        f.render_widget(Paragraph::new(Span::styled(h.clone(), theme.dim())), hint);
+    }
+    let (server_area, client_area) = if area.width >= DEMO_WIDE {
+        let [s, c] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(panes);
+        (s, c)
+    } else {
+        let [c, s] = Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(panes);
+        (s, c)
+    };
+    if let Some(s) = &state.server {
+        server_pane(f, server_area, s, state, theme);
+    }
+    if let Some(c) = &state.client {
+        client_pane(f, client_area, c, state, theme);
+    }
+}
+
+/// The regex editor line, shown under the log being filtered.
+fn filter_line<'a>(state: &'a AppState, theme: &Theme) -> Option<Line<'a>> {
+    let ed = state.filter_edit.as_ref()?;
+    let mut spans = vec![
+        Span::styled(" filter regex: ", theme.warn()),
+        Span::raw(escape_text(ed.text(), 200)),
+        Span::styled("▏", theme.warn()),
+        Span::styled("  Enter applies · empty clears · Esc cancels", theme.dim()),
+    ];
+    if let Some(err) = &state.filter_error {
+        spans.push(Span::styled(format!("  {}", escape_text(err, 200)), theme.error()));
+    }
+    Some(Line::from(spans))
+}
+
+fn client_pane(f: &mut Frame, area: Rect, c: &ClientPane, state: &AppState, theme: &Theme) {
+    let filtering = state.filter_edit.is_some() && state.focus.pane() == Pane::Client;
+    let [status_area, body, filter_area, input_area] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(filtering as u16),
+        Constraint::Length(input::height(&c.input)),
+    ])
+    .areas(area);
+    status::client_status(f, status_area, c, state, theme);
+    let (log_area, rtt_area) = if area.width >= WIDE {
+        let [l, r] = Layout::horizontal([Constraint::Fill(1), Constraint::Length(44)]).areas(body);
+        (l, r)
+    } else {
+        let [l, r] = Layout::vertical([Constraint::Fill(1), Constraint::Length(6)]).areas(body);
+        (l, r)
+    };
+    FrameLogWidget {
+        view: &c.log,
+        title: "Frames",
+        focused: state.focus == Focus::ClientLog,
+        show_conn: false,
+        extra: None,
+    }
+    .render(f, log_area, state, theme);
+    rtt::render(f, rtt_area, c, theme);
+    if let Some(line) = filter_line(state, theme).filter(|_| filtering) {
+        f.render_widget(Paragraph::new(line), filter_area);
+    }
+    InputWidget {
+        input: &c.input,
+        title: "Message — Enter sends, Alt-Enter new line, /help".into(),
+        error: c.input_error.as_deref(),
+        focused: state.focus == Focus::ClientInput && state.popup.is_none() && state.filter_edit.is_none(),
+    }
+    .render(f, input_area, theme);
+}
+
+fn server_pane(f: &mut Frame, area: Rect, s: &ServerPane, state: &AppState, theme: &Theme) {
+    let filtering = state.filter_edit.is_some() && state.focus.pane() == Pane::Server;
+    let table_h = (s.rows.len() as u16 + 3).clamp(4, (area.height / 3).max(4));
+    let [status_area, table_area, body, filter_area, input_area] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(table_h),
+        Constraint::Fill(1),
+        Constraint::Length(filtering as u16),
+        Constraint::Length(input::height(&s.input)),
+    ])
+    .areas(area);
+    status::server_status(f, status_area, s, theme);
+    connections::render(f, table_area, s, state, state.focus == Focus::ServerConns, theme);
+    let (log_area, side) = if area.width >= WIDE {
+        let [l, r] = Layout::horizontal([Constraint::Fill(1), Constraint::Length(28)]).areas(body);
+        (l, Some(r))
+    } else {
+        (body, None)
+    };
+    let scope = if s.scope_selected { "selected only (s)" } else { "all connections (s)" };
+    FrameLogWidget {
+        view: &s.log,
+        title: "Frames",
+        focused: state.focus == Focus::ServerLog,
+        show_conn: true,
+        extra: Some(scope.to_string()),
+    }
+    .render(f, log_area, state, theme);
+    if let Some(side) = side {
+        let data: Vec<u64> = s.rate_history.iter().copied().collect();
+        let shown = &data[data.len().saturating_sub(side.width.saturating_sub(2) as usize)..];
+        f.render_widget(
+            Sparkline::default()
+                .block(
+                    Block::default()
+                        .borders(Borders::ALL)
+                        .title(Span::styled(format!(" {} ", rate(s.rates.frames_in + s.rates.frames_out)), theme.bold())),
+                )
+                .data(shown)
+                .style(theme.received()),
+            side,
+        );
+    }
+    if let Some(line) = filter_line(state, theme).filter(|_| filtering) {
+        f.render_widget(Paragraph::new(line), filter_area);
+    }
+    let target = if s.send_to_all {
+        format!("Send to all open ({}) — Ctrl-A: selected only", s.open_count())
+    } else {
+        match s.selected {
+            Some(id) => format!("Send to #{id} — Ctrl-A: all"),
+            None => "Send — no connection selected".to_string(),
+        }
+    };
+    InputWidget {
+        input: &s.input,
+        title: target,
+        error: s.input_error.as_deref(),
+        focused: state.focus == Focus::ServerInput && state.popup.is_none() && state.filter_edit.is_none(),
+    }
+    .render(f, input_area, theme);
+}
+
+fn key_hints<'a>(state: &AppState, theme: &Theme) -> Line<'a> {
+    let text = if state.popup.is_some() {
+        "↑/↓ PgUp/PgDn scroll · Esc close"
+    } else if state.filter_edit.is_some() {
+        "type a regex · Enter apply · Esc cancel"
+    } else {
+        match state.focus {
+            Focus::ClientInput | Focus::ServerInput => "Enter send · ↑/↓ history · Tab focus · Esc leave box · ? help · Ctrl-C quit",
+            Focus::ClientLog => "↑/↓ select · Enter detail · p pause · f,/ filter · h handshake · c clear · i type · ? help · q quit",
+            Focus::ServerConns => "↑/↓ select conn · x close it · h handshake · s scope · Tab focus · i type · ? help · q quit",
+            Focus::ServerLog => "↑/↓ select · Enter detail · p pause · f,/ filter · s scope · c clear · i type · ? help · q quit",
+        }
+    };
+    Line::from(Span::styled(text, theme.dim()))
+}

@@ -1,0 +1,94 @@
+//! The server's connection table.
+
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Row, Table};
+use ratatui::Frame;
+
+use super::{age, bytes};
+use crate::app::state::ServerPane;
+use crate::app::AppState;
+use crate::escape::escape_text;
+use crate::net::CloseCause;
+use crate::tui::theme::Theme;
+
+pub fn render(f: &mut Frame, area: Rect, s: &ServerPane, state: &AppState, focused: bool, theme: &Theme) {
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border(focused))
+        .title(Line::from(vec![
+            Span::styled(" Connections ", theme.bold()),
+            Span::raw(format!("{} open ", s.open_count())),
+        ]));
+    let inner_h = block.inner(area).height.saturating_sub(1) as usize;
+    let sel = s.selected_index();
+    // Keep the selection in view; otherwise show the newest rows.
+    let n = s.rows.len();
+    let top = match sel {
+        Some(i) if n > inner_h => i.saturating_sub(inner_h.saturating_sub(1)).min(n - inner_h),
+        _ => n.saturating_sub(inner_h),
+    };
+    let wide = area.width >= 100;
+    let rows: Vec<Row> = s
+        .rows
+        .iter()
+        .enumerate()
+        .skip(top)
+        .take(inner_h)
+        .map(|(i, r)| {
+            let c = r.counters.snapshot();
+            let state_text = match &r.closed {
+                None => "open".to_string(),
+                Some(cl) => match (&cl.close, &cl.cause) {
+                    (Some(code), _) => format!("closed {}", code.code),
+                    (None, CloseCause::Error(_)) => "dropped".to_string(),
+                    (None, _) => "closed".to_string(),
+                },
+            };
+            let alive = r.closed.as_ref().map(|c| c.at).unwrap_or(state.now);
+            let mut cells = vec![
+                Cell::from(format!("#{}", r.id)),
+                Cell::from(r.peer.to_string()),
+                Cell::from(escape_text(&r.path, 60)),
+            ];
+            if wide {
+                cells.push(Cell::from(
+                    r.handshake.subprotocol.as_deref().map(|p| escape_text(p, 20)).unwrap_or_default(),
+                ));
+            }
+            cells.push(Cell::from(age(alive.saturating_duration_since(r.opened_at))));
+            cells.push(Cell::from(format!("{}/{}", c.frames_in, c.frames_out)));
+            if wide {
+                cells.push(Cell::from(format!("{}/{}", bytes(c.bytes_in), bytes(c.bytes_out))));
+            }
+            cells.push(Cell::from(state_text));
+            let mut row = Row::new(cells);
+            if !r.is_open() {
+                row = row.style(theme.dim());
+            }
+            if Some(i) == sel {
+                row = row.style(if r.is_open() { theme.selected() } else { theme.selected().patch(theme.dim()) });
+            }
+            row
+        })
+        .collect();
+    let mut header = vec!["id", "peer", "path"];
+    let mut widths = vec![Constraint::Length(6), Constraint::Length(21), Constraint::Fill(1)];
+    if wide {
+        header.push("proto");
+        widths.push(Constraint::Length(8));
+    }
+    header.extend(["age", "in/out"]);
+    widths.extend([Constraint::Length(6), Constraint::Length(13)]);
+    if wide {
+        header.push("bytes in/out");
+        widths.push(Constraint::Length(21));
+    }
+    header.push("state");
+    widths.push(Constraint::Length(11));
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(theme.bold()))
+        .column_spacing(1)
+        .block(block);
+    f.render_widget(table, area);
+}

@@ -1,0 +1,172 @@
+//! The frame log: time, (connection), direction, kind, size, RTT, preview.
+
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Row, Table};
+use ratatui::Frame;
+
+use crate::app::state::{FrameEntry, LogView};
+use crate::app::AppState;
+use crate::escape::escape_text;
+use crate::headless::output::{arrow, payload_preview};
+use crate::net::rtt::format_duration;
+use crate::net::{close_code_name, Direction, FrameKind, RttKind};
+use crate::tui::theme::Theme;
+
+pub struct FrameLogWidget<'a> {
+    pub view: &'a LogView,
+    pub title: &'a str,
+    pub focused: bool,
+    /// Show the connection column (server logs).
+    pub show_conn: bool,
+    /// Extra words for the title, e.g. the server's scope.
+    pub extra: Option<String>,
+}
+
+fn kind_style(theme: &Theme, e: &FrameEntry) -> Style {
+    match (e.kind, e.dir) {
+        (FrameKind::Ping | FrameKind::Pong, _) => theme.ping(),
+        (FrameKind::Close, _) => theme.warn(),
+        (_, Direction::Out) => theme.sent(),
+        (_, Direction::In) => theme.received(),
+    }
+}
+
+/// `text 12B`, `close 1000`.
+fn kind_and_size(e: &FrameEntry) -> String {
+    match (&e.kind, &e.close) {
+        (FrameKind::Close, Some(c)) => format!("close {}", c.code),
+        (kind, _) => format!("{:<6} {}", kind.as_str(), super::bytes(e.len as u64).replace(' ', "")),
+    }
+}
+
+fn preview(e: &FrameEntry, width: usize) -> String {
+    match &e.close {
+        Some(c) if c.reason.is_empty() => close_code_name(c.code).to_string(),
+        Some(c) => format!("{} \"{}\"", close_code_name(c.code), escape_text(&c.reason, width)),
+        None => payload_preview(e.kind, &e.payload, width),
+    }
+}
+
+/// Keeps the selected row in view, moving the window as little as possible.
+fn window(top: usize, selected: Option<usize>, total: usize, height: usize, follow: bool) -> usize {
+    if height == 0 || total <= height {
+        return 0;
+    }
+    let max_top = total - height;
+    if follow {
+        return max_top;
+    }
+    let Some(sel) = selected else { return top.min(max_top) };
+    let mut top = top.min(max_top);
+    if sel < top {
+        top = sel;
+    } else if sel >= top + height {
+        top = sel + 1 - height;
+    }
+    top
+}
+
+impl FrameLogWidget<'_> {
+    pub fn render(&self, f: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
+        let visible = self.view.visible();
+        let filter = &self.view.filter;
+        let mut title = vec![Span::styled(format!(" {} ", self.title), theme.bold())];
+        title.push(Span::raw(format!("{} ", self.view.log.len())));
+        if filter.is_active() {
+            let mut words = Vec::new();
+            if filter.dir != crate::app::state::DirFilter::All {
+                words.push(filter.dir.label().to_string());
+            }
+            if let Some(re) = &filter.regex {
+                words.push(format!("/{}/", re.as_str()));
+            }
+            if let Some(c) = filter.conn {
+                words.push(format!("#{c} only"));
+            }
+            title.push(Span::styled(
+                format!("[{}: {} match] ", words.join(" "), visible.len()),
+                theme.warn(),
+            ));
+        }
+        if let Some(extra) = &self.extra {
+            title.push(Span::raw(format!("{extra} ")));
+        }
+        if !self.view.follow {
+            title.push(Span::styled("PAUSED ", theme.warn()));
+        }
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .border_style(theme.border(self.focused))
+            .title(Line::from(title));
+        let inner = block.inner(area);
+        let height = inner.height as usize;
+        let sel = self.view.selected_index(&visible);
+        let top = window(self.view.top.get(), sel, visible.len(), height, self.view.follow);
+        self.view.top.set(top);
+
+        let time_w = 12u16;
+        let conn_w = if self.show_conn { 5 } else { 0 };
+        let fixed = time_w + conn_w + 1 + 14 + 9 + 5;
+        let preview_w = inner.width.saturating_sub(fixed).max(8) as usize;
+        let rows: Vec<Row> = visible[top..(top + height).min(visible.len())]
+            .iter()
+            .enumerate()
+            .filter_map(|(i, seq)| {
+                let e = self.view.log.get(*seq)?;
+                let style = kind_style(theme, e);
+                let mut cells = vec![Cell::from(e.ts.with_timezone(&state.offset).format("%H:%M:%S%.3f").to_string())];
+                if self.show_conn {
+                    cells.push(Cell::from(format!("#{}", e.conn)));
+                }
+                cells.push(Cell::from(arrow(e.dir)).style(style));
+                cells.push(Cell::from(kind_and_size(e)).style(style));
+                cells.push(Cell::from(match e.rtt {
+                    Some(r) if r.kind == RttKind::Ping => Span::styled(format_duration(r.duration), theme.ping()),
+                    Some(r) => Span::raw(format_duration(r.duration)),
+                    None => Span::raw(""),
+                }));
+                cells.push(Cell::from(preview(e, preview_w)));
+                let mut row = Row::new(cells);
+                if Some(top + i) == sel && (!self.view.follow || self.focused) {
+                    row = row.style(theme.selected());
+                }
+                Some(row)
+            })
+            .collect();
+        let mut widths = vec![Constraint::Length(time_w)];
+        if self.show_conn {
+            widths.push(Constraint::Length(conn_w));
+        }
+        widths.extend([
+            Constraint::Length(1),
+            Constraint::Length(14),
+            Constraint::Length(9),
+            Constraint::Fill(1),
+        ]);
+        let table = Table::new(rows, widths).column_spacing(1).block(block);
+        f.render_widget(table, area);
+        if visible.is_empty() && inner.height > 0 {
+            let hint = if self.view.log.is_empty() { "no frames yet" } else { "no frame matches the filter" };
+            f.render_widget(
+                ratatui::widgets::Paragraph::new(Span::styled(hint, theme.dim())),
+                inner,
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::window;
+
+    #[test]
+    fn window_follows_and_keeps_selection_visible() {
+        assert_eq!(window(0, Some(99), 100, 10, true), 90);
+        assert_eq!(window(90, Some(50), 100, 10, false), 50);
+        assert_eq!(window(40, Some(55), 100, 10, false), 46);
+        assert_eq!(window(40, Some(45), 100, 10, false), 40);
+        assert_eq!(window(5, None, 3, 10, false), 0);
+    }
+}

@@ -1,0 +1,172 @@
+//! Popups over the dashboard: frame detail, handshake, help.
+
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::Frame;
+
+use crate::app::command;
+use crate::app::state::{FrameEntry, Popup};
+use crate::app::{AppState, Pane};
+use crate::escape::escape_text;
+use crate::net::rtt::format_duration;
+use crate::net::{close_code_name, FrameKind, Handshake, RttKind};
+use crate::tui::keymap;
+use crate::tui::theme::Theme;
+use crate::tui::widgets::bytes;
+
+fn centered(area: Rect, pct_w: u16, pct_h: u16) -> Rect {
+    let [v] = Layout::vertical([Constraint::Percentage(pct_h)]).flex(Flex::Center).areas(area);
+    let [h] = Layout::horizontal([Constraint::Percentage(pct_w)]).flex(Flex::Center).areas(v);
+    h
+}
+
+/// `00000000  48 65 6c 6c 6f 0a … |Hello.|`
+pub fn hex_dump(bytes: &[u8]) -> Vec<String> {
+    bytes
+        .chunks(16)
+        .enumerate()
+        .map(|(i, chunk)| {
+            let mut hex = String::with_capacity(49);
+            for (j, b) in chunk.iter().enumerate() {
+                if j == 8 {
+                    hex.push(' ');
+                }
+                hex.push_str(&format!("{b:02x} "));
+            }
+            let ascii: String = chunk
+                .iter()
+                .map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' })
+                .collect();
+            format!("{:08x}  {hex:<49} |{ascii}|", i * 16)
+        })
+        .collect()
+}
+
+/// The body of the detail popup as text lines, safe to print.
+pub fn detail_lines(e: &FrameEntry, state: &AppState) -> Vec<String> {
+    let mut out = vec![format!(
+        "{}  #{}  {}  {}  {}",
+        e.ts.with_timezone(&state.offset).format("%Y-%m-%d %H:%M:%S%.6f"),
+        e.conn,
+        match e.dir {
+            crate::net::Direction::In => "received",
+            crate::net::Direction::Out => "sent",
+        },
+        e.kind.as_str(),
+        bytes(e.len as u64)
+    )];
+    if let Some(r) = e.rtt {
+        let kind = if r.kind == RttKind::Ping { "ping" } else { "echo" };
+        out.push(format!("{kind} round trip {}", format_duration(r.duration)));
+    }
+    if e.truncated() {
+        out.push(format!("(showing the first {} of {})", bytes(e.payload.len() as u64), bytes(e.len as u64)));
+    }
+    out.push(String::new());
+    match (e.kind, &e.close) {
+        (FrameKind::Close, Some(c)) => {
+            out.push(format!("code   {} {}", c.code, close_code_name(c.code)));
+            out.push(format!("reason {}", escape_text(&c.reason, 500)));
+        }
+        (FrameKind::Close, None) => out.push("no close code".into()),
+        (FrameKind::Binary, _) => out.extend(hex_dump(&e.payload)),
+        _ => {
+            let text = String::from_utf8_lossy(&e.payload);
+            match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(v) if v.is_object() || v.is_array() => {
+                    out.push("JSON:".into());
+                    let pretty = serde_json::to_string_pretty(&v).unwrap_or_default();
+                    out.extend(pretty.lines().map(|l| escape_text(l, usize::MAX)));
+                }
+                _ => {
+                    if std::str::from_utf8(&e.payload).is_err() || e.kind != FrameKind::Text {
+                        out.extend(hex_dump(&e.payload));
+                    } else {
+                        out.extend(text.split('\n').map(|l| escape_text(l, usize::MAX)));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+pub fn handshake_lines(h: Option<&Handshake>) -> Vec<String> {
+    let Some(h) = h else {
+        return vec!["no handshake yet".into()];
+    };
+    let mut out = vec![escape_text(&h.request_line, 500)];
+    out.extend(h.request_headers.iter().map(|(k, v)| format!("{}: {}", escape_text(k, 200), escape_text(v, 500))));
+    out.push(String::new());
+    out.push(format!("HTTP/1.1 {}", h.status));
+    out.extend(h.response_headers.iter().map(|(k, v)| format!("{}: {}", escape_text(k, 200), escape_text(v, 500))));
+    out.push(String::new());
+    out.push(format!(
+        "subprotocol: {}",
+        h.subprotocol.as_deref().map(|p| escape_text(p, 100)).unwrap_or_else(|| "none".into())
+    ));
+    out
+}
+
+fn help_lines() -> Vec<String> {
+    let mut out = vec!["Keys".to_string()];
+    out.extend(keymap::HELP.iter().map(|(k, v)| format!("  {k:<18} {v}")));
+    out.push(String::new());
+    out.push("Commands in the input box".into());
+    out.extend(command::HELP.iter().map(|(k, v)| format!("  {k:<24} {v}")));
+    out
+}
+
+pub fn render(f: &mut Frame, popup: &Popup, state: &AppState, theme: &Theme) {
+    let area = centered(f.area(), 84, 84);
+    let (title, lines, scroll) = match popup {
+        Popup::Help { scroll } => (" Help — Esc closes ".to_string(), help_lines(), *scroll),
+        Popup::Detail { pane, seq, scroll } => {
+            let lines = state
+                .log(*pane)
+                .and_then(|l| l.log.get(*seq))
+                .map(|e| detail_lines(e, state))
+                .unwrap_or_else(|| vec!["this frame has left the log".into()]);
+            (" Frame — ↑/↓ scroll, Esc closes ".to_string(), lines, *scroll)
+        }
+        Popup::Handshake { pane, conn, scroll } => {
+            let h = match pane {
+                Pane::Client => state.client.as_ref().and_then(|c| c.handshake.as_ref()),
+                Pane::Server => state
+                    .server
+                    .as_ref()
+                    .and_then(|s| s.rows.iter().find(|r| Some(r.id) == *conn))
+                    .map(|r| &r.handshake),
+            };
+            let title = match conn {
+                Some(c) => format!(" Handshake #{c} — Esc closes "),
+                None => " Handshake — Esc closes ".to_string(),
+            };
+            (title, handshake_lines(h), *scroll)
+        }
+    };
+    let max_scroll = lines.len().saturating_sub(area.height.saturating_sub(2) as usize) as u16;
+    let text: Vec<Line> = lines.into_iter().map(Line::raw).collect();
+    f.render_widget(Clear, area);
+    f.render_widget(
+        Paragraph::new(text)
+            .scroll((scroll.min(max_scroll), 0))
+            .block(Block::default().borders(Borders::ALL).border_style(theme.border(true)).title(Span::styled(title, theme.bold()))),
+        area,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hex_dump;
+
+    #[test]
+    fn hex_dump_lines() {
+        let d = hex_dump(b"Hello\nworld, 16+ bytes");
+        assert_eq!(d.len(), 2);
+        assert!(d[0].starts_with("00000000  48 65 6c 6c 6f 0a"), "{}", d[0]);
+        assert!(d[0].ends_with("|Hello.world, 16+|"), "{}", d[0]);
+        assert!(d[1].starts_with("00000010  20 62 79 74 65 73"), "{}", d[1]);
+    }
+}

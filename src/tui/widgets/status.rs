@@ -1,0 +1,85 @@
+//! The one-line status bars of the client and the server.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::{age, bytes, rate};
+use crate::app::state::{ClientPane, LinkState, ServerPane};
+use crate::app::AppState;
+use crate::escape::escape_text;
+use crate::net::{close_code_name, CloseCause};
+use crate::tui::theme::Theme;
+
+pub fn link_state<'a>(c: &ClientPane, theme: &Theme) -> Span<'a> {
+    match &c.state {
+        LinkState::Connecting => Span::styled("connecting…", theme.warn()),
+        LinkState::Open => Span::styled("open", theme.good()),
+        LinkState::Closed { close, cause } => {
+            let who = match cause {
+                CloseCause::Local => "closed by us".to_string(),
+                CloseCause::Peer => "closed by server".to_string(),
+                CloseCause::Error(e) => format!("dropped: {}", escape_text(e, 80)),
+            };
+            let code = close
+                .as_ref()
+                .map(|c| {
+                    let reason = if c.reason.is_empty() { String::new() } else { format!(" \"{}\"", escape_text(&c.reason, 40)) };
+                    format!(" {} {}{reason}", c.code, close_code_name(c.code))
+                })
+                .unwrap_or_default();
+            Span::styled(format!("{who}{code}"), theme.error())
+        }
+        LinkState::Failed(e) => Span::styled(format!("failed: {}", escape_text(e, 200)), theme.error()),
+    }
+}
+
+pub fn client_status(f: &mut Frame, area: Rect, c: &ClientPane, state: &AppState, theme: &Theme) {
+    let counts = c.counters.snapshot();
+    let mut spans = vec![
+        Span::styled(escape_text(&c.url, 80), theme.bold()),
+        Span::raw(" │ "),
+        link_state(c, theme),
+    ];
+    if let Some(up) = c.uptime(state.now) {
+        spans.push(Span::raw(format!(" {}", age(up))));
+    }
+    if let Some(p) = c.handshake.as_ref().and_then(|h| h.subprotocol.as_ref()) {
+        spans.push(Span::raw(format!(" │ {}", escape_text(p, 30))));
+    }
+    spans.extend([
+        Span::raw(" │ "),
+        Span::styled(format!("↑{} {}", counts.frames_out, bytes(counts.bytes_out)), theme.sent()),
+        Span::raw(format!(" {}", rate(c.rates.frames_out))),
+        Span::raw("  "),
+        Span::styled(format!("↓{} {}", counts.frames_in, bytes(counts.bytes_in)), theme.received()),
+        Span::raw(format!(" {}", rate(c.rates.frames_in))),
+    ]);
+    if c.unmatched > 0 {
+        spans.push(Span::styled(format!(" │ {} unmatched", c.unmatched), theme.warn()));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+pub fn server_status(f: &mut Frame, area: Rect, s: &ServerPane, theme: &Theme) {
+    let t = s.totals();
+    let mut spans = vec![
+        Span::styled(format!("echo server {}", s.url), theme.bold()),
+        Span::raw(format!(" │ {} open / {} total", s.open_count(), s.total_conns)),
+        Span::raw(" │ "),
+        Span::styled(format!("↓{} {}", t.frames_in, bytes(t.bytes_in)), theme.received()),
+        Span::raw(format!(" {}", rate(s.rates.frames_in))),
+        Span::raw("  "),
+        Span::styled(format!("↑{} {}", t.frames_out, bytes(t.bytes_out)), theme.sent()),
+        Span::raw(format!(" {}", rate(s.rates.frames_out))),
+    ];
+    let missing = s.not_shown();
+    if missing > 0 {
+        spans.push(Span::styled(format!(" │ {missing} frames not shown"), theme.warn()));
+    }
+    if s.errors > 0 {
+        spans.push(Span::styled(format!(" │ {} errors", s.errors), theme.error()));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
