@@ -132,8 +132,7 @@ async fn run_client(args: ClientArgs, out: &OutputArgs) -> anyhow::Result<u8> {
 async fn run_demo(out: &OutputArgs) -> anyhow::Result<u8> {
     if use_tui(out) {
         let server = Server::bind("127.0.0.1:0", ServerConfig::default()).await?;
-        let url = server.url();
-        let uri = net::client::parse_ws_url(&url).map_err(error::UsageError)?;
+        let uri = net::client::parse_ws_url(&server.url()).map_err(error::UsageError)?;
         return tui::run(tui::Setup {
             mode: app::Mode::Demo,
             client: Some(tui::ClientSetup {
@@ -142,9 +141,10 @@ async fn run_demo(out: &OutputArgs) -> anyhow::Result<u8> {
             }),
             server: Some(server),
             keep: out.keep,
-            hint: Some(format!(
-                " demo: echo server on {url} (left) ⇄ client (right) · Tab moves focus · in two terminals: wsprobe server | wsprobe client ws://127.0.0.1:8765"
-            )),
+            hint: Some(
+                " demo · in two terminals: wsprobe server  +  wsprobe client ws://127.0.0.1:8765"
+                    .to_string(),
+            ),
         })
         .await;
     }

@@ -13,18 +13,31 @@ pub enum Command {
     Text(String),
     Binary(Bytes),
     Ping(Bytes),
-    Close { code: u16, reason: String },
-    Repeat { count: u64, interval: Duration, text: String },
+    Close {
+        code: u16,
+        reason: String,
+    },
+    Repeat {
+        count: u64,
+        interval: Duration,
+        text: String,
+    },
     Help,
 }
 
 pub const HELP: &[(&str, &str)] = &[
     ("text", "send a text message (Alt-Enter for a newline)"),
     ("/ping [text]", "send a ping; its pong gives a ping RTT"),
-    ("/close [code] [reason]", "close the connection (default 1000)"),
+    (
+        "/close [code] [reason]",
+        "close the connection (default 1000)",
+    ),
     ("/hex 01 ff …", "send bytes as a binary message"),
     ("/json {…}", "check JSON and send it compact"),
-    ("/repeat N INTERVAL text", "send text N times, e.g. /repeat 100 50ms hi"),
+    (
+        "/repeat N INTERVAL text",
+        "send text N times, e.g. /repeat 100 50ms hi",
+    ),
     ("//text", "send text that starts with /"),
     ("/help", "show the keys and commands"),
 ];
@@ -55,7 +68,10 @@ pub fn parse(input: &str) -> Result<Command, String> {
 fn parse_close(args: &str) -> Result<Command, String> {
     let args = args.trim();
     if args.is_empty() {
-        return Ok(Command::Close { code: 1000, reason: String::new() });
+        return Ok(Command::Close {
+            code: 1000,
+            reason: String::new(),
+        });
     }
     let (code, reason) = match args.split_once(char::is_whitespace) {
         Some((c, r)) => (c, r.trim()),
@@ -67,18 +83,27 @@ fn parse_close(args: &str) -> Result<Command, String> {
     // Codes a peer may send on the wire (RFC 6455 §7.4).
     let sendable = matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999);
     if !sendable {
-        return Err(format!("/close: {code} cannot be sent; use 1000–1003, 1007–1014 or 3000–4999"));
+        return Err(format!(
+            "/close: {code} cannot be sent; use 1000–1003, 1007–1014 or 3000–4999"
+        ));
     }
     if reason.len() > 123 {
         return Err("/close: the reason must fit in 123 bytes".into());
     }
-    Ok(Command::Close { code, reason: reason.to_string() })
+    Ok(Command::Close {
+        code,
+        reason: reason.to_string(),
+    })
 }
 
 fn parse_hex(args: &str) -> Result<Bytes, String> {
     let digits: String = args
         .split(|c: char| c.is_whitespace() || c == ',' || c == ':')
-        .map(|t| t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).unwrap_or(t))
+        .map(|t| {
+            t.strip_prefix("0x")
+                .or_else(|| t.strip_prefix("0X"))
+                .unwrap_or(t)
+        })
         .collect();
     if digits.is_empty() {
         return Err("/hex: give bytes, e.g. /hex 01 ff 7e".into());
@@ -118,7 +143,11 @@ fn parse_repeat(args: &str) -> Result<Command, String> {
     if text.is_empty() {
         return Err(format!("/repeat: nothing to send; {usage}"));
     }
-    Ok(Command::Repeat { count, interval, text })
+    Ok(Command::Repeat {
+        count,
+        interval,
+        text,
+    })
 }
 
 #[cfg(test)]
@@ -135,24 +164,52 @@ mod tests {
     #[test]
     fn ping_with_and_without_text() {
         assert_eq!(parse("/ping"), Ok(Command::Ping(Bytes::new())));
-        assert_eq!(parse("/ping are you there"), Ok(Command::Ping(Bytes::from_static(b"are you there"))));
+        assert_eq!(
+            parse("/ping are you there"),
+            Ok(Command::Ping(Bytes::from_static(b"are you there")))
+        );
     }
 
     #[test]
     fn close_codes() {
-        assert_eq!(parse("/close"), Ok(Command::Close { code: 1000, reason: "".into() }));
-        assert_eq!(parse("/close 4000 bye now"), Ok(Command::Close { code: 4000, reason: "bye now".into() }));
+        assert_eq!(
+            parse("/close"),
+            Ok(Command::Close {
+                code: 1000,
+                reason: "".into()
+            })
+        );
+        assert_eq!(
+            parse("/close 4000 bye now"),
+            Ok(Command::Close {
+                code: 4000,
+                reason: "bye now".into()
+            })
+        );
         assert!(parse("/close 1005").unwrap_err().contains("cannot be sent"));
-        assert!(parse("/close abc").unwrap_err().contains("not a close code"));
+        assert!(parse("/close abc")
+            .unwrap_err()
+            .contains("not a close code"));
         assert!(parse("/close 99999").is_err());
         assert!(parse(&format!("/close 1000 {}", "x".repeat(200))).is_err());
     }
 
     #[test]
     fn hex_bytes() {
-        assert_eq!(parse("/hex 01 ff 7e"), Ok(Command::Binary(Bytes::from_static(&[1, 0xff, 0x7e]))));
-        assert_eq!(parse("/hex 0x01,0XFF"), Ok(Command::Binary(Bytes::from_static(&[1, 0xff]))));
-        assert_eq!(parse("/hex deadbeef"), Ok(Command::Binary(Bytes::from_static(&[0xde, 0xad, 0xbe, 0xef]))));
+        assert_eq!(
+            parse("/hex 01 ff 7e"),
+            Ok(Command::Binary(Bytes::from_static(&[1, 0xff, 0x7e])))
+        );
+        assert_eq!(
+            parse("/hex 0x01,0XFF"),
+            Ok(Command::Binary(Bytes::from_static(&[1, 0xff])))
+        );
+        assert_eq!(
+            parse("/hex deadbeef"),
+            Ok(Command::Binary(Bytes::from_static(&[
+                0xde, 0xad, 0xbe, 0xef
+            ])))
+        );
         assert!(parse("/hex").unwrap_err().contains("give bytes"));
         assert!(parse("/hex 1").unwrap_err().contains("odd"));
         assert!(parse("/hex zz").unwrap_err().contains("not a hex digit"));
@@ -161,7 +218,10 @@ mod tests {
 
     #[test]
     fn json_is_validated_and_compacted() {
-        assert_eq!(parse("/json { \"a\" : [1, 2] }"), Ok(Command::Text("{\"a\":[1,2]}".into())));
+        assert_eq!(
+            parse("/json { \"a\" : [1, 2] }"),
+            Ok(Command::Text("{\"a\":[1,2]}".into()))
+        );
         assert!(parse("/json {oops").unwrap_err().contains("not valid JSON"));
     }
 
@@ -169,7 +229,11 @@ mod tests {
     fn repeat() {
         assert_eq!(
             parse("/repeat 3 10ms hi there"),
-            Ok(Command::Repeat { count: 3, interval: Duration::from_millis(10), text: "hi there".into() })
+            Ok(Command::Repeat {
+                count: 3,
+                interval: Duration::from_millis(10),
+                text: "hi there".into()
+            })
         );
         assert!(parse("/repeat").is_err());
         assert!(parse("/repeat 0 1s x").is_err());
@@ -180,7 +244,9 @@ mod tests {
 
     #[test]
     fn unknown_commands_are_errors() {
-        assert!(parse("/frobnicate").unwrap_err().contains("unknown command"));
+        assert!(parse("/frobnicate")
+            .unwrap_err()
+            .contains("unknown command"));
         assert!(parse("/").is_err());
         assert_eq!(parse("/help"), Ok(Command::Help));
     }

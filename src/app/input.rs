@@ -181,7 +181,11 @@ impl InputBox {
     pub fn cursor_line_col(&self) -> (usize, usize) {
         let before: String = self.text.chars().take(self.cursor).collect();
         let line = before.matches('\n').count();
-        let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0);
+        let col = before
+            .rsplit('\n')
+            .next()
+            .map(|l| l.chars().count())
+            .unwrap_or(0);
         (line, col)
     }
 }
@@ -280,7 +284,7 @@ mod tests {
         b.left();
         b.insert_str("a\r\nb😀\rc");
         assert_eq!(b.text(), "[a\nb😀\nc]");
-        assert_eq!(b.cursor(), 8);
+        assert_eq!(b.cursor(), 7);
         assert_eq!(b.cursor_line_col(), (2, 1));
     }
 

@@ -22,7 +22,10 @@ pub enum Msg {
     Paste(String),
     Net(Pane, NetEvent),
     /// The clock moved; rates and ages are recomputed.
-    Tick { now: Instant, wall: DateTime<Utc> },
+    Tick {
+        now: Instant,
+        wall: DateTime<Utc>,
+    },
     /// The terminal changed size: just redraw.
     Redraw,
 }

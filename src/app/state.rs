@@ -91,7 +91,9 @@ impl FrameLog {
         self.next_seq += 1;
         self.bytes += entry.payload.len();
         self.entries.push_back(entry);
-        while self.entries.len() > self.cap || (self.bytes > LOG_BYTE_BUDGET && self.entries.len() > 1) {
+        while self.entries.len() > self.cap
+            || (self.bytes > LOG_BYTE_BUDGET && self.entries.len() > 1)
+        {
             if let Some(old) = self.entries.pop_front() {
                 self.bytes -= old.payload.len();
             }
@@ -240,7 +242,9 @@ impl LogView {
     /// Moves the selection by `delta` rows; reaching the bottom follows again.
     pub fn move_by(&mut self, delta: isize) {
         let v = self.visible();
-        let Some(cur) = self.selected_index(&v) else { return };
+        let Some(cur) = self.selected_index(&v) else {
+            return;
+        };
         let last = v.len() as isize - 1;
         let next = (cur as isize + delta).clamp(0, last);
         if next == last && delta > 0 {
@@ -382,7 +386,11 @@ impl ClientPane {
     /// How long the connection has been (or was) open.
     pub fn uptime(&self, now: Instant) -> Option<Duration> {
         let opened = self.opened_at?;
-        Some(self.closed_at.unwrap_or(now).saturating_duration_since(opened))
+        Some(
+            self.closed_at
+                .unwrap_or(now)
+                .saturating_duration_since(opened),
+        )
     }
 }
 
@@ -518,9 +526,19 @@ impl Focus {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Popup {
-    Help { scroll: u16 },
-    Detail { pane: Pane, seq: u64, scroll: u16 },
-    Handshake { pane: Pane, conn: Option<ConnId>, scroll: u16 },
+    Help {
+        scroll: u16,
+    },
+    Detail {
+        pane: Pane,
+        seq: u64,
+        scroll: u16,
+    },
+    Handshake {
+        pane: Pane,
+        conn: Option<ConnId>,
+        scroll: u16,
+    },
 }
 
 #[derive(Debug)]

@@ -86,7 +86,11 @@ fn action(state: &mut AppState, a: Action, fx: &mut Vec<Effect>) {
             let order = state.focus_order();
             let i = order.iter().position(|f| *f == state.focus).unwrap_or(0);
             let n = order.len();
-            let next = if a == Action::FocusNext { (i + 1) % n } else { (i + n - 1) % n };
+            let next = if a == Action::FocusNext {
+                (i + 1) % n
+            } else {
+                (i + n - 1) % n
+            };
             state.focus = order[next];
             state.filter_edit = None;
         }
@@ -119,7 +123,12 @@ fn action(state: &mut AppState, a: Action, fx: &mut Vec<Effect>) {
             }
         }
         Action::Submit => submit(state, fx),
-        Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::ScrollUp(_) | Action::ScrollDown(_) => {
+        Action::Up
+        | Action::Down
+        | Action::PageUp
+        | Action::PageDown
+        | Action::ScrollUp(_)
+        | Action::ScrollDown(_) => {
             let delta = match a {
                 Action::Up => -1,
                 Action::Down => 1,
@@ -153,7 +162,11 @@ fn action(state: &mut AppState, a: Action, fx: &mut Vec<Effect>) {
         Action::OpenDetail => {
             let pane = state.focus.pane();
             if let Some(seq) = state.log(pane).and_then(|l| l.selected_seq()) {
-                state.popup = Some(Popup::Detail { pane, seq, scroll: 0 });
+                state.popup = Some(Popup::Detail {
+                    pane,
+                    seq,
+                    scroll: 0,
+                });
             }
         }
         Action::ClosePopup => {}
@@ -166,7 +179,12 @@ fn action(state: &mut AppState, a: Action, fx: &mut Vec<Effect>) {
         Action::StartFilter => {
             let current = state
                 .log(state.focus.pane())
-                .and_then(|l| l.filter.regex.as_ref().map(|r| r.as_str().trim_start_matches("(?i)").to_string()))
+                .and_then(|l| {
+                    l.filter
+                        .regex
+                        .as_ref()
+                        .map(|r| r.as_str().trim_start_matches("(?i)").to_string())
+                })
                 .unwrap_or_default();
             let mut ed = InputBox::default();
             ed.insert_str(&current);
@@ -190,7 +208,12 @@ fn action(state: &mut AppState, a: Action, fx: &mut Vec<Effect>) {
             }
         }
         Action::CloseSelected => {
-            if let Some(row) = state.server.as_ref().and_then(|s| s.selected_row()).filter(|r| r.is_open()) {
+            if let Some(row) = state
+                .server
+                .as_ref()
+                .and_then(|s| s.selected_row())
+                .filter(|r| r.is_open())
+            {
                 fx.push(Effect::Send {
                     to: row.commands.clone(),
                     cmd: NetCommand::Close(Some(CloseInfo::new(1000, ""))),
@@ -203,14 +226,20 @@ fn action(state: &mut AppState, a: Action, fx: &mut Vec<Effect>) {
                 Pane::Client => state.client.as_ref().and_then(|c| c.conn),
                 Pane::Server => state.server.as_ref().and_then(|s| s.selected),
             };
-            state.popup = Some(Popup::Handshake { pane, conn, scroll: 0 });
+            state.popup = Some(Popup::Handshake {
+                pane,
+                conn,
+                scroll: 0,
+            });
         }
     }
 }
 
 fn popup_scroll(p: &mut Popup) -> &mut u16 {
     match p {
-        Popup::Help { scroll } | Popup::Detail { scroll, .. } | Popup::Handshake { scroll, .. } => scroll,
+        Popup::Help { scroll } | Popup::Detail { scroll, .. } | Popup::Handshake { scroll, .. } => {
+            scroll
+        }
     }
 }
 
@@ -232,12 +261,17 @@ fn apply_edit(ed: &mut InputBox, e: Edit) {
 }
 
 fn select_conn(state: &mut AppState, delta: isize) {
-    let Some(s) = state.server.as_mut() else { return };
+    let Some(s) = state.server.as_mut() else {
+        return;
+    };
     if s.rows.is_empty() {
         return;
     }
     let last = s.rows.len() as isize - 1;
-    let cur = s.selected_index().map(|i| i as isize).unwrap_or(if delta > 0 { -1 } else { last + 1 });
+    let cur = s
+        .selected_index()
+        .map(|i| i as isize)
+        .unwrap_or(if delta > 0 { -1 } else { last + 1 });
     let next = (cur + delta).clamp(0, last) as usize;
     s.selected = Some(s.rows[next].id);
     if s.scope_selected {
@@ -266,9 +300,16 @@ fn submit(state: &mut AppState, fx: &mut Vec<Effect>) {
                 state.filter_error = None;
             }
             Err(e) => {
-                state.filter_error = Some(format!("bad regex: {}", e.to_string().lines().last().unwrap_or("")));
+                state.filter_error = Some(format!(
+                    "bad regex: {}",
+                    e.to_string().lines().last().unwrap_or("")
+                ));
                 state.filter_edit = Some(ed);
-                state.filter_edit.as_mut().expect("just set").insert_str(&pattern);
+                state
+                    .filter_edit
+                    .as_mut()
+                    .expect("just set")
+                    .insert_str(&pattern);
             }
         }
         return;
@@ -295,13 +336,25 @@ fn command_effects(cmd: Command, to: &tokio::sync::mpsc::Sender<NetCommand>, fx:
         Command::Binary(b) => NetCommand::Binary(b),
         Command::Ping(p) => NetCommand::Ping(p),
         Command::Close { code, reason } => NetCommand::Close(Some(CloseInfo::new(code, reason))),
-        Command::Repeat { count, interval, text } => {
-            fx.push(Effect::Repeat { to: to.clone(), count, interval, text });
+        Command::Repeat {
+            count,
+            interval,
+            text,
+        } => {
+            fx.push(Effect::Repeat {
+                to: to.clone(),
+                count,
+                interval,
+                text,
+            });
             return;
         }
         Command::Help => return,
     };
-    fx.push(Effect::Send { to: to.clone(), cmd: net });
+    fx.push(Effect::Send {
+        to: to.clone(),
+        cmd: net,
+    });
 }
 
 fn submit_client(c: &mut ClientPane, fx: &mut Vec<Effect>, popup: &mut Option<Popup>) {
@@ -342,15 +395,24 @@ fn submit_server(s: &mut ServerPane, fx: &mut Vec<Effect>, popup: &mut Option<Po
         return;
     }
     let targets: Vec<_> = if s.send_to_all {
-        s.rows.iter().filter(|r| r.is_open()).map(|r| r.commands.clone()).collect()
+        s.rows
+            .iter()
+            .filter(|r| r.is_open())
+            .map(|r| r.commands.clone())
+            .collect()
     } else {
-        s.selected_row().filter(|r| r.is_open()).map(|r| r.commands.clone()).into_iter().collect()
+        s.selected_row()
+            .filter(|r| r.is_open())
+            .map(|r| r.commands.clone())
+            .into_iter()
+            .collect()
     };
     if targets.is_empty() {
         s.input_error = Some(if s.send_to_all {
             "no open connection to send to".into()
         } else {
-            "select an open connection first (Tab to the table, ↑/↓), or Ctrl-A to send to all".into()
+            "select an open connection first (Tab to the table, ↑/↓), or Ctrl-A to send to all"
+                .into()
         });
         return;
     }
@@ -445,9 +507,15 @@ fn server_event(s: &mut ServerPane, ev: NetEvent, now: Instant) {
             }
         }
         NetEvent::Frame(f) => s.log.log.push(&f),
-        NetEvent::Closed { conn, close, cause, .. } => {
+        NetEvent::Closed {
+            conn, close, cause, ..
+        } => {
             if let Some(row) = s.rows.iter_mut().find(|r| r.id == conn) {
-                row.closed = Some(ClosedRow { at: now, close, cause });
+                row.closed = Some(ClosedRow {
+                    at: now,
+                    close,
+                    cause,
+                });
             }
         }
         NetEvent::Error { message, .. } => {
@@ -472,7 +540,9 @@ fn evict_row(s: &mut ServerPane) {
 fn tick(state: &mut AppState, now: std::time::Instant, wall: chrono::DateTime<chrono::Utc>) {
     state.now = now;
     state.wall = wall;
-    let due = |sample: &Option<Sample>| sample.is_none_or(|s| now.saturating_duration_since(s.at) >= RATE_PERIOD);
+    let due = |sample: &Option<Sample>| {
+        sample.is_none_or(|s| now.saturating_duration_since(s.at) >= RATE_PERIOD)
+    };
     if let Some(c) = state.client.as_mut().filter(|c| due(&c.sample)) {
         let counts = c.counters.snapshot();
         if let Some(prev) = c.sample {
@@ -483,7 +553,10 @@ fn tick(state: &mut AppState, now: std::time::Instant, wall: chrono::DateTime<ch
     if let Some(s) = state.server.as_mut().filter(|s| due(&s.sample)) {
         let mut i = 0;
         while i < s.rows.len() {
-            let expired = s.rows[i].closed.as_ref().is_some_and(|c| now.saturating_duration_since(c.at) >= CLOSED_ROW_TTL);
+            let expired = s.rows[i]
+                .closed
+                .as_ref()
+                .is_some_and(|c| now.saturating_duration_since(c.at) >= CLOSED_ROW_TTL);
             if !expired {
                 i += 1;
                 continue;
@@ -491,7 +564,10 @@ fn tick(state: &mut AppState, now: std::time::Instant, wall: chrono::DateTime<ch
             let was_selected = s.selected == Some(s.rows[i].id);
             evict_at(s, i);
             if was_selected {
-                s.selected = s.rows.get(i.min(s.rows.len().saturating_sub(1))).map(|r| r.id);
+                s.selected = s
+                    .rows
+                    .get(i.min(s.rows.len().saturating_sub(1)))
+                    .map(|r| r.id);
             }
         }
         let counts = s.totals();
@@ -500,7 +576,8 @@ fn tick(state: &mut AppState, now: std::time::Instant, wall: chrono::DateTime<ch
             if s.rate_history.len() >= RATE_HISTORY {
                 s.rate_history.pop_front();
             }
-            s.rate_history.push_back((s.rates.frames_in + s.rates.frames_out).round() as u64);
+            s.rate_history
+                .push_back((s.rates.frames_in + s.rates.frames_out).round() as u64);
         }
         s.sample = Some(Sample { at: now, counts });
     }
@@ -510,5 +587,459 @@ fn tick(state: &mut AppState, now: std::time::Instant, wall: chrono::DateTime<ch
 fn evict_at(s: &mut ServerPane, i: usize) {
     if let Some(row) = s.rows.remove(i) {
         s.retired += row.counters.snapshot();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use chrono::{FixedOffset, TimeZone, Utc};
+    use tokio::sync::mpsc;
+
+    use super::*;
+    use crate::app::state::{DirFilter, Mode};
+    use crate::net::{CloseCause, ConnCounters, Frame, FrameKind, Handshake, Opened, Rtt, RttKind};
+
+    fn state(mode: Mode) -> (AppState, Instant) {
+        let now = Instant::now();
+        let wall = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        let mut s = AppState::new(mode, now, wall, FixedOffset::east_opt(0).unwrap());
+        if mode != Mode::Server {
+            s.client = Some(ClientPane::new(
+                "ws://127.0.0.1:1/".into(),
+                100,
+                vec![],
+                now,
+            ));
+        }
+        if mode != Mode::Client {
+            s.server = Some(ServerPane::new(
+                "ws://127.0.0.1:1".into(),
+                100,
+                vec![],
+                Arc::default(),
+            ));
+        }
+        (s, now)
+    }
+
+    fn opened(conn: u64) -> (NetEvent, mpsc::Receiver<NetCommand>) {
+        let (tx, rx) = mpsc::channel(16);
+        let ev = NetEvent::Opened(Box::new(Opened {
+            conn,
+            ts: Utc::now(),
+            peer: "127.0.0.1:5000".parse::<SocketAddr>().unwrap(),
+            path: "/".into(),
+            handshake: Handshake::default(),
+            counters: Arc::new(ConnCounters::default()),
+            commands: tx,
+        }));
+        (ev, rx)
+    }
+
+    fn frame(
+        conn: u64,
+        dir: Direction,
+        kind: FrameKind,
+        payload: &'static [u8],
+        rtt_us: Option<u64>,
+    ) -> NetEvent {
+        NetEvent::Frame(Frame {
+            conn,
+            ts: Utc::now(),
+            dir,
+            kind,
+            payload: Bytes::from_static(payload),
+            close: None,
+            rtt: rtt_us.map(|us| Rtt {
+                kind: if kind == FrameKind::Pong {
+                    RttKind::Ping
+                } else {
+                    RttKind::Echo
+                },
+                duration: Duration::from_micros(us),
+            }),
+        })
+    }
+
+    fn type_text(s: &mut AppState, text: &str) {
+        for c in text.chars() {
+            update(s, Msg::Action(Action::Edit(Edit::Char(c))));
+        }
+    }
+
+    fn sent(fx: &[Effect]) -> Vec<NetCommand> {
+        fx.iter()
+            .filter_map(|e| match e {
+                Effect::Send { cmd, .. } => Some(cmd.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn typing_and_enter_send_text_and_save_history() {
+        let (mut s, _) = state(Mode::Client);
+        let (ev, _rx) = opened(1);
+        update(&mut s, Msg::Net(Pane::Client, ev));
+        type_text(&mut s, "héllo");
+        let fx = update(&mut s, Msg::Action(Action::Submit));
+        assert_eq!(sent(&fx), vec![NetCommand::Text("héllo".into())]);
+        assert!(fx
+            .iter()
+            .any(|e| matches!(e, Effect::SaveHistory(l) if l == "héllo")));
+        assert!(s.client.as_ref().unwrap().input.is_empty());
+    }
+
+    #[test]
+    fn sending_before_the_connection_opens_is_an_inline_error() {
+        let (mut s, _) = state(Mode::Client);
+        type_text(&mut s, "early");
+        let fx = update(&mut s, Msg::Action(Action::Submit));
+        assert!(fx.is_empty());
+        let c = s.client.as_ref().unwrap();
+        assert!(c.input_error.as_deref().unwrap().contains("not connected"));
+        assert_eq!(c.input.text(), "early", "the text is kept");
+    }
+
+    #[test]
+    fn bad_slash_command_keeps_the_text_and_shows_why() {
+        let (mut s, _) = state(Mode::Client);
+        let (ev, _rx) = opened(1);
+        update(&mut s, Msg::Net(Pane::Client, ev));
+        type_text(&mut s, "/hex zz");
+        let fx = update(&mut s, Msg::Action(Action::Submit));
+        assert!(fx.is_empty());
+        let c = s.client.as_ref().unwrap();
+        assert!(c.input_error.as_deref().unwrap().contains("hex"));
+        assert_eq!(c.input.text(), "/hex zz");
+        // Typing again clears the error.
+        type_text(&mut s, "0");
+        assert!(s.client.as_ref().unwrap().input_error.is_none());
+    }
+
+    #[test]
+    fn slash_commands_become_network_commands() {
+        let (mut s, _) = state(Mode::Client);
+        let (ev, _rx) = opened(1);
+        update(&mut s, Msg::Net(Pane::Client, ev));
+        for (input, expected) in [
+            ("/ping x", NetCommand::Ping(Bytes::from_static(b"x"))),
+            (
+                "/hex 01 02",
+                NetCommand::Binary(Bytes::from_static(&[1, 2])),
+            ),
+            ("/json {\"a\": 1}", NetCommand::Text("{\"a\":1}".into())),
+            (
+                "/close 4000 bye",
+                NetCommand::Close(Some(CloseInfo::new(4000, "bye"))),
+            ),
+        ] {
+            type_text(&mut s, input);
+            let fx = update(&mut s, Msg::Action(Action::Submit));
+            assert_eq!(sent(&fx), vec![expected], "{input}");
+        }
+        type_text(&mut s, "/repeat 3 10ms hi");
+        let fx = update(&mut s, Msg::Action(Action::Submit));
+        assert!(matches!(&fx[1], Effect::Repeat { count: 3, text, .. } if text == "hi"));
+        type_text(&mut s, "/help");
+        update(&mut s, Msg::Action(Action::Submit));
+        assert!(matches!(s.popup, Some(Popup::Help { .. })));
+    }
+
+    #[test]
+    fn frames_feed_the_log_rtt_and_unmatched_count() {
+        let (mut s, _) = state(Mode::Client);
+        let (ev, _rx) = opened(1);
+        update(&mut s, Msg::Net(Pane::Client, ev));
+        update(
+            &mut s,
+            Msg::Net(
+                Pane::Client,
+                frame(1, Direction::Out, FrameKind::Text, b"a", None),
+            ),
+        );
+        update(
+            &mut s,
+            Msg::Net(
+                Pane::Client,
+                frame(1, Direction::In, FrameKind::Text, b"a", Some(250)),
+            ),
+        );
+        update(
+            &mut s,
+            Msg::Net(
+                Pane::Client,
+                frame(1, Direction::In, FrameKind::Text, b"push", None),
+            ),
+        );
+        update(
+            &mut s,
+            Msg::Net(
+                Pane::Client,
+                frame(1, Direction::In, FrameKind::Pong, b"p", Some(90)),
+            ),
+        );
+        let c = s.client.as_ref().unwrap();
+        assert_eq!(c.log.log.len(), 4);
+        assert_eq!(c.rtt.echo.count(), 1);
+        assert_eq!(c.rtt.ping.count(), 1);
+        assert_eq!(c.unmatched, 1);
+        assert_eq!(c.rtt_points.len(), 2);
+    }
+
+    #[test]
+    fn connect_failure_and_close_are_shown() {
+        let (mut s, _) = state(Mode::Client);
+        update(
+            &mut s,
+            Msg::Net(
+                Pane::Client,
+                NetEvent::Error {
+                    conn: Some(1),
+                    ts: Utc::now(),
+                    message: "refused".into(),
+                },
+            ),
+        );
+        assert_eq!(
+            s.client.as_ref().unwrap().state,
+            LinkState::Failed("refused".into())
+        );
+        let (mut s, _) = state(Mode::Client);
+        let (ev, _rx) = opened(1);
+        update(&mut s, Msg::Net(Pane::Client, ev));
+        update(
+            &mut s,
+            Msg::Net(
+                Pane::Client,
+                NetEvent::Closed {
+                    conn: 1,
+                    ts: Utc::now(),
+                    close: Some(CloseInfo::new(1011, "x")),
+                    cause: CloseCause::Peer,
+                },
+            ),
+        );
+        let c = s.client.as_ref().unwrap();
+        assert!(matches!(&c.state, LinkState::Closed { close: Some(ci), .. } if ci.code == 1011));
+        assert!(c.commands.is_none());
+    }
+
+    #[test]
+    fn scrolling_pauses_and_end_follows_again() {
+        let (mut s, _) = state(Mode::Client);
+        for _ in 0..20 {
+            update(
+                &mut s,
+                Msg::Net(
+                    Pane::Client,
+                    frame(1, Direction::In, FrameKind::Text, b"x", None),
+                ),
+            );
+        }
+        s.focus = Focus::ClientLog;
+        update(&mut s, Msg::Action(Action::Up));
+        let log = &s.client.as_ref().unwrap().log;
+        assert!(!log.follow);
+        assert_eq!(log.selected_seq(), Some(18));
+        update(&mut s, Msg::Action(Action::Top));
+        assert_eq!(s.client.as_ref().unwrap().log.selected_seq(), Some(0));
+        update(&mut s, Msg::Action(Action::Bottom));
+        assert!(s.client.as_ref().unwrap().log.follow);
+        update(&mut s, Msg::Action(Action::TogglePause));
+        assert!(!s.client.as_ref().unwrap().log.follow);
+        update(&mut s, Msg::Action(Action::TogglePause));
+        assert!(s.client.as_ref().unwrap().log.follow);
+    }
+
+    #[test]
+    fn filters_by_direction_and_regex() {
+        let (mut s, _) = state(Mode::Client);
+        update(
+            &mut s,
+            Msg::Net(
+                Pane::Client,
+                frame(1, Direction::Out, FrameKind::Text, b"Hello", None),
+            ),
+        );
+        update(
+            &mut s,
+            Msg::Net(
+                Pane::Client,
+                frame(1, Direction::In, FrameKind::Text, b"hello", None),
+            ),
+        );
+        update(
+            &mut s,
+            Msg::Net(
+                Pane::Client,
+                frame(1, Direction::In, FrameKind::Text, b"other", None),
+            ),
+        );
+        s.focus = Focus::ClientLog;
+        update(&mut s, Msg::Action(Action::CycleDirFilter));
+        assert_eq!(s.client.as_ref().unwrap().log.filter.dir, DirFilter::Sent);
+        assert_eq!(s.client.as_ref().unwrap().log.visible().len(), 1);
+        update(&mut s, Msg::Action(Action::CycleDirFilter));
+        update(&mut s, Msg::Action(Action::StartFilter));
+        assert!(s.typing());
+        type_text(&mut s, "HEL+O");
+        update(&mut s, Msg::Action(Action::Submit));
+        assert_eq!(
+            s.client.as_ref().unwrap().log.visible().len(),
+            1,
+            "received + /hel+o/ case-insensitive"
+        );
+        update(&mut s, Msg::Action(Action::StartFilter));
+        type_text(&mut s, "(");
+        update(&mut s, Msg::Action(Action::Submit));
+        assert!(s.filter_error.is_some());
+        assert!(s.filter_edit.is_some(), "a bad regex stays in the editor");
+        update(&mut s, Msg::Action(Action::Escape));
+        assert!(s.filter_edit.is_none());
+    }
+
+    #[test]
+    fn server_sends_to_selected_or_all_and_closes_selected() {
+        let (mut s, _) = state(Mode::Server);
+        let (ev1, mut rx1) = opened(1);
+        let (ev2, mut rx2) = opened(2);
+        update(&mut s, Msg::Net(Pane::Server, ev1));
+        update(&mut s, Msg::Net(Pane::Server, ev2));
+        assert_eq!(s.server.as_ref().unwrap().selected, Some(1));
+        update(&mut s, Msg::Action(Action::Down));
+        assert_eq!(s.server.as_ref().unwrap().selected, Some(2));
+        s.focus = Focus::ServerInput;
+        type_text(&mut s, "to two");
+        let fx = update(&mut s, Msg::Action(Action::Submit));
+        assert_eq!(fx.len(), 2);
+        for e in fx {
+            if let Effect::Send { to, cmd } = e {
+                to.try_send(cmd).unwrap();
+            }
+        }
+        assert_eq!(rx2.try_recv().unwrap(), NetCommand::Text("to two".into()));
+        assert!(rx1.try_recv().is_err());
+        update(&mut s, Msg::Action(Action::ToggleSendAll));
+        type_text(&mut s, "everyone");
+        let fx = update(&mut s, Msg::Action(Action::Submit));
+        assert_eq!(sent(&fx).len(), 2);
+        s.focus = Focus::ServerConns;
+        let fx = update(&mut s, Msg::Action(Action::CloseSelected));
+        assert_eq!(
+            sent(&fx),
+            vec![NetCommand::Close(Some(CloseInfo::new(1000, "")))]
+        );
+    }
+
+    #[test]
+    fn closed_rows_stay_a_while_then_go() {
+        let (mut s, now) = state(Mode::Server);
+        let (ev, _rx) = opened(1);
+        update(&mut s, Msg::Net(Pane::Server, ev));
+        update(
+            &mut s,
+            Msg::Net(
+                Pane::Server,
+                NetEvent::Closed {
+                    conn: 1,
+                    ts: Utc::now(),
+                    close: None,
+                    cause: CloseCause::Peer,
+                },
+            ),
+        );
+        update(
+            &mut s,
+            Msg::Tick {
+                now: now + Duration::from_secs(5),
+                wall: Utc::now(),
+            },
+        );
+        assert_eq!(s.server.as_ref().unwrap().rows.len(), 1);
+        update(
+            &mut s,
+            Msg::Tick {
+                now: now + CLOSED_ROW_TTL + Duration::from_secs(5),
+                wall: Utc::now(),
+            },
+        );
+        assert_eq!(s.server.as_ref().unwrap().rows.len(), 0);
+    }
+
+    #[test]
+    fn tab_cycles_focus_and_esc_leaves_the_input() {
+        let (mut s, _) = state(Mode::Demo);
+        assert_eq!(s.focus, Focus::ClientInput);
+        update(&mut s, Msg::Action(Action::FocusNext));
+        assert_eq!(s.focus, Focus::ClientLog);
+        update(&mut s, Msg::Action(Action::FocusPrev));
+        update(&mut s, Msg::Action(Action::FocusPrev));
+        assert_eq!(s.focus, Focus::ServerInput);
+        update(&mut s, Msg::Action(Action::Escape));
+        assert_eq!(s.focus, Focus::ServerLog);
+        update(&mut s, Msg::Action(Action::FocusInput));
+        assert_eq!(s.focus, Focus::ServerInput);
+    }
+
+    #[test]
+    fn paste_goes_in_whole() {
+        let (mut s, _) = state(Mode::Client);
+        let big = "line\n".repeat(10_000);
+        update(&mut s, Msg::Paste(big.clone()));
+        assert_eq!(s.client.as_ref().unwrap().input.text(), big);
+    }
+
+    #[test]
+    fn log_is_a_bounded_ring() {
+        let (mut s, _) = state(Mode::Client);
+        for _ in 0..250 {
+            update(
+                &mut s,
+                Msg::Net(
+                    Pane::Client,
+                    frame(1, Direction::In, FrameKind::Text, b"x", None),
+                ),
+            );
+        }
+        assert_eq!(s.client.as_ref().unwrap().log.log.len(), 100);
+    }
+
+    #[test]
+    fn detail_opens_on_the_selected_frame_and_scrolls() {
+        let (mut s, _) = state(Mode::Client);
+        update(
+            &mut s,
+            Msg::Net(
+                Pane::Client,
+                frame(1, Direction::In, FrameKind::Text, b"x", None),
+            ),
+        );
+        s.focus = Focus::ClientLog;
+        update(&mut s, Msg::Action(Action::OpenDetail));
+        assert_eq!(
+            s.popup,
+            Some(Popup::Detail {
+                pane: Pane::Client,
+                seq: 0,
+                scroll: 0
+            })
+        );
+        update(&mut s, Msg::Action(Action::Down));
+        assert_eq!(
+            s.popup,
+            Some(Popup::Detail {
+                pane: Pane::Client,
+                seq: 0,
+                scroll: 1
+            })
+        );
+        update(&mut s, Msg::Action(Action::ClosePopup));
+        assert!(s.popup.is_none());
     }
 }

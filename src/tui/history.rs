@@ -15,8 +15,12 @@ pub fn path() -> Option<PathBuf> {
 }
 
 pub fn load() -> Vec<String> {
-    let Some(path) = path() else { return Vec::new() };
-    let Ok(text) = std::fs::read_to_string(&path) else { return Vec::new() };
+    let Some(path) = path() else {
+        return Vec::new();
+    };
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Vec::new();
+    };
     let mut lines: Vec<String> = text
         .lines()
         .filter(|l| !l.is_empty())
@@ -34,7 +38,11 @@ pub fn append(line: &str) {
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(&path) else {
+    let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+    else {
         tracing::warn!("cannot write history to {}", path.display());
         return;
     };

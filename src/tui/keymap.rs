@@ -44,7 +44,9 @@ pub fn map_key(key: KeyEvent, ctx: KeyContext) -> Option<Action> {
     }
     if ctx.typing {
         return Some(match key.code {
-            KeyCode::Enter if alt || key.modifiers.contains(KeyModifiers::SHIFT) => Action::Edit(Edit::Newline),
+            KeyCode::Enter if alt || key.modifiers.contains(KeyModifiers::SHIFT) => {
+                Action::Edit(Edit::Newline)
+            }
             KeyCode::Enter => Action::Submit,
             KeyCode::Char('w') if ctrl => Action::Edit(Edit::WordBack),
             KeyCode::Char('u') if ctrl => Action::Edit(Edit::ToStart),
@@ -128,16 +130,37 @@ mod tests {
         KeyEvent::new(code, KeyModifiers::NONE)
     }
 
-    const TYPING: KeyContext = KeyContext { typing: true, popup: false };
-    const LOOKING: KeyContext = KeyContext { typing: false, popup: false };
-    const POPUP: KeyContext = KeyContext { typing: false, popup: true };
+    const TYPING: KeyContext = KeyContext {
+        typing: true,
+        popup: false,
+    };
+    const LOOKING: KeyContext = KeyContext {
+        typing: false,
+        popup: false,
+    };
+    const POPUP: KeyContext = KeyContext {
+        typing: false,
+        popup: true,
+    };
 
     #[test]
     fn letters_are_text_while_typing_and_commands_otherwise() {
-        assert_eq!(map_key(key(KeyCode::Char('q')), TYPING), Some(Action::Edit(Edit::Char('q'))));
-        assert_eq!(map_key(key(KeyCode::Char('q')), LOOKING), Some(Action::Quit));
-        assert_eq!(map_key(key(KeyCode::Char('é')), TYPING), Some(Action::Edit(Edit::Char('é'))));
-        assert_eq!(map_key(key(KeyCode::Char('f')), LOOKING), Some(Action::CycleDirFilter));
+        assert_eq!(
+            map_key(key(KeyCode::Char('q')), TYPING),
+            Some(Action::Edit(Edit::Char('q')))
+        );
+        assert_eq!(
+            map_key(key(KeyCode::Char('q')), LOOKING),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            map_key(key(KeyCode::Char('é')), TYPING),
+            Some(Action::Edit(Edit::Char('é')))
+        );
+        assert_eq!(
+            map_key(key(KeyCode::Char('f')), LOOKING),
+            Some(Action::CycleDirFilter)
+        );
     }
 
     #[test]
@@ -153,17 +176,32 @@ mod tests {
         assert_eq!(map_key(key(KeyCode::Enter), TYPING), Some(Action::Submit));
         let alt = KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT);
         assert_eq!(map_key(alt, TYPING), Some(Action::Edit(Edit::Newline)));
-        assert_eq!(map_key(key(KeyCode::Enter), LOOKING), Some(Action::OpenDetail));
-        assert_eq!(map_key(key(KeyCode::Enter), POPUP), Some(Action::ClosePopup));
+        assert_eq!(
+            map_key(key(KeyCode::Enter), LOOKING),
+            Some(Action::OpenDetail)
+        );
+        assert_eq!(
+            map_key(key(KeyCode::Enter), POPUP),
+            Some(Action::ClosePopup)
+        );
     }
 
     #[test]
     fn editing_chords() {
         let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
-        assert_eq!(map_key(ctrl('w'), TYPING), Some(Action::Edit(Edit::WordBack)));
-        assert_eq!(map_key(ctrl('u'), TYPING), Some(Action::Edit(Edit::ToStart)));
+        assert_eq!(
+            map_key(ctrl('w'), TYPING),
+            Some(Action::Edit(Edit::WordBack))
+        );
+        assert_eq!(
+            map_key(ctrl('u'), TYPING),
+            Some(Action::Edit(Edit::ToStart))
+        );
         assert_eq!(map_key(ctrl('x'), TYPING), None);
-        assert_eq!(map_key(key(KeyCode::Up), TYPING), Some(Action::Edit(Edit::HistoryPrev)));
+        assert_eq!(
+            map_key(key(KeyCode::Up), TYPING),
+            Some(Action::Edit(Edit::HistoryPrev))
+        );
         assert_eq!(map_key(key(KeyCode::Up), LOOKING), Some(Action::Up));
     }
 

@@ -2,6 +2,8 @@
 //! `select!` over terminal events, a render tick, a clock tick and the network's
 //! events; `update` decides, this loop carries out the effects.
 
+#[doc(hidden)]
+pub mod fixture;
 mod history;
 pub mod keymap;
 pub mod terminal;
@@ -58,7 +60,12 @@ pub async fn run(setup: Setup) -> anyhow::Result<u8> {
     let (srv_tx, mut srv_rx) = mpsc::channel::<NetEvent>(EVENT_CHANNEL);
     let mut server_task = None;
     if let Some(server) = setup.server {
-        state.server = Some(ServerPane::new(server.url(), setup.keep, history.clone(), server.not_shown()));
+        state.server = Some(ServerPane::new(
+            server.url(),
+            setup.keep,
+            history.clone(),
+            server.not_shown(),
+        ));
         server_task = Some(tokio::spawn(server.run(srv_tx)));
     } else {
         drop(srv_tx);
@@ -67,7 +74,12 @@ pub async fn run(setup: Setup) -> anyhow::Result<u8> {
     let (cli_tx, mut cli_rx) = mpsc::channel::<NetEvent>(1024);
     let mut client_task = None;
     if let Some(c) = setup.client {
-        state.client = Some(ClientPane::new(c.connect.url.to_string(), setup.keep, history, Instant::now()));
+        state.client = Some(ClientPane::new(
+            c.connect.url.to_string(),
+            setup.keep,
+            history,
+            Instant::now(),
+        ));
         client_task = Some(tokio::spawn(connect_and_run(c, cli_tx)));
     } else {
         drop(cli_tx);
@@ -193,7 +205,12 @@ fn carry_out(effects: Vec<Effect>, repeats: &mut Vec<JoinHandle<()>>) {
                     tracing::warn!("command not sent: {e}");
                 }
             }
-            Effect::Repeat { to, count, interval, text } => {
+            Effect::Repeat {
+                to,
+                count,
+                interval,
+                text,
+            } => {
                 repeats.push(tokio::spawn(async move {
                     let mut timer = tokio::time::interval(interval.max(Duration::from_micros(1)));
                     timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -213,8 +230,13 @@ fn carry_out(effects: Vec<Effect>, repeats: &mut Vec<JoinHandle<()>>) {
 /// Quitting closes the client's connection properly, briefly.
 async fn close_client(state: &AppState, events: &mut mpsc::Receiver<NetEvent>) {
     let Some(c) = &state.client else { return };
-    let Some(to) = c.commands.as_ref().filter(|_| c.state == LinkState::Open) else { return };
-    if to.try_send(NetCommand::Close(Some(CloseInfo::new(1000, "")))).is_err() {
+    let Some(to) = c.commands.as_ref().filter(|_| c.state == LinkState::Open) else {
+        return;
+    };
+    if to
+        .try_send(NetCommand::Close(Some(CloseInfo::new(1000, ""))))
+        .is_err()
+    {
         return;
     }
     let _ = tokio::time::timeout(QUIT_CLOSE_WAIT, async {
@@ -233,19 +255,29 @@ fn farewell(state: &AppState) -> u8 {
     let counts = c.counters.snapshot();
     let echo = c.rtt.echo.summary();
     let rtt = if echo.count > 0 {
-        format!(", echo rtt p50 {} p99 {}", format_duration(echo.p50), format_duration(echo.p99))
+        format!(
+            ", echo rtt p50 {} p99 {}",
+            format_duration(echo.p50),
+            format_duration(echo.p99)
+        )
     } else {
         String::new()
     };
     if state.mode == Mode::Client {
-        eprintln!("{}: sent {}, received {}{rtt}", c.url, counts.frames_out, counts.frames_in);
+        eprintln!(
+            "{}: sent {}, received {}{rtt}",
+            c.url, counts.frames_out, counts.frames_in
+        );
     }
     match &c.state {
         LinkState::Failed(e) => {
             eprintln!("error: {e}");
             1
         }
-        LinkState::Closed { cause: crate::net::CloseCause::Error(e), .. } if state.mode == Mode::Client => {
+        LinkState::Closed {
+            cause: crate::net::CloseCause::Error(e),
+            ..
+        } if state.mode == Mode::Client => {
             eprintln!("error: {e}");
             1
         }

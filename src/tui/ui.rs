@@ -56,10 +56,17 @@ fn demo(f: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         f.render_widget(Paragraph::new(Span::styled(h.clone(), theme.dim())), hint);
     }
     let (server_area, client_area) = if area.width >= DEMO_WIDE {
-        let [s, c] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(panes);
+        let [s, c] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+            .areas(panes);
         (s, c)
     } else {
-        let [c, s] = Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(panes);
+        // Stacked: the pane with the focus gets the larger share.
+        let (cw, sw) = if state.focus.pane() == Pane::Client {
+            (3, 2)
+        } else {
+            (2, 3)
+        };
+        let [c, s] = Layout::vertical([Constraint::Fill(cw), Constraint::Fill(sw)]).areas(panes);
         (s, c)
     };
     if let Some(s) = &state.server {
@@ -80,15 +87,27 @@ fn filter_line<'a>(state: &'a AppState, theme: &Theme) -> Option<Line<'a>> {
         Span::styled("  Enter applies · empty clears · Esc cancels", theme.dim()),
     ];
     if let Some(err) = &state.filter_error {
-        spans.push(Span::styled(format!("  {}", escape_text(err, 200)), theme.error()));
+        spans.push(Span::styled(
+            format!("  {}", escape_text(err, 200)),
+            theme.error(),
+        ));
     }
     Some(Line::from(spans))
+}
+
+/// Rows for the status bar: two lines when narrow and there is room for them.
+fn status_height(area: Rect) -> u16 {
+    if area.width < WIDE && area.height >= 16 {
+        2
+    } else {
+        1
+    }
 }
 
 fn client_pane(f: &mut Frame, area: Rect, c: &ClientPane, state: &AppState, theme: &Theme) {
     let filtering = state.filter_edit.is_some() && state.focus.pane() == Pane::Client;
     let [status_area, body, filter_area, input_area] = Layout::vertical([
-        Constraint::Length(1),
+        Constraint::Length(status_height(area)),
         Constraint::Fill(1),
         Constraint::Length(filtering as u16),
         Constraint::Length(input::height(&c.input)),
@@ -99,7 +118,13 @@ fn client_pane(f: &mut Frame, area: Rect, c: &ClientPane, state: &AppState, them
         let [l, r] = Layout::horizontal([Constraint::Fill(1), Constraint::Length(44)]).areas(body);
         (l, r)
     } else {
-        let [l, r] = Layout::vertical([Constraint::Fill(1), Constraint::Length(6)]).areas(body);
+        // Short panes get the two summary lines only; taller ones a chart too.
+        let rtt_h = match area.height {
+            h if h >= 30 => 12,
+            h if h >= 20 => 8,
+            _ => 2,
+        };
+        let [l, r] = Layout::vertical([Constraint::Fill(1), Constraint::Length(rtt_h)]).areas(body);
         (l, r)
     };
     FrameLogWidget {
@@ -118,7 +143,9 @@ fn client_pane(f: &mut Frame, area: Rect, c: &ClientPane, state: &AppState, them
         input: &c.input,
         title: "Message — Enter sends, Alt-Enter new line, /help".into(),
         error: c.input_error.as_deref(),
-        focused: state.focus == Focus::ClientInput && state.popup.is_none() && state.filter_edit.is_none(),
+        focused: state.focus == Focus::ClientInput
+            && state.popup.is_none()
+            && state.filter_edit.is_none(),
     }
     .render(f, input_area, theme);
 }
@@ -126,23 +153,40 @@ fn client_pane(f: &mut Frame, area: Rect, c: &ClientPane, state: &AppState, them
 fn server_pane(f: &mut Frame, area: Rect, s: &ServerPane, state: &AppState, theme: &Theme) {
     let filtering = state.filter_edit.is_some() && state.focus.pane() == Pane::Server;
     let table_h = (s.rows.len() as u16 + 3).clamp(4, (area.height / 3).max(4));
+    // A short pane shows its input box only while it is being typed in.
+    let input_h = if area.height >= 14 || state.focus == Focus::ServerInput {
+        input::height(&s.input)
+    } else {
+        0
+    };
     let [status_area, table_area, body, filter_area, input_area] = Layout::vertical([
-        Constraint::Length(1),
+        Constraint::Length(status_height(area)),
         Constraint::Length(table_h),
         Constraint::Fill(1),
         Constraint::Length(filtering as u16),
-        Constraint::Length(input::height(&s.input)),
+        Constraint::Length(input_h),
     ])
     .areas(area);
     status::server_status(f, status_area, s, theme);
-    connections::render(f, table_area, s, state, state.focus == Focus::ServerConns, theme);
+    connections::render(
+        f,
+        table_area,
+        s,
+        state,
+        state.focus == Focus::ServerConns,
+        theme,
+    );
     let (log_area, side) = if area.width >= WIDE {
         let [l, r] = Layout::horizontal([Constraint::Fill(1), Constraint::Length(28)]).areas(body);
         (l, Some(r))
     } else {
         (body, None)
     };
-    let scope = if s.scope_selected { "selected only (s)" } else { "all connections (s)" };
+    let scope = if s.scope_selected {
+        "selected only (s)"
+    } else {
+        "all connections (s)"
+    };
     FrameLogWidget {
         view: &s.log,
         title: "Frames",
@@ -153,14 +197,15 @@ fn server_pane(f: &mut Frame, area: Rect, s: &ServerPane, state: &AppState, them
     .render(f, log_area, state, theme);
     if let Some(side) = side {
         let data: Vec<u64> = s.rate_history.iter().copied().collect();
-        let shown = &data[data.len().saturating_sub(side.width.saturating_sub(2) as usize)..];
+        let shown = &data[data
+            .len()
+            .saturating_sub(side.width.saturating_sub(2) as usize)..];
         f.render_widget(
             Sparkline::default()
-                .block(
-                    Block::default()
-                        .borders(Borders::ALL)
-                        .title(Span::styled(format!(" {} ", rate(s.rates.frames_in + s.rates.frames_out)), theme.bold())),
-                )
+                .block(Block::default().borders(Borders::ALL).title(Span::styled(
+                    format!(" {} ", rate(s.rates.frames_in + s.rates.frames_out)),
+                    theme.bold(),
+                )))
                 .data(shown)
                 .style(theme.received()),
             side,
@@ -170,18 +215,26 @@ fn server_pane(f: &mut Frame, area: Rect, s: &ServerPane, state: &AppState, them
         f.render_widget(Paragraph::new(line), filter_area);
     }
     let target = if s.send_to_all {
-        format!("Send to all open ({}) — Ctrl-A: selected only", s.open_count())
+        format!(
+            "Send to all open ({}) — Ctrl-A: selected only",
+            s.open_count()
+        )
     } else {
         match s.selected {
             Some(id) => format!("Send to #{id} — Ctrl-A: all"),
             None => "Send — no connection selected".to_string(),
         }
     };
+    if input_h == 0 {
+        return;
+    }
     InputWidget {
         input: &s.input,
         title: target,
         error: s.input_error.as_deref(),
-        focused: state.focus == Focus::ServerInput && state.popup.is_none() && state.filter_edit.is_none(),
+        focused: state.focus == Focus::ServerInput
+            && state.popup.is_none()
+            && state.filter_edit.is_none(),
     }
     .render(f, input_area, theme);
 }

@@ -12,7 +12,14 @@ use crate::escape::escape_text;
 use crate::net::CloseCause;
 use crate::tui::theme::Theme;
 
-pub fn render(f: &mut Frame, area: Rect, s: &ServerPane, state: &AppState, focused: bool, theme: &Theme) {
+pub fn render(
+    f: &mut Frame,
+    area: Rect,
+    s: &ServerPane,
+    state: &AppState,
+    focused: bool,
+    theme: &Theme,
+) {
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.border(focused))
@@ -53,13 +60,23 @@ pub fn render(f: &mut Frame, area: Rect, s: &ServerPane, state: &AppState, focus
             ];
             if wide {
                 cells.push(Cell::from(
-                    r.handshake.subprotocol.as_deref().map(|p| escape_text(p, 20)).unwrap_or_default(),
+                    r.handshake
+                        .subprotocol
+                        .as_deref()
+                        .map(|p| escape_text(p, 20))
+                        .unwrap_or_default(),
                 ));
             }
-            cells.push(Cell::from(age(alive.saturating_duration_since(r.opened_at))));
+            cells.push(Cell::from(
+                age(alive.saturating_duration_since(r.opened_at)),
+            ));
             cells.push(Cell::from(format!("{}/{}", c.frames_in, c.frames_out)));
             if wide {
-                cells.push(Cell::from(format!("{}/{}", bytes(c.bytes_in), bytes(c.bytes_out))));
+                cells.push(Cell::from(format!(
+                    "{}/{}",
+                    bytes(c.bytes_in),
+                    bytes(c.bytes_out)
+                )));
             }
             cells.push(Cell::from(state_text));
             let mut row = Row::new(cells);
@@ -67,13 +84,21 @@ pub fn render(f: &mut Frame, area: Rect, s: &ServerPane, state: &AppState, focus
                 row = row.style(theme.dim());
             }
             if Some(i) == sel {
-                row = row.style(if r.is_open() { theme.selected() } else { theme.selected().patch(theme.dim()) });
+                row = row.style(if r.is_open() {
+                    theme.selected()
+                } else {
+                    theme.selected().patch(theme.dim())
+                });
             }
             row
         })
         .collect();
     let mut header = vec!["id", "peer", "path"];
-    let mut widths = vec![Constraint::Length(6), Constraint::Length(21), Constraint::Fill(1)];
+    let mut widths = vec![
+        Constraint::Length(6),
+        Constraint::Length(21),
+        Constraint::Fill(1),
+    ];
     if wide {
         header.push("proto");
         widths.push(Constraint::Length(8));

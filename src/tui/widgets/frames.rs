@@ -37,14 +37,22 @@ fn kind_style(theme: &Theme, e: &FrameEntry) -> Style {
 fn kind_and_size(e: &FrameEntry) -> String {
     match (&e.kind, &e.close) {
         (FrameKind::Close, Some(c)) => format!("close {}", c.code),
-        (kind, _) => format!("{:<6} {}", kind.as_str(), super::bytes(e.len as u64).replace(' ', "")),
+        (kind, _) => format!(
+            "{:<6} {}",
+            kind.as_str(),
+            super::bytes(e.len as u64).replace(' ', "")
+        ),
     }
 }
 
 fn preview(e: &FrameEntry, width: usize) -> String {
     match &e.close {
         Some(c) if c.reason.is_empty() => close_code_name(c.code).to_string(),
-        Some(c) => format!("{} \"{}\"", close_code_name(c.code), escape_text(&c.reason, width)),
+        Some(c) => format!(
+            "{} \"{}\"",
+            close_code_name(c.code),
+            escape_text(&c.reason, width)
+        ),
         None => payload_preview(e.kind, &e.payload, width),
     }
 }
@@ -58,7 +66,9 @@ fn window(top: usize, selected: Option<usize>, total: usize, height: usize, foll
     if follow {
         return max_top;
     }
-    let Some(sel) = selected else { return top.min(max_top) };
+    let Some(sel) = selected else {
+        return top.min(max_top);
+    };
     let mut top = top.min(max_top);
     if sel < top {
         top = sel;
@@ -103,7 +113,13 @@ impl FrameLogWidget<'_> {
         let inner = block.inner(area);
         let height = inner.height as usize;
         let sel = self.view.selected_index(&visible);
-        let top = window(self.view.top.get(), sel, visible.len(), height, self.view.follow);
+        let top = window(
+            self.view.top.get(),
+            sel,
+            visible.len(),
+            height,
+            self.view.follow,
+        );
         self.view.top.set(top);
 
         let time_w = 12u16;
@@ -116,14 +132,20 @@ impl FrameLogWidget<'_> {
             .filter_map(|(i, seq)| {
                 let e = self.view.log.get(*seq)?;
                 let style = kind_style(theme, e);
-                let mut cells = vec![Cell::from(e.ts.with_timezone(&state.offset).format("%H:%M:%S%.3f").to_string())];
+                let mut cells = vec![Cell::from(
+                    e.ts.with_timezone(&state.offset)
+                        .format("%H:%M:%S%.3f")
+                        .to_string(),
+                )];
                 if self.show_conn {
                     cells.push(Cell::from(format!("#{}", e.conn)));
                 }
                 cells.push(Cell::from(arrow(e.dir)).style(style));
                 cells.push(Cell::from(kind_and_size(e)).style(style));
                 cells.push(Cell::from(match e.rtt {
-                    Some(r) if r.kind == RttKind::Ping => Span::styled(format_duration(r.duration), theme.ping()),
+                    Some(r) if r.kind == RttKind::Ping => {
+                        Span::styled(format_duration(r.duration), theme.ping())
+                    }
                     Some(r) => Span::raw(format_duration(r.duration)),
                     None => Span::raw(""),
                 }));
@@ -148,7 +170,11 @@ impl FrameLogWidget<'_> {
         let table = Table::new(rows, widths).column_spacing(1).block(block);
         f.render_widget(table, area);
         if visible.is_empty() && inner.height > 0 {
-            let hint = if self.view.log.is_empty() { "no frames yet" } else { "no frame matches the filter" };
+            let hint = if self.view.log.is_empty() {
+                "no frames yet"
+            } else {
+                "no frame matches the filter"
+            };
             f.render_widget(
                 ratatui::widgets::Paragraph::new(Span::styled(hint, theme.dim())),
                 inner,

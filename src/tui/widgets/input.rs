@@ -47,9 +47,19 @@ impl InputWidget<'_> {
         let mut block = Block::default()
             .borders(Borders::ALL)
             .border_style(theme.border(self.focused))
-            .title(Span::styled(format!(" {} ", self.title), if self.focused { theme.bold() } else { theme.dim() }));
+            .title(Span::styled(
+                format!(" {} ", self.title),
+                if self.focused {
+                    theme.bold()
+                } else {
+                    theme.dim()
+                },
+            ));
         if let Some(err) = self.error {
-            block = block.title_bottom(Span::styled(format!(" {} ", escape_text(err, 200)), theme.error()));
+            block = block.title_bottom(Span::styled(
+                format!(" {} ", escape_text(err, 200)),
+                theme.error(),
+            ));
         }
         let inner = block.inner(area);
         let (cur_line, cur_col) = self.input.cursor_line_col();
@@ -66,7 +76,10 @@ impl InputWidget<'_> {
                 let col = (i == cur_line).then_some(cur_col);
                 let (text, x) = scroll_line(l, col, inner.width as usize);
                 if col.is_some() {
-                    cursor = Some(Position::new(inner.x + x as u16, inner.y + (i - first) as u16));
+                    cursor = Some(Position::new(
+                        inner.x + x as u16,
+                        inner.y + (i - first) as u16,
+                    ));
                 }
                 Line::raw(text)
             })

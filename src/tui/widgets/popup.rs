@@ -16,8 +16,12 @@ use crate::tui::theme::Theme;
 use crate::tui::widgets::bytes;
 
 fn centered(area: Rect, pct_w: u16, pct_h: u16) -> Rect {
-    let [v] = Layout::vertical([Constraint::Percentage(pct_h)]).flex(Flex::Center).areas(area);
-    let [h] = Layout::horizontal([Constraint::Percentage(pct_w)]).flex(Flex::Center).areas(v);
+    let [v] = Layout::vertical([Constraint::Percentage(pct_h)])
+        .flex(Flex::Center)
+        .areas(area);
+    let [h] = Layout::horizontal([Constraint::Percentage(pct_w)])
+        .flex(Flex::Center)
+        .areas(v);
     h
 }
 
@@ -36,7 +40,13 @@ pub fn hex_dump(bytes: &[u8]) -> Vec<String> {
             }
             let ascii: String = chunk
                 .iter()
-                .map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' })
+                .map(|&b| {
+                    if b.is_ascii_graphic() || b == b' ' {
+                        b as char
+                    } else {
+                        '.'
+                    }
+                })
                 .collect();
             format!("{:08x}  {hex:<49} |{ascii}|", i * 16)
         })
@@ -47,7 +57,8 @@ pub fn hex_dump(bytes: &[u8]) -> Vec<String> {
 pub fn detail_lines(e: &FrameEntry, state: &AppState) -> Vec<String> {
     let mut out = vec![format!(
         "{}  #{}  {}  {}  {}",
-        e.ts.with_timezone(&state.offset).format("%Y-%m-%d %H:%M:%S%.6f"),
+        e.ts.with_timezone(&state.offset)
+            .format("%Y-%m-%d %H:%M:%S%.6f"),
         e.conn,
         match e.dir {
             crate::net::Direction::In => "received",
@@ -57,11 +68,19 @@ pub fn detail_lines(e: &FrameEntry, state: &AppState) -> Vec<String> {
         bytes(e.len as u64)
     )];
     if let Some(r) = e.rtt {
-        let kind = if r.kind == RttKind::Ping { "ping" } else { "echo" };
+        let kind = if r.kind == RttKind::Ping {
+            "ping"
+        } else {
+            "echo"
+        };
         out.push(format!("{kind} round trip {}", format_duration(r.duration)));
     }
     if e.truncated() {
-        out.push(format!("(showing the first {} of {})", bytes(e.payload.len() as u64), bytes(e.len as u64)));
+        out.push(format!(
+            "(showing the first {} of {})",
+            bytes(e.payload.len() as u64),
+            bytes(e.len as u64)
+        ));
     }
     out.push(String::new());
     match (e.kind, &e.close) {
@@ -97,14 +116,25 @@ pub fn handshake_lines(h: Option<&Handshake>) -> Vec<String> {
         return vec!["no handshake yet".into()];
     };
     let mut out = vec![escape_text(&h.request_line, 500)];
-    out.extend(h.request_headers.iter().map(|(k, v)| format!("{}: {}", escape_text(k, 200), escape_text(v, 500))));
+    out.extend(
+        h.request_headers
+            .iter()
+            .map(|(k, v)| format!("{}: {}", escape_text(k, 200), escape_text(v, 500))),
+    );
     out.push(String::new());
     out.push(format!("HTTP/1.1 {}", h.status));
-    out.extend(h.response_headers.iter().map(|(k, v)| format!("{}: {}", escape_text(k, 200), escape_text(v, 500))));
+    out.extend(
+        h.response_headers
+            .iter()
+            .map(|(k, v)| format!("{}: {}", escape_text(k, 200), escape_text(v, 500))),
+    );
     out.push(String::new());
     out.push(format!(
         "subprotocol: {}",
-        h.subprotocol.as_deref().map(|p| escape_text(p, 100)).unwrap_or_else(|| "none".into())
+        h.subprotocol
+            .as_deref()
+            .map(|p| escape_text(p, 100))
+            .unwrap_or_else(|| "none".into())
     ));
     out
 }
@@ -128,7 +158,11 @@ pub fn render(f: &mut Frame, popup: &Popup, state: &AppState, theme: &Theme) {
                 .and_then(|l| l.log.get(*seq))
                 .map(|e| detail_lines(e, state))
                 .unwrap_or_else(|| vec!["this frame has left the log".into()]);
-            (" Frame — ↑/↓ scroll, Esc closes ".to_string(), lines, *scroll)
+            (
+                " Frame — ↑/↓ scroll, Esc closes ".to_string(),
+                lines,
+                *scroll,
+            )
         }
         Popup::Handshake { pane, conn, scroll } => {
             let h = match pane {
@@ -146,13 +180,20 @@ pub fn render(f: &mut Frame, popup: &Popup, state: &AppState, theme: &Theme) {
             (title, handshake_lines(h), *scroll)
         }
     };
-    let max_scroll = lines.len().saturating_sub(area.height.saturating_sub(2) as usize) as u16;
+    let max_scroll = lines
+        .len()
+        .saturating_sub(area.height.saturating_sub(2) as usize) as u16;
     let text: Vec<Line> = lines.into_iter().map(Line::raw).collect();
     f.render_widget(Clear, area);
     f.render_widget(
         Paragraph::new(text)
             .scroll((scroll.min(max_scroll), 0))
-            .block(Block::default().borders(Borders::ALL).border_style(theme.border(true)).title(Span::styled(title, theme.bold()))),
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(theme.border(true))
+                    .title(Span::styled(title, theme.bold())),
+            ),
         area,
     );
 }

@@ -14,10 +14,18 @@ use crate::tui::theme::Theme;
 /// Seconds of history the chart shows.
 const CHART_SECONDS: f64 = 60.0;
 
-fn stat_lines<'a>(name: &'a str, s: &RttStats, theme: &Theme, style: ratatui::style::Style) -> Line<'a> {
+fn stat_lines<'a>(
+    name: &'a str,
+    s: &RttStats,
+    theme: &Theme,
+    style: ratatui::style::Style,
+) -> Line<'a> {
     let sum = s.summary();
     if sum.count == 0 {
-        return Line::from(vec![Span::styled(format!("{name:<5}"), style), Span::styled("—", theme.dim())]);
+        return Line::from(vec![
+            Span::styled(format!("{name:<5}"), style),
+            Span::styled("—", theme.dim()),
+        ]);
     }
     Line::from(vec![
         Span::styled(format!("{name:<5}"), style),
@@ -41,12 +49,68 @@ pub fn summary_lines<'a>(c: &'a ClientPane, theme: &Theme) -> Vec<Line<'a>> {
     ]
 }
 
+/// A column per kind, a row per statistic: for the narrow side panel.
+fn stat_table<'a>(c: &ClientPane, theme: &Theme) -> Vec<Line<'a>> {
+    let (e, p) = (c.rtt.echo.summary(), c.rtt.ping.summary());
+    let cell = |count: u64, d: std::time::Duration| {
+        if count == 0 {
+            "—".to_string()
+        } else {
+            format_duration(d)
+        }
+    };
+    let mut lines = vec![Line::from(vec![
+        Span::raw("      "),
+        Span::styled(format!("{:>10}", "echo"), theme.received()),
+        Span::styled(format!("{:>10}", "ping"), theme.ping()),
+    ])];
+    lines.push(Line::raw(format!(
+        "{:<6}{:>10}{:>10}",
+        "count", e.count, p.count
+    )));
+    for (name, a, b) in [
+        ("min", e.min, p.min),
+        ("p50", e.p50, p.p50),
+        ("p90", e.p90, p.p90),
+        ("p99", e.p99, p.p99),
+        ("max", e.max, p.max),
+    ] {
+        lines.push(Line::raw(format!(
+            "{name:<6}{:>10}{:>10}",
+            cell(e.count, a),
+            cell(p.count, b)
+        )));
+    }
+    lines
+}
+
 pub fn render(f: &mut Frame, area: Rect, c: &ClientPane, theme: &Theme) {
-    let block = Block::default().borders(Borders::ALL).title(Span::styled(" Round trips ", theme.bold()));
+    if area.height < 4 {
+        f.render_widget(Paragraph::new(summary_lines(c, theme)), area);
+        return;
+    }
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(Line::from(vec![
+            Span::styled(" Round trips ", theme.bold()),
+            Span::styled("• echo ", theme.received()),
+            Span::styled("• ping ", theme.ping()),
+        ]));
     let inner = block.inner(area);
     f.render_widget(block, area);
-    let [stats, chart] = Layout::vertical([Constraint::Length(2), Constraint::Fill(1)]).areas(inner);
-    f.render_widget(Paragraph::new(summary_lines(c, theme)), stats);
+    let tall = inner.height >= 12 && inner.width < 70;
+    let (stats_lines, stats_h) = if tall {
+        (stat_table(c, theme), 7)
+    } else {
+        (summary_lines(c, theme), 2)
+    };
+    let [stats, _, chart] = Layout::vertical([
+        Constraint::Length(stats_h),
+        Constraint::Length(tall as u16),
+        Constraint::Fill(1),
+    ])
+    .areas(inner);
+    f.render_widget(Paragraph::new(stats_lines), stats);
     if chart.height < 3 {
         return;
     }
@@ -62,10 +126,22 @@ pub fn render(f: &mut Frame, area: Rect, c: &ClientPane, theme: &Theme) {
     let echo = pick(RttKind::Echo);
     let ping = pick(RttKind::Ping);
     if echo.is_empty() && ping.is_empty() {
-        f.render_widget(Paragraph::new(Span::styled("the chart fills as echoes and pongs arrive", theme.dim())), chart);
+        f.render_widget(
+            Paragraph::new(Span::styled(
+                "the chart fills as echoes and pongs arrive",
+                theme.dim(),
+            )),
+            chart,
+        );
         return;
     }
-    let max_ms = echo.iter().chain(&ping).map(|p| p.1).fold(0.0f64, f64::max).max(0.001) * 1.15;
+    let max_ms = echo
+        .iter()
+        .chain(&ping)
+        .map(|p| p.1)
+        .fold(0.0f64, f64::max)
+        .max(0.001)
+        * 1.15;
     let datasets = vec![
         Dataset::default()
             .name("echo")
@@ -82,6 +158,7 @@ pub fn render(f: &mut Frame, area: Rect, c: &ClientPane, theme: &Theme) {
     ];
     let y_label = |ms: f64| format!("{ms:.2}ms");
     let chart_widget = Chart::new(datasets)
+        .legend_position(None)
         .x_axis(Axis::default().bounds([from, from.max(last).max(from + 1.0)]))
         .y_axis(
             Axis::default()

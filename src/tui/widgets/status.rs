@@ -12,7 +12,7 @@ use crate::escape::escape_text;
 use crate::net::{close_code_name, CloseCause};
 use crate::tui::theme::Theme;
 
-pub fn link_state<'a>(c: &ClientPane, theme: &Theme) -> Span<'a> {
+pub fn link_state(c: &ClientPane, theme: &Theme) -> Span<'static> {
     match &c.state {
         LinkState::Connecting => Span::styled("connecting…", theme.warn()),
         LinkState::Open => Span::styled("open", theme.good()),
@@ -25,19 +25,25 @@ pub fn link_state<'a>(c: &ClientPane, theme: &Theme) -> Span<'a> {
             let code = close
                 .as_ref()
                 .map(|c| {
-                    let reason = if c.reason.is_empty() { String::new() } else { format!(" \"{}\"", escape_text(&c.reason, 40)) };
+                    let reason = if c.reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" \"{}\"", escape_text(&c.reason, 40))
+                    };
                     format!(" {} {}{reason}", c.code, close_code_name(c.code))
                 })
                 .unwrap_or_default();
             Span::styled(format!("{who}{code}"), theme.error())
         }
-        LinkState::Failed(e) => Span::styled(format!("failed: {}", escape_text(e, 200)), theme.error()),
+        LinkState::Failed(e) => {
+            Span::styled(format!("failed: {}", escape_text(e, 200)), theme.error())
+        }
     }
 }
 
 pub fn client_status(f: &mut Frame, area: Rect, c: &ClientPane, state: &AppState, theme: &Theme) {
     let counts = c.counters.snapshot();
-    let mut spans = vec![
+    let mut spans: Vec<Span<'static>> = vec![
         Span::styled(escape_text(&c.url, 80), theme.bold()),
         Span::raw(" │ "),
         link_state(c, theme),
@@ -48,38 +54,88 @@ pub fn client_status(f: &mut Frame, area: Rect, c: &ClientPane, state: &AppState
     if let Some(p) = c.handshake.as_ref().and_then(|h| h.subprotocol.as_ref()) {
         spans.push(Span::raw(format!(" │ {}", escape_text(p, 30))));
     }
-    spans.extend([
+    let mut second = Vec::new();
+    second.extend([
         Span::raw(" │ "),
-        Span::styled(format!("↑{} {}", counts.frames_out, bytes(counts.bytes_out)), theme.sent()),
+        Span::styled(
+            format!("↑{} {}", counts.frames_out, bytes(counts.bytes_out)),
+            theme.sent(),
+        ),
         Span::raw(format!(" {}", rate(c.rates.frames_out))),
         Span::raw("  "),
-        Span::styled(format!("↓{} {}", counts.frames_in, bytes(counts.bytes_in)), theme.received()),
+        Span::styled(
+            format!("↓{} {}", counts.frames_in, bytes(counts.bytes_in)),
+            theme.received(),
+        ),
         Span::raw(format!(" {}", rate(c.rates.frames_in))),
     ]);
     if c.unmatched > 0 {
-        spans.push(Span::styled(format!(" │ {} unmatched", c.unmatched), theme.warn()));
+        second.push(Span::styled(
+            format!(" │ {} unmatched", c.unmatched),
+            theme.warn(),
+        ));
     }
-    f.render_widget(Paragraph::new(Line::from(spans)), area);
+    render_lines(f, area, spans, second);
+}
+
+/// One line when there is one row; the second part on its own line otherwise.
+fn render_lines(
+    f: &mut Frame,
+    area: Rect,
+    mut first: Vec<Span<'static>>,
+    mut second: Vec<Span<'static>>,
+) {
+    if area.height >= 2 {
+        if let Some(s) = second.first_mut() {
+            // The separator that joined the parts is not needed at a line start.
+            *s = Span::raw(s.content.trim_start_matches(" │ ").to_string());
+        }
+        f.render_widget(
+            Paragraph::new(vec![Line::from(first), Line::from(second)]),
+            area,
+        );
+    } else {
+        first.append(&mut second);
+        f.render_widget(Paragraph::new(Line::from(first)), area);
+    }
 }
 
 pub fn server_status(f: &mut Frame, area: Rect, s: &ServerPane, theme: &Theme) {
     let t = s.totals();
-    let mut spans = vec![
+    let spans = vec![
         Span::styled(format!("echo server {}", s.url), theme.bold()),
-        Span::raw(format!(" │ {} open / {} total", s.open_count(), s.total_conns)),
+        Span::raw(format!(
+            " │ {} open / {} total",
+            s.open_count(),
+            s.total_conns
+        )),
+    ];
+    let mut second = vec![
         Span::raw(" │ "),
-        Span::styled(format!("↓{} {}", t.frames_in, bytes(t.bytes_in)), theme.received()),
+        Span::styled(
+            format!("↓{} {}", t.frames_in, bytes(t.bytes_in)),
+            theme.received(),
+        ),
         Span::raw(format!(" {}", rate(s.rates.frames_in))),
         Span::raw("  "),
-        Span::styled(format!("↑{} {}", t.frames_out, bytes(t.bytes_out)), theme.sent()),
+        Span::styled(
+            format!("↑{} {}", t.frames_out, bytes(t.bytes_out)),
+            theme.sent(),
+        ),
         Span::raw(format!(" {}", rate(s.rates.frames_out))),
     ];
     let missing = s.not_shown();
     if missing > 0 {
-        spans.push(Span::styled(format!(" │ {missing} frames not shown"), theme.warn()));
+        second.push(Span::styled(
+            format!(" │ {missing} frames not shown"),
+            theme.warn(),
+        ));
     }
     if s.errors > 0 {
-        spans.push(Span::styled(format!(" │ {} errors", s.errors), theme.error()));
+        second.push(Span::styled(
+            format!(" │ {} errors", s.errors),
+            theme.error(),
+        ));
     }
-    f.render_widget(Paragraph::new(Line::from(spans)), area);
+    render_lines(f, area, spans, second);
 }

@@ -1,0 +1,391 @@
+//! Deterministic dashboards for snapshot tests and the README's pictures: fixed
+//! clocks, fixed addresses, a scripted session fed through `update`.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use tokio::sync::mpsc;
+
+use super::theme::Theme;
+use super::ui;
+use crate::app::state::{ClientPane, Rates, ServerPane};
+use crate::app::{update, AppState, Mode, Msg, Pane};
+use crate::net::{
+    CloseCause, CloseInfo, ConnCounters, Direction, Frame, FrameKind, Handshake, NetCommand,
+    NetEvent, Opened, Rtt, RttKind,
+};
+
+fn wall(ms: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 14, 5, 0).unwrap() + chrono::Duration::milliseconds(ms)
+}
+
+/// A fixture and the command receivers that keep its connections "open".
+pub struct Fixture {
+    pub state: AppState,
+    pub base: Instant,
+    _keep: Vec<mpsc::Receiver<NetCommand>>,
+}
+
+fn handshake(path: &str, subprotocol: Option<&str>) -> Handshake {
+    let mut response = vec![
+        ("upgrade".to_string(), "websocket".to_string()),
+        ("connection".to_string(), "Upgrade".to_string()),
+        (
+            "sec-websocket-accept".to_string(),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".to_string(),
+        ),
+    ];
+    if let Some(p) = subprotocol {
+        response.push(("sec-websocket-protocol".to_string(), p.to_string()));
+    }
+    Handshake {
+        request_line: format!("GET {path} HTTP/1.1"),
+        request_headers: vec![
+            ("host".into(), "127.0.0.1:8765".into()),
+            ("connection".into(), "Upgrade".into()),
+            ("upgrade".into(), "websocket".into()),
+            ("sec-websocket-version".into(), "13".into()),
+            (
+                "sec-websocket-key".into(),
+                "dGhlIHNhbXBsZSBub25jZQ==".into(),
+            ),
+            ("sec-websocket-protocol".into(), "chat".into()),
+        ],
+        status: "101 Switching Protocols".into(),
+        response_headers: response,
+        subprotocol: subprotocol.map(str::to_string),
+    }
+}
+
+fn opened(
+    conn: u64,
+    peer: &str,
+    path: &str,
+    counts: [u64; 4],
+) -> (NetEvent, mpsc::Receiver<NetCommand>) {
+    let (tx, rx) = mpsc::channel(8);
+    let counters = Arc::new(ConnCounters::default());
+    counters.frames_in.store(counts[0], Ordering::Relaxed);
+    counters.frames_out.store(counts[1], Ordering::Relaxed);
+    counters.bytes_in.store(counts[2], Ordering::Relaxed);
+    counters.bytes_out.store(counts[3], Ordering::Relaxed);
+    let ev = NetEvent::Opened(Box::new(Opened {
+        conn,
+        ts: wall(0),
+        peer: peer.parse::<SocketAddr>().expect("fixture address"),
+        path: path.into(),
+        handshake: handshake(path, Some("chat")),
+        counters,
+        commands: tx,
+    }));
+    (ev, rx)
+}
+
+fn frame(
+    conn: u64,
+    ms: i64,
+    dir: Direction,
+    kind: FrameKind,
+    payload: &[u8],
+    rtt: Option<(RttKind, u64)>,
+) -> NetEvent {
+    NetEvent::Frame(Frame {
+        conn,
+        ts: wall(ms),
+        dir,
+        kind,
+        payload: Bytes::copy_from_slice(payload),
+        close: None,
+        rtt: rtt.map(|(kind, us)| Rtt {
+            kind,
+            duration: Duration::from_micros(us),
+        }),
+    })
+}
+
+const SESSION: &[(&str, u64)] = &[
+    ("hello", 182),
+    ("{\"type\":\"subscribe\",\"channel\":\"prices\"}", 241),
+    ("héllo 🌍 wörld", 167),
+    ("\u{1b}[2Jnot a clear screen", 205),
+];
+
+fn client_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Receiver<NetCommand>>) {
+    let (ev, rx) = opened(1, "127.0.0.1:8765", "/chat?room=1", [9, 8, 260, 231]);
+    keep.push(rx);
+    state.now = base;
+    update(state, Msg::Net(Pane::Client, ev));
+    let mut ms = 1000;
+    for (i, (text, rtt)) in SESSION.iter().enumerate() {
+        state.now = base + Duration::from_millis(ms as u64);
+        update(
+            state,
+            Msg::Net(
+                Pane::Client,
+                frame(
+                    1,
+                    ms,
+                    Direction::Out,
+                    FrameKind::Text,
+                    text.as_bytes(),
+                    None,
+                ),
+            ),
+        );
+        update(
+            state,
+            Msg::Net(
+                Pane::Client,
+                frame(
+                    1,
+                    ms,
+                    Direction::In,
+                    FrameKind::Text,
+                    text.as_bytes(),
+                    Some((RttKind::Echo, *rtt)),
+                ),
+            ),
+        );
+        if i == 1 {
+            update(
+                state,
+                Msg::Net(
+                    Pane::Client,
+                    frame(
+                        1,
+                        ms + 3,
+                        Direction::Out,
+                        FrameKind::Ping,
+                        b"wsprobe-ping 1",
+                        None,
+                    ),
+                ),
+            );
+            update(
+                state,
+                Msg::Net(
+                    Pane::Client,
+                    frame(
+                        1,
+                        ms + 3,
+                        Direction::In,
+                        FrameKind::Pong,
+                        b"wsprobe-ping 1",
+                        Some((RttKind::Ping, 97)),
+                    ),
+                ),
+            );
+        }
+        ms += 1700;
+    }
+    state.now = base + Duration::from_millis(ms as u64);
+    update(
+        state,
+        Msg::Net(
+            Pane::Client,
+            frame(
+                1,
+                ms,
+                Direction::Out,
+                FrameKind::Binary,
+                &[0x01, 0xff, 0x00, 0x7e],
+                None,
+            ),
+        ),
+    );
+    update(
+        state,
+        Msg::Net(
+            Pane::Client,
+            frame(
+                1,
+                ms,
+                Direction::In,
+                FrameKind::Binary,
+                &[0x01, 0xff, 0x00, 0x7e],
+                Some((RttKind::Echo, 233)),
+            ),
+        ),
+    );
+    update(
+        state,
+        Msg::Net(
+            Pane::Client,
+            frame(
+                1,
+                ms + 500,
+                Direction::In,
+                FrameKind::Text,
+                b"server says hi",
+                None,
+            ),
+        ),
+    );
+    if let Some(c) = state.client.as_mut() {
+        c.rates = Rates {
+            frames_in: 1.0,
+            frames_out: 1.0,
+            bytes_in: 31.0,
+            bytes_out: 28.0,
+        };
+    }
+}
+
+fn server_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Receiver<NetCommand>>) {
+    let conns = [
+        (1, "127.0.0.1:51234", "/chat?room=1", [9, 9, 260, 260]),
+        (2, "127.0.0.1:51240", "/", [1200, 1200, 76_800, 76_800]),
+        (3, "[::1]:51302", "/feed", [3, 3, 90, 90]),
+    ];
+    for (id, peer, path, counts) in conns {
+        state.now = base + Duration::from_millis(id * 400);
+        let (ev, rx) = opened(id, peer, path, counts);
+        keep.push(rx);
+        update(state, Msg::Net(Pane::Server, ev));
+    }
+    let mut ms = 1000;
+    for (text, _) in SESSION {
+        update(
+            state,
+            Msg::Net(
+                Pane::Server,
+                frame(1, ms, Direction::In, FrameKind::Text, text.as_bytes(), None),
+            ),
+        );
+        update(
+            state,
+            Msg::Net(
+                Pane::Server,
+                frame(
+                    1,
+                    ms,
+                    Direction::Out,
+                    FrameKind::Text,
+                    text.as_bytes(),
+                    None,
+                ),
+            ),
+        );
+        ms += 1700;
+    }
+    update(
+        state,
+        Msg::Net(
+            Pane::Server,
+            frame(
+                2,
+                ms,
+                Direction::In,
+                FrameKind::Binary,
+                &[0xde, 0xad, 0xbe, 0xef],
+                None,
+            ),
+        ),
+    );
+    update(
+        state,
+        Msg::Net(
+            Pane::Server,
+            frame(
+                2,
+                ms,
+                Direction::Out,
+                FrameKind::Binary,
+                &[0xde, 0xad, 0xbe, 0xef],
+                None,
+            ),
+        ),
+    );
+    let bye = CloseInfo::new(1001, "going away");
+    update(
+        state,
+        Msg::Net(
+            Pane::Server,
+            NetEvent::Frame(Frame {
+                conn: 3,
+                ts: wall(ms + 200),
+                dir: Direction::In,
+                kind: FrameKind::Close,
+                payload: Bytes::new(),
+                close: Some(bye.clone()),
+                rtt: None,
+            }),
+        ),
+    );
+    state.now = base + Duration::from_millis(ms as u64 + 200);
+    update(
+        state,
+        Msg::Net(
+            Pane::Server,
+            NetEvent::Closed {
+                conn: 3,
+                ts: wall(ms + 200),
+                close: Some(bye),
+                cause: CloseCause::Peer,
+            },
+        ),
+    );
+    if let Some(s) = state.server.as_mut() {
+        s.rates = Rates {
+            frames_in: 410.0,
+            frames_out: 410.0,
+            bytes_in: 26_240.0,
+            bytes_out: 26_240.0,
+        };
+        s.rate_history = [120u64, 340, 560, 800, 820, 790, 805, 830, 640, 820]
+            .into_iter()
+            .collect();
+    }
+}
+
+/// The dashboard of `mode` after a short scripted session, at a fixed time.
+pub fn fixture(mode: Mode) -> Fixture {
+    let base = Instant::now();
+    let mut state = AppState::new(mode, base, wall(0), FixedOffset::east_opt(0).expect("UTC"));
+    let mut keep = Vec::new();
+    if mode != Mode::Server {
+        state.client = Some(ClientPane::new(
+            "ws://127.0.0.1:8765/chat?room=1".into(),
+            10_000,
+            vec![],
+            base,
+        ));
+        client_session(&mut state, base, &mut keep);
+    }
+    if mode != Mode::Client {
+        state.server = Some(ServerPane::new(
+            "ws://127.0.0.1:8765".into(),
+            10_000,
+            vec![],
+            Arc::default(),
+        ));
+        server_session(&mut state, base, &mut keep);
+    }
+    if mode == Mode::Demo {
+        state.hint = Some(
+            " demo · in two terminals: wsprobe server  +  wsprobe client ws://127.0.0.1:8765"
+                .into(),
+        );
+    }
+    state.now = base + Duration::from_secs(83);
+    Fixture {
+        state,
+        base,
+        _keep: keep,
+    }
+}
+
+/// Draws the state into an off-screen terminal of the given size.
+pub fn render(state: &AppState, width: u16, height: u16, theme: &Theme) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test backend");
+    terminal
+        .draw(|f| ui::draw(f, state, theme))
+        .expect("draw to a test backend");
+    terminal
+}
