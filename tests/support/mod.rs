@@ -2,6 +2,8 @@
 //! every wait, and plain tokio-tungstenite peers that share no code with wsprobe.
 #![allow(dead_code)]
 
+pub mod pty;
+
 use std::future::Future;
 use std::time::Duration;
 

@@ -1,0 +1,149 @@
+//! The real binary in a pseudo-terminal: keys typed, the screen read back.
+
+mod support;
+
+use futures_util::SinkExt;
+use support::pty::Pty;
+use tokio_tungstenite::tungstenite::Message;
+
+fn has_echo_with_rtt(screen: &str, text: &str) -> bool {
+    screen
+        .lines()
+        .any(|l| l.contains('←') && l.contains(text) && (l.contains("µs") || l.contains("ms")))
+}
+
+#[test]
+fn demo_echoes_typed_text_with_an_rtt_and_quits_cleanly() {
+    let mut pty = Pty::spawn(&[], &[], 120, 40);
+    pty.wait_for("the client to connect", |s| {
+        s.contains("open") && s.contains("Message")
+    });
+    pty.send("hello\r");
+    pty.wait_for("the echo with its RTT", |s| has_echo_with_rtt(s, "hello"));
+    // The server pane saw it too.
+    pty.wait_for("the server's log", |s| {
+        s.lines()
+            .any(|l| l.contains("#1") && l.contains("← text") && l.contains("hello"))
+    });
+    pty.escape();
+    pty.send("q");
+    assert_eq!(pty.wait_exit(), 0);
+    pty.with_screen(|s| {
+        assert!(!s.alternate_screen(), "left the alternate screen");
+        assert!(!s.hide_cursor(), "cursor visible again");
+    });
+}
+
+#[test]
+fn ctrl_c_quits_from_the_input_box() {
+    let mut pty = Pty::spawn(&[], &[], 80, 24);
+    pty.wait_for("the dashboard", |s| s.contains("Message"));
+    pty.send("typing\x03");
+    assert_eq!(pty.wait_exit(), 0);
+    pty.with_screen(|s| assert!(!s.alternate_screen()));
+}
+
+#[test]
+fn a_panic_leaves_the_terminal_restored() {
+    let mut pty = Pty::spawn(
+        &[],
+        &[("WSPROBE_TEST_PANIC", "1"), ("RUST_BACKTRACE", "0")],
+        80,
+        24,
+    );
+    let code = pty.wait_exit();
+    assert_ne!(code, 0);
+    pty.with_screen(|s| {
+        assert!(!s.alternate_screen(), "left the alternate screen");
+        assert!(!s.hide_cursor(), "cursor visible again");
+    });
+    assert!(
+        pty.contents().contains("WSPROBE_TEST_PANIC"),
+        "the panic message is readable:\n{}",
+        pty.contents()
+    );
+}
+
+#[test]
+fn server_and_client_in_two_terminals() {
+    let mut server = Pty::spawn(&["server", "127.0.0.1:0"], &[], 120, 30);
+    let screen = server.wait_for("the server to listen", |s| {
+        s.contains("echo server ws://127.0.0.1:")
+    });
+    let url = screen
+        .split_whitespace()
+        .find(|w| w.starts_with("ws://127.0.0.1:"))
+        .unwrap()
+        .to_string();
+    let mut client = Pty::spawn(&["client", &url], &[], 120, 30);
+    client.wait_for("the client to connect", |s| s.contains("open"));
+    client.send("two panes\r");
+    client.wait_for("the echo", |s| has_echo_with_rtt(s, "two panes"));
+    server.wait_for("the connection in the table", |s| {
+        s.lines()
+            .any(|l| l.contains("#1") && l.contains("127.0.0.1:") && l.contains("open"))
+    });
+    server.wait_for("the frame in the server log", |s| s.contains("two panes"));
+    client.escape();
+    client.send("q");
+    assert_eq!(client.wait_exit(), 0);
+    server.wait_for("the closed connection", |s| s.contains("closed 1000"));
+    server.send("q");
+    assert_eq!(server.wait_exit(), 0);
+}
+
+#[test]
+fn escape_sequences_from_the_server_are_shown_escaped() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = rt.block_on(support::raw_server(|mut ws| async move {
+        let _ = ws
+            .send(Message::text("\u{1b}[2JCLEARED\u{1b}]0;t\u{7}\u{202e}"))
+            .await;
+        // Stay connected while the test looks.
+        tokio::time::sleep(std::time::Duration::from_secs(20)).await;
+    }));
+    let mut pty = Pty::spawn(&["client", &url], &[], 120, 30);
+    let screen = pty.wait_for("the pushed message", |s| s.contains("CLEARED"));
+    assert!(
+        screen.contains("\\x1b[2JCLEARED\\x1b]0;t\\x07\\u{202e}"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(&url) && screen.contains("open"),
+        "the status bar survived:\n{screen}"
+    );
+    pty.send("\x03");
+    pty.wait_exit();
+}
+
+#[test]
+fn resizing_reflows_the_demo() {
+    let mut pty = Pty::spawn(&[], &[], 80, 24);
+    pty.wait_for("the stacked demo", |s| s.contains("Connections"));
+    let side_by_side = |s: &str| {
+        s.lines()
+            .any(|l| l.contains("Connections") && l.contains("Frames"))
+    };
+    assert!(!side_by_side(&pty.contents()));
+    pty.resize(140, 40);
+    pty.wait_for("the side-by-side demo", side_by_side);
+    pty.send("\x03");
+    assert_eq!(pty.wait_exit(), 0);
+}
+
+#[test]
+fn refused_connection_is_shown_and_exits_1() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut pty = Pty::spawn(&["client", &format!("ws://127.0.0.1:{port}")], &[], 100, 24);
+    pty.wait_for("the failure in the status bar", |s| {
+        s.contains("failed") && s.contains("refused")
+    });
+    pty.escape();
+    pty.send("q");
+    assert_eq!(pty.wait_exit(), 1);
+    assert!(pty.contents().contains(&format!("127.0.0.1:{port}")));
+}
