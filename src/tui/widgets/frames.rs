@@ -124,7 +124,9 @@ impl FrameLogWidget<'_> {
 
         let time_w = 12u16;
         let conn_w = if self.show_conn { 5 } else { 0 };
-        let fixed = time_w + conn_w + 1 + 14 + 9 + 5;
+        // Server logs have no round trips of their own: no RTT column there.
+        let rtt_w = if self.show_conn { 0 } else { 9 };
+        let fixed = time_w + conn_w + 1 + 14 + rtt_w + 5;
         let preview_w = inner.width.saturating_sub(fixed).max(8) as usize;
         let rows: Vec<Row> = visible[top..(top + height).min(visible.len())]
             .iter()
@@ -142,13 +144,15 @@ impl FrameLogWidget<'_> {
                 }
                 cells.push(Cell::from(arrow(e.dir)).style(style));
                 cells.push(Cell::from(kind_and_size(e)).style(style));
-                cells.push(Cell::from(match e.rtt {
-                    Some(r) if r.kind == RttKind::Ping => {
-                        Span::styled(format_duration(r.duration), theme.ping())
-                    }
-                    Some(r) => Span::raw(format_duration(r.duration)),
-                    None => Span::raw(""),
-                }));
+                if rtt_w > 0 {
+                    cells.push(Cell::from(match e.rtt {
+                        Some(r) if r.kind == RttKind::Ping => {
+                            Span::styled(format_duration(r.duration), theme.ping())
+                        }
+                        Some(r) => Span::raw(format_duration(r.duration)),
+                        None => Span::raw(""),
+                    }));
+                }
                 cells.push(Cell::from(preview(e, preview_w)));
                 let mut row = Row::new(cells);
                 if Some(top + i) == sel && (!self.view.follow || self.focused) {
@@ -161,12 +165,11 @@ impl FrameLogWidget<'_> {
         if self.show_conn {
             widths.push(Constraint::Length(conn_w));
         }
-        widths.extend([
-            Constraint::Length(1),
-            Constraint::Length(14),
-            Constraint::Length(9),
-            Constraint::Fill(1),
-        ]);
+        widths.extend([Constraint::Length(1), Constraint::Length(14)]);
+        if rtt_w > 0 {
+            widths.push(Constraint::Length(rtt_w));
+        }
+        widths.push(Constraint::Fill(1));
         let table = Table::new(rows, widths).column_spacing(1).block(block);
         f.render_widget(table, area);
         if visible.is_empty() && inner.height > 0 {

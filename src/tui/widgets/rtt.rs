@@ -145,13 +145,13 @@ pub fn render(f: &mut Frame, area: Rect, c: &ClientPane, theme: &Theme) {
     let datasets = vec![
         Dataset::default()
             .name("echo")
-            .marker(Marker::Braille)
+            .marker(Marker::Dot)
             .graph_type(GraphType::Scatter)
             .style(theme.received())
             .data(&echo),
         Dataset::default()
             .name("ping")
-            .marker(Marker::Braille)
+            .marker(Marker::Dot)
             .graph_type(GraphType::Scatter)
             .style(theme.ping())
             .data(&ping),
