@@ -32,7 +32,9 @@ fn color(c: Color) -> Option<&'static str> {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn svg(buf: &Buffer) -> String {
@@ -48,7 +50,11 @@ fn svg(buf: &Buffer) -> String {
         for x in 0..w {
             let cell = &buf[(x, y)];
             let sym = cell.symbol();
-            if sym.is_empty() || sym == " " && cell.bg == Color::Reset && !cell.modifier.contains(Modifier::REVERSED) {
+            if sym.is_empty()
+                || sym == " "
+                    && cell.bg == Color::Reset
+                    && !cell.modifier.contains(Modifier::REVERSED)
+            {
                 continue;
             }
             let (mut fg, mut bg) = (color(cell.fg).unwrap_or(FOREGROUND), color(cell.bg));
@@ -58,10 +64,21 @@ fn svg(buf: &Buffer) -> String {
             }
             let (px, py) = (8.0 + x as f32 * CELL_W, 8.0 + y as f32 * CELL_H);
             if let Some(bg) = bg {
-                let _ = write!(out, r#"<rect x="{px}" y="{py}" width="{CELL_W}" height="{CELL_H}" fill="{bg}"/>"#);
+                let _ = write!(
+                    out,
+                    r#"<rect x="{px}" y="{py}" width="{CELL_W}" height="{CELL_H}" fill="{bg}"/>"#
+                );
             }
-            let weight = if cell.modifier.contains(Modifier::BOLD) { r#" font-weight="bold""# } else { "" };
-            let opacity = if cell.modifier.contains(Modifier::DIM) { r#" opacity="0.6""# } else { "" };
+            let weight = if cell.modifier.contains(Modifier::BOLD) {
+                r#" font-weight="bold""#
+            } else {
+                ""
+            };
+            let opacity = if cell.modifier.contains(Modifier::DIM) {
+                r#" opacity="0.6""#
+            } else {
+                ""
+            };
             let _ = write!(
                 out,
                 r#"<text x="{px}" y="{}" fill="{fg}"{weight}{opacity} xml:space="preserve">{}</text>"#,

@@ -37,6 +37,9 @@ pub enum Command {
     /// Connect to a WebSocket server, send messages and watch what comes back
     #[command(after_help = CLIENT_EXAMPLES)]
     Client(ClientArgs),
+    /// Load-test an echo server: throughput and round-trip percentiles, every echo checked
+    #[command(after_help = BENCH_EXAMPLES)]
+    Bench(BenchArgs),
 }
 
 /// How results are shown; these work before or after the subcommand.
@@ -111,8 +114,9 @@ Examples:
 Exit codes: 0 normal, 1 runtime failure (refused, reset, unexpected close, TLS,
 non-101 answer), 2 usage error (bad URL, bad header).";
 
+/// Where and how to connect; shared by `client` and `bench`.
 #[derive(Clone, Debug, Args)]
-pub struct ClientArgs {
+pub struct ConnectArgs {
     /// ws:// or wss:// URL to connect to
     #[arg(value_parser = parse_ws_url, env = "WSPROBE_URL")]
     pub url: Uri,
@@ -141,6 +145,20 @@ pub struct ClientArgs {
     #[arg(long, value_name = "FILE", env = "WSPROBE_CA")]
     pub ca: Option<PathBuf>,
 
+    /// The server prefixes its echoes with TEXT (e.g. 'Echo: '); strip it to match them
+    #[arg(long, value_name = "TEXT", env = "WSPROBE_ECHO_PREFIX")]
+    pub echo_prefix: Option<String>,
+
+    /// Refuse messages larger than this (e.g. 16MiB)
+    #[arg(long, value_name = "BYTES", default_value = "64MiB", value_parser = parse_size, env = "WSPROBE_MAX_MESSAGE_SIZE")]
+    pub max_message_size: usize,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct ClientArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
     /// Send each input line as a binary message instead of text
     #[arg(long)]
     pub binary: bool,
@@ -153,17 +171,82 @@ pub struct ClientArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "WSPROBE_PING_INTERVAL")]
     pub ping_interval: Option<Duration>,
 
-    /// The server prefixes its echoes with TEXT (e.g. 'Echo: '); strip it to match RTTs
-    #[arg(long, value_name = "TEXT", env = "WSPROBE_ECHO_PREFIX")]
-    pub echo_prefix: Option<String>,
-
     /// At end of input, wait this long for outstanding echoes before closing
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, env = "WSPROBE_WAIT")]
     pub wait: Duration,
+}
 
-    /// Refuse messages larger than this (e.g. 16MiB)
-    #[arg(long, value_name = "BYTES", default_value = "64MiB", value_parser = parse_size, env = "WSPROBE_MAX_MESSAGE_SIZE")]
-    pub max_message_size: usize,
+const BENCH_EXAMPLES: &str = "\
+Examples:
+  wsprobe bench ws://127.0.0.1:8765                       10 connections, closed loop, 10s
+  wsprobe bench ws://127.0.0.1:8765 -c 50 -w 16 -n 1000000  throughput: 16 in flight per connection
+  wsprobe bench ws://127.0.0.1:8765 -c 1 -d 10s             round-trip latency, one at a time
+  wsprobe bench ws://127.0.0.1:8765 -c 1000 --rate 20000 -d 30s   open loop: tail latency at a fixed rate
+  wsprobe bench ws://127.0.0.1:8765 -s 1MiB -n 500 --binary  bandwidth with large messages
+  wsprobe bench ws://127.0.0.1:8765 --json | jq .rtt_us.p99
+
+Every payload carries a sequence number and every echo is checked byte for byte;
+mismatched, lost, reordered or duplicated echoes and errors make the exit code 1.";
+
+#[derive(Clone, Debug, Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    /// Connections to open
+    #[arg(
+        short = 'c',
+        long,
+        value_name = "N",
+        default_value_t = 10,
+        env = "WSPROBE_CONNECTIONS"
+    )]
+    pub connections: usize,
+
+    /// Messages to send in total (over all connections)
+    #[arg(
+        short = 'n',
+        long,
+        value_name = "TOTAL",
+        conflicts_with = "duration",
+        env = "WSPROBE_MESSAGES"
+    )]
+    pub messages: Option<u64>,
+
+    /// Send for this long (default 10s when -n is not given)
+    #[arg(short = 'd', long, value_name = "DURATION", value_parser = parse_duration, env = "WSPROBE_DURATION")]
+    pub duration: Option<Duration>,
+
+    /// Payload size (at least 17 bytes: each carries its sequence number)
+    #[arg(short = 's', long, value_name = "BYTES", default_value = "64", value_parser = parse_size, env = "WSPROBE_SIZE")]
+    pub size: usize,
+
+    /// Send binary messages instead of text
+    #[arg(long)]
+    pub binary: bool,
+
+    /// Messages in flight per connection (1 = closed loop, one at a time)
+    #[arg(
+        short = 'w',
+        long,
+        value_name = "W",
+        default_value_t = 1,
+        env = "WSPROBE_WINDOW"
+    )]
+    pub window: usize,
+
+    /// Open loop: send this many messages per second in total, whatever the replies do;
+    /// latency counts from when each message should have gone out
+    #[arg(long, value_name = "R", env = "WSPROBE_RATE")]
+    pub rate: Option<f64>,
+
+    /// Run this long before measuring (echoes are still checked)
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration, env = "WSPROBE_WARMUP")]
+    pub warmup: Duration,
+
+    /// After sending stops, wait this long for outstanding echoes (then they count as lost)
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, env = "WSPROBE_TIMEOUT")]
+    pub timeout: Duration,
 }
 
 /// `1500`, `64KiB`, `1MiB`, `2MB`: a byte count.
@@ -271,11 +354,41 @@ mod tests {
         let Some(Command::Client(c)) = cli.command else {
             panic!("not a client")
         };
-        assert_eq!(c.headers.len(), 2);
-        assert_eq!(c.subprotocols, vec!["chat"]);
+        assert_eq!(c.connect.headers.len(), 2);
+        assert_eq!(c.connect.subprotocols, vec!["chat"]);
         assert_eq!(c.ping_interval, Some(Duration::from_secs(1)));
-        assert_eq!(c.echo_prefix.as_deref(), Some("Echo: "));
+        assert_eq!(c.connect.echo_prefix.as_deref(), Some("Echo: "));
         assert_eq!(c.wait, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn bench_flags() {
+        let cli = Cli::try_parse_from([
+            "wsprobe",
+            "bench",
+            "ws://127.0.0.1:1",
+            "-c",
+            "50",
+            "-w",
+            "16",
+            "-n",
+            "1000",
+            "-s",
+            "1KiB",
+            "--binary",
+        ])
+        .unwrap();
+        let Some(Command::Bench(b)) = cli.command else {
+            panic!("not a bench")
+        };
+        assert_eq!(
+            (b.connections, b.window, b.messages, b.size),
+            (50, 16, Some(1000), 1024)
+        );
+        assert!(b.binary);
+        assert!(
+            Cli::try_parse_from(["wsprobe", "bench", "ws://x", "-n", "5", "-d", "1s"]).is_err()
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! directly. `net` owns the sockets and knows nothing of terminals.
 
 pub mod app;
+pub mod bench;
 pub mod cli;
 pub mod error;
 pub mod escape;
@@ -16,7 +17,7 @@ pub mod tui;
 
 use std::io::IsTerminal;
 
-use cli::{Cli, ClientArgs, Command, OutputArgs, ServerArgs};
+use cli::{BenchArgs, Cli, ClientArgs, Command, ConnectArgs, OutputArgs, ServerArgs};
 use headless::output::{Format, Printer};
 use net::client::{ClientOptions, SessionOptions};
 use net::server::{Server, ServerConfig};
@@ -27,6 +28,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Some(Command::Server(args)) => run_server(args, &out).await,
         Some(Command::Client(args)) => run_client(args, &out).await,
+        Some(Command::Bench(args)) => run_bench(args, &out).await,
         None => run_demo(&out).await,
     }
 }
@@ -82,7 +84,7 @@ async fn run_server(args: ServerArgs, out: &OutputArgs) -> anyhow::Result<u8> {
     headless::server::run(server, Printer::new(format(out), out.quiet)).await
 }
 
-fn client_options(args: &ClientArgs) -> ClientOptions {
+fn client_options(args: &ConnectArgs) -> ClientOptions {
     ClientOptions {
         url: args.url.clone(),
         headers: args.headers.clone(),
@@ -99,13 +101,13 @@ async fn run_client(args: ClientArgs, out: &OutputArgs) -> anyhow::Result<u8> {
     let session = SessionOptions {
         echo: args.echo,
         ping_interval: args.ping_interval,
-        echo_prefix: args.echo_prefix.clone(),
+        echo_prefix: args.connect.echo_prefix.clone(),
     };
     if use_tui(out) && !args.echo {
         return tui::run(tui::Setup {
             mode: app::Mode::Client,
             client: Some(tui::ClientSetup {
-                connect: client_options(&args),
+                connect: client_options(&args.connect),
                 session,
             }),
             server: None,
@@ -119,13 +121,67 @@ async fn run_client(args: ClientArgs, out: &OutputArgs) -> anyhow::Result<u8> {
         wait: args.wait,
     };
     headless::pipe::run(
-        client_options(&args),
+        client_options(&args.connect),
         session,
         pipe,
         Printer::new(format(out), out.quiet),
         format(out),
     )
     .await
+}
+
+async fn run_bench(args: BenchArgs, out: &OutputArgs) -> anyhow::Result<u8> {
+    let config = bench::BenchConfig {
+        connect: client_options(&args.connect),
+        connections: args.connections,
+        messages: args.messages,
+        duration: match (args.messages, args.duration) {
+            (None, None) => Some(std::time::Duration::from_secs(10)),
+            (_, d) => d,
+        },
+        size: args.size,
+        binary: args.binary,
+        window: args.window,
+        rate: args.rate,
+        warmup: args.warmup,
+        echo_prefix: args.connect.echo_prefix.clone(),
+        drain: args.timeout,
+    };
+    config.validate().map_err(error::UsageError)?;
+    let live = !out.no_tui && !out.json && std::io::stdout().is_terminal();
+    let report = if live {
+        let title = format!(
+            "wsprobe bench {} · {} connections · {} B · {}",
+            args.connect.url,
+            config.connections,
+            config.size,
+            match config.rate {
+                Some(r) => format!("open loop {r} msg/s"),
+                None => format!("window {}", config.window),
+            }
+        );
+        bench::live::run(&config, title).await?
+    } else {
+        let (running, handle) = bench::start(&config);
+        tokio::pin!(handle);
+        let shutdown = headless::shutdown_signal();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                r = &mut handle => break r?,
+                _ = &mut shutdown => running.stop(),
+            }
+        }
+    };
+    if out.json {
+        println!("{}", serde_json::to_string(&report.to_json())?);
+    } else {
+        print!("{}", report.text());
+    }
+    if let Some(e) = &report.first_error {
+        eprintln!("error: {e}");
+    }
+    Ok(if report.failed() { 1 } else { 0 })
 }
 
 /// No arguments: an echo server on loopback and a client connected to it.

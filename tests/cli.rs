@@ -294,3 +294,59 @@ fn demo_headless_echoes_stdin() {
         "{stdout}"
     );
 }
+
+#[test]
+fn bench_json_against_the_server_binary() {
+    let server = ServerProcess::start(&["-q"]);
+    let out = wsprobe()
+        .args([
+            "bench",
+            &server.url,
+            "-c",
+            "3",
+            "-w",
+            "4",
+            "-n",
+            "3000",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["sent"], 3000);
+    assert_eq!(v["received"], 3000);
+    assert_eq!(v["lost"], 0);
+    assert!(v["messages_per_sec"].as_f64().unwrap() > 0.0);
+    assert!(v["rtt_us"]["p999"].as_u64().unwrap() >= v["rtt_us"]["p50"].as_u64().unwrap());
+}
+
+#[test]
+fn bench_text_summary_and_failure_exit_code() {
+    let server = ServerProcess::start(&["-q"]);
+    let out = wsprobe()
+        .args(["bench", &server.url, "-n", "200", "-c", "2"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let s = String::from_utf8_lossy(&out.stdout);
+    for word in ["messages/s", "p99.9", "Checks", "Errors    none"] {
+        assert!(s.contains(word), "summary lacks {word}:\n{s}");
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = wsprobe()
+        .args(["bench", &format!("ws://127.0.0.1:{port}"), "-n", "10"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refused"));
+    let out = wsprobe()
+        .args(["bench", "ws://127.0.0.1:1", "-s", "4"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

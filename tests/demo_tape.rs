@@ -31,7 +31,11 @@ fn words(line: &str) -> Vec<String> {
 fn typed_commands(tape: &str) -> Vec<String> {
     tape.lines()
         .filter_map(|l| l.trim().strip_prefix("Type "))
-        .map(|arg| arg.trim().trim_matches(|c| c == '"' || c == '\'').to_string())
+        .map(|arg| {
+            arg.trim()
+                .trim_matches(|c| c == '"' || c == '\'')
+                .to_string()
+        })
         .flat_map(|typed| {
             typed
                 .split('|')
@@ -47,7 +51,10 @@ fn typed_commands(tape: &str) -> Vec<String> {
 fn every_wsprobe_command_in_the_tape_parses() {
     let tape = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/demo.tape")).unwrap();
     let commands = typed_commands(&tape);
-    assert!(commands.len() >= 3, "the tape should show several commands: {commands:?}");
+    assert!(
+        commands.len() >= 3,
+        "the tape should show several commands: {commands:?}"
+    );
     for cmd in commands {
         if let Err(e) = Cli::try_parse_from(words(&cmd)) {
             panic!("demo.tape types `{cmd}`, which the CLI rejects:\n{e}");

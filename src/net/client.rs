@@ -112,6 +112,10 @@ pub struct Connected {
     pub peer: SocketAddr,
     pub path: String,
     pub handshake: Handshake,
+    /// Name resolution and TCP connect.
+    pub tcp_time: Duration,
+    /// TLS (for wss://) and the WebSocket handshake.
+    pub handshake_time: Duration,
 }
 
 pub async fn connect(opts: &ClientOptions) -> Result<Connected, NetError> {
@@ -124,7 +128,8 @@ pub async fn connect(opts: &ClientOptions) -> Result<Connected, NetError> {
         .trim_end_matches(']')
         .to_string();
     let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
-    let deadline = Instant::now() + opts.connect_timeout;
+    let started = Instant::now();
+    let deadline = started + opts.connect_timeout;
     let timed_out = |what: &str| NetError::Timeout {
         what: format!("{what} (--connect-timeout)"),
         after: opts.connect_timeout,
@@ -176,6 +181,7 @@ pub async fn connect(opts: &ClientOptions) -> Result<Connected, NetError> {
     };
     let _ = tcp.set_nodelay(true);
     let peer = tcp.peer_addr().unwrap_or_else(|_| addrs[0]);
+    let tcp_done = Instant::now();
 
     let mut request = uri
         .clone()
@@ -237,6 +243,8 @@ pub async fn connect(opts: &ClientOptions) -> Result<Connected, NetError> {
         ws,
         peer,
         path,
+        tcp_time: tcp_done - started,
+        handshake_time: tcp_done.elapsed(),
         handshake: Handshake {
             request_line,
             request_headers,

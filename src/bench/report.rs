@@ -1,0 +1,366 @@
+//! What a bench measured: a text summary for people, one JSON object for machines.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use super::worker::new_histogram;
+use crate::net::rtt::format_duration;
+
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub connections: usize,
+    pub size: usize,
+    pub window: usize,
+    pub rate: Option<f64>,
+    pub binary: bool,
+    pub stopped_early: bool,
+    pub sent: u64,
+    pub received: u64,
+    /// Echoes after the warm-up (the basis of rates and latencies).
+    pub measured: u64,
+    pub measured_bytes: u64,
+    /// From the end of the warm-up to the last echo.
+    pub measured_secs: f64,
+    pub mismatched: u64,
+    pub lost: u64,
+    pub reordered: u64,
+    pub duplicated: u64,
+    pub unanswered: u64,
+    pub errors: BTreeMap<String, u64>,
+    pub rtt: Histogram<u64>,
+    pub tcp: Histogram<u64>,
+    pub handshake: Histogram<u64>,
+    pub first_error: Option<String>,
+}
+
+impl Default for Report {
+    fn default() -> Self {
+        Report {
+            connections: 0,
+            size: 0,
+            window: 0,
+            rate: None,
+            binary: false,
+            stopped_early: false,
+            sent: 0,
+            received: 0,
+            measured: 0,
+            measured_bytes: 0,
+            measured_secs: 0.0,
+            mismatched: 0,
+            lost: 0,
+            reordered: 0,
+            duplicated: 0,
+            unanswered: 0,
+            errors: BTreeMap::new(),
+            rtt: new_histogram(),
+            tcp: new_histogram(),
+            handshake: new_histogram(),
+            first_error: None,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct LatencyJson {
+    pub min: u64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+    pub mean: f64,
+    pub stdev: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConnectJson {
+    pub min: u64,
+    pub p50: u64,
+    pub p99: u64,
+    pub max: u64,
+}
+
+/// The `--json` object (documented in the README).
+#[derive(Debug, Serialize)]
+pub struct ReportJson {
+    pub messages_per_sec: f64,
+    pub mb_per_sec: f64,
+    pub rtt_us: LatencyJson,
+    pub connect_us: ConnectJson,
+    pub handshake_us: ConnectJson,
+    pub sent: u64,
+    pub received: u64,
+    pub measured: u64,
+    pub mismatched: u64,
+    pub lost: u64,
+    pub reordered: u64,
+    pub duplicated: u64,
+    pub unanswered: u64,
+    pub errors: BTreeMap<String, u64>,
+    pub connections: usize,
+    pub size: usize,
+    pub window: usize,
+    pub rate: Option<f64>,
+    pub duration_secs: f64,
+    pub stopped_early: bool,
+}
+
+fn latency(h: &Histogram<u64>) -> LatencyJson {
+    if h.is_empty() {
+        return LatencyJson {
+            min: 0,
+            p50: 0,
+            p90: 0,
+            p99: 0,
+            p999: 0,
+            max: 0,
+            mean: 0.0,
+            stdev: 0.0,
+        };
+    }
+    LatencyJson {
+        min: h.min(),
+        p50: h.value_at_quantile(0.5),
+        p90: h.value_at_quantile(0.9),
+        p99: h.value_at_quantile(0.99),
+        p999: h.value_at_quantile(0.999),
+        max: h.max(),
+        mean: (h.mean() * 10.0).round() / 10.0,
+        stdev: (h.stdev() * 10.0).round() / 10.0,
+    }
+}
+
+fn connect(h: &Histogram<u64>) -> ConnectJson {
+    if h.is_empty() {
+        return ConnectJson {
+            min: 0,
+            p50: 0,
+            p99: 0,
+            max: 0,
+        };
+    }
+    ConnectJson {
+        min: h.min(),
+        p50: h.value_at_quantile(0.5),
+        p99: h.value_at_quantile(0.99),
+        max: h.max(),
+    }
+}
+
+fn us(v: u64) -> String {
+    format_duration(std::time::Duration::from_micros(v))
+}
+
+impl Report {
+    pub fn messages_per_sec(&self) -> f64 {
+        if self.measured_secs > 0.0 {
+            self.measured as f64 / self.measured_secs
+        } else {
+            0.0
+        }
+    }
+
+    pub fn mb_per_sec(&self) -> f64 {
+        if self.measured_secs > 0.0 {
+            self.measured_bytes as f64 / 1e6 / self.measured_secs
+        } else {
+            0.0
+        }
+    }
+
+    pub fn error_count(&self) -> u64 {
+        self.errors.values().sum()
+    }
+
+    /// Anything that makes the run a failure (and the exit code non-zero).
+    pub fn failed(&self) -> bool {
+        self.mismatched + self.lost + self.reordered + self.duplicated + self.error_count() > 0
+    }
+
+    pub fn to_json(&self) -> ReportJson {
+        ReportJson {
+            messages_per_sec: (self.messages_per_sec() * 10.0).round() / 10.0,
+            mb_per_sec: (self.mb_per_sec() * 1000.0).round() / 1000.0,
+            rtt_us: latency(&self.rtt),
+            connect_us: connect(&self.tcp),
+            handshake_us: connect(&self.handshake),
+            sent: self.sent,
+            received: self.received,
+            measured: self.measured,
+            mismatched: self.mismatched,
+            lost: self.lost,
+            reordered: self.reordered,
+            duplicated: self.duplicated,
+            unanswered: self.unanswered,
+            errors: self.errors.clone(),
+            connections: self.connections,
+            size: self.size,
+            window: self.window,
+            rate: self.rate,
+            duration_secs: (self.measured_secs * 1000.0).round() / 1000.0,
+            stopped_early: self.stopped_early,
+        }
+    }
+
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        let mode = match self.rate {
+            Some(r) => format!("open loop at {r:.0} msg/s"),
+            None => format!("closed loop, window {}", self.window),
+        };
+        let _ = writeln!(
+            s,
+            "{} connections, {}-byte {} messages, {mode}{}",
+            self.connections,
+            self.size,
+            if self.binary { "binary" } else { "text" },
+            if self.stopped_early {
+                " (stopped early)"
+            } else {
+                ""
+            }
+        );
+        let _ = writeln!(s);
+        let _ = writeln!(s, "Throughput");
+        let _ = writeln!(s, "  messages/s   {:.0}", self.messages_per_sec());
+        let _ = writeln!(s, "  MB/s         {:.2}", self.mb_per_sec());
+        let _ = writeln!(
+            s,
+            "  measured     {} echoes in {:.3}s",
+            self.measured, self.measured_secs
+        );
+        let _ = writeln!(s);
+        let l = latency(&self.rtt);
+        let _ = writeln!(s, "Round trip");
+        let _ = writeln!(
+            s,
+            "  min {}  p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+            us(l.min),
+            us(l.p50),
+            us(l.p90),
+            us(l.p99),
+            us(l.p999),
+            us(l.max)
+        );
+        let _ = writeln!(
+            s,
+            "  mean {}  stdev {}",
+            us(l.mean as u64),
+            us(l.stdev as u64)
+        );
+        for line in histogram_chart(&self.rtt, 10, 40) {
+            let _ = writeln!(s, "  {line}");
+        }
+        let _ = writeln!(s);
+        let (t, h) = (connect(&self.tcp), connect(&self.handshake));
+        let _ = writeln!(
+            s,
+            "Connect   p50 {}  p99 {}  max {}",
+            us(t.p50),
+            us(t.p99),
+            us(t.max)
+        );
+        let _ = writeln!(
+            s,
+            "Handshake p50 {}  p99 {}  max {}",
+            us(h.p50),
+            us(h.p99),
+            us(h.max)
+        );
+        let _ = writeln!(s);
+        let _ = writeln!(
+            s,
+            "Checks    sent {}  received {}  mismatched {}  lost {}  reordered {}  duplicated {}",
+            self.sent, self.received, self.mismatched, self.lost, self.reordered, self.duplicated
+        );
+        if self.unanswered > 0 {
+            let _ = writeln!(
+                s,
+                "          {} not answered when the run was stopped",
+                self.unanswered
+            );
+        }
+        if self.errors.is_empty() {
+            let _ = writeln!(s, "Errors    none");
+        } else {
+            let list: Vec<String> = self
+                .errors
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect();
+            let _ = writeln!(s, "Errors    {}", list.join(", "));
+        }
+        s
+    }
+}
+
+/// A text bar chart of the distribution: `  182µs [  1234] ■■■■■■`.
+pub fn histogram_chart(h: &Histogram<u64>, buckets: usize, width: usize) -> Vec<String> {
+    if h.is_empty() {
+        return Vec::new();
+    }
+    let lo = h.min();
+    // The top bucket ends at p99.9 so one outlier does not flatten the chart.
+    let hi = h.value_at_quantile(0.999).max(lo + 1);
+    let step = ((hi - lo) as f64 / buckets as f64).max(1.0);
+    let mut counts = vec![0u64; buckets];
+    for v in h.iter_recorded() {
+        let i = (((v.value_iterated_to() - lo) as f64 / step) as usize).min(buckets - 1);
+        counts[i] += v.count_at_value();
+    }
+    let max = counts.iter().copied().max().unwrap_or(1).max(1);
+    counts
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            let upper = lo + (step * (i + 1) as f64) as u64;
+            let bar = "■".repeat(((c as f64 / max as f64) * width as f64).round() as usize);
+            format!("{:>9} [{c:>8}] {bar}", us(upper))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chart_has_the_asked_buckets_and_counts_everything() {
+        let mut h = new_histogram();
+        for v in 1..=1000u64 {
+            h.record(v * 10).unwrap();
+        }
+        let lines = histogram_chart(&h, 10, 20);
+        assert_eq!(lines.len(), 10);
+        let total: u64 = lines
+            .iter()
+            .map(|l| {
+                l.split('[')
+                    .nth(1)
+                    .unwrap()
+                    .split(']')
+                    .next()
+                    .unwrap()
+                    .trim()
+                    .parse::<u64>()
+                    .unwrap()
+            })
+            .sum();
+        assert_eq!(total, 1000);
+    }
+
+    #[test]
+    fn failure_is_any_error_or_check() {
+        let mut r = Report::default();
+        assert!(!r.failed());
+        r.reordered = 1;
+        assert!(r.failed());
+        let mut r = Report::default();
+        r.errors.insert("timeout".into(), 1);
+        assert!(r.failed());
+    }
+}

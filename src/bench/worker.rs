@@ -1,0 +1,384 @@
+//! One bench connection: sends numbered payloads (closed loop with a window, or
+//! open loop at a fixed rate), checks every echo byte for byte, and keeps its
+//! own counts and histogram so connections never contend.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::payload;
+use crate::net::client::{self, ClientOptions};
+use crate::net::CloseInfo;
+
+/// How often a connection hands its fresh RTTs to the live view.
+const PUBLISH_EVERY: Duration = Duration::from_millis(100);
+/// Echoes read in one go before the window is refilled.
+const READ_BATCH: usize = 256;
+
+pub fn new_histogram() -> Histogram<u64> {
+    // 1 µs to 1 hour, 3 significant figures.
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("static histogram bounds are valid")
+}
+
+/// What every connection shares with the live view.
+#[derive(Debug)]
+pub struct Progress {
+    pub sent: AtomicU64,
+    pub received: AtomicU64,
+    pub errors: AtomicU64,
+    pub connected: AtomicU64,
+    /// RTTs since the live view last looked.
+    pub recent: Mutex<Histogram<u64>>,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress {
+            sent: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            connected: AtomicU64::new(0),
+            recent: Mutex::new(new_histogram()),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub connect: ClientOptions,
+    /// Messages this connection sends (count mode).
+    pub messages: Option<u64>,
+    /// When sending stops (duration mode).
+    pub send_until: Option<Instant>,
+    pub window: usize,
+    /// Open loop: the spacing between this connection's sends.
+    pub interval: Option<Duration>,
+    /// Echoes received before this are checked but not measured.
+    pub warmup_end: Instant,
+    pub size: usize,
+    pub binary: bool,
+    pub echo_prefix: Bytes,
+    /// How long to wait for outstanding echoes once sending is over.
+    pub drain: Duration,
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    pub sent: u64,
+    pub received: u64,
+    /// Echoes after the warm-up, and their bytes.
+    pub measured: u64,
+    pub measured_bytes: u64,
+    pub mismatched: u64,
+    pub lost: u64,
+    pub reordered: u64,
+    pub duplicated: u64,
+    /// Sent but not answered when the user stopped the run (not an error).
+    pub unanswered: u64,
+    pub errors: BTreeMap<&'static str, u64>,
+    pub rtt: Histogram<u64>,
+    pub tcp: Option<Duration>,
+    pub handshake: Option<Duration>,
+    pub last_echo: Option<Instant>,
+    /// The first error's message, for the one line a person reads.
+    pub first_error: Option<String>,
+}
+
+impl Outcome {
+    fn new() -> Self {
+        Outcome {
+            sent: 0,
+            received: 0,
+            measured: 0,
+            measured_bytes: 0,
+            mismatched: 0,
+            lost: 0,
+            reordered: 0,
+            duplicated: 0,
+            unanswered: 0,
+            errors: BTreeMap::new(),
+            rtt: new_histogram(),
+            tcp: None,
+            handshake: None,
+            last_echo: None,
+            first_error: None,
+        }
+    }
+
+    fn error(&mut self, kind: &'static str, progress: &Progress) {
+        *self.errors.entry(kind).or_default() += 1;
+        progress.errors.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Sent and not yet echoed, oldest first: (seq, when it was due to go out).
+type Outstanding = VecDeque<(u64, Instant)>;
+
+struct Tracker {
+    outstanding: Outstanding,
+    next_seq: u64,
+    recent: Histogram<u64>,
+    published: Instant,
+}
+
+impl Tracker {
+    /// Checks one echo and counts it; true when it answered an outstanding send.
+    fn echo(&mut self, payload: &[u8], plan: &Plan, out: &mut Outcome, now: Instant) -> bool {
+        out.received += 1;
+        let body = if !plan.binary && !plan.echo_prefix.is_empty() {
+            match payload.strip_prefix(&plan.echo_prefix[..]) {
+                Some(b) => b,
+                None => {
+                    out.mismatched += 1;
+                    return false;
+                }
+            }
+        } else {
+            payload
+        };
+        let Some(seq) = payload::verify(body, plan.size) else {
+            out.mismatched += 1;
+            return false;
+        };
+        if seq >= self.next_seq {
+            // Never sent: not an echo of ours.
+            out.mismatched += 1;
+            return false;
+        }
+        let Some(pos) = self.outstanding.iter().position(|(s, _)| *s == seq) else {
+            out.duplicated += 1;
+            return false;
+        };
+        if pos > 0 {
+            out.reordered += 1;
+        }
+        let (_, due) = self.outstanding.remove(pos).expect("position is in range");
+        out.last_echo = Some(now);
+        if now >= plan.warmup_end {
+            let us = (now.saturating_duration_since(due).as_micros() as u64).max(1);
+            out.rtt.saturating_record(us);
+            self.recent.saturating_record(us);
+            out.measured += 1;
+            out.measured_bytes += payload.len() as u64;
+        }
+        true
+    }
+
+    fn publish(&mut self, progress: &Progress, now: Instant) {
+        if now.saturating_duration_since(self.published) < PUBLISH_EVERY || self.recent.is_empty() {
+            return;
+        }
+        if let Ok(mut shared) = progress.recent.lock() {
+            let _ = shared.add(&self.recent);
+        }
+        self.recent.reset();
+        self.published = now;
+    }
+}
+
+fn message(seq: u64, plan: &Plan) -> Message {
+    let p = payload::make(seq, plan.size);
+    if plan.binary {
+        Message::Binary(Bytes::from(p))
+    } else {
+        Message::text(String::from_utf8(p).expect("payloads are ASCII"))
+    }
+}
+
+pub async fn run(plan: Plan, progress: Arc<Progress>, mut stop: watch::Receiver<bool>) -> Outcome {
+    let mut out = Outcome::new();
+    let conn = match client::connect(&plan.connect).await {
+        Ok(c) => c,
+        Err(e) => {
+            out.first_error = Some(e.to_string());
+            out.error("connect failed", &progress);
+            return out;
+        }
+    };
+    progress.connected.fetch_add(1, Ordering::Relaxed);
+    out.tcp = Some(conn.tcp_time);
+    out.handshake = Some(conn.handshake_time);
+    let mut ws = conn.ws;
+    let start = Instant::now();
+    let mut t = Tracker {
+        outstanding: VecDeque::new(),
+        next_seq: 0,
+        recent: new_histogram(),
+        published: start,
+    };
+    let mut stopped = *stop.borrow();
+    let mut drain_deadline: Option<Instant> = None;
+    // The last time an echo answered something: a server that stops answering
+    // (or answers only garbage) cannot hold the run forever.
+    let mut last_answer = start;
+
+    loop {
+        let now = Instant::now();
+        if !t.outstanding.is_empty()
+            && now.saturating_duration_since(last_answer) >= plan.drain
+            && !stopped
+        {
+            out.lost += t.outstanding.len() as u64;
+            out.error("timeout", &progress);
+            t.outstanding.clear();
+            break;
+        }
+        let sending = !stopped
+            && plan.messages.is_none_or(|n| t.next_seq < n)
+            && plan.send_until.is_none_or(|u| now < u);
+        if !sending {
+            if t.outstanding.is_empty() {
+                break;
+            }
+            let deadline = *drain_deadline.get_or_insert(
+                now + if stopped {
+                    Duration::from_secs(1)
+                } else {
+                    plan.drain
+                },
+            );
+            if now >= deadline {
+                if stopped {
+                    out.unanswered += t.outstanding.len() as u64;
+                } else {
+                    out.lost += t.outstanding.len() as u64;
+                    out.error("timeout", &progress);
+                }
+                t.outstanding.clear();
+                break;
+            }
+        }
+        // Send what is due: up to the window (closed loop) or by the clock (open loop).
+        let mut fed = 0u64;
+        if sending {
+            let result: Result<(), String> = async {
+                match plan.interval {
+                    None => {
+                        while t.outstanding.len() < plan.window
+                            && plan.messages.is_none_or(|n| t.next_seq < n)
+                        {
+                            if t.outstanding.is_empty() {
+                                last_answer = now;
+                            }
+                            ws.feed(message(t.next_seq, &plan))
+                                .await
+                                .map_err(|e| e.to_string())?;
+                            t.outstanding.push_back((t.next_seq, now));
+                            t.next_seq += 1;
+                            fed += 1;
+                        }
+                    }
+                    Some(every) => {
+                        loop {
+                            let due = start + every.mul_f64(t.next_seq as f64);
+                            if due > now || plan.messages.is_some_and(|n| t.next_seq >= n) {
+                                break;
+                            }
+                            if t.outstanding.is_empty() {
+                                last_answer = now;
+                            }
+                            ws.feed(message(t.next_seq, &plan))
+                                .await
+                                .map_err(|e| e.to_string())?;
+                            // Measured from when it should have gone: a stalled server cannot hide.
+                            t.outstanding.push_back((t.next_seq, due));
+                            t.next_seq += 1;
+                            fed += 1;
+                        }
+                    }
+                }
+                if fed > 0 {
+                    ws.flush().await.map_err(|e| e.to_string())?;
+                }
+                Ok(())
+            }
+            .await;
+            out.sent += fed;
+            progress.sent.fetch_add(fed, Ordering::Relaxed);
+            if result.is_err() {
+                out.lost += t.outstanding.len() as u64;
+                out.error("closed early", &progress);
+                t.outstanding.clear();
+                break;
+            }
+        }
+        if t.outstanding.is_empty() && sending && plan.interval.is_none() {
+            continue;
+        }
+        // Wait for echoes, the next open-loop send, the end of the run, or a stop.
+        let next_send = plan
+            .interval
+            .map(|every| start + every.mul_f64(t.next_seq as f64));
+        let wake = match (sending, next_send, plan.send_until, drain_deadline) {
+            (false, _, _, Some(d)) => Some(d),
+            (true, Some(n), _, _) => Some(n),
+            (true, None, Some(u), _) => Some(u),
+            _ => None,
+        };
+        let stall = (!t.outstanding.is_empty()).then(|| last_answer + plan.drain);
+        let wake = match (wake, stall) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let before = out.received;
+        tokio::select! {
+            biased;
+            changed = stop.changed(), if !stopped => {
+                stopped = changed.is_err() || *stop.borrow();
+            }
+            msg = ws.next() => {
+                let mut msg = msg;
+                let mut n = 0;
+                loop {
+                    match msg {
+                        Some(Ok(Message::Text(p))) => {
+                            if t.echo(p.as_bytes(), &plan, &mut out, Instant::now()) {
+                                last_answer = Instant::now();
+                            }
+                        }
+                        Some(Ok(Message::Binary(p))) => {
+                            if t.echo(&p, &plan, &mut out, Instant::now()) {
+                                last_answer = Instant::now();
+                            }
+                        }
+                        Some(Ok(_)) => {}
+                        Some(Err(_)) | None => {
+                            out.lost += t.outstanding.len() as u64;
+                            out.error("closed early", &progress);
+                            t.outstanding.clear();
+                            progress.received.fetch_add(out.received - before, Ordering::Relaxed);
+                            return out;
+                        }
+                    }
+                    n += 1;
+                    if n >= READ_BATCH {
+                        break;
+                    }
+                    match ws.next().now_or_never() {
+                        Some(m) => msg = m,
+                        None => break,
+                    }
+                }
+            }
+            _ = async { tokio::time::sleep_until(wake.expect("guarded").into()).await }, if wake.is_some() => {}
+        }
+        progress
+            .received
+            .fetch_add(out.received - before, Ordering::Relaxed);
+        t.publish(&progress, Instant::now());
+    }
+    t.publish(&progress, Instant::now() + PUBLISH_EVERY);
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = ws.close(Some(CloseInfo::new(1000, "").to_frame())).await;
+        while let Some(Ok(_)) = ws.next().await {}
+    })
+    .await;
+    out
+}

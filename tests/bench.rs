@@ -1,0 +1,278 @@
+//! `wsprobe bench` against the in-process echo server (counts exact) and against
+//! test servers that corrupt, drop, reorder or duplicate echoes (all caught).
+
+mod support;
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use support::*;
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::Message;
+use wsprobe::bench::{self, BenchConfig};
+use wsprobe::net::client::{parse_ws_url, ClientOptions};
+use wsprobe::net::server::ServerConfig;
+
+fn config(url: &str) -> BenchConfig {
+    BenchConfig {
+        connect: ClientOptions::new(parse_ws_url(url).unwrap()),
+        connections: 4,
+        messages: Some(2_000),
+        duration: None,
+        size: 64,
+        binary: false,
+        window: 8,
+        rate: None,
+        warmup: Duration::ZERO,
+        echo_prefix: None,
+        drain: Duration::from_millis(500),
+    }
+}
+
+async fn quiet_server(prefix: Option<&str>) -> String {
+    start_server(ServerConfig {
+        report_frames: false,
+        prefix: prefix.map(str::to_string),
+        ..ServerConfig::default()
+    })
+    .await
+    .0
+}
+
+#[tokio::test]
+async fn counts_are_exact_against_the_echo_server() {
+    let url = quiet_server(None).await;
+    for (binary, window, size) in [(false, 8, 64), (true, 1, 17), (true, 32, 4096)] {
+        let mut c = config(&url);
+        c.binary = binary;
+        c.window = window;
+        c.size = size;
+        c.messages = Some(2_003);
+        let r = within("bench", bench::run(&c)).await;
+        assert_eq!(
+            (r.sent, r.received, r.measured),
+            (2_003, 2_003, 2_003),
+            "{}",
+            r.text()
+        );
+        assert!(!r.failed(), "{}", r.text());
+        assert_eq!(r.rtt.len(), 2_003);
+        assert_eq!(r.tcp.len(), 4);
+        assert!(r.messages_per_sec() > 0.0);
+        let j = serde_json::to_value(r.to_json()).unwrap();
+        for key in [
+            "messages_per_sec",
+            "mb_per_sec",
+            "sent",
+            "received",
+            "mismatched",
+            "lost",
+            "reordered",
+            "duplicated",
+            "errors",
+        ] {
+            assert!(j.get(key).is_some(), "json lacks {key}");
+        }
+        for key in ["min", "p50", "p90", "p99", "p999", "max", "mean", "stdev"] {
+            assert!(j["rtt_us"].get(key).is_some(), "rtt_us lacks {key}");
+        }
+        assert!(j["connect_us"]["p50"].is_u64() && j["connect_us"]["p99"].is_u64());
+    }
+}
+
+#[tokio::test]
+async fn echo_prefix_is_understood() {
+    let url = quiet_server(Some("Echo: ")).await;
+    let mut c = config(&url);
+    c.drain = Duration::from_millis(300);
+    let r = within("bench", bench::run(&c)).await;
+    assert_eq!(
+        r.mismatched, 32,
+        "without --echo-prefix every echo differs (a window per connection)"
+    );
+    assert_eq!(
+        r.errors.get("timeout"),
+        Some(&4),
+        "then the run gives up: {}",
+        r.text()
+    );
+    c.echo_prefix = Some("Echo: ".into());
+    let r = within("bench", bench::run(&c)).await;
+    assert!(!r.failed(), "{}", r.text());
+    assert_eq!(r.measured, 2_000);
+}
+
+#[tokio::test]
+async fn duration_mode_and_open_loop_stop_by_themselves() {
+    let url = quiet_server(None).await;
+    let mut c = config(&url);
+    c.messages = None;
+    c.duration = Some(Duration::from_millis(300));
+    let r = within("duration bench", bench::run(&c)).await;
+    assert!(
+        r.sent > 0 && r.sent == r.received && !r.failed(),
+        "{}",
+        r.text()
+    );
+    c.rate = Some(1_000.0);
+    c.duration = Some(Duration::from_millis(500));
+    let r = within("open loop bench", bench::run(&c)).await;
+    // 1000/s for half a second: about 500, give or take scheduling.
+    assert!((400..=600).contains(&r.sent), "open loop sent {}", r.sent);
+    assert!(!r.failed(), "{}", r.text());
+}
+
+#[tokio::test]
+async fn warmup_echoes_are_checked_but_not_measured() {
+    let url = quiet_server(None).await;
+    let mut c = config(&url);
+    c.messages = None;
+    c.connections = 1;
+    c.window = 1;
+    c.rate = Some(200.0);
+    c.warmup = Duration::from_millis(250);
+    c.duration = Some(Duration::from_millis(250));
+    let r = within("bench", bench::run(&c)).await;
+    assert!(
+        r.measured < r.received,
+        "{} measured of {}",
+        r.measured,
+        r.received
+    );
+    assert!(r.measured > 0);
+}
+
+/// A server whose echo of message i is `mangle(i, msg)` (None: no echo).
+async fn misbehaving_server(mangle: fn(u64, Message) -> Vec<Message>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+                    return;
+                };
+                let mut i = 0u64;
+                while let Some(Ok(msg)) = ws.next().await {
+                    if !(msg.is_text() || msg.is_binary()) {
+                        continue;
+                    }
+                    for out in mangle(i, msg) {
+                        if ws.send(out).await.is_err() {
+                            return;
+                        }
+                    }
+                    i += 1;
+                }
+            });
+        }
+    });
+    format!("ws://{addr}")
+}
+
+fn one_connection(url: &str) -> BenchConfig {
+    let mut c = config(url);
+    c.connections = 1;
+    c.window = 4;
+    c.messages = Some(100);
+    c
+}
+
+#[tokio::test]
+async fn corrupted_echoes_are_mismatched() {
+    let url = misbehaving_server(|i, m| {
+        if i == 10 {
+            let mut b = m.into_data().to_vec();
+            b[40] ^= 1;
+            vec![Message::binary(b)]
+        } else {
+            vec![m]
+        }
+    })
+    .await;
+    let mut c = one_connection(&url);
+    c.binary = true;
+    let r = within("bench", bench::run(&c)).await;
+    assert_eq!(r.mismatched, 1, "{}", r.text());
+    assert_eq!(r.lost, 1, "the corrupted one never came back intact");
+    assert!(r.failed());
+}
+
+#[tokio::test]
+async fn dropped_echoes_are_lost_after_the_timeout() {
+    let url = misbehaving_server(|i, m| if i % 10 == 3 { vec![] } else { vec![m] }).await;
+    let mut c = one_connection(&url);
+    c.window = 100;
+    let r = within("bench", bench::run(&c)).await;
+    assert_eq!(r.lost, 10, "{}", r.text());
+    assert_eq!(r.errors.get("timeout"), Some(&1));
+    assert!(r.failed());
+}
+
+#[tokio::test]
+async fn reordered_and_duplicated_echoes_are_counted() {
+    // Swap each pair: 1 0 3 2 …
+    let url = misbehaving_server(|i, m| {
+        thread_local!(static HELD: std::cell::RefCell<Option<Message>> = const { std::cell::RefCell::new(None) });
+        HELD.with(|h| {
+            if i % 2 == 0 {
+                *h.borrow_mut() = Some(m);
+                vec![]
+            } else {
+                vec![m, h.borrow_mut().take().unwrap()]
+            }
+        })
+    })
+    .await;
+    let mut c = one_connection(&url);
+    c.window = 10;
+    let r = within("bench", bench::run(&c)).await;
+    assert_eq!(r.reordered, 50, "{}", r.text());
+    assert_eq!(r.lost + r.mismatched + r.duplicated, 0, "{}", r.text());
+
+    let url = misbehaving_server(|i, m| if i == 5 { vec![m.clone(), m] } else { vec![m] }).await;
+    let r = within("bench", bench::run(&one_connection(&url))).await;
+    assert_eq!(r.duplicated, 1, "{}", r.text());
+    assert!(r.failed());
+}
+
+#[tokio::test]
+async fn a_server_that_closes_early_is_an_error() {
+    let url = misbehaving_server(|i, m| {
+        if i == 20 {
+            vec![Message::Close(None)]
+        } else {
+            vec![m]
+        }
+    })
+    .await;
+    let r = within("bench", bench::run(&one_connection(&url))).await;
+    assert_eq!(r.errors.get("closed early"), Some(&1), "{}", r.text());
+    assert!(r.lost > 0);
+}
+
+#[tokio::test]
+async fn refused_connections_are_errors_with_a_message() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let c = config(&format!("ws://127.0.0.1:{port}"));
+    let r = within("bench", bench::run(&c)).await;
+    assert_eq!(r.errors.get("connect failed"), Some(&4));
+    assert!(r.first_error.as_deref().unwrap().contains("refused"));
+}
+
+#[test]
+fn bad_settings_are_usage_errors() {
+    let mut c = config("ws://127.0.0.1:1");
+    c.size = 8;
+    assert!(c.validate().unwrap_err().contains("at least 17"));
+    let mut c = config("ws://127.0.0.1:1");
+    c.window = 0;
+    assert!(c.validate().is_err());
+    let mut c = config("ws://127.0.0.1:1");
+    c.rate = Some(-1.0);
+    assert!(c.validate().is_err());
+}
