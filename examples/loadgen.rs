@@ -13,7 +13,10 @@ use tokio_tungstenite::tungstenite::Message;
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let url = args.get(1).cloned().unwrap_or_else(|| "ws://127.0.0.1:9002".into());
+    let url = args
+        .get(1)
+        .cloned()
+        .unwrap_or_else(|| "ws://127.0.0.1:9002".into());
     let conns: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(50);
     let window: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(16);
     let secs: u64 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(5);
@@ -22,9 +25,16 @@ async fn main() {
     let payload = "x".repeat(64);
     let mut tasks = Vec::new();
     for _ in 0..conns {
-        let (url, received, running, payload) = (url.clone(), received.clone(), running.clone(), payload.clone());
+        let (url, received, running, payload) = (
+            url.clone(),
+            received.clone(),
+            running.clone(),
+            payload.clone(),
+        );
         tasks.push(tokio::spawn(async move {
-            let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.expect("connect");
+            let (mut ws, _) = tokio_tungstenite::connect_async(&url)
+                .await
+                .expect("connect");
             for _ in 0..window {
                 ws.feed(Message::text(payload.clone())).await.unwrap();
             }

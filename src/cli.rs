@@ -98,6 +98,11 @@ pub struct ServerArgs {
     #[arg(long, value_name = "BYTES", default_value = "64MiB", value_parser = parse_size, env = "WSPROBE_MAX_MESSAGE_SIZE")]
     pub max_message_size: usize,
 
+    /// Per-connection read buffer: larger reads large messages faster, and costs
+    /// that much memory for every connection, idle or not
+    #[arg(long, value_name = "BYTES", default_value = "4KiB", value_parser = parse_size, env = "WSPROBE_READ_BUFFER")]
+    pub read_buffer: usize,
+
     /// Drop a connection that has not finished its handshake after this long
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, env = "WSPROBE_HANDSHAKE_TIMEOUT")]
     pub handshake_timeout: Duration,

@@ -47,6 +47,7 @@ fn server_config(args: &ServerArgs, report_frames: bool) -> ServerConfig {
         subprotocols: args.subprotocols.clone(),
         max_message_size: args.max_message_size,
         handshake_timeout: args.handshake_timeout,
+        read_buffer_size: args.read_buffer,
         report_frames,
     }
 }

@@ -122,6 +122,7 @@ impl Outcome {
 type Outstanding = VecDeque<(u64, Instant)>;
 
 struct Tracker {
+    pattern: payload::Pattern,
     outstanding: Outstanding,
     next_seq: u64,
     recent: Histogram<u64>,
@@ -143,7 +144,7 @@ impl Tracker {
         } else {
             payload
         };
-        let Some(seq) = payload::verify(body, plan.size) else {
+        let Some(seq) = self.pattern.verify(body) else {
             out.mismatched += 1;
             return false;
         };
@@ -183,8 +184,8 @@ impl Tracker {
     }
 }
 
-fn message(seq: u64, plan: &Plan) -> Message {
-    let p = payload::make(seq, plan.size);
+fn message(seq: u64, plan: &Plan, pattern: &payload::Pattern) -> Message {
+    let p = pattern.make(seq);
     if plan.binary {
         Message::Binary(Bytes::from(p))
     } else {
@@ -208,6 +209,7 @@ pub async fn run(plan: Plan, progress: Arc<Progress>, mut stop: watch::Receiver<
     let mut ws = conn.ws;
     let start = Instant::now();
     let mut t = Tracker {
+        pattern: payload::Pattern::new(plan.size),
         outstanding: VecDeque::new(),
         next_seq: 0,
         recent: new_histogram(),
@@ -267,7 +269,7 @@ pub async fn run(plan: Plan, progress: Arc<Progress>, mut stop: watch::Receiver<
                             if t.outstanding.is_empty() {
                                 last_answer = now;
                             }
-                            ws.feed(message(t.next_seq, &plan))
+                            ws.feed(message(t.next_seq, &plan, &t.pattern))
                                 .await
                                 .map_err(|e| e.to_string())?;
                             t.outstanding.push_back((t.next_seq, now));
@@ -284,7 +286,7 @@ pub async fn run(plan: Plan, progress: Arc<Progress>, mut stop: watch::Receiver<
                             if t.outstanding.is_empty() {
                                 last_answer = now;
                             }
-                            ws.feed(message(t.next_seq, &plan))
+                            ws.feed(message(t.next_seq, &plan, &t.pattern))
                                 .await
                                 .map_err(|e| e.to_string())?;
                             // Measured from when it should have gone: a stalled server cannot hide.

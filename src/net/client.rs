@@ -219,7 +219,10 @@ pub async fn connect(opts: &ClientOptions) -> Result<Connected, NetError> {
     let handshake = tokio_tungstenite::client_async_tls_with_config(
         request,
         tcp,
-        Some(ws_config(opts.max_message_size)),
+        Some(ws_config(
+            opts.max_message_size,
+            super::CLIENT_READ_BUFFER_SIZE,
+        )),
         Some(connector),
     );
     let (ws, response) = tokio::time::timeout_at(deadline.into(), handshake)

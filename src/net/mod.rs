@@ -290,15 +290,18 @@ pub enum NetCommand {
     Close(Option<CloseInfo>),
 }
 
-/// Tungstenite's default read buffer is 128 KiB per connection; idle connections must
-/// be cheap, and a small buffer measured no slower for small messages.
+/// Tungstenite's default read buffer is 128 KiB per connection, allocated up front;
+/// idle connections must be cheap. It also caps one read call, so larger is faster
+/// for large messages (see the README's Performance section for the trade).
 pub const READ_BUFFER_SIZE: usize = 4 * 1024;
+/// A client is one connection (or a bench's few): it can afford a roomy buffer.
+pub const CLIENT_READ_BUFFER_SIZE: usize = 64 * 1024;
 /// The default limit on one message, as tungstenite's.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 << 20;
 
-pub fn ws_config(max_message_size: usize) -> WebSocketConfig {
+pub fn ws_config(max_message_size: usize, read_buffer_size: usize) -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER_SIZE)
+        .read_buffer_size(read_buffer_size.max(256))
         .max_message_size(Some(max_message_size))
         .max_frame_size(Some(max_message_size))
 }

@@ -19,7 +19,7 @@ use tokio_tungstenite::WebSocketStream;
 use super::{
     describe, header_pairs, ws_config, CloseCause, CloseInfo, ConnCounters, ConnId,
     CounterSnapshot, Direction, Frame, Handshake, NetCommand, NetEvent, Opened,
-    DEFAULT_MAX_MESSAGE_SIZE,
+    DEFAULT_MAX_MESSAGE_SIZE, READ_BUFFER_SIZE,
 };
 use crate::error::NetError;
 
@@ -35,6 +35,8 @@ pub struct ServerConfig {
     pub subprotocols: Vec<String>,
     pub max_message_size: usize,
     pub handshake_timeout: Duration,
+    /// Bytes read per call and allocated per connection up front.
+    pub read_buffer_size: usize,
     /// Report every frame (false: only connection events, for long runs).
     pub report_frames: bool,
 }
@@ -46,6 +48,7 @@ impl Default for ServerConfig {
             subprotocols: Vec::new(),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             handshake_timeout: Duration::from_secs(10),
+            read_buffer_size: READ_BUFFER_SIZE,
             report_frames: true,
         }
     }
@@ -206,7 +209,7 @@ async fn serve(
     let accept = tokio_tungstenite::accept_hdr_async_with_config(
         stream,
         callback,
-        Some(ws_config(config.max_message_size)),
+        Some(ws_config(config.max_message_size, config.read_buffer_size)),
     );
     let ws = match tokio::time::timeout(config.handshake_timeout, accept).await {
         Ok(Ok(ws)) => ws,
@@ -400,10 +403,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
     }
 
     fn report(&mut self, dir: Direction, msg: &Message) {
+        self.batch.count(dir, payload_len(msg));
+        if !self.reporter.frames {
+            return;
+        }
         let Some((kind, payload, close)) = describe(msg) else {
             return;
         };
-        self.batch.count(dir, payload.len());
         let conn = self.id;
         self.reporter.frame(|| Frame {
             conn,
@@ -414,6 +420,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
             close,
             rtt: None,
         });
+    }
+}
+
+/// The payload size as a frame reports it, without building the frame.
+fn payload_len(msg: &Message) -> usize {
+    match msg {
+        Message::Close(Some(c)) => 2 + c.reason.len(),
+        Message::Close(None) => 0,
+        m => m.len(),
     }
 }
 
