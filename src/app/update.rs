@@ -489,7 +489,9 @@ fn server_event(s: &mut ServerPane, ev: NetEvent, now: Instant) {
             if s.rows.len() >= MAX_ROWS {
                 evict_row(s);
             }
-            s.rows.push_back(ConnRow {
+            // Ids come in nearly in order; keep the table sorted by id.
+            let at = s.rows.partition_point(|r| r.id < o.conn);
+            s.rows.insert(at, ConnRow {
                 id: o.conn,
                 peer: o.peer,
                 path: o.path.clone(),
