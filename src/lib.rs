@@ -95,6 +95,7 @@ fn client_options(args: &ConnectArgs) -> ClientOptions {
         insecure: args.insecure,
         ca_file: args.ca.clone(),
         max_message_size: args.max_message_size,
+        read_buffer_size: net::CLIENT_READ_BUFFER_SIZE,
     }
 }
 

@@ -491,16 +491,19 @@ fn server_event(s: &mut ServerPane, ev: NetEvent, now: Instant) {
             }
             // Ids come in nearly in order; keep the table sorted by id.
             let at = s.rows.partition_point(|r| r.id < o.conn);
-            s.rows.insert(at, ConnRow {
-                id: o.conn,
-                peer: o.peer,
-                path: o.path.clone(),
-                handshake: o.handshake.clone(),
-                opened_at: now,
-                counters: o.counters.clone(),
-                commands: o.commands.clone(),
-                closed: None,
-            });
+            s.rows.insert(
+                at,
+                ConnRow {
+                    id: o.conn,
+                    peer: o.peer,
+                    path: o.path.clone(),
+                    handshake: o.handshake.clone(),
+                    opened_at: now,
+                    counters: o.counters.clone(),
+                    commands: o.commands.clone(),
+                    closed: None,
+                },
+            );
             if s.selected.is_none() {
                 s.selected = Some(o.conn);
                 if s.scope_selected {

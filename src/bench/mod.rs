@@ -88,11 +88,15 @@ pub fn start(config: &BenchConfig) -> (Running, tokio::task::JoinHandle<Report>)
         .rate
         .map(|r| Duration::from_secs_f64(config.connections as f64 / r));
     let c = config.connections as u64;
+    // Reads zero their buffer first: size it to what is in flight, not more.
+    let mut connect = config.connect.clone();
+    connect.read_buffer_size =
+        (config.size.saturating_mul(config.window) + 1024).clamp(4 << 10, 256 << 10);
     let mut tasks = Vec::with_capacity(config.connections);
     for i in 0..c {
         let messages = config.messages.map(|n| n / c + u64::from(i < n % c));
         let plan = Plan {
-            connect: config.connect.clone(),
+            connect: connect.clone(),
             messages,
             send_until,
             window: config.window,

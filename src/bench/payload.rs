@@ -26,10 +26,20 @@ impl Pattern {
     }
 
     pub fn make(&self, seq: u64) -> Vec<u8> {
-        let mut v = Vec::with_capacity(self.size);
-        v.extend_from_slice(format!("{seq:016x}:").as_bytes());
-        v.extend_from_slice(self.body(seq));
-        v
+        self.make_text(seq).into_bytes()
+    }
+
+    /// The payload as a `String` without a UTF-8 check: it is ASCII by construction.
+    pub fn make_text(&self, seq: u64) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut s = String::with_capacity(self.size);
+        for shift in (0..16).rev() {
+            s.push(HEX[((seq >> (shift * 4)) & 0xf) as usize] as char);
+        }
+        s.push(':');
+        // The cycle is ASCII, so any slice of it is valid UTF-8.
+        s.push_str(std::str::from_utf8(self.body(seq)).expect("ASCII pattern"));
+        s
     }
 
     /// The sequence number of an intact echo.

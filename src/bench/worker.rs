@@ -185,11 +185,10 @@ impl Tracker {
 }
 
 fn message(seq: u64, plan: &Plan, pattern: &payload::Pattern) -> Message {
-    let p = pattern.make(seq);
     if plan.binary {
-        Message::Binary(Bytes::from(p))
+        Message::Binary(Bytes::from(pattern.make(seq)))
     } else {
-        Message::text(String::from_utf8(p).expect("payloads are ASCII"))
+        Message::text(pattern.make_text(seq))
     }
 }
 
@@ -338,16 +337,18 @@ pub async fn run(plan: Plan, progress: Arc<Progress>, mut stop: watch::Receiver<
             msg = ws.next() => {
                 let mut msg = msg;
                 let mut n = 0;
+                // One clock reading per batch: these echoes were all read together.
+                let at = Instant::now();
                 loop {
                     match msg {
                         Some(Ok(Message::Text(p))) => {
-                            if t.echo(p.as_bytes(), &plan, &mut out, Instant::now()) {
-                                last_answer = Instant::now();
+                            if t.echo(p.as_bytes(), &plan, &mut out, at) {
+                                last_answer = at;
                             }
                         }
                         Some(Ok(Message::Binary(p))) => {
-                            if t.echo(&p, &plan, &mut out, Instant::now()) {
-                                last_answer = Instant::now();
+                            if t.echo(&p, &plan, &mut out, at) {
+                                last_answer = at;
                             }
                         }
                         Some(Ok(_)) => {}

@@ -42,6 +42,9 @@ pub struct ClientOptions {
     pub insecure: bool,
     pub ca_file: Option<PathBuf>,
     pub max_message_size: usize,
+    /// Bytes read per call. Each read zeroes this much first, so it should fit
+    /// the traffic: small for small messages, large for large ones.
+    pub read_buffer_size: usize,
 }
 
 impl ClientOptions {
@@ -55,6 +58,7 @@ impl ClientOptions {
             insecure: false,
             ca_file: None,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            read_buffer_size: super::CLIENT_READ_BUFFER_SIZE,
         }
     }
 }
@@ -219,10 +223,7 @@ pub async fn connect(opts: &ClientOptions) -> Result<Connected, NetError> {
     let handshake = tokio_tungstenite::client_async_tls_with_config(
         request,
         tcp,
-        Some(ws_config(
-            opts.max_message_size,
-            super::CLIENT_READ_BUFFER_SIZE,
-        )),
+        Some(ws_config(opts.max_message_size, opts.read_buffer_size)),
         Some(connector),
     );
     let (ws, response) = tokio::time::timeout_at(deadline.into(), handshake)

@@ -294,8 +294,9 @@ pub enum NetCommand {
 /// idle connections must be cheap. It also caps one read call, so larger is faster
 /// for large messages (see the README's Performance section for the trade).
 pub const READ_BUFFER_SIZE: usize = 4 * 1024;
-/// A client is one connection (or a bench's few): it can afford a roomy buffer.
-pub const CLIENT_READ_BUFFER_SIZE: usize = 64 * 1024;
+/// The interactive client's read size: one connection can afford more than the
+/// server's per-connection buffer, and large messages arrive in fewer reads.
+pub const CLIENT_READ_BUFFER_SIZE: usize = 16 * 1024;
 /// The default limit on one message, as tungstenite's.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 << 20;
 

@@ -64,12 +64,21 @@ struct Reporter {
 }
 
 impl Reporter {
-    fn frame(&self, make: impl FnOnce() -> Frame) {
-        if !self.frames {
-            return;
-        }
-        if self.tx.try_send(NetEvent::Frame(make())).is_err() {
-            self.not_shown.fetch_add(1, Ordering::Relaxed);
+    /// Whether frames can be handed over now; asked once per batch, since under a
+    /// flood the answer is mostly no and asking per frame costs the echo.
+    fn has_room(&self) -> bool {
+        self.frames && self.tx.capacity() > 0
+    }
+
+    /// Offers a frame; false when it did not fit.
+    fn frame(&self, frame: Frame) -> bool {
+        self.tx.try_send(NetEvent::Frame(frame)).is_ok()
+    }
+
+    /// Frames counted but not handed over, published once per batch.
+    fn not_shown(&self, n: u64) {
+        if n > 0 {
+            self.not_shown.fetch_add(n, Ordering::Relaxed);
         }
     }
 
@@ -258,6 +267,8 @@ async fn serve(
         reporter: &reporter,
         counters: &counters,
         batch: CounterSnapshot::default(),
+        show: false,
+        unshown: 0,
         first_close: None,
     }
     .run(cmd_rx)
@@ -281,6 +292,10 @@ struct EchoConn<'a, S> {
     counters: &'a ConnCounters,
     /// Counted locally and published once per batch: cheaper than an atomic per frame.
     batch: CounterSnapshot,
+    /// Whether this batch's frames go to the reporter (decided per batch).
+    show: bool,
+    /// Frames of this batch that could not be shown.
+    unshown: u64,
     /// The first close frame of the closing handshake and who sent it.
     first_close: Option<(CloseInfo, CloseCause)>,
 }
@@ -310,7 +325,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
                 }
             }
         };
-        self.counters.add(&self.batch);
+        self.publish();
         match (self.first_close, error) {
             (Some((close, cause)), _) => (Some(close), cause),
             (None, Some(e)) => (None, CloseCause::Error(e)),
@@ -324,6 +339,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
     /// Echoes one message and every further one that is already readable, then
     /// flushes once: batching the writes is what makes the echo fast.
     async fn echo_batch(&mut self, first: Result<Message, WsError>) -> Result<(), String> {
+        self.show = self.reporter.has_room();
         self.echo_one(first).await?;
         for _ in 1..MAX_BATCH {
             match self.ws.next().now_or_never() {
@@ -332,8 +348,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
             }
         }
         let flushed = self.ws.flush().await;
-        self.counters.add(&self.batch);
-        self.batch = CounterSnapshot::default();
+        self.publish();
         match flushed {
             Ok(()) | Err(WsError::ConnectionClosed) => Ok(()),
             Err(e) => Err(e.to_string()),
@@ -383,7 +398,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
         self.ws.feed(echo).await.map_err(|e| e.to_string())
     }
 
+    /// Hands the batch's counts to the shared counters.
+    fn publish(&mut self) {
+        self.counters.add(&self.batch);
+        self.batch = CounterSnapshot::default();
+        self.reporter.not_shown(std::mem::take(&mut self.unshown));
+    }
+
     async fn command(&mut self, cmd: NetCommand) -> Result<(), String> {
+        self.show = self.reporter.has_room();
         let msg = cmd.into_message();
         if let Message::Close(frame) = &msg {
             if self.first_close.is_some() {
@@ -407,12 +430,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
         if !self.reporter.frames {
             return;
         }
+        if !self.show {
+            self.unshown += 1;
+            return;
+        }
         let Some((kind, payload, close)) = describe(msg) else {
             return;
         };
-        let conn = self.id;
-        self.reporter.frame(|| Frame {
-            conn,
+        let shown = self.reporter.frame(Frame {
+            conn: self.id,
             ts: Utc::now(),
             dir,
             kind,
@@ -420,6 +446,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
             close,
             rtt: None,
         });
+        if !shown {
+            self.show = false;
+            self.unshown += 1;
+        }
     }
 }
 

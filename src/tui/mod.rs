@@ -21,7 +21,6 @@ use tokio::task::JoinHandle;
 
 use crate::app::state::{ClientPane, LinkState, ServerPane};
 use crate::app::{update, AppState, Effect, Mode, Msg, Pane};
-use crate::headless::server::EVENT_CHANNEL;
 use crate::headless::shutdown_signal;
 use crate::net::client::{self, ClientOptions, SessionOptions};
 use crate::net::rtt::format_duration;
@@ -30,10 +29,17 @@ use crate::net::{CloseInfo, NetCommand, NetEvent};
 use keymap::KeyContext;
 use theme::Theme;
 
-/// At most this often the screen is redrawn (only when something changed).
-const FRAME_INTERVAL: Duration = Duration::from_millis(16);
+/// At most this often the screen is redrawn (only when something changed): 30 a
+/// second reads as live and leaves the CPU to the echo.
+const FRAME_INTERVAL: Duration = Duration::from_millis(33);
 /// Rates, ages and the clock move on this often even when nothing happens.
 const TICK_INTERVAL: Duration = Duration::from_secs(1);
+/// The server's frames reach the dashboard through a channel this deep; what does
+/// not fit is counted as not shown (the echo never waits for the screen).
+const SERVER_EVENTS: usize = 1024;
+/// A drain this large means a flood: the next waits for the next frame interval,
+/// so the dashboard takes at most ~60 batches a second and leaves the CPU to the echo.
+const FLOOD_BATCH: usize = 256;
 /// How long quitting waits for the client's close handshake.
 const QUIT_CLOSE_WAIT: Duration = Duration::from_secs(1);
 
@@ -57,7 +63,7 @@ pub async fn run(setup: Setup) -> anyhow::Result<u8> {
     state.hint = setup.hint;
     let history = history::load();
 
-    let (srv_tx, mut srv_rx) = mpsc::channel::<NetEvent>(EVENT_CHANNEL);
+    let (srv_tx, mut srv_rx) = mpsc::channel::<NetEvent>(SERVER_EVENTS);
     let mut server_task = None;
     if let Some(server) = setup.server {
         state.server = Some(ServerPane::new(
@@ -98,6 +104,7 @@ pub async fn run(setup: Setup) -> anyhow::Result<u8> {
     let (mut cli_buf, mut srv_buf) = (Vec::with_capacity(1024), Vec::with_capacity(1024));
     let (mut client_open, mut server_open) = (state.client.is_some(), state.server.is_some());
     let test_panic = std::env::var_os("WSPROBE_TEST_PANIC").is_some();
+    let mut flood_pause: Option<tokio::time::Instant> = None;
 
     while !state.should_quit {
         tokio::select! {
@@ -131,12 +138,18 @@ pub async fn run(setup: Setup) -> anyhow::Result<u8> {
                     update(&mut state, Msg::Net(Pane::Client, ev));
                 }
             }
-            n = srv_rx.recv_many(&mut srv_buf, EVENT_CHANNEL), if server_open => {
+            n = srv_rx.recv_many(&mut srv_buf, SERVER_EVENTS), if server_open && flood_pause.is_none() => {
                 server_open = n > 0;
                 update(&mut state, clock());
                 for ev in srv_buf.drain(..) {
                     update(&mut state, Msg::Net(Pane::Server, ev));
                 }
+                if n >= FLOOD_BATCH {
+                    flood_pause = Some(tokio::time::Instant::now() + FRAME_INTERVAL);
+                }
+            }
+            _ = async { tokio::time::sleep_until(flood_pause.expect("guarded")).await }, if flood_pause.is_some() => {
+                flood_pause = None;
             }
         }
     }

@@ -104,22 +104,38 @@ pub fn server_status(f: &mut Frame, area: Rect, s: &ServerPane, theme: &Theme) {
     let t = s.totals();
     let mut spans = vec![
         Span::styled(format!("echo server {}", s.url), theme.bold()),
-        Span::raw(format!(" │ {} open / {} total", s.open_count(), s.total_conns)),
+        Span::raw(format!(
+            " │ {} open / {} total",
+            s.open_count(),
+            s.total_conns
+        )),
     ];
     // Warnings first: on a narrow line they must not be the part that is cut.
     let missing = s.not_shown();
     if missing > 0 {
-        spans.push(Span::styled(format!(" │ {missing} frames not shown"), theme.warn()));
+        spans.push(Span::styled(
+            format!(" │ {missing} frames not shown"),
+            theme.warn(),
+        ));
     }
     if s.errors > 0 {
-        spans.push(Span::styled(format!(" │ {} errors", s.errors), theme.error()));
+        spans.push(Span::styled(
+            format!(" │ {} errors", s.errors),
+            theme.error(),
+        ));
     }
     let second = vec![
         Span::raw(" │ "),
-        Span::styled(format!("↓{} {}", t.frames_in, bytes(t.bytes_in)), theme.received()),
+        Span::styled(
+            format!("↓{} {}", t.frames_in, bytes(t.bytes_in)),
+            theme.received(),
+        ),
         Span::raw(format!(" {}", rate(s.rates.frames_in))),
         Span::raw("  "),
-        Span::styled(format!("↑{} {}", t.frames_out, bytes(t.bytes_out)), theme.sent()),
+        Span::styled(
+            format!("↑{} {}", t.frames_out, bytes(t.bytes_out)),
+            theme.sent(),
+        ),
         Span::raw(format!(" {}", rate(s.rates.frames_out))),
     ];
     render_lines(f, area, spans, second);
