@@ -350,3 +350,19 @@ fn bench_text_summary_and_failure_exit_code() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_close_frame_without_a_code_is_a_clean_end() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = rt.block_on(support::raw_server(|mut ws| async move {
+        let _ = ws.close(None).await;
+        use futures_util::StreamExt;
+        while ws.next().await.is_some() {}
+    }));
+    let out = wsprobe()
+        .args(["client", &url])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}

@@ -429,3 +429,42 @@ async fn connect_timeout_says_which_timeout() {
     );
     drop(listener);
 }
+
+/// A masked client frame, written by hand: FIN + opcode, optional RSV bits.
+fn raw_frame(first_byte: u8, payload: &[u8]) -> Vec<u8> {
+    let mask = [1u8, 2, 3, 4];
+    let mut f = vec![first_byte, 0x80 | payload.len() as u8];
+    f.extend_from_slice(&mask);
+    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    f
+}
+
+#[tokio::test]
+async fn echoes_read_before_a_bad_frame_are_still_sent() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (url, _events) = start_server(ServerConfig::default()).await;
+    let ws = raw_connect(&url).await;
+    let tokio_tungstenite::MaybeTlsStream::Plain(mut tcp) = ws.into_inner() else {
+        panic!("plain TCP expected")
+    };
+    // A good text frame and, in the same write, one with a reserved bit set.
+    let mut bytes = raw_frame(0x81, b"hello");
+    bytes.extend(raw_frame(0x81 | 0x40, b"bad"));
+    tcp.write_all(&bytes).await.unwrap();
+    let mut got = Vec::new();
+    within("the echo and the close", async {
+        let mut buf = [0u8; 256];
+        loop {
+            let n = tcp.read(&mut buf).await.unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
+    assert!(
+        got.starts_with(&[0x81, 0x05, b'h', b'e', b'l', b'l', b'o']),
+        "{got:02x?}"
+    );
+}

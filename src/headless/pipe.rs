@@ -128,7 +128,8 @@ fn exit_code(close: Option<&CloseInfo>, cause: &CloseCause) -> u8 {
     match cause {
         CloseCause::Local => 0,
         CloseCause::Peer => match close {
-            Some(c) if c.code == 1000 || c.code == 1001 => 0,
+            // 1005: a close frame without a code, which is a clean close too.
+            Some(c) if matches!(c.code, 1000 | 1001 | 1005) => 0,
             Some(c) => {
                 eprintln!(
                     "error: the server closed the connection with {} {}{}",

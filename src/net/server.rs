@@ -340,15 +340,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
     /// flushes once: batching the writes is what makes the echo fast.
     async fn echo_batch(&mut self, first: Result<Message, WsError>) -> Result<(), String> {
         self.show = self.reporter.has_room();
-        self.echo_one(first).await?;
+        let mut result = self.echo_one(first).await;
         for _ in 1..MAX_BATCH {
+            if result.is_err() {
+                break;
+            }
             match self.ws.next().now_or_never() {
-                Some(Some(msg)) => self.echo_one(msg).await?,
+                Some(Some(msg)) => result = self.echo_one(msg).await,
                 _ => break,
             }
         }
+        // Even when a later frame of the batch was bad, the echoes already fed
+        // are owed to the peer (and so is any close frame tungstenite queued).
         let flushed = self.ws.flush().await;
         self.publish();
+        result?;
         match flushed {
             Ok(()) | Err(WsError::ConnectionClosed) => Ok(()),
             Err(e) => Err(e.to_string()),
