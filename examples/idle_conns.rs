@@ -11,7 +11,10 @@ use tokio::sync::Semaphore;
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let url = args.get(1).cloned().unwrap_or_else(|| "ws://127.0.0.1:8765".into());
+    let url = args
+        .get(1)
+        .cloned()
+        .unwrap_or_else(|| "ws://127.0.0.1:8765".into());
     let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10_000);
     let hold: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(30);
     // A few hundred handshakes at a time: a listen backlog is finite.
@@ -41,7 +44,11 @@ async fn main() {
             held.push(ws);
         }
     }
-    println!("connected {} failed {}", held.len(), failed.load(Ordering::Relaxed));
+    println!(
+        "connected {} failed {}",
+        held.len(),
+        failed.load(Ordering::Relaxed)
+    );
     tokio::time::sleep(Duration::from_secs(hold)).await;
     drop(held);
 }

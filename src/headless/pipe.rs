@@ -40,6 +40,8 @@ pub async fn run(
     let mut totals = ClientTotals::default();
     let mut wait_until: Option<tokio::time::Instant> = None;
     let mut closing = false;
+    // A line read from stdin, waiting for room in the connection's queue.
+    let mut pending: Option<NetCommand> = None;
     let mut outcome: Option<(Option<CloseInfo>, CloseCause)> = None;
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
@@ -79,23 +81,32 @@ pub async fn run(
                     break;
                 }
             }
-            line = stdin.next_line(), if stdin_open && !closing => {
+            line = stdin.next_line(), if stdin_open && !closing && pending.is_none() => {
                 match line {
                     Ok(Some(line)) => {
-                        let cmd = if pipe.binary {
+                        pending = Some(if pipe.binary {
                             NetCommand::Binary(Bytes::from(line.into_bytes()))
                         } else {
                             NetCommand::Text(line)
-                        };
-                        if commands.send(cmd).await.is_err() {
-                            stdin_open = false;
-                        } else {
-                            sent_lines += 1;
-                        }
+                        });
                     }
                     Ok(None) | Err(_) => {
                         stdin_open = false;
                         wait_until = Some(tokio::time::Instant::now() + pipe.wait);
+                    }
+                }
+            }
+            // Waiting for room here, not inside the stdin branch, keeps the events
+            // drained: the connection may be waiting for us to take its frames.
+            permit = commands.reserve(), if pending.is_some() && !closing => {
+                match permit {
+                    Ok(permit) => {
+                        permit.send(pending.take().expect("guarded"));
+                        sent_lines += 1;
+                    }
+                    Err(_) => {
+                        pending = None;
+                        stdin_open = false;
                     }
                 }
             }

@@ -1,0 +1,194 @@
+//! Hostile and broken peers over loopback: a client that never reads, one that
+//! never finishes its handshake, and servers that misbehave in every way a client
+//! must survive with a clear message and the right exit code.
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use assert_cmd::cargo::CommandCargoExt;
+use futures_util::{SinkExt, StreamExt};
+use support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message;
+use wsprobe::net::server::ServerConfig;
+use wsprobe::net::NetEvent;
+
+#[tokio::test]
+async fn a_client_that_never_reads_cannot_grow_the_server() {
+    let (url, mut events) = start_server(ServerConfig {
+        report_frames: false,
+        ..ServerConfig::default()
+    })
+    .await;
+    let (ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let NetEvent::Opened(opened) =
+        next_matching(&mut events, "open", |e| matches!(e, NetEvent::Opened(_))).await
+    else {
+        unreachable!()
+    };
+    // Push 256 MiB of echo-able messages and never read a byte of the echoes.
+    let (mut sink, _stream_never_read) = ws.split();
+    let writer = tokio::spawn(async move {
+        let chunk = vec![7u8; 64 << 10];
+        for _ in 0..4096 {
+            if sink.send(Message::binary(chunk.clone())).await.is_err() {
+                break;
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let taken = opened.counters.snapshot().bytes_in;
+    assert!(
+        !writer.is_finished(),
+        "the writer should be held back by back-pressure"
+    );
+    // Socket buffers plus one write buffer: a few MiB, nowhere near 256.
+    assert!(
+        taken < 32 << 20,
+        "the server took in {taken} bytes from a client that does not read"
+    );
+    writer.abort();
+}
+
+#[tokio::test]
+async fn an_unfinished_handshake_is_dropped_after_the_timeout() {
+    let (url, mut events) = start_server(ServerConfig {
+        handshake_timeout: Duration::from_millis(300),
+        ..ServerConfig::default()
+    })
+    .await;
+    let mut tcp = tokio::net::TcpStream::connect(url.trim_start_matches("ws://"))
+        .await
+        .unwrap();
+    tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let n = within("the server to hang up", tcp.read(&mut buf))
+        .await
+        .unwrap_or(0);
+    assert_eq!(n, 0, "the server closed the socket");
+    let ev = next_matching(&mut events, "the error", |e| {
+        matches!(e, NetEvent::Error { .. })
+    })
+    .await;
+    let NetEvent::Error { message, .. } = ev else {
+        unreachable!()
+    };
+    assert!(message.contains("timed out"), "{message}");
+}
+
+/// Runs `wsprobe client URL args…` headless, returning (code, stderr). With
+/// `--echo` it waits for what the server sends instead of closing at end of input.
+fn client(url: &str, args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::cargo_bin("wsprobe")
+        .unwrap()
+        .args(["client", url])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn with_raw_server<F, Fut>(script: F) -> String
+where
+    F: FnOnce(tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    // The runtime must outlive the client process; leak it for the test's life.
+    let rt = Box::leak(Box::new(tokio::runtime::Runtime::new().unwrap()));
+    rt.block_on(raw_server(script))
+}
+
+#[test]
+fn garbage_after_the_handshake_is_a_protocol_error() {
+    let url = with_raw_server(|mut ws| async move {
+        let _ = ws
+            .get_mut()
+            .write_all(b"\xff\xff\xff\xffnot a websocket frame")
+            .await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    });
+    let (code, stderr) = client(&url, &["--echo"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("protocol error"), "{stderr}");
+}
+
+#[test]
+fn invalid_utf8_in_a_text_frame_is_reported() {
+    let url = with_raw_server(|mut ws| async move {
+        // FIN + text, unmasked, two bytes that are not UTF-8.
+        let _ = ws.get_mut().write_all(&[0x81, 0x02, 0xff, 0xfe]).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    });
+    let (code, stderr) = client(&url, &["--echo"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("not valid UTF-8"), "{stderr}");
+}
+
+#[test]
+fn a_message_over_the_limit_is_refused_before_it_is_read() {
+    let url = with_raw_server(|mut ws| async move {
+        let _ = ws.send(Message::binary(vec![0u8; 100 << 20])).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    });
+    let (code, stderr) = client(&url, &["--max-message-size", "1MiB", "--echo"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("larger than allowed") && stderr.contains("--max-message-size"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_server_killed_mid_flood_ends_the_client_with_1() {
+    let mut server = Command::cargo_bin("wsprobe")
+        .unwrap()
+        .args(["server", "127.0.0.1:0", "-q"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.as_mut().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    let url = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    let mut client = Command::cargo_bin("wsprobe")
+        .unwrap()
+        .args(["client", &url, "-q"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = client.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        use std::io::Write;
+        let line = "flood ".repeat(20) + "\n";
+        while stdin.write_all(line.as_bytes()).is_ok() {}
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    server.kill().unwrap();
+    let _ = server.wait();
+    let out = client.wait_with_output().unwrap();
+    let _ = feeder.join();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("reset") || stderr.contains("without a close frame"),
+        "{stderr}"
+    );
+}
