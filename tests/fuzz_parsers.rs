@@ -106,7 +106,7 @@ proptest! {
         let mut b = InputBox::default();
         for (op, c) in ops {
             match op {
-                0 | 1 | 2 => b.insert_char(c),
+                0..=2 => b.insert_char(c),
                 3 => b.backspace(),
                 4 => b.delete(),
                 5 => b.left(),
