@@ -147,3 +147,30 @@ fn refused_connection_is_shown_and_exits_1() {
     assert_eq!(pty.wait_exit(), 1);
     assert!(pty.contents().contains(&format!("127.0.0.1:{port}")));
 }
+
+#[test]
+fn a_broken_server_is_shown_and_quitting_exits_1_restored() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = rt.block_on(support::raw_server(|mut ws| async move {
+        use tokio::io::AsyncWriteExt;
+        // A text frame that is not UTF-8.
+        let _ = ws.get_mut().write_all(&[0x81, 0x02, 0xff, 0xfe]).await;
+        tokio::time::sleep(std::time::Duration::from_secs(20)).await;
+    }));
+    let mut pty = Pty::spawn(&["client", &url], &[], 120, 30);
+    pty.wait_for("the drop in the status bar", |s| {
+        s.contains("dropped") && s.contains("UTF-8")
+    });
+    pty.escape();
+    pty.send("q");
+    assert_eq!(pty.wait_exit(), 1);
+    pty.with_screen(|s| {
+        assert!(!s.alternate_screen());
+        assert!(!s.hide_cursor());
+    });
+    assert!(
+        pty.contents().contains("UTF-8"),
+        "the reason is printed after the dashboard:\n{}",
+        pty.contents()
+    );
+}

@@ -36,7 +36,7 @@ const FRAME_INTERVAL: Duration = Duration::from_millis(33);
 const TICK_INTERVAL: Duration = Duration::from_secs(1);
 /// The server's frames reach the dashboard through a channel this deep; what does
 /// not fit is counted as not shown (the echo never waits for the screen).
-const SERVER_EVENTS: usize = 1024;
+const SERVER_EVENTS: usize = 2048;
 /// A drain this large means a flood: the next waits for the next frame interval,
 /// so the dashboard takes at most ~60 batches a second and leaves the CPU to the echo.
 const FLOOD_BATCH: usize = 256;
