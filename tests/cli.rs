@@ -366,3 +366,32 @@ fn a_close_frame_without_a_code_is_a_clean_end() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
 }
+
+#[test]
+fn sigterm_closes_every_connection_with_1001() {
+    let mut server = ServerProcess::start(&[]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut ws = rt.block_on(async {
+        tokio_tungstenite::connect_async(&server.url)
+            .await
+            .unwrap()
+            .0
+    });
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let msg = rt.block_on(async {
+        use futures_util::StreamExt;
+        tokio::time::timeout(Duration::from_secs(10), ws.next()).await
+    });
+    match msg {
+        Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Close(Some(f))))) => {
+            assert_eq!(u16::from(f.code), 1001);
+        }
+        other => panic!("expected close 1001, got {other:?}"),
+    }
+    let code = server.child.wait().unwrap();
+    assert!(code.success(), "{code:?}");
+}

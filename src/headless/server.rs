@@ -1,13 +1,14 @@
 //! `wsprobe server` without a dashboard: a line per event.
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 
 use super::output::Printer;
 use super::shutdown_signal;
 use crate::net::server::Server;
-use crate::net::NetEvent;
+use crate::net::{CloseInfo, NetEvent};
 
 /// Events are reported through a bounded channel: a printer that falls behind
 /// loses lines (counted), never echo speed.
@@ -17,6 +18,7 @@ pub async fn run(server: Server, mut printer: Printer) -> anyhow::Result<u8> {
     printer.listening(&server.url());
     printer.flush().await;
     let not_shown = server.not_shown();
+    let registry = server.registry();
     let (tx, mut rx) = mpsc::channel(EVENT_CHANNEL);
     let accept = tokio::spawn(server.run(tx));
     let mut reported_missing = 0u64;
@@ -38,7 +40,35 @@ pub async fn run(server: Server, mut printer: Printer) -> anyhow::Result<u8> {
         }
     }
     accept.abort();
+    // Say goodbye properly (1001), printing the closes as they come.
+    let closing = tokio::spawn(async move {
+        registry
+            .close_all(shutdown_close(), Duration::from_secs(1))
+            .await
+    });
+    tokio::pin!(closing);
+    loop {
+        tokio::select! {
+            _ = &mut closing => break,
+            ev = rx.recv() => match ev {
+                Some(ev) => {
+                    print_batch(&mut printer, ev, &mut rx);
+                    printer.flush().await;
+                }
+                None => break,
+            },
+        }
+    }
+    while let Ok(ev) = rx.try_recv() {
+        printer.event(&ev);
+    }
+    printer.flush().await;
     Ok(0)
+}
+
+/// What clients are told when the server stops.
+pub fn shutdown_close() -> CloseInfo {
+    CloseInfo::new(1001, "server shutting down")
 }
 
 fn print_batch(printer: &mut Printer, first: NetEvent, rx: &mut mpsc::Receiver<NetEvent>) {

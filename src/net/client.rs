@@ -14,6 +14,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue, Uri};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
@@ -520,6 +521,9 @@ impl Session {
 fn read_error(e: WsError) -> String {
     match e {
         WsError::Capacity(c) => format!("the server sent a message larger than allowed ({c}); raise --max-message-size to accept it"),
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            "the server dropped the connection without a close frame".into()
+        }
         WsError::Protocol(p) => format!("protocol error: {p}"),
         WsError::Utf8(_) => "the server sent a text message that is not valid UTF-8".into(),
         WsError::Io(io) => match io.kind() {

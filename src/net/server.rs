@@ -1,9 +1,10 @@
 //! The echo server: bind, accept, and one task per connection that echoes every
 //! message back without ever waiting for whoever watches.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -88,10 +89,53 @@ impl Reporter {
     }
 }
 
+/// The open connections' command queues, so the server can close them all when
+/// it shuts down (clients get 1001 Going Away instead of a reset).
+#[derive(Clone, Debug, Default)]
+pub struct Registry(Arc<Mutex<HashMap<ConnId, mpsc::Sender<NetCommand>>>>);
+
+impl Registry {
+    fn add(&self, id: ConnId, commands: mpsc::Sender<NetCommand>) {
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(id, commands);
+        }
+    }
+
+    fn remove(&self, id: ConnId) {
+        if let Ok(mut m) = self.0.lock() {
+            m.remove(&id);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sends `close` to every open connection and waits up to `wait` for them to end.
+    pub async fn close_all(&self, close: CloseInfo, wait: Duration) {
+        let queues: Vec<_> = match self.0.lock() {
+            Ok(m) => m.values().cloned().collect(),
+            Err(_) => return,
+        };
+        for q in queues {
+            let _ = q.try_send(NetCommand::Close(Some(close.clone())));
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        while !self.is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
 pub struct Server {
     listener: TcpListener,
     config: Arc<ServerConfig>,
     not_shown: Arc<AtomicU64>,
+    registry: Registry,
 }
 
 impl Server {
@@ -113,6 +157,7 @@ impl Server {
             listener,
             config: Arc::new(config),
             not_shown: Arc::default(),
+            registry: Registry::default(),
         })
     }
 
@@ -125,6 +170,11 @@ impl Server {
     /// `ws://host:port` of the bound address.
     pub fn url(&self) -> String {
         format!("ws://{}", self.local_addr())
+    }
+
+    /// The open connections, for closing them all at shutdown.
+    pub fn registry(&self) -> Registry {
+        self.registry.clone()
     }
 
     /// Frames that could not be reported because the receiver fell behind.
@@ -147,8 +197,9 @@ impl Server {
                     next_id += 1;
                     let config = self.config.clone();
                     let reporter = reporter.clone();
+                    let registry = self.registry.clone();
                     tokio::spawn(async move {
-                        serve(stream, peer, id, config, reporter).await;
+                        serve(stream, peer, id, config, reporter, registry).await;
                     });
                 }
                 Err(e) => {
@@ -185,6 +236,7 @@ async fn serve(
     id: ConnId,
     config: Arc<ServerConfig>,
     reporter: Reporter,
+    registry: Registry,
 ) {
     let _ = stream.set_nodelay(true);
     let mut seen: Option<(String, Handshake)> = None;
@@ -249,6 +301,7 @@ async fn serve(
     let (path, handshake) = seen.unwrap_or_default();
     let counters = Arc::new(ConnCounters::default());
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
+    registry.add(id, cmd_tx.clone());
     reporter
         .event(NetEvent::Opened(Box::new(Opened {
             conn: id,
@@ -273,6 +326,7 @@ async fn serve(
     }
     .run(cmd_rx)
     .await;
+    registry.remove(id);
     reporter
         .event(NetEvent::Closed {
             conn: id,

@@ -65,7 +65,9 @@ pub async fn run(setup: Setup) -> anyhow::Result<u8> {
 
     let (srv_tx, mut srv_rx) = mpsc::channel::<NetEvent>(SERVER_EVENTS);
     let mut server_task = None;
+    let mut registry = None;
     if let Some(server) = setup.server {
+        registry = Some(server.registry());
         state.server = Some(ServerPane::new(
             server.url(),
             setup.keep,
@@ -158,6 +160,21 @@ pub async fn run(setup: Setup) -> anyhow::Result<u8> {
         t.abort();
     }
     close_client(&state, &mut cli_rx).await;
+    if let Some(registry) = registry {
+        if let Some(t) = &server_task {
+            t.abort();
+        }
+        // Clients get 1001 Going Away, not a reset; their closes are drained unseen.
+        let closing =
+            registry.close_all(crate::headless::server::shutdown_close(), QUIT_CLOSE_WAIT);
+        tokio::pin!(closing);
+        loop {
+            tokio::select! {
+                _ = &mut closing => break,
+                ev = srv_rx.recv() => if ev.is_none() { break },
+            }
+        }
+    }
     drop(guard);
     drop(terminal);
     if let Some(t) = server_task {
