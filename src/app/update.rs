@@ -357,20 +357,31 @@ fn command_effects(cmd: Command, to: &tokio::sync::mpsc::Sender<NetCommand>, fx:
     });
 }
 
-fn submit_client(c: &mut ClientPane, fx: &mut Vec<Effect>, popup: &mut Option<Popup>) {
-    let parsed = command::parse(c.input.text());
-    let cmd = match parsed {
-        Ok(cmd) => cmd,
-        Err(e) => {
-            c.input_error = Some(e);
-            return;
+/// Parses what was typed: `None` when it was `/help` (shown here) or wrong (the
+/// error goes under the box and the text stays for fixing).
+fn parse_typed(
+    input: &mut InputBox,
+    error: &mut Option<String>,
+    popup: &mut Option<Popup>,
+) -> Option<Command> {
+    match command::parse(input.text()) {
+        Ok(Command::Help) => {
+            input.submit();
+            *popup = Some(Popup::Help { scroll: 0 });
+            None
         }
-    };
-    if cmd == Command::Help {
-        c.input.submit();
-        *popup = Some(Popup::Help { scroll: 0 });
-        return;
+        Ok(cmd) => Some(cmd),
+        Err(e) => {
+            *error = Some(e);
+            None
+        }
     }
+}
+
+fn submit_client(c: &mut ClientPane, fx: &mut Vec<Effect>, popup: &mut Option<Popup>) {
+    let Some(cmd) = parse_typed(&mut c.input, &mut c.input_error, popup) else {
+        return;
+    };
     let Some(to) = c.commands.clone().filter(|_| c.state == LinkState::Open) else {
         c.input_error = Some("not connected: nothing can be sent".into());
         return;
@@ -382,18 +393,9 @@ fn submit_client(c: &mut ClientPane, fx: &mut Vec<Effect>, popup: &mut Option<Po
 }
 
 fn submit_server(s: &mut ServerPane, fx: &mut Vec<Effect>, popup: &mut Option<Popup>) {
-    let cmd = match command::parse(s.input.text()) {
-        Ok(cmd) => cmd,
-        Err(e) => {
-            s.input_error = Some(e);
-            return;
-        }
-    };
-    if cmd == Command::Help {
-        s.input.submit();
-        *popup = Some(Popup::Help { scroll: 0 });
+    let Some(cmd) = parse_typed(&mut s.input, &mut s.input_error, popup) else {
         return;
-    }
+    };
     let targets: Vec<_> = if s.send_to_all {
         s.rows
             .iter()
