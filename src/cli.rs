@@ -77,7 +77,9 @@ Examples:
   wsprobe server                        listen on 127.0.0.1:8765
   wsprobe server 127.0.0.1:0            any free port (printed on the first line)
   wsprobe server --prefix 'Echo: '      answer like the classic Python example server
-  wsprobe server --subprotocol chat     accept the `chat` subprotocol";
+  wsprobe server --subprotocol chat     accept the `chat` subprotocol
+  wsprobe server --tls-self-signed      wss:// with a certificate made at start
+  wsprobe server --tls-cert cert.pem --tls-key key.pem";
 
 #[derive(Clone, Debug, Args)]
 pub struct ServerArgs {
@@ -102,6 +104,29 @@ pub struct ServerArgs {
     /// that much memory for every connection, idle or not
     #[arg(long, value_name = "BYTES", default_value = "4KiB", value_parser = parse_size, env = "WSPROBE_READ_BUFFER")]
     pub read_buffer: usize,
+
+    /// Serve wss:// with this certificate chain (PEM); needs --tls-key
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        env = "WSPROBE_TLS_CERT"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) for --tls-cert
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_cert",
+        env = "WSPROBE_TLS_KEY"
+    )]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve wss:// with a certificate for localhost, 127.0.0.1 and ::1 made at start;
+    /// prints its fingerprint and how a client can trust it
+    #[arg(long, conflicts_with = "tls_cert")]
+    pub tls_self_signed: bool,
 
     /// Drop a connection that has not finished its handshake after this long
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, env = "WSPROBE_HANDSHAKE_TIMEOUT")]

@@ -16,6 +16,7 @@ pub mod record;
 pub mod tui;
 
 use std::io::IsTerminal;
+use std::sync::Arc;
 
 use cli::{BenchArgs, Cli, ClientArgs, Command, ConnectArgs, OutputArgs, ServerArgs};
 use headless::output::{Format, Printer};
@@ -41,8 +42,13 @@ fn format(out: &OutputArgs) -> Format {
     }
 }
 
-fn server_config(args: &ServerArgs, report_frames: bool) -> ServerConfig {
+fn server_config(
+    args: &ServerArgs,
+    report_frames: bool,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> ServerConfig {
     ServerConfig {
+        tls,
         prefix: args.prefix.clone(),
         subprotocols: args.subprotocols.clone(),
         max_message_size: args.max_message_size,
@@ -50,6 +56,21 @@ fn server_config(args: &ServerArgs, report_frames: bool) -> ServerConfig {
         read_buffer_size: args.read_buffer,
         report_frames,
     }
+}
+
+/// Writes the self-signed certificate where a client can read it and says how to
+/// trust it.
+fn trust_hint(server: &Server, s: &net::tls::SelfSigned) -> anyhow::Result<String> {
+    let port = server.local_addr().port();
+    let path = std::env::temp_dir().join(format!("wsprobe-self-signed-{port}.pem"));
+    std::fs::write(&path, &s.cert_pem)
+        .map_err(|e| anyhow::anyhow!("cannot write the certificate to {}: {e}", path.display()))?;
+    let url = format!("wss://127.0.0.1:{port}");
+    Ok(format!(
+        "self-signed certificate, SHA-256 {}\ntrust it: wsprobe client {url} --ca {}\nor skip checks: wsprobe client {url} --insecure",
+        s.fingerprint,
+        path.display()
+    ))
 }
 
 /// Reachable from other machines: worth one line of warning.
@@ -70,15 +91,30 @@ fn use_tui(out: &OutputArgs) -> bool {
 
 async fn run_server(args: ServerArgs, out: &OutputArgs) -> anyhow::Result<u8> {
     let tui = use_tui(out);
-    let server = Server::bind(&args.addr, server_config(&args, tui || !out.quiet)).await?;
+    let (tls, self_signed) = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => (Some(net::tls::server_from_pem(cert, key)?), None),
+        _ if args.tls_self_signed => {
+            let s = net::tls::self_signed()?;
+            (Some(s.config.clone()), Some(s))
+        }
+        _ => (None, None),
+    };
+    let server = Server::bind(&args.addr, server_config(&args, tui || !out.quiet, tls)).await?;
     warn_if_exposed(&server);
+    let hint = match &self_signed {
+        Some(s) => Some(trust_hint(&server, s)?),
+        None => None,
+    };
+    if let Some(h) = &hint {
+        eprintln!("{h}");
+    }
     if tui {
         return tui::run(tui::Setup {
             mode: app::Mode::Server,
             client: None,
             server: Some(server),
             keep: out.keep,
-            hint: None,
+            hint: hint.map(|h| format!(" {}", h.replace('\n', " · "))),
         })
         .await;
     }

@@ -53,6 +53,9 @@ pub struct Record {
     pub response_headers: Option<BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subprotocol: Option<String>,
+    /// TLS version and cipher suite of a wss:// connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<String>,
 
     // Close and error.
     /// Who closed: "local", "peer", or "error" when there was no close handshake.
@@ -163,6 +166,7 @@ impl Record {
                 status: Some(o.handshake.status.clone()),
                 response_headers: Some(headers(&o.handshake.response_headers)),
                 subprotocol: o.handshake.subprotocol.clone(),
+                tls: o.handshake.tls.clone(),
                 ..Record::event(o.ts, "open")
             },
             NetEvent::Closed {

@@ -165,8 +165,14 @@ pub fn human_line(ev: &NetEvent) -> String {
                 .as_deref()
                 .map(|p| format!(" subprotocol={}", escape_bytes(p.as_bytes(), 100)))
                 .unwrap_or_default();
+            let tls = o
+                .handshake
+                .tls
+                .as_deref()
+                .map(|t| format!(" tls={}", t.replace(' ', "/")))
+                .unwrap_or_default();
             format!(
-                "{} #{} open {} {} → {}{sub}",
+                "{} #{} open {} {} → {}{sub}{tls}",
                 clock(o.ts),
                 o.conn,
                 o.peer,

@@ -239,6 +239,13 @@ pub async fn connect(opts: &ClientOptions) -> Result<Connected, NetError> {
         .map_err(|e| handshake_error(e, tls, &bare_host, peer))?;
 
     let status = response.status();
+    let tls_info = match ws.get_ref() {
+        MaybeTlsStream::Rustls(s) => tls::describe(
+            s.get_ref().1.protocol_version(),
+            s.get_ref().1.negotiated_cipher_suite(),
+        ),
+        _ => None,
+    };
     let subprotocol = response
         .headers()
         .get("sec-websocket-protocol")
@@ -260,6 +267,7 @@ pub async fn connect(opts: &ClientOptions) -> Result<Connected, NetError> {
             ),
             response_headers: header_pairs(response.headers()),
             subprotocol,
+            tls: tls_info,
         },
     })
 }
@@ -290,10 +298,16 @@ fn handshake_error(e: WsError, tls: bool, host: &str, peer: SocketAddr) -> NetEr
             host: host.to_string(),
             reason: e.to_string(),
         },
-        WsError::Io(e) if tls => NetError::Tls {
-            host: host.to_string(),
-            reason: e.to_string(),
-        },
+        WsError::Io(e) if tls => {
+            let mut reason = e.to_string();
+            if reason.contains("UnknownIssuer") {
+                reason.push_str(" (a self-signed or private CA? trust it with --ca FILE, or skip checks with --insecure)");
+            }
+            NetError::Tls {
+                host: host.to_string(),
+                reason,
+            }
+        }
         other => NetError::Handshake {
             addr: peer.to_string(),
             reason: other.to_string(),

@@ -7,7 +7,7 @@
 pub mod client;
 pub mod rtt;
 pub mod server;
-mod tls;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -165,6 +165,8 @@ pub struct Handshake {
     pub status: String,
     pub response_headers: Vec<(String, String)>,
     pub subprotocol: Option<String>,
+    /// TLS version and cipher suite, for wss:// connections.
+    pub tls: Option<String>,
 }
 
 /// Counters kept by the connection task itself, so they stay exact even when the

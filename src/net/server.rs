@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use super::{
-    describe, header_pairs, ws_config, CloseCause, CloseInfo, ConnCounters, ConnId,
+    describe, header_pairs, tls, ws_config, CloseCause, CloseInfo, ConnCounters, ConnId,
     CounterSnapshot, Direction, Frame, Handshake, NetCommand, NetEvent, Opened,
     DEFAULT_MAX_MESSAGE_SIZE, READ_BUFFER_SIZE,
 };
@@ -38,6 +38,8 @@ pub struct ServerConfig {
     pub handshake_timeout: Duration,
     /// Bytes read per call and allocated per connection up front.
     pub read_buffer_size: usize,
+    /// Serve wss:// with this TLS configuration.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Report every frame (false: only connection events, for long runs).
     pub report_frames: bool,
 }
@@ -50,6 +52,7 @@ impl Default for ServerConfig {
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             handshake_timeout: Duration::from_secs(10),
             read_buffer_size: READ_BUFFER_SIZE,
+            tls: None,
             report_frames: true,
         }
     }
@@ -86,6 +89,15 @@ impl Reporter {
     async fn event(&self, ev: NetEvent) {
         // A receiver that went away just means nobody is watching.
         let _ = self.tx.send(ev).await;
+    }
+
+    async fn handshake_failed(&self, _peer: SocketAddr, message: String) {
+        self.event(NetEvent::Error {
+            conn: None,
+            ts: Utc::now(),
+            message,
+        })
+        .await;
     }
 }
 
@@ -167,9 +179,14 @@ impl Server {
             .expect("a bound listener has an address")
     }
 
-    /// `ws://host:port` of the bound address.
+    /// `ws://host:port` (or `wss://`) of the bound address.
     pub fn url(&self) -> String {
-        format!("ws://{}", self.local_addr())
+        let scheme = if self.config.tls.is_some() {
+            "wss"
+        } else {
+            "ws"
+        };
+        format!("{scheme}://{}", self.local_addr())
     }
 
     /// The open connections, for closing them all at shutdown.
@@ -229,7 +246,8 @@ fn choose_subprotocol(offered: Option<&HeaderValue>, accepted: &[String]) -> Opt
         .map(str::to_string)
 }
 
-#[allow(clippy::result_large_err)] // the callback's type is fixed by tungstenite
+/// One connection from accept to close: TLS when configured, the WebSocket
+/// handshake, then the echo. The handshake timeout covers TLS and WebSocket both.
 async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
@@ -239,6 +257,50 @@ async fn serve(
     registry: Registry,
 ) {
     let _ = stream.set_nodelay(true);
+    let deadline = tokio::time::Instant::now() + config.handshake_timeout;
+    let Some(acceptor) = config.tls.clone().map(tokio_rustls::TlsAcceptor::from) else {
+        return serve_ws(stream, None, deadline, peer, id, config, reporter, registry).await;
+    };
+    match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => {
+            let info = tls::describe(
+                tls.get_ref().1.protocol_version(),
+                tls.get_ref().1.negotiated_cipher_suite(),
+            );
+            serve_ws(tls, info, deadline, peer, id, config, reporter, registry).await
+        }
+        Ok(Err(e)) => {
+            reporter
+                .handshake_failed(peer, format!("TLS handshake with {peer} failed: {e}"))
+                .await
+        }
+        Err(_) => {
+            reporter
+                .handshake_failed(peer, timeout_message(peer, &config))
+                .await
+        }
+    }
+}
+
+fn timeout_message(peer: SocketAddr, config: &ServerConfig) -> String {
+    format!(
+        "handshake with {peer} timed out after {}",
+        humantime::format_duration(config.handshake_timeout)
+    )
+}
+
+#[allow(clippy::result_large_err)] // the callback's type is fixed by tungstenite
+#[allow(clippy::too_many_arguments)]
+async fn serve_ws<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    tls: Option<String>,
+    deadline: tokio::time::Instant,
+    peer: SocketAddr,
+    id: ConnId,
+    config: Arc<ServerConfig>,
+    reporter: Reporter,
+    registry: Registry,
+) {
     let mut seen: Option<(String, Handshake)> = None;
     let callback = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
         let path = req
@@ -263,6 +325,7 @@ async fn serve(
                 status: "101 Switching Protocols".to_string(),
                 response_headers: header_pairs(resp.headers()),
                 subprotocol,
+                tls: tls.clone(),
             },
         ));
         Ok(resp)
@@ -272,30 +335,17 @@ async fn serve(
         callback,
         Some(ws_config(config.max_message_size, config.read_buffer_size)),
     );
-    let ws = match tokio::time::timeout(config.handshake_timeout, accept).await {
+    let ws = match tokio::time::timeout_at(deadline, accept).await {
         Ok(Ok(ws)) => ws,
         Ok(Err(e)) => {
-            reporter
-                .event(NetEvent::Error {
-                    conn: None,
-                    ts: Utc::now(),
-                    message: format!("handshake with {peer} failed: {e}"),
-                })
-                .await;
-            return;
+            return reporter
+                .handshake_failed(peer, format!("handshake with {peer} failed: {e}"))
+                .await
         }
         Err(_) => {
-            reporter
-                .event(NetEvent::Error {
-                    conn: None,
-                    ts: Utc::now(),
-                    message: format!(
-                        "handshake with {peer} timed out after {}",
-                        humantime::format_duration(config.handshake_timeout)
-                    ),
-                })
-                .await;
-            return;
+            return reporter
+                .handshake_failed(peer, timeout_message(peer, &config))
+                .await
         }
     };
     let (path, handshake) = seen.unwrap_or_default();

@@ -1,5 +1,6 @@
-//! TLS settings for the client: the usual web roots, extra roots from a PEM file,
-//! or no verification at all when the user asks for it.
+//! TLS settings. The client: the usual web roots, extra roots from a PEM file, or
+//! no verification at all when the user asks for it. The server: a certificate and
+//! key from PEM files, or a self-signed certificate made at start.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -7,8 +8,11 @@ use std::sync::Arc;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{
+    CipherSuite, ClientConfig, DigitallySignedStruct, ProtocolVersion, RootCertStore, ServerConfig,
+    SignatureScheme, SupportedCipherSuite,
+};
 
 use crate::error::NetError;
 
@@ -102,5 +106,132 @@ impl ServerCertVerifier for AcceptAnyCert {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// `TLSv1.3 TLS13_AES_256_GCM_SHA384`, for the open event and the dashboard.
+pub fn describe(
+    version: Option<ProtocolVersion>,
+    suite: Option<SupportedCipherSuite>,
+) -> Option<String> {
+    let version = match version? {
+        ProtocolVersion::TLSv1_3 => "TLSv1.3".to_string(),
+        ProtocolVersion::TLSv1_2 => "TLSv1.2".to_string(),
+        other => format!("{other:?}"),
+    };
+    let suite: CipherSuite = suite?.suite();
+    Some(format!("{version} {suite:?}"))
+}
+
+fn server_builder() -> Result<rustls::ConfigBuilder<ServerConfig, rustls::WantsVerifier>, NetError>
+{
+    ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| NetError::Usage(format!("TLS setup failed: {e}")))
+}
+
+fn finish(mut config: ServerConfig) -> Arc<ServerConfig> {
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
+/// `--tls-cert FILE --tls-key FILE`: PEM files, checked now so a mistake is one
+/// clear line at start rather than a failure at the first connection.
+pub fn server_from_pem(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, NetError> {
+    let certs = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| NetError::Usage(format!("--tls-cert {}: {e}", cert.display())))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            NetError::Usage(format!(
+                "--tls-cert {}: not a PEM certificate file ({e})",
+                cert.display()
+            ))
+        })?;
+    if certs.is_empty() {
+        return Err(NetError::Usage(format!(
+            "--tls-cert {}: no certificate found in the file",
+            cert.display()
+        )));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+        NetError::Usage(format!(
+            "--tls-key {}: no usable private key ({e})",
+            key.display()
+        ))
+    })?;
+    let config = server_builder()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| NetError::Usage(format!("--tls-cert/--tls-key: {e}")))?;
+    Ok(finish(config))
+}
+
+/// A certificate made at start with `--tls-self-signed`.
+pub struct SelfSigned {
+    pub config: Arc<ServerConfig>,
+    pub cert_pem: String,
+    /// SHA-256 of the certificate, `AB:CD:…`.
+    pub fingerprint: String,
+}
+
+pub fn self_signed() -> Result<SelfSigned, NetError> {
+    let names = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ];
+    let ck = rcgen::generate_simple_self_signed(names)
+        .map_err(|e| NetError::Usage(format!("cannot make a self-signed certificate: {e}")))?;
+    let der = ck.cert.der().clone();
+    let fingerprint = fingerprint(&der);
+    let key = PrivateKeyDer::try_from(ck.signing_key.serialize_der())
+        .map_err(|e| NetError::Usage(format!("cannot use the self-signed key: {e}")))?;
+    let config = server_builder()?
+        .with_no_client_auth()
+        .with_single_cert(vec![der], key)
+        .map_err(|e| NetError::Usage(format!("cannot use the self-signed certificate: {e}")))?;
+    Ok(SelfSigned {
+        config: finish(config),
+        cert_pem: ck.cert.pem(),
+        fingerprint,
+    })
+}
+
+pub fn fingerprint(der: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, der);
+    digest
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn self_signed_certificates_have_a_fingerprint() {
+        let s = self_signed().unwrap();
+        assert_eq!(s.fingerprint.len(), 32 * 3 - 1);
+        assert!(s.cert_pem.starts_with("-----BEGIN CERTIFICATE-----"));
+    }
+
+    #[test]
+    fn bad_pem_files_are_usage_errors() {
+        let dir = std::env::temp_dir();
+        let empty = dir.join(format!("wsprobe-empty-{}.pem", std::process::id()));
+        std::fs::write(&empty, "not pem").unwrap();
+        let err = server_from_pem(&empty, &empty).err().unwrap();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("--tls-cert"), "{err}");
+        let s = self_signed().unwrap();
+        let cert = dir.join(format!("wsprobe-cert-{}.pem", std::process::id()));
+        std::fs::write(&cert, &s.cert_pem).unwrap();
+        let err = server_from_pem(&cert, &empty).err().unwrap();
+        assert!(err.to_string().contains("--tls-key"), "{err}");
+        let _ = std::fs::remove_file(empty);
+        let _ = std::fs::remove_file(cert);
     }
 }

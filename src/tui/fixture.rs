@@ -60,6 +60,7 @@ fn handshake(path: &str, subprotocol: Option<&str>) -> Handshake {
         status: "101 Switching Protocols".into(),
         response_headers: response,
         subprotocol: subprotocol.map(str::to_string),
+        tls: None,
     }
 }
 

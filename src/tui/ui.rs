@@ -39,7 +39,21 @@ pub fn draw(f: &mut Frame, state: &AppState, theme: &Theme) {
         }
         Mode::Server => {
             if let Some(s) = &state.server {
-                server_pane(f, main, s, state, theme);
+                // A note for the user (how to trust a self-signed certificate) on top.
+                let pane = match &state.hint {
+                    Some(h) => {
+                        let [h_area, p] =
+                            Layout::vertical([Constraint::Length(1), Constraint::Fill(1)])
+                                .areas(main);
+                        f.render_widget(
+                            Paragraph::new(Span::styled(h.clone(), theme.dim())),
+                            h_area,
+                        );
+                        p
+                    }
+                    None => main,
+                };
+                server_pane(f, pane, s, state, theme);
             }
         }
         Mode::Demo => demo(f, main, state, theme),

@@ -136,6 +136,10 @@ pub fn handshake_lines(h: Option<&Handshake>) -> Vec<String> {
             .map(|p| escape_text(p, 100))
             .unwrap_or_else(|| "none".into())
     ));
+    out.push(format!(
+        "tls: {}",
+        h.tls.as_deref().unwrap_or("none (plain ws://)")
+    ));
     out
 }
 

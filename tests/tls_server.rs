@@ -1,0 +1,155 @@
+//! `wsprobe server` over TLS: a self-signed certificate made at start, or PEM
+//! files; the TLS version and cipher in the open events on both sides.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Stdio};
+
+use assert_cmd::cargo::CommandCargoExt;
+use serde_json::Value;
+
+struct Running {
+    child: Child,
+    url: String,
+    stderr: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `wsprobe server 127.0.0.1:0 ARGS --json`; the stderr lines printed
+/// before the server starts (the trust hint) come back too.
+fn server(args: &[&str], hint_lines: usize) -> Running {
+    let mut child = Command::cargo_bin("wsprobe")
+        .unwrap()
+        .args(["server", "127.0.0.1:0", "--json"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = String::new();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    for _ in 0..hint_lines {
+        err.read_line(&mut stderr).unwrap();
+    }
+    let mut first = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let v: Value = serde_json::from_str(&first).unwrap();
+    Running {
+        child,
+        url: v["url"].as_str().unwrap().to_string(),
+        stderr,
+    }
+}
+
+fn client(url: &str, args: &[&str]) -> std::process::Output {
+    let mut child = Command::cargo_bin("wsprobe")
+        .unwrap()
+        .args(["client", url, "--json"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"secret\n").unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn open_event(out: &std::process::Output) -> Value {
+    let line = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap_or("{}")
+        .to_string();
+    serde_json::from_str(&line).unwrap()
+}
+
+#[test]
+fn self_signed_server_tells_how_to_trust_it() {
+    let s = server(&["--tls-self-signed"], 3);
+    assert!(s.url.starts_with("wss://127.0.0.1:"), "{}", s.url);
+    assert!(s.stderr.contains("SHA-256"), "{}", s.stderr);
+    let ca = s
+        .stderr
+        .split_whitespace()
+        .skip_while(|w| *w != "--ca")
+        .nth(1)
+        .expect("a --ca FILE hint")
+        .to_string();
+    let out = client(&s.url, &["--ca", &ca]);
+    assert!(out.status.success(), "{out:?}");
+    let open = open_event(&out);
+    assert!(
+        open["tls"].as_str().unwrap().starts_with("TLSv1."),
+        "{open}"
+    );
+    let out = client(&s.url, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--ca FILE"),
+        "the error says how to fix it"
+    );
+}
+
+#[test]
+fn pem_files_serve_wss_and_the_server_sees_tls() {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let dir = std::env::temp_dir();
+    let (cert, key) = (
+        dir.join(format!("wsprobe-test-cert-{}.pem", std::process::id())),
+        dir.join(format!("wsprobe-test-key-{}.pem", std::process::id())),
+    );
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    let mut s = server(
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        0,
+    );
+    let out = client(&s.url, &["--insecure"]);
+    assert!(out.status.success(), "{out:?}");
+    let _ = s.child.kill();
+    let mut rest = String::new();
+    s.child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_to_string(&mut rest)
+        .unwrap();
+    let open: Value = serde_json::from_str(rest.lines().next().unwrap()).unwrap();
+    assert_eq!(open["event"], "open");
+    assert!(open["tls"].as_str().unwrap().contains("TLS"), "{open}");
+    let _ = std::fs::remove_file(cert);
+    let _ = std::fs::remove_file(key);
+}
+
+#[test]
+fn bad_certificate_files_are_one_line_and_exit_2() {
+    let out = Command::cargo_bin("wsprobe")
+        .unwrap()
+        .args([
+            "server",
+            "127.0.0.1:0",
+            "--tls-cert",
+            "/nonexistent.pem",
+            "--tls-key",
+            "/nonexistent.key",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--tls-cert"), "{stderr}");
+}
