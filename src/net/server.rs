@@ -91,7 +91,7 @@ impl Reporter {
         let _ = self.tx.send(ev).await;
     }
 
-    async fn handshake_failed(&self, _peer: SocketAddr, message: String) {
+    async fn handshake_failed(&self, message: String) {
         self.event(NetEvent::Error {
             conn: None,
             ts: Utc::now(),
@@ -271,12 +271,12 @@ async fn serve(
         }
         Ok(Err(e)) => {
             reporter
-                .handshake_failed(peer, format!("TLS handshake with {peer} failed: {e}"))
+                .handshake_failed(format!("TLS handshake with {peer} failed: {e}"))
                 .await
         }
         Err(_) => {
             reporter
-                .handshake_failed(peer, timeout_message(peer, &config))
+                .handshake_failed(timeout_message(peer, &config))
                 .await
         }
     }
@@ -339,12 +339,12 @@ async fn serve_ws<S: AsyncRead + AsyncWrite + Unpin>(
         Ok(Ok(ws)) => ws,
         Ok(Err(e)) => {
             return reporter
-                .handshake_failed(peer, format!("handshake with {peer} failed: {e}"))
+                .handshake_failed(format!("handshake with {peer} failed: {e}"))
                 .await
         }
         Err(_) => {
             return reporter
-                .handshake_failed(peer, timeout_message(peer, &config))
+                .handshake_failed(timeout_message(peer, &config))
                 .await
         }
     };
