@@ -79,7 +79,8 @@ Examples:
   wsprobe server --prefix 'Echo: '      answer like the classic Python example server
   wsprobe server --subprotocol chat     accept the `chat` subprotocol
   wsprobe server --tls-self-signed      wss:// with a certificate made at start
-  wsprobe server --tls-cert cert.pem --tls-key key.pem";
+  wsprobe server --tls-cert cert.pem --tls-key key.pem
+  wsprobe server --drop 5% --close-after 100 --close-code 4000   a bad server, on purpose";
 
 #[derive(Clone, Debug, Args)]
 pub struct ServerArgs {
@@ -127,6 +128,22 @@ pub struct ServerArgs {
     /// prints its fingerprint and how a client can trust it
     #[arg(long, conflicts_with = "tls_cert")]
     pub tls_self_signed: bool,
+
+    /// Fault: silently drop this share of echoes (e.g. 5%)
+    #[arg(long = "drop", value_name = "PERCENT", value_parser = crate::net::faults::parse_percent, env = "WSPROBE_DROP")]
+    pub drop_percent: Option<f64>,
+
+    /// Fault: close each connection after echoing N messages (with --close-code)
+    #[arg(long, value_name = "N", env = "WSPROBE_CLOSE_AFTER")]
+    pub close_after: Option<u64>,
+
+    /// The code --close-after closes with
+    #[arg(long, value_name = "CODE", default_value_t = 1000, value_parser = parse_close_code, env = "WSPROBE_CLOSE_CODE")]
+    pub close_code: u16,
+
+    /// Fault: answer further handshakes with 503 beyond N open connections
+    #[arg(long, value_name = "N", env = "WSPROBE_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
 
     /// Drop a connection that has not finished its handshake after this long
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, env = "WSPROBE_HANDSHAKE_TIMEOUT")]
@@ -306,6 +323,21 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("`{s}` is too large"))
 }
 
+/// A close code a server may send (RFC 6455 §7.4).
+pub fn parse_close_code(s: &str) -> Result<u16, String> {
+    let code: u16 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a close code"))?;
+    if matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999) {
+        Ok(code)
+    } else {
+        Err(format!(
+            "{code} cannot be sent; use 1000–1003, 1007–1014 or 3000–4999"
+        ))
+    }
+}
+
 /// `500ms`, `5s`, `1m`; a bare number means seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
@@ -419,6 +451,30 @@ mod tests {
         assert!(
             Cli::try_parse_from(["wsprobe", "bench", "ws://x", "-n", "5", "-d", "1s"]).is_err()
         );
+    }
+
+    #[test]
+    fn fault_flags() {
+        let cli = Cli::try_parse_from([
+            "wsprobe",
+            "server",
+            "--drop",
+            "5%",
+            "--close-after",
+            "3",
+            "--close-code",
+            "4000",
+        ])
+        .unwrap();
+        let Some(Command::Server(s)) = cli.command else {
+            panic!("not a server")
+        };
+        assert_eq!(
+            (s.drop_percent, s.close_after, s.close_code),
+            (Some(5.0), Some(3), 4000)
+        );
+        assert!(Cli::try_parse_from(["wsprobe", "server", "--close-code", "1005"]).is_err());
+        assert!(Cli::try_parse_from(["wsprobe", "server", "--drop", "150%"]).is_err());
     }
 
     #[test]

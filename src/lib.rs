@@ -49,6 +49,12 @@ fn server_config(
 ) -> ServerConfig {
     ServerConfig {
         tls,
+        faults: net::faults::Faults {
+            drop_percent: args.drop_percent.unwrap_or(0.0),
+            close_after: args.close_after,
+            close_code: args.close_code,
+            max_connections: args.max_connections,
+        },
         prefix: args.prefix.clone(),
         subprotocols: args.subprotocols.clone(),
         max_message_size: args.max_message_size,

@@ -56,6 +56,9 @@ pub struct Record {
     /// TLS version and cipher suite of a wss:// connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<String>,
+    /// Faults the server injects, described.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<String>,
 
     // Close and error.
     /// Who closed: "local", "peer", or "error" when there was no close handshake.
@@ -167,6 +170,7 @@ impl Record {
                 response_headers: Some(headers(&o.handshake.response_headers)),
                 subprotocol: o.handshake.subprotocol.clone(),
                 tls: o.handshake.tls.clone(),
+                faults: o.faults.clone(),
                 ..Record::event(o.ts, "open")
             },
             NetEvent::Closed {

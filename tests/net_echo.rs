@@ -468,3 +468,86 @@ async fn echoes_read_before_a_bad_frame_are_still_sent() {
         "{got:02x?}"
     );
 }
+
+mod faults {
+    use super::*;
+    use wsprobe::net::faults::Faults;
+
+    fn with(faults: Faults) -> ServerConfig {
+        ServerConfig {
+            faults,
+            ..ServerConfig::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn drop_all_echoes_nothing_and_drop_none_echoes_all() {
+        let (url, _e) = start_server(with(Faults {
+            drop_percent: 100.0,
+            ..Faults::default()
+        }))
+        .await;
+        let mut ws = raw_connect(&url).await;
+        ws.send(Message::text("gone")).await.unwrap();
+        ws.send(Message::Ping(Bytes::from_static(b"p")))
+            .await
+            .unwrap();
+        // The pong still comes; the echo does not.
+        assert_eq!(
+            within("pong", ws.next()).await.unwrap().unwrap(),
+            Message::Pong(Bytes::from_static(b"p"))
+        );
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), ws.next())
+                .await
+                .is_err(),
+            "no echo"
+        );
+    }
+
+    #[tokio::test]
+    async fn close_after_n_messages_with_the_code() {
+        let (url, mut events) = start_server(with(Faults {
+            close_after: Some(3),
+            close_code: 4000,
+            ..Faults::default()
+        }))
+        .await;
+        let mut ws = raw_connect(&url).await;
+        for i in 0..5 {
+            let _ = ws.send(Message::text(format!("m{i}"))).await;
+        }
+        for i in 0..3 {
+            assert_eq!(
+                within("echo", ws.next()).await.unwrap().unwrap(),
+                Message::text(format!("m{i}"))
+            );
+        }
+        match within("close", ws.next()).await.unwrap().unwrap() {
+            Message::Close(Some(f)) => assert_eq!(u16::from(f.code), 4000),
+            other => panic!("expected close 4000, got {other:?}"),
+        }
+        let NetEvent::Opened(o) =
+            next_matching(&mut events, "open", |e| matches!(e, NetEvent::Opened(_))).await
+        else {
+            unreachable!()
+        };
+        assert_eq!(o.faults.as_deref(), Some("close after 3 with 4000"));
+    }
+
+    #[tokio::test]
+    async fn beyond_max_connections_the_handshake_gets_503() {
+        let (url, _e) = start_server(with(Faults {
+            max_connections: Some(1),
+            ..Faults::default()
+        }))
+        .await;
+        let _first = raw_connect(&url).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let err = client::connect(&ClientOptions::new(parse_ws_url(&url).unwrap()))
+            .await
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("503"), "{err}");
+    }
+}

@@ -111,7 +111,7 @@ fn parse_hex(args: &str) -> Result<Bytes, String> {
     if let Some(bad) = digits.chars().find(|c| !c.is_ascii_hexdigit()) {
         return Err(format!("/hex: `{bad}` is not a hex digit"));
     }
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err("/hex: an odd number of hex digits; write each byte as two".into());
     }
     let bytes = (0..digits.len())

@@ -444,6 +444,8 @@ pub struct ServerPane {
     pub rate_history: VecDeque<u64>,
     pub errors: u64,
     pub last_error: Option<String>,
+    /// Faults the server injects on purpose, described for the title.
+    pub faults: Option<String>,
 }
 
 impl ServerPane {
@@ -465,6 +467,7 @@ impl ServerPane {
             rate_history: VecDeque::new(),
             errors: 0,
             last_error: None,
+            faults: None,
         }
     }
 

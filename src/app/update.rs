@@ -644,6 +644,7 @@ mod tests {
             handshake: Handshake::default(),
             counters: Arc::new(ConnCounters::default()),
             commands: tx,
+            faults: None,
         }));
         (ev, rx)
     }

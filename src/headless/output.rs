@@ -171,8 +171,13 @@ pub fn human_line(ev: &NetEvent) -> String {
                 .as_deref()
                 .map(|t| format!(" tls={}", t.replace(' ', "/")))
                 .unwrap_or_default();
+            let faults = o
+                .faults
+                .as_deref()
+                .map(|f| format!(" faults: {f}"))
+                .unwrap_or_default();
             format!(
-                "{} #{} open {} {} → {}{sub}{tls}",
+                "{} #{} open {} {} → {}{sub}{tls}{faults}",
                 clock(o.ts),
                 o.conn,
                 o.peer,

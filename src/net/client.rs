@@ -336,6 +336,7 @@ pub fn spawn(
                 handshake: conn.handshake,
                 counters: counters.clone(),
                 commands,
+                faults: None,
             })))
             .await;
         let session = Session {

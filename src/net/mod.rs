@@ -5,6 +5,7 @@
 //! [`NetCommand`]s. Nothing in here knows about terminals.
 
 pub mod client;
+pub mod faults;
 pub mod rtt;
 pub mod server;
 pub mod tls;
@@ -250,6 +251,8 @@ pub struct Opened {
     pub counters: Arc<ConnCounters>,
     /// Talks to the connection's task: send, ping, close.
     pub commands: mpsc::Sender<NetCommand>,
+    /// Faults the server injects on this connection, described.
+    pub faults: Option<String>,
 }
 
 /// Why a connection ended.

@@ -17,6 +17,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
+use super::faults::{Dice, Faults};
 use super::{
     describe, header_pairs, tls, ws_config, CloseCause, CloseInfo, ConnCounters, ConnId,
     CounterSnapshot, Direction, Frame, Handshake, NetCommand, NetEvent, Opened,
@@ -40,6 +41,8 @@ pub struct ServerConfig {
     pub read_buffer_size: usize,
     /// Serve wss:// with this TLS configuration.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Misbehaviour on purpose, for testing clients.
+    pub faults: Faults,
     /// Report every frame (false: only connection events, for long runs).
     pub report_frames: bool,
 }
@@ -53,6 +56,7 @@ impl Default for ServerConfig {
             handshake_timeout: Duration::from_secs(10),
             read_buffer_size: READ_BUFFER_SIZE,
             tls: None,
+            faults: Faults::default(),
             report_frames: true,
         }
     }
@@ -189,6 +193,11 @@ impl Server {
         format!("{scheme}://{}", self.local_addr())
     }
 
+    /// The faults this server injects, described (None when it behaves).
+    pub fn faults(&self) -> Option<String> {
+        self.config.faults.describe()
+    }
+
     /// The open connections, for closing them all at shutdown.
     pub fn registry(&self) -> Registry {
         self.registry.clone()
@@ -302,7 +311,18 @@ async fn serve_ws<S: AsyncRead + AsyncWrite + Unpin>(
     registry: Registry,
 ) {
     let mut seen: Option<(String, Handshake)> = None;
+    let full = config
+        .faults
+        .max_connections
+        .is_some_and(|max| registry.len() >= max);
     let callback = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
+        if full {
+            let mut refusal =
+                ErrorResponse::new(Some("too many connections (--max-connections)".to_string()));
+            *refusal.status_mut() =
+                tokio_tungstenite::tungstenite::http::StatusCode::SERVICE_UNAVAILABLE;
+            return Err(refusal);
+        }
         let path = req
             .uri()
             .path_and_query()
@@ -361,6 +381,7 @@ async fn serve_ws<S: AsyncRead + AsyncWrite + Unpin>(
             handshake,
             counters: counters.clone(),
             commands: cmd_tx,
+            faults: config.faults.describe(),
         })))
         .await;
     let (close, cause) = EchoConn {
@@ -373,6 +394,8 @@ async fn serve_ws<S: AsyncRead + AsyncWrite + Unpin>(
         show: false,
         unshown: 0,
         first_close: None,
+        echoed: 0,
+        dice: Dice::new(id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ std::process::id() as u64),
     }
     .run(cmd_rx)
     .await;
@@ -402,6 +425,10 @@ struct EchoConn<'a, S> {
     unshown: u64,
     /// The first close frame of the closing handshake and who sent it.
     first_close: Option<(CloseInfo, CloseCause)>,
+    /// Data messages echoed so far (for `close_after`).
+    echoed: u64,
+    /// Decides which echoes a `drop` fault swallows.
+    dice: Dice,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
@@ -504,8 +531,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
             }
             Message::Pong(_) | Message::Frame(_) => return Ok(()),
         };
+        let faults = &self.config.faults;
+        if self.first_close.is_some() || self.dice.roll(faults.drop_percent) {
+            return Ok(());
+        }
         self.report(Direction::Out, &echo);
-        self.ws.feed(echo).await.map_err(|e| e.to_string())
+        self.ws.feed(echo).await.map_err(|e| e.to_string())?;
+        self.echoed += 1;
+        if faults.close_after.is_some_and(|n| self.echoed >= n) {
+            let info = CloseInfo::new(faults.close_code, "--close-after");
+            self.first_close = Some((info.clone(), CloseCause::Local));
+            let msg = Message::Close(Some(info.to_frame()));
+            self.report(Direction::Out, &msg);
+            self.ws.feed(msg).await.map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 
     /// Hands the batch's counts to the shared counters.

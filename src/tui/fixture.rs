@@ -84,6 +84,7 @@ fn opened(
         handshake: handshake(path, Some("chat")),
         counters,
         commands: tx,
+        faults: None,
     }));
     (ev, rx)
 }

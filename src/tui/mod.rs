@@ -68,12 +68,14 @@ pub async fn run(setup: Setup) -> anyhow::Result<u8> {
     let mut registry = None;
     if let Some(server) = setup.server {
         registry = Some(server.registry());
-        state.server = Some(ServerPane::new(
+        let mut pane = ServerPane::new(
             server.url(),
             setup.keep,
             history.clone(),
             server.not_shown(),
-        ));
+        );
+        pane.faults = server.faults();
+        state.server = Some(pane);
         server_task = Some(tokio::spawn(server.run(srv_tx)));
     } else {
         drop(srv_tx);

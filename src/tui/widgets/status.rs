@@ -111,6 +111,9 @@ pub fn server_status(f: &mut Frame, area: Rect, s: &ServerPane, theme: &Theme) {
         )),
     ];
     // Warnings first: on a narrow line they must not be the part that is cut.
+    if let Some(f) = &s.faults {
+        spans.push(Span::styled(format!(" │ faults: {f}"), theme.error()));
+    }
     let missing = s.not_shown();
     if missing > 0 {
         spans.push(Span::styled(

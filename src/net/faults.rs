@@ -1,0 +1,119 @@
+//! Faults the echo server can inject, to test clients against a bad server:
+//! dropped echoes, a close after N messages, a cap on connections.
+
+use std::fmt::Write;
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Faults {
+    /// Percentage of echoes silently not sent (0 to 100).
+    pub drop_percent: f64,
+    /// Close each connection after echoing this many messages.
+    pub close_after: Option<u64>,
+    /// The code of that close.
+    pub close_code: u16,
+    /// Handshakes beyond this many open connections are answered 503.
+    pub max_connections: Option<usize>,
+}
+
+impl Faults {
+    pub fn is_active(&self) -> bool {
+        self.drop_percent > 0.0 || self.close_after.is_some() || self.max_connections.is_some()
+    }
+
+    /// `drop 5%, close after 100 with 4000, at most 10 connections`, or None.
+    pub fn describe(&self) -> Option<String> {
+        if !self.is_active() {
+            return None;
+        }
+        let mut parts = Vec::new();
+        if self.drop_percent > 0.0 {
+            parts.push(format!("drop {}%", self.drop_percent));
+        }
+        if let Some(n) = self.close_after {
+            let mut s = format!("close after {n}");
+            let _ = write!(s, " with {}", self.close_code);
+            parts.push(s);
+        }
+        if let Some(m) = self.max_connections {
+            parts.push(format!("at most {m} connections"));
+        }
+        Some(parts.join(", "))
+    }
+}
+
+/// A small xorshift generator: enough to pick which echoes to drop, with no
+/// dependency and no lock shared between connections.
+#[derive(Clone, Debug)]
+pub struct Dice(u64);
+
+impl Dice {
+    pub fn new(seed: u64) -> Self {
+        Dice(seed | 1)
+    }
+
+    /// True with `percent` % probability.
+    pub fn roll(&mut self, percent: f64) -> bool {
+        if percent <= 0.0 {
+            return false;
+        }
+        if percent >= 100.0 {
+            return true;
+        }
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        (x % 1_000_000) as f64 / 10_000.0 < percent
+    }
+}
+
+/// `5%`, `5`, `0.5%`: a percentage from 0 to 100.
+pub fn parse_percent(s: &str) -> Result<f64, String> {
+    let t = s.trim().trim_end_matches('%');
+    let v: f64 = t
+        .parse()
+        .map_err(|_| format!("`{s}` is not a percentage; try 5% or 0.5"))?;
+    if (0.0..=100.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("`{s}` is not between 0% and 100%"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dice_rolls_about_the_asked_share() {
+        let mut d = Dice::new(42);
+        let hits = (0..100_000).filter(|_| d.roll(5.0)).count();
+        assert!((4_000..6_000).contains(&hits), "{hits}");
+        assert!(!Dice::new(1).roll(0.0));
+        assert!(Dice::new(1).roll(100.0));
+    }
+
+    #[test]
+    fn percentages() {
+        assert_eq!(parse_percent("5%"), Ok(5.0));
+        assert_eq!(parse_percent("0.5"), Ok(0.5));
+        assert!(parse_percent("101%").is_err());
+        assert!(parse_percent("lots").is_err());
+    }
+
+    #[test]
+    fn description_lists_what_is_on() {
+        assert_eq!(Faults::default().describe(), None);
+        let f = Faults {
+            drop_percent: 5.0,
+            close_after: Some(3),
+            close_code: 4000,
+            max_connections: Some(2),
+        };
+        assert_eq!(
+            f.describe().unwrap(),
+            "drop 5%, close after 3 with 4000, at most 2 connections"
+        );
+    }
+}
