@@ -141,6 +141,10 @@ pub struct ServerArgs {
     #[arg(long, value_name = "CODE", default_value_t = 1000, value_parser = parse_close_code, env = "WSPROBE_CLOSE_CODE")]
     pub close_code: u16,
 
+    /// Fault: split each echo into N frames (a first frame and continuations)
+    #[arg(long, value_name = "N", env = "WSPROBE_FRAGMENT")]
+    pub fragment: Option<usize>,
+
     /// Fault: answer further handshakes with 503 beyond N open connections
     #[arg(long, value_name = "N", env = "WSPROBE_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,

@@ -54,6 +54,7 @@ fn server_config(
             close_after: args.close_after,
             close_code: args.close_code,
             max_connections: args.max_connections,
+            fragment: args.fragment.unwrap_or(0),
         },
         prefix: args.prefix.clone(),
         subprotocols: args.subprotocols.clone(),

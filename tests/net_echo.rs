@@ -536,6 +536,37 @@ mod faults {
     }
 
     #[tokio::test]
+    async fn fragment_splits_each_echo_into_frames() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (url, _e) = start_server(with(Faults {
+            fragment: 3,
+            ..Faults::default()
+        }))
+        .await;
+        let ws = raw_connect(&url).await;
+        let tokio_tungstenite::MaybeTlsStream::Plain(mut tcp) = ws.into_inner() else {
+            panic!("plain TCP expected")
+        };
+        tcp.write_all(&raw_frame(0x81, b"abcdef")).await.unwrap();
+        let mut got = vec![0u8; 12];
+        within("three frames", tcp.read_exact(&mut got))
+            .await
+            .unwrap();
+        // Text without FIN "ab", continuation "cd", final continuation "ef".
+        assert_eq!(
+            got,
+            [0x01, 2, b'a', b'b', 0x00, 2, b'c', b'd', 0x80, 2, b'e', b'f']
+        );
+        // And a client reassembles it into the message that was sent.
+        let mut ws = raw_connect(&url).await;
+        ws.send(Message::text("héllo wörld")).await.unwrap();
+        assert_eq!(
+            within("echo", ws.next()).await.unwrap().unwrap(),
+            Message::text("héllo wörld")
+        );
+    }
+
+    #[tokio::test]
     async fn beyond_max_connections_the_handshake_gets_503() {
         let (url, _e) = start_server(with(Faults {
             max_connections: Some(1),

@@ -13,11 +13,16 @@ pub struct Faults {
     pub close_code: u16,
     /// Handshakes beyond this many open connections are answered 503.
     pub max_connections: Option<usize>,
+    /// Split each echo into this many frames (0 or 1: whole).
+    pub fragment: usize,
 }
 
 impl Faults {
     pub fn is_active(&self) -> bool {
-        self.drop_percent > 0.0 || self.close_after.is_some() || self.max_connections.is_some()
+        self.drop_percent > 0.0
+            || self.close_after.is_some()
+            || self.max_connections.is_some()
+            || self.fragment > 1
     }
 
     /// `drop 5%, close after 100 with 4000, at most 10 connections`, or None.
@@ -33,6 +38,9 @@ impl Faults {
             let mut s = format!("close after {n}");
             let _ = write!(s, " with {}", self.close_code);
             parts.push(s);
+        }
+        if self.fragment > 1 {
+            parts.push(format!("fragment into {}", self.fragment));
         }
         if let Some(m) = self.max_connections {
             parts.push(format!("at most {m} connections"));

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use chrono::Utc;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -14,6 +15,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame as WsFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
@@ -536,7 +539,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
             return Ok(());
         }
         self.report(Direction::Out, &echo);
-        self.ws.feed(echo).await.map_err(|e| e.to_string())?;
+        self.feed_echo(echo).await?;
         self.echoed += 1;
         if faults.close_after.is_some_and(|n| self.echoed >= n) {
             let info = CloseInfo::new(faults.close_code, "--close-after");
@@ -544,6 +547,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
             let msg = Message::Close(Some(info.to_frame()));
             self.report(Direction::Out, &msg);
             self.ws.feed(msg).await.map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Feeds one echo, split into `--fragment` frames when asked.
+    async fn feed_echo(&mut self, echo: Message) -> Result<(), String> {
+        let wanted = self.config.faults.fragment;
+        let (kind, data) = match &echo {
+            Message::Text(t) if wanted > 1 => (Data::Text, Bytes::from(t.clone())),
+            Message::Binary(b) if wanted > 1 => (Data::Binary, b.clone()),
+            _ => return self.ws.feed(echo).await.map_err(|e| e.to_string()),
+        };
+        // At least one byte a frame (a text frame may end mid-character: the peer
+        // validates the whole message).
+        let pieces = wanted.min(data.len().max(1));
+        for i in 0..pieces {
+            let part = data.slice(i * data.len() / pieces..(i + 1) * data.len() / pieces);
+            let opcode = OpCode::Data(if i == 0 { kind } else { Data::Continue });
+            let frame = WsFrame::message(part, opcode, i + 1 == pieces);
+            self.ws
+                .feed(Message::Frame(frame))
+                .await
+                .map_err(|e| e.to_string())?;
         }
         Ok(())
     }
