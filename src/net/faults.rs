@@ -118,10 +118,11 @@ mod tests {
             close_after: Some(3),
             close_code: 4000,
             max_connections: Some(2),
+            fragment: 3,
         };
         assert_eq!(
             f.describe().unwrap(),
-            "drop 5%, close after 3 with 4000, at most 2 connections"
+            "drop 5%, close after 3 with 4000, fragment into 3, at most 2 connections"
         );
     }
 }
