@@ -141,6 +141,14 @@ pub struct ServerArgs {
     #[arg(long, value_name = "CODE", default_value_t = 1000, value_parser = parse_close_code, env = "WSPROBE_CLOSE_CODE")]
     pub close_code: u16,
 
+    /// Fault: hold each echo this long before sending it (e.g. 50ms)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "WSPROBE_DELAY")]
+    pub delay: Option<Duration>,
+
+    /// Fault: add a random extra delay of up to this much (echoes keep their order)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "WSPROBE_JITTER")]
+    pub jitter: Option<Duration>,
+
     /// Fault: split each echo into N frames (a first frame and continuations)
     #[arg(long, value_name = "N", env = "WSPROBE_FRAGMENT")]
     pub fragment: Option<usize>,

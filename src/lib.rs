@@ -55,6 +55,8 @@ fn server_config(
             close_code: args.close_code,
             max_connections: args.max_connections,
             fragment: args.fragment.unwrap_or(0),
+            delay: args.delay.unwrap_or_default(),
+            jitter: args.jitter.unwrap_or_default(),
         },
         prefix: args.prefix.clone(),
         subprotocols: args.subprotocols.clone(),

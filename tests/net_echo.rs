@@ -567,6 +567,42 @@ mod faults {
     }
 
     #[tokio::test]
+    async fn delay_and_jitter_hold_echoes_back_and_keep_their_order() {
+        let delay = Duration::from_millis(150);
+        let (url, _e) = start_server(with(Faults {
+            delay,
+            jitter: Duration::from_millis(100),
+            ..Faults::default()
+        }))
+        .await;
+        let mut ws = raw_connect(&url).await;
+        let sent = std::time::Instant::now();
+        for i in 0..20 {
+            ws.send(Message::text(format!("m{i}"))).await.unwrap();
+        }
+        for i in 0..20 {
+            assert_eq!(
+                within("echo", ws.next()).await.unwrap().unwrap(),
+                Message::text(format!("m{i}"))
+            );
+        }
+        // A lower bound only: an echo cannot leave before its delay.
+        assert!(
+            sent.elapsed() >= delay,
+            "echoes came back after {:?}",
+            sent.elapsed()
+        );
+        // Pings are not held back.
+        ws.send(Message::Ping(Bytes::from_static(b"now")))
+            .await
+            .unwrap();
+        assert_eq!(
+            within("pong", ws.next()).await.unwrap().unwrap(),
+            Message::Pong(Bytes::from_static(b"now"))
+        );
+    }
+
+    #[tokio::test]
     async fn beyond_max_connections_the_handshake_gets_503() {
         let (url, _e) = start_server(with(Faults {
             max_connections: Some(1),

@@ -2,6 +2,7 @@
 //! dropped echoes, a close after N messages, a cap on connections.
 
 use std::fmt::Write;
+use std::time::Duration;
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Faults {
@@ -15,6 +16,10 @@ pub struct Faults {
     pub max_connections: Option<usize>,
     /// Split each echo into this many frames (0 or 1: whole).
     pub fragment: usize,
+    /// Hold each echo this long before sending it.
+    pub delay: Duration,
+    /// Plus a random extra of up to this much (order is kept).
+    pub jitter: Duration,
 }
 
 impl Faults {
@@ -25,12 +30,23 @@ impl Faults {
             || self.fragment > 1
     }
 
+    pub fn delays(&self) -> bool {
+        !self.delay.is_zero() || !self.jitter.is_zero()
+    }
+
     /// `drop 5%, close after 100 with 4000, at most 10 connections`, or None.
     pub fn describe(&self) -> Option<String> {
         if !self.is_active() {
             return None;
         }
         let mut parts = Vec::new();
+        if self.delays() {
+            let mut d = format!("delay {}", humantime::format_duration(self.delay));
+            if !self.jitter.is_zero() {
+                let _ = write!(d, " + up to {}", humantime::format_duration(self.jitter));
+            }
+            parts.push(d);
+        }
         if self.drop_percent > 0.0 {
             parts.push(format!("drop {}%", self.drop_percent));
         }
@@ -59,6 +75,15 @@ impl Dice {
         Dice(seed | 1)
     }
 
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
     /// True with `percent` % probability.
     pub fn roll(&mut self, percent: f64) -> bool {
         if percent <= 0.0 {
@@ -67,12 +92,12 @@ impl Dice {
         if percent >= 100.0 {
             return true;
         }
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        (x % 1_000_000) as f64 / 10_000.0 < percent
+        (self.next() % 1_000_000) as f64 / 10_000.0 < percent
+    }
+
+    /// A number in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
@@ -119,10 +144,12 @@ mod tests {
             close_code: 4000,
             max_connections: Some(2),
             fragment: 3,
+            delay: Duration::from_millis(50),
+            jitter: Duration::from_millis(20),
         };
         assert_eq!(
             f.describe().unwrap(),
-            "drop 5%, close after 3 with 4000, fragment into 3, at most 2 connections"
+            "delay 50ms + up to 20ms, drop 5%, close after 3 with 4000, fragment into 3, at most 2 connections"
         );
     }
 }

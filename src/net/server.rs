@@ -1,7 +1,7 @@
 //! The echo server: bind, accept, and one task per connection that echoes every
 //! message back without ever waiting for whoever watches.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -31,6 +31,8 @@ use crate::error::NetError;
 /// How many already-read messages one batch may echo before the connection task
 /// looks at its commands again.
 const MAX_BATCH: usize = 256;
+/// Echoes `--delay` may hold per connection before the connection stops reading.
+const MAX_DELAYED: usize = 10_000;
 
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
@@ -398,6 +400,7 @@ async fn serve_ws<S: AsyncRead + AsyncWrite + Unpin>(
         unshown: 0,
         first_close: None,
         echoed: 0,
+        delayed: VecDeque::new(),
         dice: Dice::new(id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ std::process::id() as u64),
     }
     .run(cmd_rx)
@@ -430,6 +433,8 @@ struct EchoConn<'a, S> {
     first_close: Option<(CloseInfo, CloseCause)>,
     /// Data messages echoed so far (for `close_after`).
     echoed: u64,
+    /// Echoes held back by `--delay`, oldest first, with when they are due.
+    delayed: VecDeque<(tokio::time::Instant, Message)>,
     /// Decides which echoes a `drop` fault swallows.
     dice: Dice,
 }
@@ -441,8 +446,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
     ) -> (Option<CloseInfo>, CloseCause) {
         let mut commands_open = true;
         let error = loop {
+            let next_due = self.delayed.front().map(|(due, _)| *due);
             tokio::select! {
                 biased;
+                _ = async { tokio::time::sleep_until(next_due.expect("guarded")).await }, if next_due.is_some() => {
+                    if let Err(e) = self.send_due().await {
+                        break Some(e);
+                    }
+                }
                 cmd = commands.recv(), if commands_open => match cmd {
                     Some(cmd) => {
                         if let Err(e) = self.command(cmd).await {
@@ -451,7 +462,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
                     }
                     None => commands_open = false,
                 },
-                msg = self.ws.next() => {
+                // With echoes held back, reading stops at a bound: memory stays bounded.
+                msg = self.ws.next(), if self.delayed.len() < MAX_DELAYED => {
                     let Some(msg) = msg else { break None };
                     if let Err(e) = self.echo_batch(msg).await {
                         break Some(e);
@@ -521,6 +533,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
                 return Ok(());
             }
             Message::Close(frame) => {
+                // Nothing may follow the close reply: held-back echoes are dropped.
+                self.delayed.clear();
                 // tungstenite answers with the same code; record both halves.
                 if self.first_close.is_none() {
                     let info = frame.as_ref().map(CloseInfo::from_frame);
@@ -538,17 +552,54 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
         if self.first_close.is_some() || self.dice.roll(faults.drop_percent) {
             return Ok(());
         }
+        if faults.delays() {
+            let extra = faults.jitter.mul_f64(self.dice.unit());
+            let due = tokio::time::Instant::now() + faults.delay + extra;
+            // Jitter never reorders: an echo is not due before the one ahead of it.
+            let due = self.delayed.back().map_or(due, |(last, _)| due.max(*last));
+            self.delayed.push_back((due, echo));
+            return Ok(());
+        }
+        self.send_echo(echo).await
+    }
+
+    /// Sends one echo now, and the close `--close-after` asks for after it.
+    async fn send_echo(&mut self, echo: Message) -> Result<(), String> {
         self.report(Direction::Out, &echo);
         self.feed_echo(echo).await?;
         self.echoed += 1;
+        let faults = &self.config.faults;
         if faults.close_after.is_some_and(|n| self.echoed >= n) {
             let info = CloseInfo::new(faults.close_code, "--close-after");
             self.first_close = Some((info.clone(), CloseCause::Local));
+            self.delayed.clear();
             let msg = Message::Close(Some(info.to_frame()));
             self.report(Direction::Out, &msg);
             self.ws.feed(msg).await.map_err(|e| e.to_string())?;
         }
         Ok(())
+    }
+
+    /// Sends the held-back echoes whose time has come.
+    async fn send_due(&mut self) -> Result<(), String> {
+        self.show = self.reporter.has_room();
+        let now = tokio::time::Instant::now();
+        let mut result = Ok(());
+        while self.first_close.is_none() && self.delayed.front().is_some_and(|(due, _)| *due <= now)
+        {
+            let (_, echo) = self.delayed.pop_front().expect("checked front");
+            result = self.send_echo(echo).await;
+            if result.is_err() {
+                break;
+            }
+        }
+        let flushed = self.ws.flush().await;
+        self.publish();
+        result?;
+        match flushed {
+            Ok(()) | Err(WsError::ConnectionClosed) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     /// Feeds one echo, split into `--fragment` frames when asked.
