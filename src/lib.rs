@@ -49,6 +49,7 @@ fn server_config(
 ) -> ServerConfig {
     ServerConfig {
         tls,
+        switches: Arc::default(),
         faults: net::faults::Faults {
             drop_percent: args.drop_percent.unwrap_or(0.0),
             close_after: args.close_after,

@@ -603,6 +603,38 @@ mod faults {
     }
 
     #[tokio::test]
+    async fn drop_and_delay_can_be_switched_off_while_running() {
+        let switches = std::sync::Arc::new(wsprobe::net::faults::Switches::default());
+        let (url, _e) = start_server(ServerConfig {
+            faults: Faults {
+                drop_percent: 100.0,
+                delay: Duration::from_secs(3600),
+                ..Faults::default()
+            },
+            switches: switches.clone(),
+            ..ServerConfig::default()
+        })
+        .await;
+        let mut ws = raw_connect(&url).await;
+        ws.send(Message::text("swallowed")).await.unwrap();
+        assert!(tokio::time::timeout(Duration::from_millis(200), ws.next())
+            .await
+            .is_err());
+        switches.toggle_drop();
+        ws.send(Message::text("held an hour")).await.unwrap();
+        assert!(tokio::time::timeout(Duration::from_millis(200), ws.next())
+            .await
+            .is_err());
+        switches.toggle_delay();
+        ws.send(Message::text("now")).await.unwrap();
+        // The held one stays held (it was queued for an hour); the new one is not.
+        assert_eq!(
+            within("echo", ws.next()).await.unwrap().unwrap(),
+            Message::text("now")
+        );
+    }
+
+    #[tokio::test]
     async fn beyond_max_connections_the_handshake_gets_503() {
         let (url, _e) = start_server(with(Faults {
             max_connections: Some(1),

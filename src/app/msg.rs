@@ -80,6 +80,10 @@ pub enum Action {
     /// Server: close the selected connection with 1000.
     CloseSelected,
     ShowHandshake,
+    /// Server: switch the `--delay` fault off or back on.
+    ToggleDelay,
+    /// Server: switch the `--drop` fault off or back on.
+    ToggleDrop,
 }
 
 /// Work for the event loop: the only way `update` reaches the network or disk.
@@ -96,4 +100,7 @@ pub enum Effect {
         text: String,
     },
     SaveHistory(String),
+    /// Server faults switched at run time.
+    ToggleDelay(std::sync::Arc<crate::net::faults::Switches>),
+    ToggleDrop(std::sync::Arc<crate::net::faults::Switches>),
 }

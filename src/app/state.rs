@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use super::input::InputBox;
 use super::msg::Pane;
+use crate::net::faults::{Faults, Switches};
 use crate::net::rtt::RttBook;
 use crate::net::{
     CloseCause, CloseInfo, ConnCounters, ConnId, CounterSnapshot, Direction, Frame, FrameKind,
@@ -444,8 +445,8 @@ pub struct ServerPane {
     pub rate_history: VecDeque<u64>,
     pub errors: u64,
     pub last_error: Option<String>,
-    /// Faults the server injects on purpose, described for the title.
-    pub faults: Option<String>,
+    /// Faults the server injects on purpose, and the switches for delay and drop.
+    pub faults: Option<(Faults, Arc<Switches>)>,
 }
 
 impl ServerPane {

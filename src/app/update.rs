@@ -220,6 +220,15 @@ fn action(state: &mut AppState, a: Action, fx: &mut Vec<Effect>) {
                 });
             }
         }
+        Action::ToggleDelay | Action::ToggleDrop => {
+            if let Some((_, switches)) = state.server.as_ref().and_then(|s| s.faults.as_ref()) {
+                fx.push(if a == Action::ToggleDelay {
+                    Effect::ToggleDelay(switches.clone())
+                } else {
+                    Effect::ToggleDrop(switches.clone())
+                });
+            }
+        }
         Action::ShowHandshake => {
             let pane = state.focus.pane();
             let conn = match pane {
@@ -943,6 +952,25 @@ mod tests {
             sent(&fx),
             vec![NetCommand::Close(Some(CloseInfo::new(1000, "")))]
         );
+    }
+
+    #[test]
+    fn fault_switches_are_effects_only_when_there_are_faults() {
+        let (mut s, _) = state(Mode::Server);
+        s.focus = Focus::ServerConns;
+        assert!(update(&mut s, Msg::Action(Action::ToggleDelay)).is_empty());
+        let switches = Arc::new(crate::net::faults::Switches::default());
+        s.server.as_mut().unwrap().faults = Some((
+            crate::net::faults::Faults {
+                drop_percent: 5.0,
+                ..Default::default()
+            },
+            switches.clone(),
+        ));
+        let fx = update(&mut s, Msg::Action(Action::ToggleDrop));
+        assert!(matches!(&fx[..], [Effect::ToggleDrop(sw)] if Arc::ptr_eq(sw, &switches)));
+        let fx = update(&mut s, Msg::Action(Action::ToggleDelay));
+        assert!(matches!(&fx[..], [Effect::ToggleDelay(_)]));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! dropped echoes, a close after N messages, a cap on connections.
 
 use std::fmt::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -28,6 +29,7 @@ impl Faults {
             || self.close_after.is_some()
             || self.max_connections.is_some()
             || self.fragment > 1
+            || self.delays()
     }
 
     pub fn delays(&self) -> bool {
@@ -62,6 +64,77 @@ impl Faults {
             parts.push(format!("at most {m} connections"));
         }
         Some(parts.join(", "))
+    }
+}
+
+/// The faults the dashboard can switch off and on while the server runs.
+#[derive(Debug)]
+pub struct Switches {
+    pub delay_on: AtomicBool,
+    pub drop_on: AtomicBool,
+}
+
+impl Default for Switches {
+    fn default() -> Self {
+        Switches {
+            delay_on: AtomicBool::new(true),
+            drop_on: AtomicBool::new(true),
+        }
+    }
+}
+
+impl Switches {
+    pub fn delaying(&self) -> bool {
+        self.delay_on.load(Ordering::Relaxed)
+    }
+
+    pub fn dropping(&self) -> bool {
+        self.drop_on.load(Ordering::Relaxed)
+    }
+
+    pub fn toggle_delay(&self) {
+        self.delay_on.fetch_xor(true, Ordering::Relaxed);
+    }
+
+    pub fn toggle_drop(&self) {
+        self.drop_on.fetch_xor(true, Ordering::Relaxed);
+    }
+}
+
+impl Faults {
+    /// The description with the switches' state: `delay 50ms (off), drop 5%`.
+    pub fn describe_live(&self, switches: &Switches) -> Option<String> {
+        let mut parts = Vec::new();
+        let mut push = |on: bool, f: Faults| {
+            if let Some(d) = f.describe() {
+                parts.push(if on { d } else { format!("{d} (off)") });
+            }
+        };
+        push(
+            switches.delaying(),
+            Faults {
+                delay: self.delay,
+                jitter: self.jitter,
+                ..Faults::default()
+            },
+        );
+        push(
+            switches.dropping(),
+            Faults {
+                drop_percent: self.drop_percent,
+                ..Faults::default()
+            },
+        );
+        push(
+            true,
+            Faults {
+                delay: Duration::ZERO,
+                jitter: Duration::ZERO,
+                drop_percent: 0.0,
+                ..self.clone()
+            },
+        );
+        (!parts.is_empty()).then(|| parts.join(", "))
     }
 }
 
@@ -133,6 +206,32 @@ mod tests {
         assert_eq!(parse_percent("0.5"), Ok(0.5));
         assert!(parse_percent("101%").is_err());
         assert!(parse_percent("lots").is_err());
+    }
+
+    #[test]
+    fn live_description_marks_switched_off_faults() {
+        let f = Faults {
+            drop_percent: 5.0,
+            delay: Duration::from_millis(50),
+            fragment: 2,
+            ..Faults::default()
+        };
+        let s = Switches::default();
+        assert_eq!(
+            f.describe_live(&s).unwrap(),
+            "delay 50ms, drop 5%, fragment into 2"
+        );
+        s.toggle_delay();
+        assert_eq!(
+            f.describe_live(&s).unwrap(),
+            "delay 50ms (off), drop 5%, fragment into 2"
+        );
+        s.toggle_drop();
+        s.toggle_delay();
+        assert_eq!(
+            f.describe_live(&s).unwrap(),
+            "delay 50ms, drop 5% (off), fragment into 2"
+        );
     }
 
     #[test]

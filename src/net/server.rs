@@ -20,7 +20,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::Frame as WsFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
-use super::faults::{Dice, Faults};
+use super::faults::{Dice, Faults, Switches};
 use super::{
     describe, header_pairs, tls, ws_config, CloseCause, CloseInfo, ConnCounters, ConnId,
     CounterSnapshot, Direction, Frame, Handshake, NetCommand, NetEvent, Opened,
@@ -48,6 +48,8 @@ pub struct ServerConfig {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Misbehaviour on purpose, for testing clients.
     pub faults: Faults,
+    /// Delay and drop, switchable while the server runs.
+    pub switches: Arc<Switches>,
     /// Report every frame (false: only connection events, for long runs).
     pub report_frames: bool,
 }
@@ -62,6 +64,7 @@ impl Default for ServerConfig {
             read_buffer_size: READ_BUFFER_SIZE,
             tls: None,
             faults: Faults::default(),
+            switches: Arc::default(),
             report_frames: true,
         }
     }
@@ -198,9 +201,9 @@ impl Server {
         format!("{scheme}://{}", self.local_addr())
     }
 
-    /// The faults this server injects, described (None when it behaves).
-    pub fn faults(&self) -> Option<String> {
-        self.config.faults.describe()
+    /// The faults this server injects and the switches for delay and drop.
+    pub fn faults(&self) -> (Faults, Arc<Switches>) {
+        (self.config.faults.clone(), self.config.switches.clone())
     }
 
     /// The open connections, for closing them all at shutdown.
@@ -386,7 +389,7 @@ async fn serve_ws<S: AsyncRead + AsyncWrite + Unpin>(
             handshake,
             counters: counters.clone(),
             commands: cmd_tx,
-            faults: config.faults.describe(),
+            faults: config.faults.describe_live(&config.switches),
         })))
         .await;
     let (close, cause) = EchoConn {
@@ -549,10 +552,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
             Message::Pong(_) | Message::Frame(_) => return Ok(()),
         };
         let faults = &self.config.faults;
-        if self.first_close.is_some() || self.dice.roll(faults.drop_percent) {
+        let switches = &self.config.switches;
+        if self.first_close.is_some()
+            || (switches.dropping() && self.dice.roll(faults.drop_percent))
+        {
             return Ok(());
         }
-        if faults.delays() {
+        if faults.delays() && switches.delaying() {
             let extra = faults.jitter.mul_f64(self.dice.unit());
             let due = tokio::time::Instant::now() + faults.delay + extra;
             // Jitter never reorders: an echo is not due before the one ahead of it.

@@ -85,6 +85,8 @@ pub fn map_key(key: KeyEvent, ctx: KeyContext) -> Option<Action> {
         KeyCode::Char('a') => Action::ToggleSendAll,
         KeyCode::Char('x') => Action::CloseSelected,
         KeyCode::Char('h') => Action::ShowHandshake,
+        KeyCode::Char('D') => Action::ToggleDelay,
+        KeyCode::Char('L') => Action::ToggleDrop,
         _ => return None,
     })
 }
@@ -118,6 +120,10 @@ pub const HELP: &[(&str, &str)] = &[
     ("s", "server: log of all connections / selected only"),
     ("a / Ctrl-A", "server: send to selected / to all"),
     ("x", "server: close the selected connection (1000)"),
+    (
+        "D / L",
+        "server: switch the --delay / --drop fault off and on",
+    ),
     ("?", "this help"),
     ("q / Ctrl-C", "quit (q outside the input box)"),
 ];

@@ -74,7 +74,7 @@ pub async fn run(setup: Setup) -> anyhow::Result<u8> {
             history.clone(),
             server.not_shown(),
         );
-        pane.faults = server.faults();
+        pane.faults = Some(server.faults()).filter(|(f, _)| f.is_active());
         state.server = Some(pane);
         server_task = Some(tokio::spawn(server.run(srv_tx)));
     } else {
@@ -255,6 +255,8 @@ fn carry_out(effects: Vec<Effect>, repeats: &mut Vec<JoinHandle<()>>) {
                 }));
             }
             Effect::SaveHistory(line) => history::append(&line),
+            Effect::ToggleDelay(s) => s.toggle_delay(),
+            Effect::ToggleDrop(s) => s.toggle_drop(),
         }
     }
 }

@@ -111,7 +111,7 @@ pub fn server_status(f: &mut Frame, area: Rect, s: &ServerPane, theme: &Theme) {
         )),
     ];
     // Warnings first: on a narrow line they must not be the part that is cut.
-    if let Some(f) = &s.faults {
+    if let Some(f) = s.faults.as_ref().and_then(|(f, sw)| f.describe_live(sw)) {
         spans.push(Span::styled(format!(" │ faults: {f}"), theme.error()));
     }
     let missing = s.not_shown();
