@@ -192,3 +192,38 @@ fn a_server_killed_mid_flood_ends_the_client_with_1() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_server_that_stops_reading_cannot_hold_the_client_forever() {
+    // The server completes the handshake, then never reads again.
+    let url = with_raw_server(|ws| async move {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        drop(ws);
+    });
+    let mut client = Command::cargo_bin("wsprobe")
+        .unwrap()
+        .args(["client", &url, "-q"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = client.stdin.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let line = "x".repeat(64 << 10) + "\n";
+        while stdin.write_all(line.as_bytes()).is_ok() {}
+    });
+    // Socket buffers and the client's queue fill up; then the user gives up.
+    std::thread::sleep(Duration::from_secs(2));
+    let pid = client.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = client.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("did not close"), "{stderr}");
+}

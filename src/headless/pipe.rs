@@ -13,6 +13,10 @@ use super::shutdown_signal;
 use crate::net::client::{self, ClientOptions, SessionOptions};
 use crate::net::{close_code_name, CloseCause, CloseInfo, NetCommand, NetEvent};
 
+/// How long a close may take, queue and handshake included, before the client
+/// gives up on the connection.
+const GIVE_UP_AFTER_CLOSE: Duration = Duration::from_secs(5);
+
 #[derive(Clone, Debug)]
 pub struct PipeOptions {
     pub binary: bool,
@@ -46,9 +50,9 @@ pub async fn run(
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
 
-    let close = |commands: &mpsc::Sender<NetCommand>| {
-        let _ = commands.try_send(NetCommand::Close(Some(CloseInfo::new(1000, ""))));
-    };
+    // The close waits for room in the queue without holding up this loop, and a
+    // server that never lets it through (it stopped reading) is given up on.
+    let mut give_up_at: Option<tokio::time::Instant> = None;
 
     loop {
         // Everything sent has come back: no need to wait any longer.
@@ -59,7 +63,7 @@ pub async fn run(
             && (sent_lines <= echoed
                 || wait_until.is_some_and(|w| w <= tokio::time::Instant::now()))
         {
-            close(&commands);
+            give_up_at = Some(request_close(&commands));
             closing = true;
         }
         tokio::select! {
@@ -112,8 +116,16 @@ pub async fn run(
             }
             _ = async { tokio::time::sleep_until(wait_until.expect("guarded")).await }, if wait_until.is_some() && !closing => {}
             _ = &mut shutdown, if !closing => {
-                close(&commands);
+                give_up_at = Some(request_close(&commands));
                 closing = true;
+            }
+            _ = async { tokio::time::sleep_until(give_up_at.expect("guarded")).await }, if give_up_at.is_some() => {
+                task.abort();
+                outcome = Some((None, CloseCause::Error(format!(
+                    "the connection did not close within {} (the server may have stopped reading)",
+                    humantime::format_duration(GIVE_UP_AFTER_CLOSE)
+                ))));
+                break;
             }
         }
     }
@@ -132,6 +144,17 @@ pub async fn run(
         CloseCause::Error("the connection task ended unexpectedly".into()),
     ));
     Ok(exit_code(close.as_ref(), &cause))
+}
+
+/// Queues a 1000 close without waiting for room; returns when to give up on it.
+fn request_close(commands: &mpsc::Sender<NetCommand>) -> tokio::time::Instant {
+    let commands = commands.clone();
+    tokio::spawn(async move {
+        let _ = commands
+            .send(NetCommand::Close(Some(CloseInfo::new(1000, ""))))
+            .await;
+    });
+    tokio::time::Instant::now() + GIVE_UP_AFTER_CLOSE
 }
 
 /// 0 when the connection ended the way it should, 1 (with a line on stderr) when not.

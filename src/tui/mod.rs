@@ -231,10 +231,12 @@ fn carry_out(effects: Vec<Effect>, repeats: &mut Vec<JoinHandle<()>>) {
     for fx in effects {
         match fx {
             Effect::Send { to, cmd } => {
-                // A full queue means the connection is already swamped; say so
-                // in the log rather than stall the screen.
-                if let Err(e) = to.try_send(cmd) {
-                    tracing::warn!("command not sent: {e}");
+                // A full queue (a /repeat in flight, a slow peer) must not stall
+                // the screen, nor lose what the user typed: wait for room aside.
+                if let Err(mpsc::error::TrySendError::Full(cmd)) = to.try_send(cmd) {
+                    tokio::spawn(async move {
+                        let _ = to.send(cmd).await;
+                    });
                 }
             }
             Effect::Repeat {
