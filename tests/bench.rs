@@ -50,7 +50,7 @@ async fn counts_are_exact_against_the_echo_server() {
         c.messages = Some(2_003);
         let r = within("bench", bench::run(&c)).await;
         assert_eq!(
-            (r.sent, r.received, r.measured),
+            (r.checks.sent, r.checks.received, r.checks.measured),
             (2_003, 2_003, 2_003),
             "{}",
             r.text()
@@ -87,7 +87,7 @@ async fn echo_prefix_is_understood() {
     c.drain = Duration::from_millis(300);
     let r = within("bench", bench::run(&c)).await;
     assert_eq!(
-        r.mismatched, 32,
+        r.checks.mismatched, 32,
         "without --echo-prefix every echo differs (a window per connection)"
     );
     assert_eq!(
@@ -99,7 +99,7 @@ async fn echo_prefix_is_understood() {
     c.echo_prefix = Some("Echo: ".into());
     let r = within("bench", bench::run(&c)).await;
     assert!(!r.failed(), "{}", r.text());
-    assert_eq!(r.measured, 2_000);
+    assert_eq!(r.checks.measured, 2_000);
 }
 
 #[tokio::test]
@@ -110,7 +110,7 @@ async fn duration_mode_and_open_loop_stop_by_themselves() {
     c.duration = Some(Duration::from_millis(300));
     let r = within("duration bench", bench::run(&c)).await;
     assert!(
-        r.sent > 0 && r.sent == r.received && !r.failed(),
+        r.checks.sent > 0 && r.checks.sent == r.checks.received && !r.failed(),
         "{}",
         r.text()
     );
@@ -118,7 +118,11 @@ async fn duration_mode_and_open_loop_stop_by_themselves() {
     c.duration = Some(Duration::from_millis(500));
     let r = within("open loop bench", bench::run(&c)).await;
     // 1000/s for half a second: about 500, give or take scheduling.
-    assert!((400..=600).contains(&r.sent), "open loop sent {}", r.sent);
+    assert!(
+        (400..=600).contains(&r.checks.sent),
+        "open loop sent {}",
+        r.checks.sent
+    );
     assert!(!r.failed(), "{}", r.text());
 }
 
@@ -134,12 +138,12 @@ async fn warmup_echoes_are_checked_but_not_measured() {
     c.duration = Some(Duration::from_millis(250));
     let r = within("bench", bench::run(&c)).await;
     assert!(
-        r.measured < r.received,
+        r.checks.measured < r.checks.received,
         "{} measured of {}",
-        r.measured,
-        r.received
+        r.checks.measured,
+        r.checks.received
     );
-    assert!(r.measured > 0);
+    assert!(r.checks.measured > 0);
 }
 
 /// A server whose echo of message i is `mangle(i, msg)` (None: no echo).
@@ -193,8 +197,8 @@ async fn corrupted_echoes_are_mismatched() {
     let mut c = one_connection(&url);
     c.binary = true;
     let r = within("bench", bench::run(&c)).await;
-    assert_eq!(r.mismatched, 1, "{}", r.text());
-    assert_eq!(r.lost, 1, "the corrupted one never came back intact");
+    assert_eq!(r.checks.mismatched, 1, "{}", r.text());
+    assert_eq!(r.checks.lost, 1, "the corrupted one never came back intact");
     assert!(r.failed());
 }
 
@@ -204,7 +208,7 @@ async fn dropped_echoes_are_lost_after_the_timeout() {
     let mut c = one_connection(&url);
     c.window = 100;
     let r = within("bench", bench::run(&c)).await;
-    assert_eq!(r.lost, 10, "{}", r.text());
+    assert_eq!(r.checks.lost, 10, "{}", r.text());
     assert_eq!(r.errors.get("timeout"), Some(&1));
     assert!(r.failed());
 }
@@ -227,12 +231,17 @@ async fn reordered_and_duplicated_echoes_are_counted() {
     let mut c = one_connection(&url);
     c.window = 10;
     let r = within("bench", bench::run(&c)).await;
-    assert_eq!(r.reordered, 50, "{}", r.text());
-    assert_eq!(r.lost + r.mismatched + r.duplicated, 0, "{}", r.text());
+    assert_eq!(r.checks.reordered, 50, "{}", r.text());
+    assert_eq!(
+        r.checks.lost + r.checks.mismatched + r.checks.duplicated,
+        0,
+        "{}",
+        r.text()
+    );
 
     let url = misbehaving_server(|i, m| if i == 5 { vec![m.clone(), m] } else { vec![m] }).await;
     let r = within("bench", bench::run(&one_connection(&url))).await;
-    assert_eq!(r.duplicated, 1, "{}", r.text());
+    assert_eq!(r.checks.duplicated, 1, "{}", r.text());
     assert!(r.failed());
 }
 
@@ -248,7 +257,7 @@ async fn a_server_that_closes_early_is_an_error() {
     .await;
     let r = within("bench", bench::run(&one_connection(&url))).await;
     assert_eq!(r.errors.get("closed early"), Some(&1), "{}", r.text());
-    assert!(r.lost > 0);
+    assert!(r.checks.lost > 0);
 }
 
 #[tokio::test]

@@ -155,15 +155,7 @@ fn summarize(
     };
     let mut last_echo = measure_from;
     for o in outcomes {
-        r.sent += o.sent;
-        r.received += o.received;
-        r.measured += o.measured;
-        r.measured_bytes += o.measured_bytes;
-        r.mismatched += o.mismatched;
-        r.lost += o.lost;
-        r.reordered += o.reordered;
-        r.duplicated += o.duplicated;
-        r.unanswered += o.unanswered;
+        r.checks += o.checks;
         for (k, v) in o.errors {
             *errors.entry(k.to_string()).or_default() += v;
         }

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::worker::new_histogram;
+use super::worker::{new_histogram, Checks};
 use crate::net::rtt::format_duration;
 
 #[derive(Clone, Debug)]
@@ -17,18 +17,10 @@ pub struct Report {
     pub rate: Option<f64>,
     pub binary: bool,
     pub stopped_early: bool,
-    pub sent: u64,
-    pub received: u64,
-    /// Echoes after the warm-up (the basis of rates and latencies).
-    pub measured: u64,
-    pub measured_bytes: u64,
+    /// Counts over all connections; `measured` is the basis of rates and latencies.
+    pub checks: Checks,
     /// From the end of the warm-up to the last echo.
     pub measured_secs: f64,
-    pub mismatched: u64,
-    pub lost: u64,
-    pub reordered: u64,
-    pub duplicated: u64,
-    pub unanswered: u64,
     pub errors: BTreeMap<String, u64>,
     pub rtt: Histogram<u64>,
     pub tcp: Histogram<u64>,
@@ -45,16 +37,8 @@ impl Default for Report {
             rate: None,
             binary: false,
             stopped_early: false,
-            sent: 0,
-            received: 0,
-            measured: 0,
-            measured_bytes: 0,
+            checks: Checks::default(),
             measured_secs: 0.0,
-            mismatched: 0,
-            lost: 0,
-            reordered: 0,
-            duplicated: 0,
-            unanswered: 0,
             errors: BTreeMap::new(),
             rtt: new_histogram(),
             tcp: new_histogram(),
@@ -158,7 +142,7 @@ fn us(v: u64) -> String {
 impl Report {
     pub fn messages_per_sec(&self) -> f64 {
         if self.measured_secs > 0.0 {
-            self.measured as f64 / self.measured_secs
+            self.checks.measured as f64 / self.measured_secs
         } else {
             0.0
         }
@@ -166,7 +150,7 @@ impl Report {
 
     pub fn mb_per_sec(&self) -> f64 {
         if self.measured_secs > 0.0 {
-            self.measured_bytes as f64 / 1e6 / self.measured_secs
+            self.checks.measured_bytes as f64 / 1e6 / self.measured_secs
         } else {
             0.0
         }
@@ -178,7 +162,12 @@ impl Report {
 
     /// Anything that makes the run a failure (and the exit code non-zero).
     pub fn failed(&self) -> bool {
-        self.mismatched + self.lost + self.reordered + self.duplicated + self.error_count() > 0
+        self.checks.mismatched
+            + self.checks.lost
+            + self.checks.reordered
+            + self.checks.duplicated
+            + self.error_count()
+            > 0
     }
 
     pub fn to_json(&self) -> ReportJson {
@@ -188,14 +177,14 @@ impl Report {
             rtt_us: latency(&self.rtt),
             connect_us: connect(&self.tcp),
             handshake_us: connect(&self.handshake),
-            sent: self.sent,
-            received: self.received,
-            measured: self.measured,
-            mismatched: self.mismatched,
-            lost: self.lost,
-            reordered: self.reordered,
-            duplicated: self.duplicated,
-            unanswered: self.unanswered,
+            sent: self.checks.sent,
+            received: self.checks.received,
+            measured: self.checks.measured,
+            mismatched: self.checks.mismatched,
+            lost: self.checks.lost,
+            reordered: self.checks.reordered,
+            duplicated: self.checks.duplicated,
+            unanswered: self.checks.unanswered,
             errors: self.errors.clone(),
             connections: self.connections,
             size: self.size,
@@ -231,7 +220,7 @@ impl Report {
         let _ = writeln!(
             s,
             "  measured     {} echoes in {:.3}s",
-            self.measured, self.measured_secs
+            self.checks.measured, self.measured_secs
         );
         let _ = writeln!(s);
         let l = latency(&self.rtt);
@@ -275,13 +264,18 @@ impl Report {
         let _ = writeln!(
             s,
             "Checks    sent {}  received {}  mismatched {}  lost {}  reordered {}  duplicated {}",
-            self.sent, self.received, self.mismatched, self.lost, self.reordered, self.duplicated
+            self.checks.sent,
+            self.checks.received,
+            self.checks.mismatched,
+            self.checks.lost,
+            self.checks.reordered,
+            self.checks.duplicated
         );
-        if self.unanswered > 0 {
+        if self.checks.unanswered > 0 {
             let _ = writeln!(
                 s,
                 "          {} not answered when the run was stopped",
-                self.unanswered
+                self.checks.unanswered
             );
         }
         if self.errors.is_empty() {
@@ -357,7 +351,7 @@ mod tests {
     fn failure_is_any_error_or_check() {
         let mut r = Report::default();
         assert!(!r.failed());
-        r.reordered = 1;
+        r.checks.reordered = 1;
         assert!(r.failed());
         let mut r = Report::default();
         r.errors.insert("timeout".into(), 1);

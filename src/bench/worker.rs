@@ -69,8 +69,9 @@ pub struct Plan {
     pub drain: Duration,
 }
 
-#[derive(Debug)]
-pub struct Outcome {
+/// What was sent and how every echo checked out; added up over connections.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Checks {
     pub sent: u64,
     pub received: u64,
     /// Echoes after the warm-up, and their bytes.
@@ -82,6 +83,25 @@ pub struct Outcome {
     pub duplicated: u64,
     /// Sent but not answered when the user stopped the run (not an error).
     pub unanswered: u64,
+}
+
+impl std::ops::AddAssign for Checks {
+    fn add_assign(&mut self, o: Checks) {
+        self.sent += o.sent;
+        self.received += o.received;
+        self.measured += o.measured;
+        self.measured_bytes += o.measured_bytes;
+        self.mismatched += o.mismatched;
+        self.lost += o.lost;
+        self.reordered += o.reordered;
+        self.duplicated += o.duplicated;
+        self.unanswered += o.unanswered;
+    }
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    pub checks: Checks,
     pub errors: BTreeMap<&'static str, u64>,
     pub rtt: Histogram<u64>,
     pub tcp: Option<Duration>,
@@ -94,15 +114,7 @@ pub struct Outcome {
 impl Outcome {
     fn new() -> Self {
         Outcome {
-            sent: 0,
-            received: 0,
-            measured: 0,
-            measured_bytes: 0,
-            mismatched: 0,
-            lost: 0,
-            reordered: 0,
-            duplicated: 0,
-            unanswered: 0,
+            checks: Checks::default(),
             errors: BTreeMap::new(),
             rtt: new_histogram(),
             tcp: None,
@@ -132,12 +144,12 @@ struct Tracker {
 impl Tracker {
     /// Checks one echo and counts it; true when it answered an outstanding send.
     fn echo(&mut self, payload: &[u8], plan: &Plan, out: &mut Outcome, now: Instant) -> bool {
-        out.received += 1;
+        out.checks.received += 1;
         let body = if !plan.binary && !plan.echo_prefix.is_empty() {
             match payload.strip_prefix(&plan.echo_prefix[..]) {
                 Some(b) => b,
                 None => {
-                    out.mismatched += 1;
+                    out.checks.mismatched += 1;
                     return false;
                 }
             }
@@ -145,20 +157,20 @@ impl Tracker {
             payload
         };
         let Some(seq) = self.pattern.verify(body) else {
-            out.mismatched += 1;
+            out.checks.mismatched += 1;
             return false;
         };
         if seq >= self.next_seq {
             // Never sent: not an echo of ours.
-            out.mismatched += 1;
+            out.checks.mismatched += 1;
             return false;
         }
         let Some(pos) = self.outstanding.iter().position(|(s, _)| *s == seq) else {
-            out.duplicated += 1;
+            out.checks.duplicated += 1;
             return false;
         };
         if pos > 0 {
-            out.reordered += 1;
+            out.checks.reordered += 1;
         }
         let (_, due) = self.outstanding.remove(pos).expect("position is in range");
         out.last_echo = Some(now);
@@ -166,8 +178,8 @@ impl Tracker {
             let us = (now.saturating_duration_since(due).as_micros() as u64).max(1);
             out.rtt.saturating_record(us);
             self.recent.saturating_record(us);
-            out.measured += 1;
-            out.measured_bytes += payload.len() as u64;
+            out.checks.measured += 1;
+            out.checks.measured_bytes += payload.len() as u64;
         }
         true
     }
@@ -226,7 +238,7 @@ pub async fn run(plan: Plan, progress: Arc<Progress>, mut stop: watch::Receiver<
             && now.saturating_duration_since(last_answer) >= plan.drain
             && !stopped
         {
-            out.lost += t.outstanding.len() as u64;
+            out.checks.lost += t.outstanding.len() as u64;
             out.error("timeout", &progress);
             t.outstanding.clear();
             break;
@@ -247,9 +259,9 @@ pub async fn run(plan: Plan, progress: Arc<Progress>, mut stop: watch::Receiver<
             );
             if now >= deadline {
                 if stopped {
-                    out.unanswered += t.outstanding.len() as u64;
+                    out.checks.unanswered += t.outstanding.len() as u64;
                 } else {
-                    out.lost += t.outstanding.len() as u64;
+                    out.checks.lost += t.outstanding.len() as u64;
                     out.error("timeout", &progress);
                 }
                 t.outstanding.clear();
@@ -301,10 +313,10 @@ pub async fn run(plan: Plan, progress: Arc<Progress>, mut stop: watch::Receiver<
                 Ok(())
             }
             .await;
-            out.sent += fed;
+            out.checks.sent += fed;
             progress.sent.fetch_add(fed, Ordering::Relaxed);
             if result.is_err() {
-                out.lost += t.outstanding.len() as u64;
+                out.checks.lost += t.outstanding.len() as u64;
                 out.error("closed early", &progress);
                 t.outstanding.clear();
                 break;
@@ -328,7 +340,7 @@ pub async fn run(plan: Plan, progress: Arc<Progress>, mut stop: watch::Receiver<
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let before = out.received;
+        let before = out.checks.received;
         tokio::select! {
             biased;
             changed = stop.changed(), if !stopped => {
@@ -353,10 +365,10 @@ pub async fn run(plan: Plan, progress: Arc<Progress>, mut stop: watch::Receiver<
                         }
                         Some(Ok(_)) => {}
                         Some(Err(_)) | None => {
-                            out.lost += t.outstanding.len() as u64;
+                            out.checks.lost += t.outstanding.len() as u64;
                             out.error("closed early", &progress);
                             t.outstanding.clear();
-                            progress.received.fetch_add(out.received - before, Ordering::Relaxed);
+                            progress.received.fetch_add(out.checks.received - before, Ordering::Relaxed);
                             return out;
                         }
                     }
@@ -374,7 +386,7 @@ pub async fn run(plan: Plan, progress: Arc<Progress>, mut stop: watch::Receiver<
         }
         progress
             .received
-            .fetch_add(out.received - before, Ordering::Relaxed);
+            .fetch_add(out.checks.received - before, Ordering::Relaxed);
         t.publish(&progress, Instant::now());
     }
     t.publish(&progress, Instant::now() + PUBLISH_EVERY);
