@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue, Uri};
 
 use crate::net::client::{parse_header, parse_ws_url};
+use crate::net::proxy::{parse_proxy_url, Proxy};
 
 const ABOUT: &str = "WebSocket echo server, client and inspector with a live terminal dashboard";
 
@@ -211,6 +212,12 @@ pub struct ConnectArgs {
     /// Refuse messages larger than this (e.g. 16MiB)
     #[arg(long, value_name = "BYTES", default_value = "64MiB", value_parser = parse_size, env = "WSPROBE_MAX_MESSAGE_SIZE")]
     pub max_message_size: usize,
+
+    /// Tunnel through this HTTP CONNECT proxy: http://[user:pass@]host:port.
+    /// Without it, https_proxy/HTTPS_PROXY (wss://), http_proxy (ws://), ALL_PROXY
+    /// and NO_PROXY are read as curl reads them; loopback hosts skip those
+    #[arg(long, value_name = "URL", value_parser = parse_proxy_url)]
+    pub proxy: Option<Proxy>,
 }
 
 #[derive(Clone, Debug, Args)]

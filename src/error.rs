@@ -31,6 +31,9 @@ pub enum NetError {
     #[error("WebSocket handshake with {addr} failed: {reason}")]
     Handshake { addr: String, reason: String },
 
+    #[error("proxy {proxy}: {reason}")]
+    Proxy { proxy: String, reason: String },
+
     #[error("{0}")]
     Usage(String),
 }

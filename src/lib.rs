@@ -131,8 +131,14 @@ async fn run_server(args: ServerArgs, out: &OutputArgs) -> anyhow::Result<u8> {
     headless::server::run(server, Printer::new(format(out), out.quiet)).await
 }
 
-fn client_options(args: &ConnectArgs) -> ClientOptions {
-    ClientOptions {
+fn client_options(args: &ConnectArgs) -> Result<ClientOptions, error::UsageError> {
+    let proxy = match &args.proxy {
+        Some(p) => Some(p.clone()),
+        None => {
+            net::proxy::from_env(&args.url, |k| std::env::var(k).ok()).map_err(error::UsageError)?
+        }
+    };
+    Ok(ClientOptions {
         url: args.url.clone(),
         headers: args.headers.clone(),
         subprotocols: args.subprotocols.clone(),
@@ -142,7 +148,8 @@ fn client_options(args: &ConnectArgs) -> ClientOptions {
         ca_file: args.ca.clone(),
         max_message_size: args.max_message_size,
         read_buffer_size: net::CLIENT_READ_BUFFER_SIZE,
-    }
+        proxy,
+    })
 }
 
 async fn run_client(args: ClientArgs, out: &OutputArgs) -> anyhow::Result<u8> {
@@ -155,7 +162,7 @@ async fn run_client(args: ClientArgs, out: &OutputArgs) -> anyhow::Result<u8> {
         return tui::run(tui::Setup {
             mode: app::Mode::Client,
             client: Some(tui::ClientSetup {
-                connect: client_options(&args.connect),
+                connect: client_options(&args.connect)?,
                 session,
             }),
             server: None,
@@ -169,7 +176,7 @@ async fn run_client(args: ClientArgs, out: &OutputArgs) -> anyhow::Result<u8> {
         wait: args.wait,
     };
     headless::pipe::run(
-        client_options(&args.connect),
+        client_options(&args.connect)?,
         session,
         pipe,
         Printer::new(format(out), out.quiet),
@@ -180,7 +187,7 @@ async fn run_client(args: ClientArgs, out: &OutputArgs) -> anyhow::Result<u8> {
 
 async fn run_bench(args: BenchArgs, out: &OutputArgs) -> anyhow::Result<u8> {
     let config = bench::BenchConfig {
-        connect: client_options(&args.connect),
+        connect: client_options(&args.connect)?,
         connections: args.connections,
         messages: args.messages,
         duration: match (args.messages, args.duration) {

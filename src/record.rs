@@ -56,6 +56,9 @@ pub struct Record {
     /// TLS version and cipher suite of a wss:// connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<String>,
+    /// The HTTP CONNECT proxy a client connection went through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
     /// Faults the server injects, described.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<String>,
@@ -170,6 +173,7 @@ impl Record {
                 response_headers: Some(headers(&o.handshake.response_headers)),
                 subprotocol: o.handshake.subprotocol.clone(),
                 tls: o.handshake.tls.clone(),
+                proxy: o.handshake.proxy.clone(),
                 faults: o.faults.clone(),
                 ..Record::event(o.ts, "open")
             },

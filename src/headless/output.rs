@@ -171,13 +171,19 @@ pub fn human_line(ev: &NetEvent) -> String {
                 .as_deref()
                 .map(|t| format!(" tls={}", t.replace(' ', "/")))
                 .unwrap_or_default();
+            let proxy = o
+                .handshake
+                .proxy
+                .as_deref()
+                .map(|p| format!(" via {p}"))
+                .unwrap_or_default();
             let faults = o
                 .faults
                 .as_deref()
                 .map(|f| format!(" faults: {f}"))
                 .unwrap_or_default();
             format!(
-                "{} #{} open {} {} → {}{sub}{tls}{faults}",
+                "{} #{} open {}{proxy} {} → {}{sub}{tls}{faults}",
                 clock(o.ts),
                 o.conn,
                 o.peer,

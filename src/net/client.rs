@@ -46,6 +46,8 @@ pub struct ClientOptions {
     /// Bytes read per call. Each read zeroes this much first, so it should fit
     /// the traffic: small for small messages, large for large ones.
     pub read_buffer_size: usize,
+    /// An HTTP CONNECT proxy to tunnel through.
+    pub proxy: Option<super::proxy::Proxy>,
 }
 
 impl ClientOptions {
@@ -60,6 +62,7 @@ impl ClientOptions {
             ca_file: None,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             read_buffer_size: super::CLIENT_READ_BUFFER_SIZE,
+            proxy: None,
         }
     }
 }
@@ -140,14 +143,20 @@ pub async fn connect(opts: &ClientOptions) -> Result<Connected, NetError> {
         after: opts.connect_timeout,
     };
 
+    // Through a proxy, the TCP connection is the proxy's; the target's name is
+    // resolved by the proxy.
+    let (dial_host, dial_port) = match &opts.proxy {
+        Some(p) => (p.host.clone(), p.port),
+        None => (bare_host.clone(), port),
+    };
     let addrs: Vec<SocketAddr> = tokio::time::timeout_at(
         deadline.into(),
-        tokio::net::lookup_host((bare_host.as_str(), port)),
+        tokio::net::lookup_host((dial_host.as_str(), dial_port)),
     )
     .await
-    .map_err(|_| timed_out(&format!("resolving {bare_host}")))?
+    .map_err(|_| timed_out(&format!("resolving {dial_host}")))?
     .map_err(|e| NetError::Resolve {
-        host: bare_host.clone(),
+        host: dial_host.clone(),
         reason: e.to_string(),
     })?
     .collect();
@@ -162,7 +171,12 @@ pub async fn connect(opts: &ClientOptions) -> Result<Connected, NetError> {
                 break;
             }
             Ok(Err(e)) => {
-                last_err = Some(if e.kind() == std::io::ErrorKind::ConnectionRefused {
+                last_err = Some(if let Some(p) = &opts.proxy {
+                    NetError::Proxy {
+                        proxy: p.shown(),
+                        reason: format!("cannot connect to it at {addr}: {e}"),
+                    }
+                } else if e.kind() == std::io::ErrorKind::ConnectionRefused {
                     NetError::Refused {
                         addr: addr.to_string(),
                     }
@@ -179,13 +193,22 @@ pub async fn connect(opts: &ClientOptions) -> Result<Connected, NetError> {
         Some(t) => t,
         None => {
             return Err(last_err.unwrap_or_else(|| NetError::Resolve {
-                host: bare_host.clone(),
+                host: dial_host.clone(),
                 reason: "no address found".into(),
             }))
         }
     };
+    let mut tcp = tcp;
     let _ = tcp.set_nodelay(true);
     let peer = tcp.peer_addr().unwrap_or_else(|_| addrs[0]);
+    if let Some(p) = &opts.proxy {
+        tokio::time::timeout_at(
+            deadline.into(),
+            super::proxy::tunnel(&mut tcp, p, &bare_host, port),
+        )
+        .await
+        .map_err(|_| timed_out(&format!("CONNECT through proxy {}", p.shown())))??;
+    }
     let tcp_done = Instant::now();
 
     let mut request = uri
@@ -268,6 +291,7 @@ pub async fn connect(opts: &ClientOptions) -> Result<Connected, NetError> {
             response_headers: header_pairs(response.headers()),
             subprotocol,
             tls: tls_info,
+            proxy: opts.proxy.as_ref().map(|p| p.shown()),
         },
     })
 }

@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod faults;
+pub mod proxy;
 pub mod rtt;
 pub mod server;
 pub mod tls;
@@ -168,6 +169,8 @@ pub struct Handshake {
     pub subprotocol: Option<String>,
     /// TLS version and cipher suite, for wss:// connections.
     pub tls: Option<String>,
+    /// The HTTP CONNECT proxy the connection went through, password hidden.
+    pub proxy: Option<String>,
 }
 
 /// Counters kept by the connection task itself, so they stay exact even when the

@@ -354,6 +354,7 @@ async fn serve_ws<S: AsyncRead + AsyncWrite + Unpin>(
                 response_headers: header_pairs(resp.headers()),
                 subprotocol,
                 tls: tls.clone(),
+                proxy: None,
             },
         ));
         Ok(resp)

@@ -61,6 +61,7 @@ fn handshake(path: &str, subprotocol: Option<&str>) -> Handshake {
         response_headers: response,
         subprotocol: subprotocol.map(str::to_string),
         tls: None,
+        proxy: None,
     }
 }
 

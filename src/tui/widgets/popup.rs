@@ -140,6 +140,9 @@ pub fn handshake_lines(h: Option<&Handshake>) -> Vec<String> {
         "tls: {}",
         h.tls.as_deref().unwrap_or("none (plain ws://)")
     ));
+    if let Some(p) = &h.proxy {
+        out.push(format!("proxy: {p} (HTTP CONNECT)"));
+    }
     out
 }
 
