@@ -41,6 +41,27 @@ pub enum Command {
     /// Load-test an echo server: throughput and round-trip percentiles, every echo checked
     #[command(after_help = BENCH_EXAMPLES)]
     Bench(BenchArgs),
+    /// Open a recording made with --record in the dashboard, read-only
+    #[command(after_help = REPLAY_EXAMPLES)]
+    Replay(ReplayArgs),
+}
+
+const REPLAY_EXAMPLES: &str = "\
+Examples:
+  wsprobe client ws://127.0.0.1:8765 --record session.jsonl
+  wsprobe replay session.jsonl                    the same log, filter, detail and RTT panel
+  wsprobe replay session.jsonl --no-tui           the recording as lines
+  wsprobe replay session.jsonl --har session.har  export for browser DevTools";
+
+#[derive(Clone, Debug, Args)]
+pub struct ReplayArgs {
+    /// A JSON Lines recording written by --record
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Also export the recording as HAR (with _webSocketMessages) to this file
+    #[arg(long, value_name = "FILE")]
+    pub har: Option<PathBuf>,
 }
 
 /// How results are shown; these work before or after the subcommand.
@@ -67,6 +88,11 @@ pub struct OutputArgs {
         env = "WSPROBE_KEEP"
     )]
     pub keep: usize,
+
+    /// Record every event and frame to FILE as JSON Lines (server, client, demo);
+    /// nothing is dropped: under a flood the echo slows to the disk's pace
+    #[arg(long, global = true, value_name = "FILE", env = "WSPROBE_RECORD")]
+    pub record: Option<PathBuf>,
 
     /// Write logs to this file (logs never go to the terminal)
     #[arg(long, global = true, value_name = "FILE", env = "WSPROBE_LOG_FILE")]
@@ -170,6 +196,10 @@ Examples:
   printf 'a\\nb\\n' | wsprobe client ws://127.0.0.1:8765 --json
   wsprobe client ws://127.0.0.1:8765 --ping-interval 1s --quiet
   wsprobe client ws://127.0.0.1:9001/runCase?case=1 --echo
+  wsprobe client ws://127.0.0.1:8765 --reconnect --init '{\"op\":\"subscribe\"}' --ping-timeout 5s
+  wsprobe client ws://127.0.0.1:8765 --record s.jsonl --har s.har
+  wsprobe client ws://127.0.0.1:8765 --send-file s.jsonl --speed 10
+  wsprobe client wss://example.com/ws --proxy http://user:pass@proxy:3128
 
 Exit codes: 0 normal, 1 runtime failure (refused, reset, unexpected close, TLS,
 non-101 answer), 2 usage error (bad URL, bad header).";
@@ -240,6 +270,51 @@ pub struct ClientArgs {
     /// At end of input, wait this long for outstanding echoes before closing
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, env = "WSPROBE_WAIT")]
     pub wait: Duration,
+
+    /// Drop the connection when a ping goes unanswered this long (pings every
+    /// --ping-interval, or every DURATION when that is not given)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "WSPROBE_PING_TIMEOUT")]
+    pub ping_timeout: Option<Duration>,
+
+    /// Reconnect after any drop, with exponential backoff and jitter; re-sends
+    /// the --init messages after each connect
+    #[arg(long, env = "WSPROBE_RECONNECT", value_parser = FalseyValueParser::new())]
+    pub reconnect: bool,
+
+    /// The longest wait between reconnect attempts
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration, env = "WSPROBE_RECONNECT_MAX_DELAY")]
+    pub reconnect_max_delay: Duration,
+
+    /// Send this text message after every (re)connect, before anything else (repeatable)
+    #[arg(long = "init", value_name = "MESSAGE")]
+    pub init: Vec<String>,
+
+    /// Send each line of FILE as a message after every (re)connect (after --init)
+    #[arg(long, value_name = "FILE")]
+    pub init_file: Option<PathBuf>,
+
+    /// Send the outgoing messages of a recording (or the lines of a text file)
+    /// with their original spacing, then close; stdin is not read
+    #[arg(long, value_name = "FILE", conflicts_with = "echo")]
+    pub send_file: Option<PathBuf>,
+
+    /// With --send-file: play the spacing X times as fast (2 = twice as fast,
+    /// 0 = as fast as possible)
+    #[arg(long, value_name = "X", default_value = "1", requires = "send_file", value_parser = parse_speed)]
+    pub speed: f64,
+
+    /// Write the session as HAR with _webSocketMessages (for browser DevTools) when it ends
+    #[arg(long, value_name = "FILE")]
+    pub har: Option<PathBuf>,
+}
+
+pub fn parse_speed(s: &str) -> Result<f64, String> {
+    match s.trim().trim_end_matches('x').parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        _ => Err(format!(
+            "`{s}` is not a speed: use a number like 1 (original spacing), 10 (ten times as fast) or 0 (no waiting)"
+        )),
+    }
 }
 
 const BENCH_EXAMPLES: &str = "\

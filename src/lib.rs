@@ -9,10 +9,14 @@ pub mod bench;
 pub mod cli;
 pub mod error;
 pub mod escape;
+pub mod har;
 pub mod headless;
 pub mod logging;
 pub mod net;
 pub mod record;
+pub mod recorder;
+pub mod replay;
+pub mod sendfile;
 pub mod tui;
 
 use std::io::IsTerminal;
@@ -22,16 +26,35 @@ use cli::{BenchArgs, Cli, ClientArgs, Command, ConnectArgs, OutputArgs, ServerAr
 use headless::output::{Format, Printer};
 use net::client::{ClientOptions, SessionOptions};
 use net::server::{Server, ServerConfig};
+use recorder::{Recording, Side};
 
 /// Runs what the command line asks for and returns the exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     let out = cli.output.clone();
-    match cli.command {
-        Some(Command::Server(args)) => run_server(args, &out).await,
-        Some(Command::Client(args)) => run_client(args, &out).await,
+    let mut recording = match (&out.record, &cli.command) {
+        (Some(_), Some(Command::Bench(_) | Command::Replay(_))) => {
+            return Err(error::UsageError(
+                "--record works with `server`, `client` and the demo".into(),
+            )
+            .into())
+        }
+        (Some(path), _) => Some(recorder::Recording::start(path).map_err(error::UsageError)?),
+        (None, _) => None,
+    };
+    let rec = recording.as_ref();
+    let code = match cli.command {
+        Some(Command::Server(args)) => run_server(args, &out, rec).await,
+        Some(Command::Client(args)) => run_client(args, &out, rec).await,
         Some(Command::Bench(args)) => run_bench(args, &out).await,
-        None => run_demo(&out).await,
+        Some(Command::Replay(args)) => replay::run(args, &out).await,
+        None => run_demo(&out, rec).await,
+    };
+    // Everything recorded so far is on disk before the program ends, however it ends.
+    if let Some(e) = recording.as_mut().and_then(|r| r.finish()) {
+        eprintln!("error: {e}");
+        return Ok(1);
     }
+    code
 }
 
 fn format(out: &OutputArgs) -> Format {
@@ -46,8 +69,10 @@ fn server_config(
     args: &ServerArgs,
     report_frames: bool,
     tls: Option<Arc<rustls::ServerConfig>>,
+    rec: Option<&Recording>,
 ) -> ServerConfig {
     ServerConfig {
+        recorder: rec.map(|r| r.recorder(Side::Server)),
         tls,
         switches: Arc::default(),
         faults: net::faults::Faults {
@@ -95,11 +120,15 @@ fn warn_if_exposed(server: &Server) {
 }
 
 /// The dashboard needs a terminal to draw on and one to read keys from.
-fn use_tui(out: &OutputArgs) -> bool {
+pub(crate) fn use_tui(out: &OutputArgs) -> bool {
     !out.no_tui && !out.json && std::io::stdout().is_terminal() && std::io::stdin().is_terminal()
 }
 
-async fn run_server(args: ServerArgs, out: &OutputArgs) -> anyhow::Result<u8> {
+async fn run_server(
+    args: ServerArgs,
+    out: &OutputArgs,
+    rec: Option<&Recording>,
+) -> anyhow::Result<u8> {
     let tui = use_tui(out);
     let (tls, self_signed) = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => (Some(net::tls::server_from_pem(cert, key)?), None),
@@ -109,7 +138,11 @@ async fn run_server(args: ServerArgs, out: &OutputArgs) -> anyhow::Result<u8> {
         }
         _ => (None, None),
     };
-    let server = Server::bind(&args.addr, server_config(&args, tui || !out.quiet, tls)).await?;
+    let server = Server::bind(
+        &args.addr,
+        server_config(&args, tui || !out.quiet, tls, rec),
+    )
+    .await?;
     warn_if_exposed(&server);
     let hint = match &self_signed {
         Some(s) => Some(trust_hint(&server, s)?),
@@ -125,6 +158,7 @@ async fn run_server(args: ServerArgs, out: &OutputArgs) -> anyhow::Result<u8> {
             server: Some(server),
             keep: out.keep,
             hint: hint.map(|h| format!(" {}", h.replace('\n', " · "))),
+            replay: None,
         })
         .await;
     }
@@ -152,11 +186,31 @@ fn client_options(args: &ConnectArgs) -> Result<ClientOptions, error::UsageError
     })
 }
 
-async fn run_client(args: ClientArgs, out: &OutputArgs) -> anyhow::Result<u8> {
+async fn run_client(
+    args: ClientArgs,
+    out: &OutputArgs,
+    rec: Option<&Recording>,
+) -> anyhow::Result<u8> {
+    let mut init = args.init.clone();
+    if let Some(path) = &args.init_file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            error::UsageError(format!("cannot read --init-file {}: {e}", path.display()))
+        })?;
+        init.extend(text.lines().map(str::to_string));
+    }
+    let script = match &args.send_file {
+        Some(path) => Some(sendfile::Script::load(path, args.speed).map_err(error::UsageError)?),
+        None => None,
+    };
     let session = SessionOptions {
         echo: args.echo,
-        ping_interval: args.ping_interval,
+        // A ping timeout needs pings: every timeout's length unless told otherwise.
+        ping_interval: args.ping_interval.or(args.ping_timeout),
+        ping_timeout: args.ping_timeout,
         echo_prefix: args.connect.echo_prefix.clone(),
+        init,
+        reconnect: args.reconnect.then_some(args.reconnect_max_delay),
+        recorder: rec.map(|r| r.recorder(Side::Client)),
     };
     if use_tui(out) && !args.echo {
         return tui::run(tui::Setup {
@@ -164,16 +218,21 @@ async fn run_client(args: ClientArgs, out: &OutputArgs) -> anyhow::Result<u8> {
             client: Some(tui::ClientSetup {
                 connect: client_options(&args.connect)?,
                 session,
+                script,
+                har: args.har.clone(),
             }),
             server: None,
             keep: out.keep,
             hint: None,
+            replay: None,
         })
         .await;
     }
     let pipe = headless::pipe::PipeOptions {
         binary: args.binary,
         wait: args.wait,
+        script,
+        har: args.har.clone(),
     };
     headless::pipe::run(
         client_options(&args.connect)?,
@@ -240,15 +299,26 @@ async fn run_bench(args: BenchArgs, out: &OutputArgs) -> anyhow::Result<u8> {
 }
 
 /// No arguments: an echo server on loopback and a client connected to it.
-async fn run_demo(out: &OutputArgs) -> anyhow::Result<u8> {
+async fn run_demo(out: &OutputArgs, rec: Option<&Recording>) -> anyhow::Result<u8> {
+    let session = SessionOptions {
+        recorder: rec.map(|r| r.recorder(Side::Client)),
+        ..SessionOptions::default()
+    };
+    let server_recorder = rec.map(|r| r.recorder(Side::Server));
     if use_tui(out) {
-        let server = Server::bind("127.0.0.1:0", ServerConfig::default()).await?;
+        let config = ServerConfig {
+            recorder: server_recorder,
+            ..ServerConfig::default()
+        };
+        let server = Server::bind("127.0.0.1:0", config).await?;
         let uri = net::client::parse_ws_url(&server.url()).map_err(error::UsageError)?;
         return tui::run(tui::Setup {
             mode: app::Mode::Demo,
             client: Some(tui::ClientSetup {
                 connect: ClientOptions::new(uri),
-                session: SessionOptions::default(),
+                session,
+                script: None,
+                har: None,
             }),
             server: Some(server),
             keep: out.keep,
@@ -256,11 +326,13 @@ async fn run_demo(out: &OutputArgs) -> anyhow::Result<u8> {
                 " demo · in two terminals: wsprobe server  +  wsprobe client ws://127.0.0.1:8765"
                     .to_string(),
             ),
+            replay: None,
         })
         .await;
     }
     let config = ServerConfig {
         report_frames: false,
+        recorder: server_recorder,
         ..ServerConfig::default()
     };
     let server = Server::bind("127.0.0.1:0", config).await?;
@@ -277,10 +349,12 @@ async fn run_demo(out: &OutputArgs) -> anyhow::Result<u8> {
     let url = net::client::parse_ws_url(&url).map_err(error::UsageError)?;
     let code = headless::pipe::run(
         ClientOptions::new(url),
-        SessionOptions::default(),
+        session,
         headless::pipe::PipeOptions {
             binary: false,
             wait: std::time::Duration::from_secs(5),
+            script: None,
+            har: None,
         },
         printer,
         format(out),

@@ -21,7 +21,10 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(wsprobe::run(cli)) {
+    let result = runtime.block_on(wsprobe::run(cli));
+    // A read of stdin still blocked in its thread must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e}");

@@ -16,6 +16,9 @@ pub struct Record {
     pub ts: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conn: Option<u64>,
+    /// In recordings: "server" or "client", the side of wsprobe that saw it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub side: Option<String>,
     /// Connection and program events: open, close, error, listening, summary.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
@@ -69,6 +72,15 @@ pub struct Record {
     pub cause: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+
+    // Reconnect: attempt `attempt` follows after `delay_ms`; `lost` echoes
+    // never came back on the connection that dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost: Option<u64>,
 
     // Listening.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -197,6 +209,19 @@ impl Record {
                     ..Record::event(*ts, "close")
                 }
             }
+            NetEvent::Reconnecting {
+                conn,
+                ts,
+                attempt,
+                delay,
+                lost,
+            } => Record {
+                conn: Some(*conn),
+                attempt: Some(*attempt),
+                delay_ms: Some(delay.as_millis() as u64),
+                lost: Some(*lost),
+                ..Record::event(*ts, "reconnect")
+            },
             NetEvent::Error { conn, ts, message } => Record {
                 conn: *conn,
                 message: Some(message.clone()),

@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use crate::net::{NetCommand, NetEvent};
 
 /// Which half of the screen a thing belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Pane {
     Client,
     Server,
@@ -70,6 +70,8 @@ pub enum Action {
     OpenDetail,
     ClosePopup,
     ToggleHelp,
+    /// Client: the connection timeline (connects, drops, retries).
+    ShowTimeline,
     CycleDirFilter,
     StartFilter,
     ClearLog,

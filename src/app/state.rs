@@ -327,7 +327,24 @@ pub enum LinkState {
         cause: CloseCause,
     },
     Failed(String),
+    /// `--reconnect`: waiting before the next attempt.
+    Waiting {
+        attempt: u32,
+        until: Instant,
+    },
 }
+
+/// One line of the client's connection timeline: connects, drops and retries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimelineEntry {
+    pub ts: DateTime<Utc>,
+    pub text: String,
+    /// A drop or a failure, shown in the error colour.
+    pub bad: bool,
+}
+
+/// Timeline entries kept; the oldest go first.
+pub const TIMELINE_KEEP: usize = 500;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RttPoint {
@@ -358,6 +375,11 @@ pub struct ClientPane {
     pub input: InputBox,
     pub input_error: Option<String>,
     pub started: Instant,
+    pub timeline: VecDeque<TimelineEntry>,
+    /// Connections made so far (more than one with --reconnect).
+    pub connects: u64,
+    /// Sends whose echo was lost with a dropped connection.
+    pub lost: u64,
 }
 
 impl ClientPane {
@@ -381,7 +403,17 @@ impl ClientPane {
             input: InputBox::with_history(history),
             input_error: None,
             started: now,
+            timeline: VecDeque::new(),
+            connects: 0,
+            lost: 0,
         }
+    }
+
+    pub fn note(&mut self, ts: DateTime<Utc>, text: String, bad: bool) {
+        if self.timeline.len() >= TIMELINE_KEEP {
+            self.timeline.pop_front();
+        }
+        self.timeline.push_back(TimelineEntry { ts, text, bad });
     }
 
     /// How long the connection has been (or was) open.
@@ -543,6 +575,10 @@ pub enum Popup {
         conn: Option<ConnId>,
         scroll: u16,
     },
+    /// The client's connects, drops and retries.
+    Timeline {
+        scroll: u16,
+    },
 }
 
 #[derive(Debug)]
@@ -563,6 +599,8 @@ pub struct AppState {
     pub dirty: bool,
     /// A line for the demo: how to run the two halves in two terminals.
     pub hint: Option<String>,
+    /// `wsprobe replay`: nothing can be sent.
+    pub read_only: bool,
 }
 
 impl AppState {
@@ -584,6 +622,7 @@ impl AppState {
             should_quit: false,
             dirty: true,
             hint: None,
+            read_only: false,
         }
     }
 

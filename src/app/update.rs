@@ -1,7 +1,7 @@
 //! `update`: the only writer of [`AppState`]. No I/O: what needs the network or
 //! the disk comes back as [`Effect`]s for the event loop to carry out.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::command::{self, Command};
 use super::input::InputBox;
@@ -10,7 +10,8 @@ use super::state::{
     AppState, ClientPane, ClosedRow, ConnRow, Focus, LinkState, Popup, Rates, RttPoint, Sample,
     ServerPane, CLOSED_ROW_TTL, MAX_ROWS, RATE_HISTORY, RTT_POINTS,
 };
-use crate::net::{CloseInfo, Direction, NetCommand, NetEvent};
+use crate::escape::escape_text;
+use crate::net::{CloseCause, CloseInfo, Direction, NetCommand, NetEvent};
 
 /// Rows PageUp/PageDown move.
 const PAGE: isize = 10;
@@ -229,6 +230,11 @@ fn action(state: &mut AppState, a: Action, fx: &mut Vec<Effect>) {
                 });
             }
         }
+        Action::ShowTimeline => {
+            if state.client.is_some() {
+                state.popup = Some(Popup::Timeline { scroll: 0 });
+            }
+        }
         Action::ShowHandshake => {
             let pane = state.focus.pane();
             let conn = match pane {
@@ -246,9 +252,10 @@ fn action(state: &mut AppState, a: Action, fx: &mut Vec<Effect>) {
 
 fn popup_scroll(p: &mut Popup) -> &mut u16 {
     match p {
-        Popup::Help { scroll } | Popup::Detail { scroll, .. } | Popup::Handshake { scroll, .. } => {
-            scroll
-        }
+        Popup::Help { scroll }
+        | Popup::Detail { scroll, .. }
+        | Popup::Handshake { scroll, .. }
+        | Popup::Timeline { scroll } => scroll,
     }
 }
 
@@ -320,6 +327,19 @@ fn submit(state: &mut AppState, fx: &mut Vec<Effect>) {
                     .expect("just set")
                     .insert_str(&pattern);
             }
+        }
+        return;
+    }
+    if state.read_only && matches!(state.focus, Focus::ClientInput | Focus::ServerInput) {
+        let note = Some("a replay is read-only: nothing is sent".to_string());
+        if let Some(c) = state
+            .client
+            .as_mut()
+            .filter(|_| state.focus == Focus::ClientInput)
+        {
+            c.input_error = note;
+        } else if let Some(s) = state.server.as_mut() {
+            s.input_error = note;
         }
         return;
     }
@@ -452,6 +472,23 @@ fn net(state: &mut AppState, pane: Pane, ev: NetEvent) {
 fn client_event(c: &mut ClientPane, ev: NetEvent, now: Instant) {
     match ev {
         NetEvent::Opened(o) => {
+            c.connects += 1;
+            let via = o
+                .handshake
+                .proxy
+                .as_deref()
+                .map(|p| format!(" via {p}"))
+                .unwrap_or_default();
+            c.note(
+                o.ts,
+                format!(
+                    "#{} connected to {}{via}: {}",
+                    o.conn,
+                    o.peer,
+                    escape_text(&o.handshake.status, 60)
+                ),
+                false,
+            );
             c.state = LinkState::Open;
             c.conn = Some(o.conn);
             c.peer = Some(o.peer);
@@ -478,18 +515,85 @@ fn client_event(c: &mut ClientPane, ev: NetEvent, now: Instant) {
             }
             c.log.log.push(&f);
         }
-        NetEvent::Closed { close, cause, .. } => {
+        NetEvent::Closed {
+            conn,
+            ts,
+            close,
+            cause,
+        } => {
+            let bad = !matches!(cause, CloseCause::Local);
+            c.note(
+                ts,
+                format!("#{conn} {}", drop_description(close.as_ref(), &cause)),
+                bad,
+            );
             c.state = LinkState::Closed { close, cause };
             c.commands = None;
             c.closed_at = Some(now);
         }
-        NetEvent::Error { message, .. } => {
-            if matches!(c.state, LinkState::Connecting) {
+        NetEvent::Reconnecting {
+            conn,
+            ts,
+            attempt,
+            delay,
+            lost,
+        } => {
+            c.lost += lost;
+            let lost = match lost {
+                0 => String::new(),
+                1 => ", 1 echo lost".to_string(),
+                n => format!(", {n} echoes lost"),
+            };
+            c.note(
+                ts,
+                format!(
+                    "#{conn} retry {attempt} in {}{lost}",
+                    humantime::format_duration(Duration::from_millis(delay.as_millis() as u64))
+                ),
+                false,
+            );
+            c.state = LinkState::Waiting {
+                attempt,
+                until: now + delay,
+            };
+        }
+        NetEvent::Error { conn, ts, message } => {
+            if matches!(c.state, LinkState::Connecting | LinkState::Waiting { .. }) {
+                let id = conn.map(|c| format!("#{c} ")).unwrap_or_default();
+                c.note(
+                    ts,
+                    format!("{id}connect failed: {}", escape_text(&message, 200)),
+                    true,
+                );
                 c.state = LinkState::Failed(message);
             } else {
                 c.input_error = Some(message);
             }
         }
+    }
+}
+
+/// How a connection ended, for the timeline: who closed, code and reason, or the
+/// error that ended it (reset, EOF, ping timeout).
+pub fn drop_description(close: Option<&CloseInfo>, cause: &CloseCause) -> String {
+    let code = close
+        .map(|c| {
+            let reason = if c.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" \"{}\"", escape_text(&c.reason, 60))
+            };
+            format!(
+                " {} {}{reason}",
+                c.code,
+                crate::net::close_code_name(c.code)
+            )
+        })
+        .unwrap_or_default();
+    match cause {
+        CloseCause::Local => format!("closed by us{code}"),
+        CloseCause::Peer => format!("closed by server{code}"),
+        CloseCause::Error(e) => format!("dropped: {}{code}", escape_text(e, 120)),
     }
 }
 
@@ -538,6 +642,7 @@ fn server_event(s: &mut ServerPane, ev: NetEvent, now: Instant) {
             s.errors += 1;
             s.last_error = Some(message);
         }
+        NetEvent::Reconnecting { .. } => {}
     }
 }
 
@@ -1077,5 +1182,95 @@ mod tests {
         );
         update(&mut s, Msg::Action(Action::ClosePopup));
         assert!(s.popup.is_none());
+    }
+
+    #[test]
+    fn the_timeline_tells_connects_drops_and_retries() {
+        let (mut s, now) = state(Mode::Client);
+        let (ev, _rx) = opened(1);
+        update(&mut s, Msg::Net(Pane::Client, ev));
+        update(
+            &mut s,
+            Msg::Net(
+                Pane::Client,
+                NetEvent::Closed {
+                    conn: 1,
+                    ts: Utc::now(),
+                    close: None,
+                    cause: CloseCause::Error("the connection was reset by the server".into()),
+                },
+            ),
+        );
+        update(
+            &mut s,
+            Msg::Net(
+                Pane::Client,
+                NetEvent::Reconnecting {
+                    conn: 2,
+                    ts: Utc::now(),
+                    attempt: 1,
+                    delay: Duration::from_millis(500),
+                    lost: 3,
+                },
+            ),
+        );
+        let c = s.client.as_ref().unwrap();
+        assert!(
+            matches!(c.state, LinkState::Waiting { attempt: 1, until } if until == now + Duration::from_millis(500))
+        );
+        assert_eq!(c.lost, 3);
+        update(
+            &mut s,
+            Msg::Net(
+                Pane::Client,
+                NetEvent::Error {
+                    conn: Some(2),
+                    ts: Utc::now(),
+                    message: "connection refused".into(),
+                },
+            ),
+        );
+        let (ev, _rx2) = opened(2);
+        update(&mut s, Msg::Net(Pane::Client, ev));
+        let c = s.client.as_ref().unwrap();
+        let texts: Vec<&str> = c.timeline.iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "#1 connected to 127.0.0.1:5000: ",
+                "#1 dropped: the connection was reset by the server",
+                "#2 retry 1 in 500ms, 3 echoes lost",
+                "#2 connect failed: connection refused",
+                "#2 connected to 127.0.0.1:5000: ",
+            ]
+        );
+        assert_eq!(c.connects, 2);
+        assert_eq!(c.state, LinkState::Open);
+        assert!(c.timeline[1].bad && !c.timeline[2].bad);
+        update(&mut s, Msg::Action(Action::Escape));
+        update(&mut s, Msg::Action(Action::ShowTimeline));
+        assert_eq!(s.popup, Some(Popup::Timeline { scroll: 0 }));
+    }
+
+    #[test]
+    fn a_replay_sends_nothing() {
+        let (mut s, _) = state(Mode::Client);
+        let (ev, mut rx) = opened(1);
+        update(&mut s, Msg::Net(Pane::Client, ev));
+        s.read_only = true;
+        for c in "hi".chars() {
+            update(&mut s, Msg::Action(Action::Edit(Edit::Char(c))));
+        }
+        let fx = update(&mut s, Msg::Action(Action::Submit));
+        assert!(fx.is_empty());
+        assert!(rx.try_recv().is_err());
+        assert!(s
+            .client
+            .as_ref()
+            .unwrap()
+            .input_error
+            .as_deref()
+            .unwrap()
+            .contains("read-only"));
     }
 }

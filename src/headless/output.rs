@@ -210,6 +210,24 @@ pub fn human_line(ev: &NetEvent) -> String {
             };
             format!("{} #{conn} {how}{code}", clock(*ts))
         }
+        NetEvent::Reconnecting {
+            conn,
+            ts,
+            attempt,
+            delay,
+            lost,
+        } => {
+            let lost = match lost {
+                0 => String::new(),
+                1 => ", 1 echo lost".to_string(),
+                n => format!(", {n} echoes lost"),
+            };
+            format!(
+                "{} #{conn} reconnecting in {} (attempt {attempt}{lost})",
+                clock(*ts),
+                humantime::format_duration(Duration::from_millis(delay.as_millis() as u64))
+            )
+        }
         NetEvent::Error { conn, ts, message } => {
             let id = conn.map(|c| format!(" #{c}")).unwrap_or_default();
             format!(

@@ -21,6 +21,10 @@ const GIVE_UP_AFTER_CLOSE: Duration = Duration::from_secs(5);
 pub struct PipeOptions {
     pub binary: bool,
     pub wait: Duration,
+    /// Messages to send instead of stdin's lines (`--send-file`), each at its offset.
+    pub script: Option<crate::sendfile::Script>,
+    /// `--har FILE`: the session as HAR when it ends.
+    pub har: Option<std::path::PathBuf>,
 }
 
 /// Connects, pipes stdin to the server and the server to stdout, and returns the
@@ -34,12 +38,40 @@ pub async fn run(
 ) -> anyhow::Result<u8> {
     let started = Instant::now();
     let echo_mode = session.echo;
-    let conn = client::connect(&connect).await?;
+    let init_len = session.init.len() as u64;
+    let mut opens = 0u64;
+    // Without --reconnect a failed first connect is the program's error (and
+    // its exit code); with it, the supervisor keeps trying.
+    let first = if session.reconnect.is_some() {
+        None
+    } else {
+        match client::connect(&connect).await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                if let Some(r) = &session.recorder {
+                    r.record(NetEvent::Error {
+                        conn: Some(1),
+                        ts: chrono::Utc::now(),
+                        message: e.to_string(),
+                    })
+                    .await;
+                }
+                return Err(e.into());
+            }
+        }
+    };
+    let mut har = pipe.har.as_ref().map(|_| crate::har::Har::default());
     let (events_tx, mut events) = mpsc::channel(1024);
-    let (commands, task) = client::spawn(conn, 1, session, events_tx);
+    let (commands, task) = client::supervise(Some(connect), first, 1, session, events_tx);
 
-    let mut stdin = BufReader::new(tokio::io::stdin()).lines();
+    let mut stdin = match pipe.script.clone() {
+        Some(script) => script.play(pipe.binary),
+        None if echo_mode => mpsc::channel(1).1,
+        None => stdin_lines(pipe.binary),
+    };
     let mut stdin_open = !echo_mode;
+    let mut lost = 0u64;
+    let mut last_error: Option<String> = None;
     let mut sent_lines = 0u64;
     let mut totals = ClientTotals::default();
     let mut wait_until: Option<tokio::time::Instant> = None;
@@ -56,11 +88,12 @@ pub async fn run(
 
     loop {
         // Everything sent has come back: no need to wait any longer.
-        let echoed = totals.rtt.echo.count();
+        // Init messages went out on every connect and are echoed like lines.
+        let echoed = totals.rtt.echo.count() + lost;
         if !stdin_open
             && !echo_mode
             && !closing
-            && (sent_lines <= echoed
+            && (sent_lines + init_len * opens <= echoed
                 || wait_until.is_some_and(|w| w <= tokio::time::Instant::now()))
         {
             give_up_at = Some(request_close(&commands));
@@ -74,27 +107,33 @@ pub async fn run(
                     batch.push(ev);
                 }
                 for ev in &batch {
-                    if let NetEvent::Frame(f) = ev {
-                        totals.count(f);
+                    match ev {
+                        NetEvent::Frame(f) => totals.count(f),
+                        NetEvent::Opened(_) => opens += 1,
+                        NetEvent::Reconnecting { lost: l, .. } => {
+                            lost += l;
+                            // A new connection starts clean: what it ended with no longer counts.
+                            outcome = None;
+                        }
+                        NetEvent::Error { message, .. } => last_error = Some(message.clone()),
+                        _ => {}
+                    }
+                    if let Some(h) = har.as_mut() {
+                        h.event(&crate::record::Record::from_event(ev), crate::recorder::Side::Client);
                     }
                     printer.event(ev);
                 }
                 printer.flush().await;
-                if let Some(NetEvent::Closed { close, cause, .. }) = batch.pop() {
-                    outcome = Some((close, cause));
-                    break;
+                for ev in batch {
+                    if let NetEvent::Closed { close, cause, .. } = ev {
+                        outcome = Some((close, cause));
+                    }
                 }
             }
-            line = stdin.next_line(), if stdin_open && !closing && pending.is_none() => {
+            line = stdin.recv(), if stdin_open && !closing && pending.is_none() => {
                 match line {
-                    Ok(Some(line)) => {
-                        pending = Some(if pipe.binary {
-                            NetCommand::Binary(Bytes::from(line.into_bytes()))
-                        } else {
-                            NetCommand::Text(line)
-                        });
-                    }
-                    Ok(None) | Err(_) => {
+                    Some(cmd) => pending = Some(cmd),
+                    None => {
                         stdin_open = false;
                         wait_until = Some(tokio::time::Instant::now() + pipe.wait);
                     }
@@ -139,11 +178,41 @@ pub async fn run(
         printer.line_record(&totals.record());
         printer.flush().await;
     }
-    let (close, cause) = outcome.unwrap_or((
-        None,
-        CloseCause::Error("the connection task ended unexpectedly".into()),
-    ));
+    if let (Some(h), Some(path)) = (&har, &pipe.har) {
+        if let Err(e) = h.write(path) {
+            eprintln!("error: {e}");
+            return Ok(1);
+        }
+    }
+    let (close, cause) = outcome.unwrap_or_else(|| {
+        (
+            None,
+            CloseCause::Error(
+                last_error.unwrap_or_else(|| "the connection task ended unexpectedly".into()),
+            ),
+        )
+    });
     Ok(exit_code(close.as_ref(), &cause))
+}
+
+/// Stdin's lines as messages, read by a task of their own so the loop can wait
+/// on them like on anything else.
+fn stdin_lines(binary: bool) -> mpsc::Receiver<NetCommand> {
+    let (tx, rx) = mpsc::channel(1);
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(tokio::io::stdin()).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let cmd = if binary {
+                NetCommand::Binary(Bytes::from(line.into_bytes()))
+            } else {
+                NetCommand::Text(line)
+            };
+            if tx.send(cmd).await.is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 /// Queues a 1000 close without waiting for room; returns when to give up on it.

@@ -2,6 +2,7 @@
 //! connection task that sends what it is told, matches round trips and reports
 //! every frame without losing one.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -73,7 +74,26 @@ pub struct SessionOptions {
     /// Send every received text or binary message straight back.
     pub echo: bool,
     pub ping_interval: Option<Duration>,
+    /// A ping unanswered this long drops the connection.
+    pub ping_timeout: Option<Duration>,
     pub echo_prefix: Option<String>,
+    /// Messages sent after every (re)connect, before anything else.
+    pub init: Vec<String>,
+    /// Reconnect after any drop, waiting at most this long between attempts.
+    pub reconnect: Option<Duration>,
+    /// `--record`: every event and frame, waiting for the writer.
+    pub recorder: Option<crate::recorder::Recorder>,
+}
+
+/// The first wait before reconnecting; it doubles with each failed attempt.
+pub const RECONNECT_FIRST_DELAY: Duration = Duration::from_millis(500);
+
+/// The wait before reconnect attempt `attempt` (1-based): exponential, capped,
+/// with jitter in its upper half so that many clients do not retry in step.
+pub fn backoff(attempt: u32, max: Duration, unit: f64) -> Duration {
+    let doubled = RECONNECT_FIRST_DELAY.saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
+    let cap = doubled.min(max);
+    cap.mul_f64(0.5 + 0.5 * unit.clamp(0.0, 1.0))
 }
 
 /// Checks that a string is a `ws://` or `wss://` URL with a host.
@@ -339,51 +359,194 @@ fn handshake_error(e: WsError, tls: bool, host: &str, peer: SocketAddr) -> NetEr
     }
 }
 
-/// Starts the connection task. It reports `Opened` first, then every frame in
-/// order (waiting for room rather than dropping), and `Closed` last.
+/// Starts the connection task for a connection already made. It reports
+/// `Opened` first, then every frame in order (waiting for room rather than
+/// dropping), and `Closed` last. Without connect options it cannot reconnect.
 pub fn spawn(
     conn: Connected,
     id: ConnId,
     opts: SessionOptions,
     events: mpsc::Sender<NetEvent>,
 ) -> (mpsc::Sender<NetCommand>, JoinHandle<()>) {
+    supervise(None, Some(conn), id, opts, events)
+}
+
+/// Connects (unless `first` is given) and runs the connection; with
+/// `opts.reconnect` and connect options, reconnects after every drop until told
+/// to close. One command queue serves every connection in turn, so what is typed
+/// while disconnected goes out after the next connect (and its init messages).
+pub fn supervise(
+    connect_opts: Option<ClientOptions>,
+    first: Option<Connected>,
+    first_id: ConnId,
+    opts: SessionOptions,
+    events: mpsc::Sender<NetEvent>,
+) -> (mpsc::Sender<NetCommand>, JoinHandle<()>) {
     let (cmd_tx, cmd_rx) = mpsc::channel(256);
     let commands = cmd_tx.clone();
     let task = tokio::spawn(async move {
-        let counters = Arc::new(ConnCounters::default());
-        let _ = events
-            .send(NetEvent::Opened(Box::new(Opened {
-                conn: id,
+        Supervisor {
+            connect_opts,
+            opts,
+            events,
+            commands,
+            dice: super::faults::Dice::new(
+                std::process::id() as u64 ^ Utc::now().timestamp_subsec_nanos() as u64,
+            ),
+        }
+        .run(first, first_id, cmd_rx)
+        .await
+    });
+    (cmd_tx, task)
+}
+
+struct Supervisor {
+    connect_opts: Option<ClientOptions>,
+    opts: SessionOptions,
+    events: mpsc::Sender<NetEvent>,
+    commands: mpsc::Sender<NetCommand>,
+    dice: super::faults::Dice,
+}
+
+impl Supervisor {
+    async fn emit(&self, ev: NetEvent) {
+        if let Some(r) = &self.opts.recorder {
+            r.record(ev.clone()).await;
+        }
+        let _ = self.events.send(ev).await;
+    }
+
+    async fn run(
+        mut self,
+        mut first: Option<Connected>,
+        mut id: ConnId,
+        mut cmd_rx: mpsc::Receiver<NetCommand>,
+    ) {
+        let mut held: VecDeque<NetCommand> = VecDeque::new();
+        let mut failures: u32 = 0;
+        loop {
+            let conn = match first.take() {
+                Some(c) => Ok(c),
+                None => match &self.connect_opts {
+                    Some(c) => connect(c).await,
+                    None => return,
+                },
+            };
+            let mut lost = 0;
+            match conn {
+                Ok(conn) => {
+                    failures = 0;
+                    let ended = self.session(conn, id, &mut cmd_rx, &mut held).await;
+                    if ended.finished {
+                        return;
+                    }
+                    lost = ended.lost;
+                }
+                Err(e) => {
+                    self.emit(NetEvent::Error {
+                        conn: Some(id),
+                        ts: Utc::now(),
+                        message: e.to_string(),
+                    })
+                    .await;
+                    if matches!(e, NetError::Usage(_)) {
+                        return;
+                    }
+                }
+            }
+            let Some(max) = self.opts.reconnect.filter(|_| self.connect_opts.is_some()) else {
+                return;
+            };
+            failures += 1;
+            let delay = backoff(failures, max, self.dice.unit());
+            self.emit(NetEvent::Reconnecting {
+                conn: id + 1,
                 ts: Utc::now(),
-                peer: conn.peer,
-                path: conn.path,
-                handshake: conn.handshake,
-                counters: counters.clone(),
-                commands,
-                faults: None,
-            })))
+                attempt: failures,
+                delay,
+                lost,
+            })
             .await;
+            if !wait_for_retry(delay, &mut cmd_rx, &mut held).await {
+                return;
+            }
+            id += 1;
+        }
+    }
+
+    async fn session(
+        &mut self,
+        conn: Connected,
+        id: ConnId,
+        cmd_rx: &mut mpsc::Receiver<NetCommand>,
+        held: &mut VecDeque<NetCommand>,
+    ) -> Ended {
+        let counters = Arc::new(ConnCounters::default());
+        self.emit(NetEvent::Opened(Box::new(Opened {
+            conn: id,
+            ts: Utc::now(),
+            peer: conn.peer,
+            path: conn.path,
+            handshake: conn.handshake,
+            counters: counters.clone(),
+            commands: self.commands.clone(),
+            faults: None,
+        })))
+        .await;
         let session = Session {
             id,
             ws: conn.ws,
-            matcher: RttMatcher::new(opts.echo_prefix.as_deref()),
-            opts,
-            events: events.clone(),
+            matcher: RttMatcher::new(self.opts.echo_prefix.as_deref()),
+            opts: self.opts.clone(),
+            events: self.events.clone(),
             counters,
             first_close: None,
             ping_seq: 0,
+            awaiting_pong: None,
         };
-        let (close, cause) = session.run(cmd_rx).await;
-        let _ = events
-            .send(NetEvent::Closed {
-                conn: id,
-                ts: Utc::now(),
-                close,
-                cause,
-            })
-            .await;
-    });
-    (cmd_tx, task)
+        let ended = session.run(cmd_rx, held).await;
+        self.emit(NetEvent::Closed {
+            conn: id,
+            ts: Utc::now(),
+            close: ended.close.clone(),
+            cause: ended.cause.clone(),
+        })
+        .await;
+        ended
+    }
+}
+
+/// Waits out a reconnect delay while keeping an eye on the commands: a close (or
+/// nobody left to send any) ends the retries; anything else waits its turn.
+/// False when there is to be no retry.
+async fn wait_for_retry(
+    delay: Duration,
+    cmd_rx: &mut mpsc::Receiver<NetCommand>,
+    held: &mut VecDeque<NetCommand>,
+) -> bool {
+    let until = tokio::time::Instant::now() + delay;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(until) => return true,
+            cmd = cmd_rx.recv(), if held.len() < HELD_WHILE_DOWN => match cmd {
+                None | Some(NetCommand::Close(_)) => return false,
+                Some(cmd) => held.push_back(cmd),
+            },
+        }
+    }
+}
+
+/// Commands kept while disconnected; beyond this the queue itself waits.
+const HELD_WHILE_DOWN: usize = 1024;
+
+/// How a connection ended.
+struct Ended {
+    close: Option<CloseInfo>,
+    cause: CloseCause,
+    /// Sends whose echo never came: lost with the connection.
+    lost: u64,
+    /// Closed on purpose (or nobody is left to drive it): no reconnect.
+    finished: bool,
 }
 
 struct Session {
@@ -395,14 +558,45 @@ struct Session {
     counters: Arc<ConnCounters>,
     first_close: Option<(CloseInfo, CloseCause)>,
     ping_seq: u64,
+    /// Since when our oldest unanswered ping has been waiting, for `--ping-timeout`.
+    awaiting_pong: Option<tokio::time::Instant>,
 }
 
 impl Session {
     async fn run(
         mut self,
-        mut commands: mpsc::Receiver<NetCommand>,
-    ) -> (Option<CloseInfo>, CloseCause) {
+        commands: &mut mpsc::Receiver<NetCommand>,
+        held: &mut VecDeque<NetCommand>,
+    ) -> Ended {
+        let (close, cause, commands_open) = self.exchange(commands, held).await;
+        Ended {
+            finished: cause == CloseCause::Local || !commands_open,
+            lost: self.matcher.outstanding() as u64,
+            close,
+            cause,
+        }
+    }
+
+    async fn exchange(
+        &mut self,
+        commands: &mut mpsc::Receiver<NetCommand>,
+        held: &mut VecDeque<NetCommand>,
+    ) -> (Option<CloseInfo>, CloseCause, bool) {
         let mut commands_open = true;
+        // Setup first (every connect re-runs it), then what waited for a connection.
+        let init: Vec<NetCommand> = self
+            .opts
+            .init
+            .iter()
+            .cloned()
+            .map(NetCommand::Text)
+            .collect();
+        for cmd in init.into_iter().chain(held.drain(..)) {
+            if let Err(e) = self.send(cmd).await {
+                return (None, CloseCause::Error(e), commands_open);
+            }
+        }
+        let ping_timeout = self.opts.ping_timeout;
         let mut ping_timer = self.opts.ping_interval.map(|every| {
             let mut t = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -448,9 +642,15 @@ impl Session {
                 _ = async { tokio::time::sleep_until(close_deadline.expect("guarded")).await }, if close_deadline.is_some() => {
                     break Some(format!("the peer did not answer our close frame within {}", humantime::format_duration(CLOSE_TIMEOUT)));
                 }
+                _ = async {
+                    let (since, after) = (self.awaiting_pong.expect("guarded"), ping_timeout.expect("guarded"));
+                    tokio::time::sleep_until(since + after).await
+                }, if self.awaiting_pong.is_some() && ping_timeout.is_some() && self.first_close.is_none() => {
+                    break Some(format!("ping timeout: no pong within {} (--ping-timeout)", humantime::format_duration(ping_timeout.unwrap_or_default())));
+                }
             }
         };
-        match (self.first_close, error) {
+        let (close, cause) = match (self.first_close.take(), error) {
             (Some((close, CloseCause::Local)), Some(_)) => (Some(close), CloseCause::Local),
             (Some((close, cause)), _) => (Some(close), cause),
             (None, Some(e)) => (None, CloseCause::Error(e)),
@@ -458,7 +658,8 @@ impl Session {
                 None,
                 CloseCause::Error("the server closed the connection without a close frame".into()),
             ),
-        }
+        };
+        (close, cause, commands_open)
     }
 
     async fn received(&mut self, msg: Message) -> Result<(), String> {
@@ -467,6 +668,9 @@ impl Session {
             return Ok(());
         };
         let rtt = self.matcher.received(kind, &payload, at);
+        if kind == FrameKind::Pong {
+            self.awaiting_pong = None;
+        }
         if kind == FrameKind::Close && self.first_close.is_none() {
             let info = close.clone().unwrap_or_else(|| CloseInfo::new(1005, ""));
             self.first_close = Some((info, CloseCause::Peer));
@@ -522,6 +726,9 @@ impl Session {
         let result = self.ws.send(msg).await;
         // Stamped after the write: the RTT is the peer's and the network's, not our queue's.
         self.matcher.sent(kind, payload.clone(), Instant::now());
+        if kind == FrameKind::Ping && self.awaiting_pong.is_none() {
+            self.awaiting_pong = Some(tokio::time::Instant::now());
+        }
         self.report(Direction::Out, kind, payload, close, None)
             .await;
         match result {
@@ -542,18 +749,19 @@ impl Session {
         let mut one = CounterSnapshot::default();
         one.count(dir, payload.len());
         self.counters.add(&one);
-        let _ = self
-            .events
-            .send(NetEvent::Frame(Frame {
-                conn: self.id,
-                ts: Utc::now(),
-                dir,
-                kind,
-                payload,
-                close,
-                rtt,
-            }))
-            .await;
+        let ev = NetEvent::Frame(Frame {
+            conn: self.id,
+            ts: Utc::now(),
+            dir,
+            kind,
+            payload,
+            close,
+            rtt,
+        });
+        if let Some(r) = &self.opts.recorder {
+            r.record(ev.clone()).await;
+        }
+        let _ = self.events.send(ev).await;
     }
 }
 

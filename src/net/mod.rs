@@ -243,7 +243,7 @@ impl CounterSnapshot {
 }
 
 /// A connection that completed its opening handshake.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Opened {
     pub conn: ConnId,
     pub ts: DateTime<Utc>,
@@ -269,7 +269,7 @@ pub enum CloseCause {
     Error(String),
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum NetEvent {
     Opened(Box<Opened>),
     Frame(Frame),
@@ -279,6 +279,16 @@ pub enum NetEvent {
         /// The first close frame of the handshake, whoever sent it.
         close: Option<CloseInfo>,
         cause: CloseCause,
+    },
+    /// `--reconnect`: the connection is gone and attempt `attempt` to make
+    /// connection `conn` follows after `delay`.
+    Reconnecting {
+        conn: ConnId,
+        ts: DateTime<Utc>,
+        attempt: u32,
+        delay: std::time::Duration,
+        /// Sends of the dropped connection whose echo never came.
+        lost: u64,
     },
     /// Something went wrong that is worth telling but did not end a connection
     /// (or happened before one existed: a failed handshake).

@@ -52,6 +52,8 @@ pub struct ServerConfig {
     pub switches: Arc<Switches>,
     /// Report every frame (false: only connection events, for long runs).
     pub report_frames: bool,
+    /// `--record`: every event and frame, waiting for the writer rather than dropping.
+    pub recorder: Option<crate::recorder::Recorder>,
 }
 
 impl Default for ServerConfig {
@@ -66,6 +68,7 @@ impl Default for ServerConfig {
             faults: Faults::default(),
             switches: Arc::default(),
             report_frames: true,
+            recorder: None,
         }
     }
 }
@@ -77,6 +80,7 @@ struct Reporter {
     tx: mpsc::Sender<NetEvent>,
     not_shown: Arc<AtomicU64>,
     frames: bool,
+    recorder: Option<crate::recorder::Recorder>,
 }
 
 impl Reporter {
@@ -99,6 +103,9 @@ impl Reporter {
     }
 
     async fn event(&self, ev: NetEvent) {
+        if let Some(r) = &self.recorder {
+            r.record(ev.clone()).await;
+        }
         // A receiver that went away just means nobody is watching.
         let _ = self.tx.send(ev).await;
     }
@@ -222,6 +229,7 @@ impl Server {
             tx: events,
             not_shown: self.not_shown.clone(),
             frames: self.config.report_frames,
+            recorder: self.config.recorder.clone(),
         };
         let mut next_id: ConnId = 1;
         loop {
@@ -405,6 +413,7 @@ async fn serve_ws<S: AsyncRead + AsyncWrite + Unpin>(
         first_close: None,
         echoed: 0,
         delayed: VecDeque::new(),
+        recording: Vec::new(),
         dice: Dice::new(id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ std::process::id() as u64),
     }
     .run(cmd_rx)
@@ -441,6 +450,9 @@ struct EchoConn<'a, S> {
     delayed: VecDeque<(tokio::time::Instant, Message)>,
     /// Decides which echoes a `drop` fault swallows.
     dice: Dice,
+    /// Frames for `--record` not yet handed to the recorder: handed over before
+    /// the bytes they describe leave, so a recording never misses an echo.
+    recording: Vec<NetEvent>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
@@ -502,6 +514,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
         }
         // Even when a later frame of the batch was bad, the echoes already fed
         // are owed to the peer (and so is any close frame tungstenite queued).
+        self.record_pending().await;
         let flushed = self.ws.flush().await;
         self.publish();
         result?;
@@ -517,6 +530,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
             Err(WsError::Capacity(e)) => {
                 let info = CloseInfo::new(1009, "message too big");
                 self.report(Direction::Out, &Message::Close(Some(info.to_frame())));
+                self.record_pending().await;
                 let _ = self.ws.close(Some(info.to_frame())).await;
                 self.first_close = Some((info, CloseCause::Error(format!("{e}"))));
                 return Err(e.to_string());
@@ -573,6 +587,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
     /// Sends one echo now, and the close `--close-after` asks for after it.
     async fn send_echo(&mut self, echo: Message) -> Result<(), String> {
         self.report(Direction::Out, &echo);
+        self.record_pending().await;
         self.feed_echo(echo).await?;
         self.echoed += 1;
         let faults = &self.config.faults;
@@ -582,6 +597,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
             self.delayed.clear();
             let msg = Message::Close(Some(info.to_frame()));
             self.report(Direction::Out, &msg);
+            self.record_pending().await;
             self.ws.feed(msg).await.map_err(|e| e.to_string())?;
         }
         Ok(())
@@ -600,6 +616,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
                 break;
             }
         }
+        self.record_pending().await;
         let flushed = self.ws.flush().await;
         self.publish();
         result?;
@@ -653,6 +670,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
             self.first_close = Some((info, CloseCause::Local));
         }
         self.report(Direction::Out, &msg);
+        self.record_pending().await;
         match self.ws.send(msg).await {
             Ok(()) | Err(WsError::ConnectionClosed) => Ok(()),
             Err(e) => Err(e.to_string()),
@@ -661,17 +679,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
 
     fn report(&mut self, dir: Direction, msg: &Message) {
         self.batch.count(dir, payload_len(msg));
-        if !self.reporter.frames {
-            return;
-        }
-        if !self.show {
+        let recording = self.reporter.recorder.is_some();
+        let show = self.reporter.frames && self.show;
+        if self.reporter.frames && !self.show {
             self.unshown += 1;
+        }
+        if !show && !recording {
             return;
         }
         let Some((kind, payload, close)) = describe(msg) else {
             return;
         };
-        let shown = self.reporter.frame(Frame {
+        let frame = Frame {
             conn: self.id,
             ts: Utc::now(),
             dir,
@@ -679,10 +698,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
             payload,
             close,
             rtt: None,
-        });
-        if !shown {
+        };
+        if recording {
+            self.recording.push(NetEvent::Frame(frame.clone()));
+        }
+        if show && !self.reporter.frame(frame) {
             self.show = false;
             self.unshown += 1;
+        }
+    }
+
+    async fn record_pending(&mut self) {
+        let reporter = self.reporter;
+        if let Some(r) = &reporter.recorder {
+            for ev in self.recording.drain(..) {
+                r.record(ev).await;
+            }
         }
     }
 }

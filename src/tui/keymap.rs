@@ -85,6 +85,7 @@ pub fn map_key(key: KeyEvent, ctx: KeyContext) -> Option<Action> {
         KeyCode::Char('a') => Action::ToggleSendAll,
         KeyCode::Char('x') => Action::CloseSelected,
         KeyCode::Char('h') => Action::ShowHandshake,
+        KeyCode::Char('t') => Action::ShowTimeline,
         KeyCode::Char('D') => Action::ToggleDelay,
         KeyCode::Char('L') => Action::ToggleDrop,
         _ => return None,
@@ -117,6 +118,10 @@ pub const HELP: &[(&str, &str)] = &[
     ("/", "filter by regex (case-insensitive); empty clears"),
     ("c / Ctrl-L", "clear the log"),
     ("h", "handshake: request and response headers"),
+    (
+        "t",
+        "client: connection timeline (connects, drops, retries)",
+    ),
     ("s", "server: log of all connections / selected only"),
     ("a / Ctrl-A", "server: send to selected / to all"),
     ("x", "server: close the selected connection (1000)"),

@@ -46,6 +46,10 @@ const QUIT_CLOSE_WAIT: Duration = Duration::from_secs(1);
 pub struct ClientSetup {
     pub connect: ClientOptions,
     pub session: SessionOptions,
+    /// `--send-file`: sent into the connection as it plays.
+    pub script: Option<crate::sendfile::Script>,
+    /// `--har FILE`: the client's session written when the dashboard ends.
+    pub har: Option<std::path::PathBuf>,
 }
 
 pub struct Setup {
@@ -54,6 +58,8 @@ pub struct Setup {
     pub server: Option<Server>,
     pub keep: usize,
     pub hint: Option<String>,
+    /// `wsprobe replay`: a recording shown read-only instead of live connections.
+    pub replay: Option<crate::replay::Loaded>,
 }
 
 /// Runs the dashboard until the user quits; returns the exit code.
@@ -83,16 +89,21 @@ pub async fn run(setup: Setup) -> anyhow::Result<u8> {
 
     let (cli_tx, mut cli_rx) = mpsc::channel::<NetEvent>(1024);
     let mut client_task = None;
-    if let Some(c) = setup.client {
+    let mut har = None;
+    if let Some(mut c) = setup.client {
         state.client = Some(ClientPane::new(
             c.connect.url.to_string(),
             setup.keep,
             history,
             Instant::now(),
         ));
+        har = c.har.take().map(|path| (path, crate::har::Har::default()));
         client_task = Some(tokio::spawn(connect_and_run(c, cli_tx)));
     } else {
         drop(cli_tx);
+    }
+    if let Some(replay) = setup.replay {
+        replay.load_into(&mut state, setup.keep);
     }
 
     let theme = Theme::from_env();
@@ -139,6 +150,9 @@ pub async fn run(setup: Setup) -> anyhow::Result<u8> {
                 client_open = n > 0;
                 update(&mut state, clock());
                 for ev in cli_buf.drain(..) {
+                    if let Some((_, h)) = har.as_mut() {
+                        h.event(&crate::record::Record::from_event(&ev), crate::recorder::Side::Client);
+                    }
                     update(&mut state, Msg::Net(Pane::Client, ev));
                 }
             }
@@ -185,7 +199,15 @@ pub async fn run(setup: Setup) -> anyhow::Result<u8> {
     if let Some(t) = client_task {
         t.abort();
     }
-    Ok(farewell(&state))
+    let code = farewell(&state);
+    if let Some((path, h)) = har {
+        if let Err(e) = h.write(&path) {
+            eprintln!("error: {e}");
+            return Ok(1);
+        }
+        eprintln!("wrote {} ({} connections)", path.display(), h.entries());
+    }
+    Ok(code)
 }
 
 fn clock() -> Msg {
@@ -210,21 +232,18 @@ fn terminal_msg(ev: Event, state: &AppState) -> Option<Msg> {
 }
 
 async fn connect_and_run(c: ClientSetup, events: mpsc::Sender<NetEvent>) {
-    match client::connect(&c.connect).await {
-        Ok(conn) => {
-            let (_commands, task) = client::spawn(conn, 1, c.session, events);
-            let _ = task.await;
-        }
-        Err(e) => {
-            let _ = events
-                .send(NetEvent::Error {
-                    conn: Some(1),
-                    ts: Utc::now(),
-                    message: e.to_string(),
-                })
-                .await;
+    let (commands, task) = client::supervise(Some(c.connect), None, 1, c.session, events);
+    if let Some(script) = c.script {
+        // Messages wait in the queue while connecting; the dashboard shows them go.
+        let mut plays = script.play(false);
+        while let Some(cmd) = plays.recv().await {
+            if commands.send(cmd).await.is_err() {
+                break;
+            }
         }
     }
+    drop(commands);
+    let _ = task.await;
 }
 
 fn carry_out(effects: Vec<Effect>, repeats: &mut Vec<JoinHandle<()>>) {
@@ -287,7 +306,9 @@ async fn close_client(state: &AppState, events: &mut mpsc::Receiver<NetEvent>) {
 
 /// One line on the normal screen after the dashboard is gone; the exit code.
 fn farewell(state: &AppState) -> u8 {
-    let Some(c) = &state.client else { return 0 };
+    let Some(c) = state.client.as_ref().filter(|_| !state.read_only) else {
+        return 0;
+    };
     let counts = c.counters.snapshot();
     let echo = c.rtt.echo.summary();
     let rtt = if echo.count > 0 {

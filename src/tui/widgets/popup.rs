@@ -146,6 +146,27 @@ pub fn handshake_lines(h: Option<&Handshake>) -> Vec<String> {
     out
 }
 
+fn timeline_lines(state: &AppState) -> Vec<String> {
+    let Some(c) = &state.client else {
+        return Vec::new();
+    };
+    if c.timeline.is_empty() {
+        return vec!["nothing yet: connecting…".to_string()];
+    }
+    // Newest first: what just happened is what one opens this for.
+    c.timeline
+        .iter()
+        .rev()
+        .map(|e| {
+            format!(
+                "{}  {}",
+                e.ts.with_timezone(&state.offset).format("%H:%M:%S%.3f"),
+                e.text
+            )
+        })
+        .collect()
+}
+
 fn help_lines() -> Vec<String> {
     let mut out = vec!["Keys".to_string()];
     out.extend(keymap::HELP.iter().map(|(k, v)| format!("  {k:<18} {v}")));
@@ -186,6 +207,11 @@ pub fn render(f: &mut Frame, popup: &Popup, state: &AppState, theme: &Theme) {
             };
             (title, handshake_lines(h), *scroll)
         }
+        Popup::Timeline { scroll } => (
+            " Connection timeline, newest first — ↑/↓ scroll, Esc closes ".to_string(),
+            timeline_lines(state),
+            *scroll,
+        ),
     };
     let max_scroll = lines
         .len()

@@ -12,7 +12,7 @@ use crate::escape::escape_text;
 use crate::net::{close_code_name, CloseCause};
 use crate::tui::theme::Theme;
 
-pub fn link_state(c: &ClientPane, theme: &Theme) -> Span<'static> {
+pub fn link_state(c: &ClientPane, now: std::time::Instant, theme: &Theme) -> Span<'static> {
     match &c.state {
         LinkState::Connecting => Span::styled("connecting…", theme.warn()),
         LinkState::Open => Span::styled("open", theme.good()),
@@ -38,6 +38,16 @@ pub fn link_state(c: &ClientPane, theme: &Theme) -> Span<'static> {
         LinkState::Failed(e) => {
             Span::styled(format!("failed: {}", escape_text(e, 200)), theme.error())
         }
+        LinkState::Waiting { attempt, until } => {
+            let left = until.saturating_duration_since(now);
+            Span::styled(
+                format!(
+                    "reconnecting in {:.1}s (attempt {attempt})",
+                    left.as_secs_f64()
+                ),
+                theme.warn(),
+            )
+        }
     }
 }
 
@@ -46,9 +56,18 @@ pub fn client_status(f: &mut Frame, area: Rect, c: &ClientPane, state: &AppState
     let mut spans: Vec<Span<'static>> = vec![
         Span::styled(escape_text(&c.url, 80), theme.bold()),
         Span::raw(" │ "),
-        link_state(c, theme),
+        link_state(c, state.now, theme),
     ];
-    if let Some(up) = c.uptime(state.now) {
+    if c.connects > 1 {
+        spans.push(Span::raw(format!(
+            " │ connect #{} (t: timeline)",
+            c.connects
+        )));
+    }
+    if let Some(up) = c
+        .uptime(state.now)
+        .filter(|_| !matches!(c.state, LinkState::Waiting { .. }))
+    {
         spans.push(Span::raw(format!(" {}", age(up))));
     }
     if let Some(p) = c.handshake.as_ref().and_then(|h| h.subprotocol.as_ref()) {
@@ -69,6 +88,9 @@ pub fn client_status(f: &mut Frame, area: Rect, c: &ClientPane, state: &AppState
         ),
         Span::raw(format!(" {}", rate(c.rates.frames_in))),
     ]);
+    if c.lost > 0 {
+        second.push(Span::styled(format!(" │ {} lost", c.lost), theme.error()));
+    }
     if c.unmatched > 0 {
         second.push(Span::styled(
             format!(" │ {} unmatched", c.unmatched),

@@ -1,0 +1,290 @@
+//! `wsprobe replay FILE`: a recording back in the dashboard, read-only, with the
+//! same log, filter, detail popup and RTT panel; or as lines without a terminal;
+//! or as HAR with `--har`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use bytes::Bytes;
+use chrono::Utc;
+use tokio::sync::mpsc;
+
+use crate::app::state::{ClientPane, Focus, ServerPane};
+use crate::app::{update, AppState, Mode, Msg, Pane};
+use crate::cli::{OutputArgs, ReplayArgs};
+use crate::error::UsageError;
+use crate::headless::output::{Format, Printer};
+use crate::net::{
+    CloseCause, CloseInfo, ConnCounters, CounterSnapshot, Direction, Frame, FrameKind, Handshake,
+    NetEvent, Opened, Rtt, RttKind,
+};
+use crate::record::Record;
+use crate::recorder::Side;
+use crate::sendfile::{parse_recording, parse_ts};
+
+/// A recording read back: its events, each for the pane of the side that saw it.
+pub struct Loaded {
+    pub mode: Mode,
+    pub name: String,
+    pub events: Vec<(Pane, NetEvent)>,
+    pub records: Vec<Record>,
+    client_url: String,
+    server_url: String,
+}
+
+impl Loaded {
+    pub fn from_file(path: &Path) -> Result<Loaded, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let records = parse_recording(&text).ok_or_else(|| {
+            format!(
+                "{} is not a recording: expected JSON Lines written by --record or --json",
+                path.display()
+            )
+        })?;
+        Ok(Loaded::from_records(records, path.display().to_string()))
+    }
+
+    pub fn from_records(records: Vec<Record>, name: String) -> Loaded {
+        let mut counters: HashMap<(Pane, u64), Arc<ConnCounters>> = HashMap::new();
+        // Nothing can be sent in a replay: the command queue leads nowhere.
+        let (nowhere, _) = mpsc::channel(1);
+        let mut events = Vec::new();
+        let (mut client_url, mut server_url) = (None, None);
+        for r in &records {
+            let pane = match r.side.as_deref() {
+                Some("server") => Pane::Server,
+                _ => Pane::Client,
+            };
+            if r.event.as_deref() == Some("open") {
+                let url = url_of(r);
+                match pane {
+                    Pane::Client => client_url.get_or_insert(url),
+                    Pane::Server => server_url.get_or_insert(url),
+                };
+            }
+            if let Some(ev) = to_event(r, pane, &mut counters, &nowhere) {
+                events.push((pane, ev));
+            }
+        }
+        let has = |p: Pane| events.iter().any(|(q, _)| *q == p);
+        let mode = match (has(Pane::Client), has(Pane::Server)) {
+            (true, true) => Mode::Demo,
+            (false, true) => Mode::Server,
+            _ => Mode::Client,
+        };
+        Loaded {
+            mode,
+            name,
+            events,
+            records,
+            client_url: client_url.unwrap_or_else(|| "(recording)".into()),
+            server_url: server_url.unwrap_or_else(|| "(recording)".into()),
+        }
+    }
+
+    /// Fills the dashboard's panes with the recording and makes it read-only.
+    pub fn load_into(self, state: &mut AppState, keep: usize) {
+        let now = Instant::now();
+        if self.mode != Mode::Server {
+            let mut c = ClientPane::new(self.client_url, keep, Vec::new(), now);
+            c.input_error = Some("replay: read-only".into());
+            state.client = Some(c);
+        }
+        if self.mode != Mode::Client {
+            state.server = Some(ServerPane::new(
+                self.server_url,
+                keep,
+                Vec::new(),
+                Arc::default(),
+            ));
+        }
+        for (pane, ev) in self.events {
+            update(state, Msg::Net(pane, ev));
+        }
+        state.read_only = true;
+        state.focus = match self.mode {
+            Mode::Server => Focus::ServerLog,
+            _ => Focus::ClientLog,
+        };
+        state.hint = Some(format!(" replay {} · read-only", self.name));
+    }
+}
+
+fn url_of(r: &Record) -> String {
+    let host = r
+        .request_headers
+        .as_ref()
+        .and_then(|h| h.get("host").cloned())
+        .or_else(|| r.peer.clone())
+        .unwrap_or_default();
+    let scheme = if r.tls.is_some() { "wss" } else { "ws" };
+    format!("{scheme}://{host}{}", r.path.as_deref().unwrap_or("/"))
+}
+
+fn to_event(
+    r: &Record,
+    pane: Pane,
+    counters: &mut HashMap<(Pane, u64), Arc<ConnCounters>>,
+    nowhere: &mpsc::Sender<crate::net::NetCommand>,
+) -> Option<NetEvent> {
+    let ts = parse_ts(&r.ts).unwrap_or_else(Utc::now);
+    let conn = r.conn.unwrap_or(0);
+    let pairs = |m: &Option<std::collections::BTreeMap<String, String>>| -> Vec<(String, String)> {
+        m.iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    match (r.event.as_deref(), r.dir.as_deref()) {
+        (Some("open"), _) => {
+            let c = Arc::new(ConnCounters::default());
+            counters.insert((pane, conn), c.clone());
+            Some(NetEvent::Opened(Box::new(Opened {
+                conn,
+                ts,
+                peer: r
+                    .peer
+                    .as_deref()
+                    .and_then(|p| p.parse::<SocketAddr>().ok())
+                    .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0))),
+                path: r.path.clone().unwrap_or_default(),
+                handshake: Handshake {
+                    request_line: r.request.clone().unwrap_or_default(),
+                    request_headers: pairs(&r.request_headers),
+                    status: r.status.clone().unwrap_or_default(),
+                    response_headers: pairs(&r.response_headers),
+                    subprotocol: r.subprotocol.clone(),
+                    tls: r.tls.clone(),
+                    proxy: r.proxy.clone(),
+                },
+                counters: c,
+                commands: nowhere.clone(),
+                faults: r.faults.clone(),
+            })))
+        }
+        (Some("close"), _) => Some(NetEvent::Closed {
+            conn,
+            ts,
+            close: r
+                .code
+                .map(|c| CloseInfo::new(c, r.reason.clone().unwrap_or_default())),
+            cause: match r.cause.as_deref() {
+                Some("local") => CloseCause::Local,
+                Some("peer") => CloseCause::Peer,
+                _ => CloseCause::Error(r.message.clone().unwrap_or_default()),
+            },
+        }),
+        (Some("reconnect"), _) => Some(NetEvent::Reconnecting {
+            conn,
+            ts,
+            attempt: r.attempt.unwrap_or(0),
+            delay: Duration::from_millis(r.delay_ms.unwrap_or(0)),
+            lost: r.lost.unwrap_or(0),
+        }),
+        (Some("error"), _) => Some(NetEvent::Error {
+            conn: r.conn,
+            ts,
+            message: r.message.clone().unwrap_or_default(),
+        }),
+        (None, Some(dir)) => {
+            let dir = if dir == "in" {
+                Direction::In
+            } else {
+                Direction::Out
+            };
+            let kind = match r.kind.as_deref()? {
+                "text" => FrameKind::Text,
+                "binary" => FrameKind::Binary,
+                "ping" => FrameKind::Ping,
+                "pong" => FrameKind::Pong,
+                "close" => FrameKind::Close,
+                _ => return None,
+            };
+            let close = (kind == FrameKind::Close)
+                .then(|| {
+                    r.code
+                        .map(|c| CloseInfo::new(c, r.reason.clone().unwrap_or_default()))
+                })
+                .flatten();
+            let payload = match (&r.text, &r.base64, &close) {
+                (Some(t), _, _) => Bytes::from(t.clone().into_bytes()),
+                (_, Some(b), _) => Bytes::from(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(b)
+                        .unwrap_or_default(),
+                ),
+                (_, _, Some(c)) => {
+                    let mut p = c.code.to_be_bytes().to_vec();
+                    p.extend_from_slice(c.reason.as_bytes());
+                    Bytes::from(p)
+                }
+                _ => Bytes::new(),
+            };
+            if let Some(c) = counters.get(&(pane, conn)) {
+                let mut one = CounterSnapshot::default();
+                one.count(dir, r.len.unwrap_or(payload.len()));
+                c.add(&one);
+            }
+            Some(NetEvent::Frame(Frame {
+                conn,
+                ts,
+                dir,
+                kind,
+                payload,
+                close,
+                rtt: r.rtt_us.map(|us| Rtt {
+                    kind: if kind == FrameKind::Pong {
+                        RttKind::Ping
+                    } else {
+                        RttKind::Echo
+                    },
+                    duration: Duration::from_micros(us),
+                }),
+            }))
+        }
+        _ => None,
+    }
+}
+
+pub async fn run(args: ReplayArgs, out: &OutputArgs) -> anyhow::Result<u8> {
+    let loaded = Loaded::from_file(&args.file).map_err(UsageError)?;
+    if let Some(path) = &args.har {
+        let mut har = crate::har::Har::default();
+        for r in &loaded.records {
+            har.event(r, Side::Client);
+        }
+        har.write(path).map_err(anyhow::Error::msg)?;
+        eprintln!("wrote {} ({} connections)", path.display(), har.entries());
+        // Asked only for the export, from a script: done.
+        if !crate::use_tui(out) {
+            return Ok(0);
+        }
+    }
+    if crate::use_tui(out) {
+        return crate::tui::run(crate::tui::Setup {
+            mode: loaded.mode,
+            client: None,
+            server: None,
+            keep: out.keep,
+            hint: None,
+            replay: Some(loaded),
+        })
+        .await;
+    }
+    let format = if out.json {
+        Format::Json
+    } else {
+        Format::Human
+    };
+    let mut printer = Printer::new(format, out.quiet);
+    for (_, ev) in &loaded.events {
+        printer.event(ev);
+    }
+    printer.flush().await;
+    Ok(0)
+}

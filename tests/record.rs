@@ -1,0 +1,371 @@
+//! `--record`: nothing lost, whole lines, flushed on SIGTERM mid-flood; the
+//! recording read back by `replay`, exported as HAR, re-sent by `--send-file`.
+
+mod support;
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use assert_cmd::cargo::CommandCargoExt;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use support::within;
+use tokio_tungstenite::tungstenite::Message;
+use wsprobe::net::server::ServerConfig;
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("wsprobe-record-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn lines(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "the recording ends inside a line"
+    );
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// `wsprobe server 127.0.0.1:0 --json ARGS`; returns the child and its URL.
+fn server(args: &[&str]) -> (Child, String) {
+    let mut child = Command::cargo_bin("wsprobe")
+        .unwrap()
+        .args(["server", "127.0.0.1:0", "--json"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let v: Value = serde_json::from_str(&first).unwrap();
+    (child, v["url"].as_str().unwrap().to_string())
+}
+
+fn sigterm(child: &Child) {
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -TERM failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_flood_leaves_every_echo_in_the_recording() {
+    let file = temp("flood.jsonl");
+    let (mut child, url) = server(&["--quiet", "--record", file.to_str().unwrap()]);
+    let (ws, _) = within("connect", tokio_tungstenite::connect_async(&url))
+        .await
+        .unwrap();
+    let (mut tx, mut rx) = ws.split();
+    // Flood without waiting for echoes; stop when the server goes.
+    let flood = tokio::spawn(async move {
+        let mut i = 0u64;
+        loop {
+            if tx.send(Message::text(format!("m{i}"))).await.is_err() {
+                return i;
+            }
+            i += 1;
+        }
+    });
+    let mut echoed = HashSet::new();
+    let mut signalled = false;
+    let mut close_code = None;
+    within("the flood and the close", async {
+        while let Some(msg) = rx.next().await {
+            match msg {
+                Ok(Message::Text(t)) => {
+                    echoed.insert(t.to_string());
+                    if echoed.len() == 20_000 && !signalled {
+                        sigterm(&child);
+                        signalled = true;
+                    }
+                }
+                Ok(Message::Close(c)) => {
+                    close_code = c.map(|c| u16::from(c.code));
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    })
+    .await;
+    flood.abort();
+    assert!(signalled, "the flood never reached 20 000 echoes");
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        close_code,
+        Some(1001),
+        "clients are told the server is going"
+    );
+
+    let records = lines(&file);
+    let recorded: HashSet<String> = records
+        .iter()
+        .filter(|r| r["dir"] == "out" && r["kind"] == "text")
+        .map(|r| r["text"].as_str().unwrap().to_string())
+        .collect();
+    let missing: Vec<_> = echoed.difference(&recorded).take(5).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} echoes missing from the recording, e.g. {missing:?}",
+        echoed.difference(&recorded).count(),
+        echoed.len()
+    );
+    assert!(records.iter().all(|r| r["side"] == "server"));
+    assert_eq!(records[0]["event"], "open");
+    assert!(records.iter().any(|r| r["event"] == "close"));
+}
+
+/// `wsprobe client URL --json ARGS` with `input` on stdin.
+fn client(url: &str, args: &[&str], input: &str) -> Output {
+    let mut child = Command::cargo_bin("wsprobe")
+        .unwrap()
+        .args(["client", url, "--json"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn wsprobe(args: &[&str]) -> Output {
+    Command::cargo_bin("wsprobe")
+        .unwrap()
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_recording_replays_exports_and_resends() {
+    let (url, mut events) = support::start_server(ServerConfig::default()).await;
+    let file = temp("client.jsonl");
+    let f = file.to_str().unwrap().to_string();
+    let out = {
+        let (url, f) = (url.clone(), f.clone());
+        tokio::task::spawn_blocking(move || client(&url, &["--record", &f], "alpha\nbeta\n"))
+            .await
+            .unwrap()
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records = lines(&file);
+    let kinds: Vec<String> = records
+        .iter()
+        .map(|r| {
+            format!(
+                "{}{}{}",
+                r["event"].as_str().unwrap_or_default(),
+                r["dir"].as_str().unwrap_or_default(),
+                r["text"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    assert_eq!(kinds[0], "open");
+    let at = |k: &str| {
+        kinds
+            .iter()
+            .position(|x| x == k)
+            .unwrap_or_else(|| panic!("no {k} in {kinds:?}"))
+    };
+    assert!(at("outalpha") < at("inalpha") && at("outbeta") < at("inbeta"));
+    assert!(at("outalpha") < at("outbeta"));
+    assert_eq!(kinds.last().unwrap(), "close");
+    assert!(records.iter().all(|r| r["side"] == "client"));
+    let echo = at("inalpha");
+    assert!(
+        records[echo]["rtt_us"].as_u64().is_some(),
+        "echoes keep their RTT"
+    );
+
+    // replay without a terminal: the same events as lines.
+    let replayed = wsprobe(&["replay", &f, "--json"]);
+    assert!(replayed.status.success());
+    let replayed: Vec<Value> = String::from_utf8_lossy(&replayed.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(replayed.len(), records.len());
+    assert_eq!(replayed[1]["text"], "alpha");
+    assert_eq!(replayed[echo]["rtt_us"], records[echo]["rtt_us"]);
+
+    // HAR export.
+    let har_path = temp("client.har");
+    let har = wsprobe(&[
+        "replay",
+        &f,
+        "--har",
+        har_path.to_str().unwrap(),
+        "--no-tui",
+    ]);
+    assert!(
+        har.status.success(),
+        "{}",
+        String::from_utf8_lossy(&har.stderr)
+    );
+    let har: Value = serde_json::from_str(&std::fs::read_to_string(&har_path).unwrap()).unwrap();
+    let entry = &har["log"]["entries"][0];
+    assert_eq!(entry["request"]["url"], format!("{url}/"));
+    let msgs = entry["_webSocketMessages"].as_array().unwrap();
+    let seen: Vec<(&str, &str)> = msgs
+        .iter()
+        .map(|m| (m["type"].as_str().unwrap(), m["data"].as_str().unwrap()))
+        .collect();
+    let sends: Vec<_> = seen
+        .iter()
+        .filter(|(t, _)| *t == "send")
+        .map(|(_, d)| *d)
+        .collect();
+    let receives: Vec<_> = seen
+        .iter()
+        .filter(|(t, _)| *t == "receive")
+        .map(|(_, d)| *d)
+        .collect();
+    assert_eq!(
+        (sends, receives),
+        (vec!["alpha", "beta"], vec!["alpha", "beta"])
+    );
+
+    // --send-file: the recording's sends go out again (stdin is not read).
+    while events.try_recv().is_ok() {}
+    let out = {
+        let (url, f) = (url.clone(), f.clone());
+        tokio::task::spawn_blocking(move || {
+            client(&url, &["--send-file", &f, "--speed", "0"], "ignored\n")
+        })
+        .await
+        .unwrap()
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut got = Vec::new();
+    while let Ok(ev) = events.try_recv() {
+        if let wsprobe::net::NetEvent::Frame(f) = ev {
+            if f.dir == wsprobe::net::Direction::In && f.kind.is_data() {
+                got.push(String::from_utf8_lossy(&f.payload).into_owned());
+            }
+        }
+    }
+    assert_eq!(got, ["alpha", "beta"]);
+}
+
+#[test]
+fn the_client_writes_har_when_asked() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (url, _events) = rt.block_on(support::start_server(ServerConfig::default()));
+    let har_path = temp("direct.har");
+    let out = client(&url, &["--har", har_path.to_str().unwrap()], "x\n");
+    assert!(out.status.success());
+    let har: Value = serde_json::from_str(&std::fs::read_to_string(&har_path).unwrap()).unwrap();
+    let msgs = &har["log"]["entries"][0]["_webSocketMessages"];
+    assert_eq!(msgs.as_array().unwrap().len(), 2, "{har}");
+    assert_eq!(har["log"]["entries"][0]["response"]["status"], 101);
+}
+
+#[test]
+fn the_demo_records_both_sides() {
+    let file = temp("demo.jsonl");
+    let mut child = Command::cargo_bin("wsprobe")
+        .unwrap()
+        .args(["--no-tui", "--record", file.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"hi\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    let records = lines(&file);
+    let has = |side: &str, dir: &str| {
+        records
+            .iter()
+            .any(|r| r["side"] == side && r["dir"] == dir && r["text"] == "hi")
+    };
+    assert!(has("client", "out") && has("server", "in"));
+    assert!(has("server", "out") && has("client", "in"));
+}
+
+#[test]
+fn bad_recording_paths_and_files_are_clear() {
+    let out = wsprobe(&[
+        "server",
+        "127.0.0.1:0",
+        "--record",
+        "/nonexistent/dir/x.jsonl",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot create the recording"));
+
+    let not_rec = temp("plain.txt");
+    std::fs::write(&not_rec, "just text\n").unwrap();
+    let out = wsprobe(&["replay", not_rec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a recording"));
+
+    let out = wsprobe(&["bench", "ws://127.0.0.1:9", "--record", "x.jsonl"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--record works with"));
+}
+
+#[test]
+fn send_file_keeps_the_spacing_scaled_by_speed() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (url, _events) = rt.block_on(support::start_server(ServerConfig::default()));
+    let file = temp("spaced.jsonl");
+    // Two sends 400 ms apart in the recording; at --speed 2 they leave ~200 ms apart.
+    std::fs::write(
+        &file,
+        concat!(
+            r#"{"ts":"2026-01-01T00:00:00.000000Z","conn":1,"side":"client","dir":"out","kind":"text","text":"a"}"#,
+            "\n",
+            r#"{"ts":"2026-01-01T00:00:00.400000Z","conn":1,"side":"client","dir":"out","kind":"text","text":"b"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let out = client(
+        &url,
+        &["--send-file", file.to_str().unwrap(), "--speed", "2"],
+        "",
+    );
+    assert!(out.status.success());
+    let sent: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["dir"] == "out" && r["kind"] == "text")
+        .collect();
+    assert_eq!(sent.len(), 2);
+    let ts = |r: &Value| chrono::DateTime::parse_from_rfc3339(r["ts"].as_str().unwrap()).unwrap();
+    let gap = (ts(&sent[1]) - ts(&sent[0])).to_std().unwrap();
+    assert!(
+        gap >= Duration::from_millis(190),
+        "the spacing was not kept: {gap:?}"
+    );
+}
