@@ -180,6 +180,10 @@ pub struct ServerArgs {
     #[arg(long, value_name = "N", env = "WSPROBE_FRAGMENT")]
     pub fragment: Option<usize>,
 
+    /// Fault: never answer pings (their pongs are taken out before they leave)
+    #[arg(long)]
+    pub no_pong: bool,
+
     /// Fault: answer further handshakes with 503 beyond N open connections
     #[arg(long, value_name = "N", env = "WSPROBE_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,

@@ -81,6 +81,7 @@ fn server_config(
             close_code: args.close_code,
             max_connections: args.max_connections,
             fragment: args.fragment.unwrap_or(0),
+            no_pong: args.no_pong,
             delay: args.delay.unwrap_or_default(),
             jitter: args.jitter.unwrap_or_default(),
         },

@@ -506,6 +506,75 @@ mod faults {
     }
 
     #[tokio::test]
+    async fn no_pong_answers_no_ping_and_echoes_everything_else() {
+        let (url, mut events) = start_server(with(Faults {
+            no_pong: true,
+            ..Faults::default()
+        }))
+        .await;
+        let mut ws = raw_connect(&url).await;
+        // Pings before, between and after messages of every length encoding.
+        let big = "x".repeat(70_000);
+        let sent = [
+            Message::text("a"),
+            Message::text("b".repeat(300)),
+            Message::text(big),
+        ];
+        for m in &sent {
+            ws.send(Message::Ping(Bytes::from_static(b"p")))
+                .await
+                .unwrap();
+            ws.send(m.clone()).await.unwrap();
+        }
+        ws.send(Message::Ping(Bytes::from_static(b"last")))
+            .await
+            .unwrap();
+        for m in &sent {
+            assert_eq!(&within("echo", ws.next()).await.unwrap().unwrap(), m);
+        }
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), ws.next())
+                .await
+                .is_err(),
+            "no pong may come"
+        );
+        let ev = next_matching(&mut events, "open", |e| matches!(e, NetEvent::Opened(_))).await;
+        let NetEvent::Opened(o) = ev else {
+            unreachable!()
+        };
+        assert_eq!(o.faults.as_deref(), Some("no pong"));
+    }
+
+    #[tokio::test]
+    async fn a_client_with_ping_timeout_gives_up_on_a_no_pong_server() {
+        let (url, _e) = start_server(with(Faults {
+            no_pong: true,
+            ..Faults::default()
+        }))
+        .await;
+        let (_commands, mut events) = wsprobe_client(
+            &url,
+            SessionOptions {
+                ping_interval: Some(Duration::from_millis(50)),
+                ping_timeout: Some(Duration::from_millis(200)),
+                ..SessionOptions::default()
+            },
+        )
+        .await;
+        let ev = next_matching(&mut events, "closed", |e| {
+            matches!(e, NetEvent::Closed { .. })
+        })
+        .await;
+        let NetEvent::Closed { cause, .. } = ev else {
+            unreachable!()
+        };
+        assert!(
+            matches!(&cause, CloseCause::Error(e) if e.starts_with("ping timeout")),
+            "{cause:?}"
+        );
+    }
+
+    #[tokio::test]
     async fn close_after_n_messages_with_the_code() {
         let (url, mut events) = start_server(with(Faults {
             close_after: Some(3),

@@ -21,6 +21,8 @@ pub struct Faults {
     pub delay: Duration,
     /// Plus a random extra of up to this much (order is kept).
     pub jitter: Duration,
+    /// Never answer a ping.
+    pub no_pong: bool,
 }
 
 impl Faults {
@@ -30,6 +32,7 @@ impl Faults {
             || self.max_connections.is_some()
             || self.fragment > 1
             || self.delays()
+            || self.no_pong
     }
 
     pub fn delays(&self) -> bool {
@@ -59,6 +62,9 @@ impl Faults {
         }
         if self.fragment > 1 {
             parts.push(format!("fragment into {}", self.fragment));
+        }
+        if self.no_pong {
+            parts.push("no pong".to_string());
         }
         if let Some(m) = self.max_connections {
             parts.push(format!("at most {m} connections"));
@@ -245,10 +251,11 @@ mod tests {
             fragment: 3,
             delay: Duration::from_millis(50),
             jitter: Duration::from_millis(20),
+            no_pong: true,
         };
         assert_eq!(
             f.describe().unwrap(),
-            "delay 50ms + up to 20ms, drop 5%, close after 3 with 4000, fragment into 3, at most 2 connections"
+            "delay 50ms + up to 20ms, drop 5%, close after 3 with 4000, fragment into 3, no pong, at most 2 connections"
         );
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod faults;
+pub mod nopong;
 pub mod proxy;
 pub mod rtt;
 pub mod server;

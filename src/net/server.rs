@@ -21,6 +21,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use super::faults::{Dice, Faults, Switches};
+use super::nopong::NoPong;
 use super::{
     describe, header_pairs, tls, ws_config, CloseCause, CloseInfo, ConnCounters, ConnId,
     CounterSnapshot, Direction, Frame, Handshake, NetCommand, NetEvent, Opened,
@@ -283,7 +284,12 @@ async fn serve(
 ) {
     let _ = stream.set_nodelay(true);
     let deadline = tokio::time::Instant::now() + config.handshake_timeout;
+    let no_pong = config.faults.no_pong;
     let Some(acceptor) = config.tls.clone().map(tokio_rustls::TlsAcceptor::from) else {
+        if no_pong {
+            let stream = NoPong::new(stream);
+            return serve_ws(stream, None, deadline, peer, id, config, reporter, registry).await;
+        }
         return serve_ws(stream, None, deadline, peer, id, config, reporter, registry).await;
     };
     match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
@@ -292,6 +298,10 @@ async fn serve(
                 tls.get_ref().1.protocol_version(),
                 tls.get_ref().1.negotiated_cipher_suite(),
             );
+            if no_pong {
+                let tls = NoPong::new(tls);
+                return serve_ws(tls, info, deadline, peer, id, config, reporter, registry).await;
+            }
             serve_ws(tls, info, deadline, peer, id, config, reporter, registry).await
         }
         Ok(Err(e)) => {
@@ -536,7 +546,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
                 return Err(e.to_string());
             }
             Err(WsError::ConnectionClosed) => return Ok(()),
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(read_error(e)),
         };
         self.report(Direction::In, &msg);
         let echo = match msg {
@@ -546,8 +556,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
             },
             Message::Binary(b) => Message::Binary(b),
             Message::Ping(p) => {
-                // tungstenite queues the pong itself; it leaves with the next flush.
-                self.report(Direction::Out, &Message::Pong(p));
+                // tungstenite queues the pong itself; it leaves with the next flush
+                // (or is taken out on its way by --no-pong).
+                if !self.config.faults.no_pong {
+                    self.report(Direction::Out, &Message::Pong(p));
+                }
                 return Ok(());
             }
             Message::Close(frame) => {
@@ -715,6 +728,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
                 r.record(ev).await;
             }
         }
+    }
+}
+
+/// A failed read as a person would put it.
+fn read_error(e: WsError) -> String {
+    use tokio_tungstenite::tungstenite::error::ProtocolError;
+    match e {
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            "the peer closed the connection without a close frame".into()
+        }
+        WsError::Io(io) => match io.kind() {
+            // Over TLS, rustls reports a missing close_notify the same way.
+            std::io::ErrorKind::UnexpectedEof => {
+                "the peer closed the connection without a close frame".into()
+            }
+            std::io::ErrorKind::ConnectionReset => "the connection was reset by the peer".into(),
+            _ => format!("connection error: {io}"),
+        },
+        WsError::Protocol(p) => format!("protocol error: {p}"),
+        other => other.to_string(),
     }
 }
 
