@@ -174,3 +174,78 @@ fn a_broken_server_is_shown_and_quitting_exits_1_restored() {
         pty.contents()
     );
 }
+
+#[test]
+fn a_recorded_demo_replays_read_only() {
+    let file = std::env::temp_dir().join(format!("wsprobe-pty-demo-{}.jsonl", std::process::id()));
+    let f = file.to_str().unwrap();
+    let mut pty = Pty::spawn(&["--record", f], &[], 120, 40);
+    pty.wait_for("the client to connect", |s| {
+        s.contains("open") && s.contains("Message")
+    });
+    pty.send("recorded hello\r");
+    pty.wait_for("the echo", |s| has_echo_with_rtt(s, "recorded hello"));
+    pty.escape();
+    pty.send("q");
+    assert_eq!(pty.wait_exit(), 0);
+
+    let mut replay = Pty::spawn(&["replay", f], &[], 120, 40);
+    let screen = replay.wait_for("both panes with the recorded frames", |s| {
+        has_echo_with_rtt(s, "recorded hello")
+            && s.lines()
+                .any(|l| l.contains("#1") && l.contains("← text") && l.contains("recorded hello"))
+    });
+    assert!(screen.contains("read-only"), "{screen}");
+    // Typing goes nowhere.
+    replay.send("i");
+    replay.send("more\r");
+    replay.wait_for("the read-only note", |s| s.contains("nothing is sent"));
+    replay.escape();
+    replay.send("q");
+    assert_eq!(replay.wait_exit(), 0);
+    let _ = std::fs::remove_file(&file);
+}
+
+#[test]
+fn the_dashboard_reconnects_and_shows_the_timeline() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let config = wsprobe::net::server::ServerConfig {
+        faults: wsprobe::net::faults::Faults {
+            close_after: Some(1),
+            close_code: 1001,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let (url, _events) = rt.block_on(support::start_server(config));
+    let mut pty = Pty::spawn(
+        &[
+            "client",
+            &url,
+            "--reconnect",
+            "--reconnect-max-delay",
+            "300ms",
+            "--init",
+            "setup",
+        ],
+        &[],
+        120,
+        40,
+    );
+    // The init message is the one message the server echoes before it closes.
+    pty.wait_for("a second connection", |s| s.contains("connect #"));
+    pty.escape();
+    pty.send("t");
+    let screen = pty.wait_for("the timeline", |s| s.contains("Connection timeline"));
+    for want in [
+        "#1 connected to",
+        "#1 closed by server 1001 Going Away",
+        "#2 retry 1 in",
+        "#2 connected to",
+    ] {
+        assert!(screen.contains(want), "{want} missing:\n{screen}");
+    }
+    pty.escape();
+    pty.send("q");
+    assert_eq!(pty.wait_exit(), 0);
+}

@@ -126,6 +126,7 @@ async fn sigterm_mid_flood_leaves_every_echo_in_the_recording() {
     assert!(records.iter().all(|r| r["side"] == "server"));
     assert_eq!(records[0]["event"], "open");
     assert!(records.iter().any(|r| r["event"] == "close"));
+    let _ = std::fs::remove_file(&file);
 }
 
 /// `wsprobe client URL --json ARGS` with `input` on stdin.
