@@ -27,7 +27,7 @@ fn words(line: &str) -> Vec<String> {
     out
 }
 
-/// The `wsprobe …` commands typed by the tape, cut at the first pipe.
+/// The `wsprobe …` commands typed by the tape, cut at pipes.
 fn typed_commands(tape: &str) -> Vec<String> {
     tape.lines()
         .filter_map(|l| l.trim().strip_prefix("Type "))
@@ -39,7 +39,8 @@ fn typed_commands(tape: &str) -> Vec<String> {
         .flat_map(|typed| {
             typed
                 .split('|')
-                .map(str::trim)
+                // A trailing `&` runs it in the background: the shell's, not ours.
+                .map(|part| part.trim().trim_end_matches('&').trim())
                 .filter(|part| part.starts_with("wsprobe"))
                 .map(str::to_string)
                 .collect::<Vec<_>>()
