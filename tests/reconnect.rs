@@ -124,6 +124,8 @@ async fn reconnects_re_runs_init_and_counts_lost_echoes() {
         "the swallowed message is lost, not pending"
     );
     assert!(retry["delay_ms"].as_u64().unwrap() <= 200);
+    let summary = records.last().unwrap();
+    assert_eq!(summary["lost"], 1, "{summary}");
     let last_close = records.iter().rfind(|r| r["event"] == "close").unwrap();
     assert_eq!(last_close["cause"], "local");
 }

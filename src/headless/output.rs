@@ -257,6 +257,8 @@ pub struct ClientTotals {
     pub sent: u64,
     pub received: u64,
     pub unmatched: u64,
+    /// Sends whose echo was lost with a dropped connection (`--reconnect`).
+    pub lost: u64,
     pub rtt: RttBook,
 }
 
@@ -290,6 +292,9 @@ impl ClientTotals {
             self.unmatched,
             format_duration(elapsed)
         )];
+        if self.lost > 0 {
+            lines[0].push_str(&format!(", {} lost with dropped connections", self.lost));
+        }
         if self.rtt.echo.count() > 0 {
             lines.push(rtt_line("echo", &self.rtt.echo.summary()));
         }
@@ -304,6 +309,7 @@ impl ClientTotals {
             sent: Some(self.sent),
             received: Some(self.received),
             unmatched: Some(self.unmatched),
+            lost: (self.lost > 0).then_some(self.lost),
             echo_rtt_us: Some(RttRecord::from(self.rtt.echo.summary())),
             ping_rtt_us: Some(RttRecord::from(self.rtt.ping.summary())),
             ..Record::event(Utc::now(), "summary")

@@ -112,6 +112,7 @@ pub async fn run(
                         NetEvent::Opened(_) => opens += 1,
                         NetEvent::Reconnecting { lost: l, .. } => {
                             lost += l;
+                            totals.lost += l;
                             // A new connection starts clean: what it ended with no longer counts.
                             outcome = None;
                         }
