@@ -473,18 +473,15 @@ fn client_event(c: &mut ClientPane, ev: NetEvent, now: Instant) {
     match ev {
         NetEvent::Opened(o) => {
             c.connects += 1;
-            let via = o
-                .handshake
-                .proxy
-                .as_deref()
-                .map(|p| format!(" via {p}"))
-                .unwrap_or_default();
+            let to = match o.handshake.proxy.as_deref() {
+                Some(p) => format!("via {p}"),
+                None => format!("to {}", o.peer),
+            };
             c.note(
                 o.ts,
                 format!(
-                    "#{} connected to {}{via}: {}",
+                    "#{} connected {to}: {}",
                     o.conn,
-                    o.peer,
                     escape_text(&o.handshake.status, 60)
                 ),
                 false,

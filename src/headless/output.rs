@@ -171,22 +171,20 @@ pub fn human_line(ev: &NetEvent) -> String {
                 .as_deref()
                 .map(|t| format!(" tls={}", t.replace(' ', "/")))
                 .unwrap_or_default();
-            let proxy = o
-                .handshake
-                .proxy
-                .as_deref()
-                .map(|p| format!(" via {p}"))
-                .unwrap_or_default();
+            // Through a proxy the peer is the proxy: say that once.
+            let peer = match o.handshake.proxy.as_deref() {
+                Some(p) => format!("via {p}"),
+                None => o.peer.to_string(),
+            };
             let faults = o
                 .faults
                 .as_deref()
                 .map(|f| format!(" faults: {f}"))
                 .unwrap_or_default();
             format!(
-                "{} #{} open {}{proxy} {} → {}{sub}{tls}{faults}",
+                "{} #{} open {peer} {} → {}{sub}{tls}{faults}",
                 clock(o.ts),
                 o.conn,
-                o.peer,
                 escape_bytes(o.handshake.request_line.as_bytes(), PREVIEW_CHARS),
                 o.handshake.status
             )
