@@ -1,7 +1,7 @@
 //! `update`: the only writer of [`AppState`]. No I/O: what needs the network or
 //! the disk comes back as [`Effect`]s for the event loop to carry out.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::command::{self, Command};
 use super::input::InputBox;
@@ -536,17 +536,10 @@ fn client_event(c: &mut ClientPane, ev: NetEvent, now: Instant) {
             lost,
         } => {
             c.lost += lost;
-            let lost = match lost {
-                0 => String::new(),
-                1 => ", 1 echo lost".to_string(),
-                n => format!(", {n} echoes lost"),
-            };
+            let (wait, lost) = crate::net::describe_retry(delay, lost);
             c.note(
                 ts,
-                format!(
-                    "#{conn} retry {attempt} in {}{lost}",
-                    humantime::format_duration(Duration::from_millis(delay.as_millis() as u64))
-                ),
+                format!("#{conn} retry {attempt} in {wait}{lost}"),
                 false,
             );
             c.state = LinkState::Waiting {

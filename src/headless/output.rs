@@ -215,15 +215,10 @@ pub fn human_line(ev: &NetEvent) -> String {
             delay,
             lost,
         } => {
-            let lost = match lost {
-                0 => String::new(),
-                1 => ", 1 echo lost".to_string(),
-                n => format!(", {n} echoes lost"),
-            };
+            let (wait, lost) = crate::net::describe_retry(*delay, *lost);
             format!(
-                "{} #{conn} reconnecting in {} (attempt {attempt}{lost})",
-                clock(*ts),
-                humantime::format_duration(Duration::from_millis(delay.as_millis() as u64))
+                "{} #{conn} reconnecting in {wait} (attempt {attempt}{lost})",
+                clock(*ts)
             )
         }
         NetEvent::Error { conn, ts, message } => {

@@ -615,7 +615,7 @@ impl Session {
                             }
                         }
                         Err(WsError::ConnectionClosed) => break None,
-                        Err(e) => break Some(read_error(e)),
+                        Err(e) => break Some(error_text(e)),
                     }
                 }
                 cmd = commands.recv(), if commands_open => {
@@ -703,7 +703,7 @@ impl Session {
                 self.report(Direction::Out, kind, payload, None, None).await;
                 match self.ws.send(msg).await {
                     Ok(()) | Err(WsError::ConnectionClosed) => {}
-                    Err(e) => return Err(e.to_string()),
+                    Err(e) => return Err(error_text(e)),
                 }
             }
             _ => {}
@@ -734,7 +734,7 @@ impl Session {
         match result {
             Ok(()) | Err(WsError::ConnectionClosed) => Ok(()),
             Err(WsError::AlreadyClosed) if kind == FrameKind::Close => Ok(()),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(error_text(e)),
         }
     }
 
@@ -765,7 +765,8 @@ impl Session {
     }
 }
 
-fn read_error(e: WsError) -> String {
+/// A failed read or write as a person would put it.
+fn error_text(e: WsError) -> String {
     match e {
         WsError::Capacity(c) => format!("the server sent a message larger than allowed ({c}); raise --max-message-size to accept it"),
         WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
@@ -775,7 +776,7 @@ fn read_error(e: WsError) -> String {
         WsError::Utf8(_) => "the server sent a text message that is not valid UTF-8".into(),
         WsError::Io(io) => match io.kind() {
             std::io::ErrorKind::ConnectionReset => "the connection was reset by the server".into(),
-            std::io::ErrorKind::UnexpectedEof => "the server closed the connection without a close frame".into(),
+            std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::BrokenPipe => "the server closed the connection without a close frame".into(),
             _ => format!("connection error: {io}"),
         },
         other => other.to_string(),

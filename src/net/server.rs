@@ -530,7 +530,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
         result?;
         match flushed {
             Ok(()) | Err(WsError::ConnectionClosed) => Ok(()),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(error_text(e)),
         }
     }
 
@@ -546,7 +546,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
                 return Err(e.to_string());
             }
             Err(WsError::ConnectionClosed) => return Ok(()),
-            Err(e) => return Err(read_error(e)),
+            Err(e) => return Err(error_text(e)),
         };
         self.report(Direction::In, &msg);
         let echo = match msg {
@@ -635,7 +635,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
         result?;
         match flushed {
             Ok(()) | Err(WsError::ConnectionClosed) => Ok(()),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(error_text(e)),
         }
     }
 
@@ -686,7 +686,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
         self.record_pending().await;
         match self.ws.send(msg).await {
             Ok(()) | Err(WsError::ConnectionClosed) => Ok(()),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(error_text(e)),
         }
     }
 
@@ -731,8 +731,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
     }
 }
 
-/// A failed read as a person would put it.
-fn read_error(e: WsError) -> String {
+/// A failed read or write as a person would put it.
+fn error_text(e: WsError) -> String {
     use tokio_tungstenite::tungstenite::error::ProtocolError;
     match e {
         WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
@@ -740,7 +740,7 @@ fn read_error(e: WsError) -> String {
         }
         WsError::Io(io) => match io.kind() {
             // Over TLS, rustls reports a missing close_notify the same way.
-            std::io::ErrorKind::UnexpectedEof => {
+            std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::BrokenPipe => {
                 "the peer closed the connection without a close frame".into()
             }
             std::io::ErrorKind::ConnectionReset => "the connection was reset by the peer".into(),
