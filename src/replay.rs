@@ -3,8 +3,9 @@
 //! or as HAR with `--har`.
 
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,86 +25,99 @@ use crate::net::{
 };
 use crate::record::Record;
 use crate::recorder::Side;
-use crate::sendfile::{parse_recording, parse_ts};
+use crate::sendfile::parse_ts;
 
-/// A recording read back: its events, each for the pane of the side that saw it.
+/// A recording to read back. The file is read twice, never held whole: once to
+/// learn which sides it has, once to feed its events to the screen, whose log
+/// keeps only the newest `--keep` frames. A recording of any size fits.
 pub struct Loaded {
     pub mode: Mode,
-    pub name: String,
-    pub events: Vec<(Pane, NetEvent)>,
-    pub records: Vec<Record>,
+    path: PathBuf,
+    name: String,
     client_url: String,
     server_url: String,
 }
 
 impl Loaded {
     pub fn from_file(path: &Path) -> Result<Loaded, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let records = parse_recording(&text).ok_or_else(|| {
+        let not_a_recording = || {
             format!(
                 "{} is not a recording: expected JSON Lines written by --record or --json",
                 path.display()
             )
-        })?;
-        Ok(Loaded::from_records(records, path.display().to_string()))
+        };
+        let mut records = read_records(path)?.peekable();
+        if records.peek().is_none_or(|r| r.is_none()) {
+            return Err(not_a_recording());
+        }
+        let (mut client, mut server) = (false, false);
+        let (mut client_url, mut server_url) = (None, None);
+        for r in records.flatten() {
+            let is_server = r.side.as_deref() == Some("server");
+            if is_server {
+                server = true;
+            } else {
+                client = true;
+            }
+            if r.event.as_deref() == Some("open") {
+                let slot = if is_server {
+                    &mut server_url
+                } else {
+                    &mut client_url
+                };
+                slot.get_or_insert_with(|| url_of(&r));
+            }
+        }
+        Ok(Loaded {
+            mode: match (client, server) {
+                (true, true) => Mode::Demo,
+                (false, true) => Mode::Server,
+                _ => Mode::Client,
+            },
+            path: path.to_path_buf(),
+            name: path.display().to_string(),
+            client_url: client_url.unwrap_or_else(|| "(recording)".into()),
+            server_url: server_url.unwrap_or_else(|| "(recording)".into()),
+        })
     }
 
-    pub fn from_records(records: Vec<Record>, name: String) -> Loaded {
+    /// The records in order (lines that are not records are skipped: a file cut
+    /// short by a crash still replays).
+    pub fn records(&self) -> Result<impl Iterator<Item = Record>, String> {
+        Ok(read_records(&self.path)?.flatten())
+    }
+
+    /// The events in order, each with the pane of the side that saw it.
+    pub fn events(&self) -> Result<impl Iterator<Item = (Pane, NetEvent)>, String> {
         let mut counters: HashMap<(Pane, u64), Arc<ConnCounters>> = HashMap::new();
         // Nothing can be sent in a replay: the command queue leads nowhere.
         let (nowhere, _) = mpsc::channel(1);
-        let mut events = Vec::new();
-        let (mut client_url, mut server_url) = (None, None);
-        for r in &records {
+        Ok(self.records()?.filter_map(move |r| {
             let pane = match r.side.as_deref() {
                 Some("server") => Pane::Server,
                 _ => Pane::Client,
             };
-            if r.event.as_deref() == Some("open") {
-                let url = url_of(r);
-                match pane {
-                    Pane::Client => client_url.get_or_insert(url),
-                    Pane::Server => server_url.get_or_insert(url),
-                };
-            }
-            if let Some(ev) = to_event(r, pane, &mut counters, &nowhere) {
-                events.push((pane, ev));
-            }
-        }
-        let has = |p: Pane| events.iter().any(|(q, _)| *q == p);
-        let mode = match (has(Pane::Client), has(Pane::Server)) {
-            (true, true) => Mode::Demo,
-            (false, true) => Mode::Server,
-            _ => Mode::Client,
-        };
-        Loaded {
-            mode,
-            name,
-            events,
-            records,
-            client_url: client_url.unwrap_or_else(|| "(recording)".into()),
-            server_url: server_url.unwrap_or_else(|| "(recording)".into()),
-        }
+            to_event(&r, pane, &mut counters, &nowhere).map(|ev| (pane, ev))
+        }))
     }
 
     /// Fills the dashboard's panes with the recording and makes it read-only.
-    pub fn load_into(self, state: &mut AppState, keep: usize) {
+    pub fn load_into(self, state: &mut AppState, keep: usize) -> Result<(), String> {
         let now = Instant::now();
         if self.mode != Mode::Server {
-            let mut c = ClientPane::new(self.client_url, keep, Vec::new(), now);
+            let mut c = ClientPane::new(self.client_url.clone(), keep, Vec::new(), now);
             c.input_error = Some("replay: read-only".into());
             state.client = Some(c);
         }
         if self.mode != Mode::Client {
             state.server = Some(ServerPane::new(
-                self.server_url,
+                self.server_url.clone(),
                 keep,
                 Vec::new(),
                 Arc::default(),
             ));
         }
-        for (pane, ev) in self.events {
+        for (pane, ev) in self.events()? {
             update(state, Msg::Net(pane, ev));
         }
         state.read_only = true;
@@ -112,7 +126,23 @@ impl Loaded {
             _ => Focus::ClientLog,
         };
         state.hint = Some(format!(" replay {} · read-only", self.name));
+        Ok(())
     }
+}
+
+/// Each line as a record, or None for a line that is not one (blank lines are skipped).
+fn read_records(path: &Path) -> Result<impl Iterator<Item = Option<Record>>, String> {
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(BufReader::new(file)
+        .lines()
+        .map_while(Result::ok)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str::<Record>(&l)
+                .ok()
+                .filter(|r| !r.ts.is_empty())
+        }))
 }
 
 fn url_of(r: &Record) -> String {
@@ -255,8 +285,8 @@ pub async fn run(args: ReplayArgs, out: &OutputArgs) -> anyhow::Result<u8> {
     let loaded = Loaded::from_file(&args.file).map_err(UsageError)?;
     if let Some(path) = &args.har {
         let mut har = crate::har::Har::default();
-        for r in &loaded.records {
-            har.event(r, Side::Client);
+        for r in loaded.records().map_err(anyhow::Error::msg)? {
+            har.event(&r, Side::Client);
         }
         har.write(path).map_err(anyhow::Error::msg)?;
         eprintln!("wrote {} ({} connections)", path.display(), har.entries());
@@ -266,6 +296,8 @@ pub async fn run(args: ReplayArgs, out: &OutputArgs) -> anyhow::Result<u8> {
         }
     }
     if crate::use_tui(out) {
+        // Seen only while a large recording loads, before the dashboard opens.
+        eprintln!("reading {}…", args.file.display());
         return crate::tui::run(crate::tui::Setup {
             mode: loaded.mode,
             client: None,
@@ -282,8 +314,11 @@ pub async fn run(args: ReplayArgs, out: &OutputArgs) -> anyhow::Result<u8> {
         Format::Human
     };
     let mut printer = Printer::new(format, out.quiet);
-    for (_, ev) in &loaded.events {
-        printer.event(ev);
+    for (i, (_, ev)) in loaded.events().map_err(anyhow::Error::msg)?.enumerate() {
+        printer.event(&ev);
+        if i % 1024 == 1023 {
+            printer.flush().await;
+        }
     }
     printer.flush().await;
     Ok(0)

@@ -103,7 +103,9 @@ pub async fn run(setup: Setup) -> anyhow::Result<u8> {
         drop(cli_tx);
     }
     if let Some(replay) = setup.replay {
-        replay.load_into(&mut state, setup.keep);
+        replay
+            .load_into(&mut state, setup.keep)
+            .map_err(anyhow::Error::msg)?;
     }
 
     let theme = Theme::from_env();
