@@ -1,7 +1,8 @@
 //! `--send-file FILE [--speed X]`: the outgoing messages of a recording, with
 //! their original spacing scaled, or the lines of a plain text file.
 
-use std::path::Path;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine;
@@ -12,10 +13,23 @@ use tokio::sync::mpsc;
 use crate::net::NetCommand;
 use crate::record::Record;
 
-/// What to send and when, as offsets from the first message.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// What to send and when. The file is read as it plays, never held whole.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Script {
-    pub items: Vec<(Duration, Item)>,
+    path: PathBuf,
+    /// A recording (else plain lines), and which of its frames were sent.
+    recording: Option<Pick>,
+    /// Divides the spacing; 0 sends without waiting.
+    speed: f64,
+}
+
+/// Which frames of a recording are a client's sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pick {
+    /// `out` frames of the client side (client and demo recordings).
+    ClientOut,
+    /// `in` frames of a server's recording: what its clients sent.
+    ServerIn,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,48 +38,96 @@ pub enum Item {
     Binary(Bytes),
 }
 
+/// Messages read ahead of their time; the reader waits beyond this.
+const READ_AHEAD: usize = 256;
+
 impl Script {
-    /// Reads a recording (JSON Lines from `--record` or `--json`) or, when the
-    /// file is not one, its lines as text messages sent back to back. `speed`
-    /// divides the spacing; 0 sends without waiting.
+    /// Checks the file and learns its kind: a recording (JSON Lines from
+    /// `--record` or `--json`) or, when its first line is not a record, plain
+    /// lines sent back to back.
     pub fn load(path: &Path, speed: f64) -> Result<Script, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let records = parse_recording(&text);
-        let mut script = match records {
-            Some(records) => from_records(&records),
-            None => Script {
-                items: text
-                    .lines()
-                    .map(|l| (Duration::ZERO, Item::Text(l.to_string())))
-                    .collect(),
-            },
-        };
-        for (at, _) in &mut script.items {
-            *at = if speed == 0.0 {
+        let first = lines(path)?.find(|l| !l.trim().is_empty());
+        let recording = first.as_deref().and_then(record).map(|_| {
+            let server_only = lines(path)
+                .into_iter()
+                .flatten()
+                .filter_map(|l| record(&l))
+                .all(|r| r.side.as_deref() == Some("server"));
+            if server_only {
+                Pick::ServerIn
+            } else {
+                Pick::ClientOut
+            }
+        });
+        Ok(Script {
+            path: path.to_path_buf(),
+            recording,
+            speed,
+        })
+    }
+
+    /// Every message with its offset from the first, in order.
+    pub fn items(&self) -> Result<impl Iterator<Item = (Duration, Item)>, String> {
+        let pick = self.recording;
+        let speed = self.speed;
+        let mut first: Option<DateTime<Utc>> = None;
+        Ok(lines(&self.path)?.filter_map(move |line| {
+            let Some(pick) = pick else {
+                return Some((Duration::ZERO, Item::Text(line)));
+            };
+            let r = record(&line)?;
+            let wanted = match pick {
+                Pick::ClientOut => {
+                    r.side.as_deref() != Some("server") && r.dir.as_deref() == Some("out")
+                }
+                Pick::ServerIn => r.dir.as_deref() == Some("in"),
+            };
+            if !wanted {
+                return None;
+            }
+            let item = match r.kind.as_deref() {
+                Some("text") => Item::Text(r.text.unwrap_or_default()),
+                Some("binary") => Item::Binary(Bytes::from(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(r.base64.as_deref().unwrap_or_default())
+                        .unwrap_or_default(),
+                )),
+                _ => return None,
+            };
+            let at = match (first, parse_ts(&r.ts)) {
+                (None, Some(t)) => {
+                    first = Some(t);
+                    Duration::ZERO
+                }
+                (Some(f), Some(t)) => (t - f).to_std().unwrap_or_default(),
+                _ => Duration::ZERO,
+            };
+            let at = if speed == 0.0 {
                 Duration::ZERO
             } else {
                 at.div_f64(speed)
             };
-        }
-        Ok(script)
-    }
-
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+            Some((at, item))
+        }))
     }
 
     /// Plays the script into a channel, each message at its time; the channel
     /// closes after the last. `binary` turns text lines into binary messages.
     pub fn play(self, binary: bool) -> mpsc::Receiver<NetCommand> {
         let (tx, rx) = mpsc::channel(1);
+        let (ahead_tx, mut ahead) = mpsc::channel::<(Duration, Item)>(READ_AHEAD);
+        // Reading the file blocks: a thread of its own, bounded by the channel.
+        std::thread::spawn(move || {
+            let Ok(items) = self.items() else { return };
+            for item in items {
+                if ahead_tx.blocking_send(item).is_err() {
+                    return;
+                }
+            }
+        });
         tokio::spawn(async move {
             let start = tokio::time::Instant::now();
-            for (at, item) in self.items {
+            while let Some((at, item)) = ahead.recv().await {
                 tokio::time::sleep_until(start + at).await;
                 let cmd = match item {
                     Item::Text(t) if binary => NetCommand::Binary(Bytes::from(t.into_bytes())),
@@ -81,61 +143,24 @@ impl Script {
     }
 }
 
-/// Every non-empty line as a record, or None when the file is not a recording.
-pub fn parse_recording(text: &str) -> Option<Vec<Record>> {
-    let mut out = Vec::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let r: Record = serde_json::from_str(line).ok()?;
-        if r.ts.is_empty() {
-            return None;
-        }
-        out.push(r);
-    }
-    (!out.is_empty()).then_some(out)
+/// A line as a record, if it is one.
+fn record(line: &str) -> Option<Record> {
+    serde_json::from_str::<Record>(line)
+        .ok()
+        .filter(|r| !r.ts.is_empty())
+}
+
+/// The file's lines; in a text file each is a message, blank ones included.
+fn lines(path: &Path) -> Result<impl Iterator<Item = String>, String> {
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(BufReader::new(file).lines().map_while(Result::ok))
 }
 
 pub fn parse_ts(ts: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(ts)
         .ok()
         .map(|t| t.with_timezone(&Utc))
-}
-
-/// What a client sent: `out` frames of the client side; a server's recording
-/// holds them as the `in` frames it echoed.
-fn from_records(records: &[Record]) -> Script {
-    let has_client = records.iter().any(|r| r.side.as_deref() != Some("server"));
-    let sent = |r: &&Record| {
-        let (side, dir) = (r.side.as_deref(), r.dir.as_deref());
-        if has_client {
-            side != Some("server") && dir == Some("out")
-        } else {
-            dir == Some("in")
-        }
-    };
-    let mut first: Option<DateTime<Utc>> = None;
-    let mut items = Vec::new();
-    for r in records.iter().filter(sent) {
-        let item = match r.kind.as_deref() {
-            Some("text") => Item::Text(r.text.clone().unwrap_or_default()),
-            Some("binary") => Item::Binary(Bytes::from(
-                base64::engine::general_purpose::STANDARD
-                    .decode(r.base64.as_deref().unwrap_or_default())
-                    .unwrap_or_default(),
-            )),
-            _ => continue,
-        };
-        let ts = parse_ts(&r.ts);
-        let at = match (first, ts) {
-            (None, Some(t)) => {
-                first = Some(t);
-                Duration::ZERO
-            }
-            (Some(f), Some(t)) => (t - f).to_std().unwrap_or_default(),
-            _ => Duration::ZERO,
-        };
-        items.push((at, item));
-    }
-    Script { items }
 }
 
 #[cfg(test)]
@@ -160,7 +185,7 @@ mod tests {
         let p = write("rec", rec);
         let s = Script::load(&p, 1.0).unwrap();
         assert_eq!(
-            s.items,
+            s.items().unwrap().collect::<Vec<_>>(),
             vec![
                 (Duration::ZERO, Item::Text("a".into())),
                 (
@@ -170,8 +195,20 @@ mod tests {
             ]
         );
         let fast = Script::load(&p, 4.0).unwrap();
-        assert_eq!(fast.items[1].0, Duration::from_millis(500));
-        assert_eq!(Script::load(&p, 0.0).unwrap().items[1].0, Duration::ZERO);
+        assert_eq!(
+            fast.items().unwrap().nth(1).unwrap().0,
+            Duration::from_millis(500)
+        );
+        assert_eq!(
+            Script::load(&p, 0.0)
+                .unwrap()
+                .items()
+                .unwrap()
+                .nth(1)
+                .unwrap()
+                .0,
+            Duration::ZERO
+        );
     }
 
     #[test]
@@ -180,7 +217,10 @@ mod tests {
 {"ts":"2026-01-01T00:00:00.1Z","conn":3,"side":"server","dir":"out","kind":"text","text":"hi"}
 "#;
         let s = Script::load(&write("srv", rec), 1.0).unwrap();
-        assert_eq!(s.items, vec![(Duration::ZERO, Item::Text("hi".into()))]);
+        assert_eq!(
+            s.items().unwrap().collect::<Vec<_>>(),
+            vec![(Duration::ZERO, Item::Text("hi".into()))]
+        );
     }
 
     #[test]
@@ -190,7 +230,7 @@ mod tests {
             1.0,
         )
         .unwrap();
-        let texts: Vec<_> = s.items.iter().map(|(_, i)| i.clone()).collect();
+        let texts: Vec<_> = s.items().unwrap().map(|(_, i)| i).collect();
         assert_eq!(
             texts,
             vec![
