@@ -370,3 +370,19 @@ fn send_file_keeps_the_spacing_scaled_by_speed() {
         "the spacing was not kept: {gap:?}"
     );
 }
+
+#[test]
+fn a_full_disk_is_reported_and_exits_1() {
+    if !Path::new("/dev/full").exists() {
+        return;
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (url, _events) = rt.block_on(support::start_server(ServerConfig::default()));
+    let out = client(&url, &["--record", "/dev/full"], "x\n");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("error: writing the recording /dev/full: No space left"),
+        "{err}"
+    );
+}
