@@ -60,12 +60,13 @@ pub struct ReplayArgs {
     pub file: PathBuf,
 
     /// Also export the recording as HAR (with _webSocketMessages) to this file
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Recording and replay", long, value_name = "FILE")]
     pub har: Option<PathBuf>,
 }
 
 /// How results are shown; these work before or after the subcommand.
 #[derive(Clone, Debug, Args)]
+#[command(next_help_heading = "Output")]
 pub struct OutputArgs {
     /// Print lines instead of the dashboard (the default when stdout is not a terminal)
     #[arg(long, global = true, env = "WSPROBE_NO_TUI", value_parser = FalseyValueParser::new())]
@@ -91,7 +92,13 @@ pub struct OutputArgs {
 
     /// Record every event and frame to FILE as JSON Lines (server, client, demo);
     /// nothing is dropped: under a flood the echo slows to the disk's pace
-    #[arg(long, global = true, value_name = "FILE", env = "WSPROBE_RECORD")]
+    #[arg(
+        help_heading = "Recording and replay",
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "WSPROBE_RECORD"
+    )]
     pub record: Option<PathBuf>,
 
     /// Write logs to this file (logs never go to the terminal)
@@ -135,6 +142,7 @@ pub struct ServerArgs {
 
     /// Serve wss:// with this certificate chain (PEM); needs --tls-key
     #[arg(
+        help_heading = "TLS",
         long,
         value_name = "FILE",
         requires = "tls_key",
@@ -144,6 +152,7 @@ pub struct ServerArgs {
 
     /// The private key (PEM) for --tls-cert
     #[arg(
+        help_heading = "TLS",
         long,
         value_name = "FILE",
         requires = "tls_cert",
@@ -153,39 +162,54 @@ pub struct ServerArgs {
 
     /// Serve wss:// with a certificate for localhost, 127.0.0.1 and ::1 made at start;
     /// prints its fingerprint and how a client can trust it
-    #[arg(long, conflicts_with = "tls_cert")]
+    #[arg(help_heading = "TLS", long, conflicts_with = "tls_cert")]
     pub tls_self_signed: bool,
 
     /// Fault: silently drop this share of echoes (e.g. 5%)
-    #[arg(long = "drop", value_name = "PERCENT", value_parser = crate::net::faults::parse_percent, env = "WSPROBE_DROP")]
+    #[arg(help_heading = "Faults (to test clients against a bad server)", long = "drop", value_name = "PERCENT", value_parser = crate::net::faults::parse_percent, env = "WSPROBE_DROP")]
     pub drop_percent: Option<f64>,
 
     /// Fault: close each connection after echoing N messages (with --close-code)
-    #[arg(long, value_name = "N", env = "WSPROBE_CLOSE_AFTER")]
+    #[arg(
+        help_heading = "Faults (to test clients against a bad server)",
+        long,
+        value_name = "N",
+        env = "WSPROBE_CLOSE_AFTER"
+    )]
     pub close_after: Option<u64>,
 
     /// The code --close-after closes with
-    #[arg(long, value_name = "CODE", default_value_t = 1000, value_parser = parse_close_code, env = "WSPROBE_CLOSE_CODE")]
+    #[arg(help_heading = "Faults (to test clients against a bad server)", long, value_name = "CODE", default_value_t = 1000, value_parser = parse_close_code, env = "WSPROBE_CLOSE_CODE")]
     pub close_code: u16,
 
     /// Fault: hold each echo this long before sending it (e.g. 50ms)
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "WSPROBE_DELAY")]
+    #[arg(help_heading = "Faults (to test clients against a bad server)", long, value_name = "DURATION", value_parser = parse_duration, env = "WSPROBE_DELAY")]
     pub delay: Option<Duration>,
 
     /// Fault: add a random extra delay of up to this much (echoes keep their order)
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "WSPROBE_JITTER")]
+    #[arg(help_heading = "Faults (to test clients against a bad server)", long, value_name = "DURATION", value_parser = parse_duration, env = "WSPROBE_JITTER")]
     pub jitter: Option<Duration>,
 
     /// Fault: split each echo into N frames (a first frame and continuations)
-    #[arg(long, value_name = "N", env = "WSPROBE_FRAGMENT")]
+    #[arg(
+        help_heading = "Faults (to test clients against a bad server)",
+        long,
+        value_name = "N",
+        env = "WSPROBE_FRAGMENT"
+    )]
     pub fragment: Option<usize>,
 
     /// Fault: never answer pings (their pongs are taken out before they leave)
-    #[arg(long)]
+    #[arg(help_heading = "Faults (to test clients against a bad server)", long)]
     pub no_pong: bool,
 
     /// Fault: answer further handshakes with 503 beyond N open connections
-    #[arg(long, value_name = "N", env = "WSPROBE_MAX_CONNECTIONS")]
+    #[arg(
+        help_heading = "Faults (to test clients against a bad server)",
+        long,
+        value_name = "N",
+        env = "WSPROBE_MAX_CONNECTIONS"
+    )]
     pub max_connections: Option<usize>,
 
     /// Drop a connection that has not finished its handshake after this long
@@ -210,9 +234,10 @@ non-101 answer), 2 usage error (bad URL, bad header).";
 
 /// Where and how to connect; shared by `client` and `bench`.
 #[derive(Clone, Debug, Args)]
+#[command(next_help_heading = "Connection")]
 pub struct ConnectArgs {
     /// ws:// or wss:// URL to connect to
-    #[arg(value_parser = parse_ws_url, env = "WSPROBE_URL")]
+    #[arg(value_parser = parse_ws_url, env = "WSPROBE_URL", help_heading = None)]
     pub url: Uri,
 
     /// Extra request header, `Name: value` (repeatable)
@@ -260,55 +285,64 @@ pub struct ClientArgs {
     pub connect: ConnectArgs,
 
     /// Send each input line as a binary message instead of text
-    #[arg(long)]
+    #[arg(help_heading = "Pipe mode", long)]
     pub binary: bool,
 
     /// Echo every received message back and run until the server closes (stdin is not read)
-    #[arg(long)]
+    #[arg(help_heading = "Pipe mode", long)]
     pub echo: bool,
 
     /// Send a ping this often; each pong gives a ping RTT
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "WSPROBE_PING_INTERVAL")]
+    #[arg(help_heading = "Staying connected", long, value_name = "DURATION", value_parser = parse_duration, env = "WSPROBE_PING_INTERVAL")]
     pub ping_interval: Option<Duration>,
 
     /// At end of input, wait this long for outstanding echoes before closing
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, env = "WSPROBE_WAIT")]
+    #[arg(help_heading = "Pipe mode", long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, env = "WSPROBE_WAIT")]
     pub wait: Duration,
 
     /// Drop the connection when a ping goes unanswered this long (pings every
     /// --ping-interval, or every DURATION when that is not given)
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "WSPROBE_PING_TIMEOUT")]
+    #[arg(help_heading = "Staying connected", long, value_name = "DURATION", value_parser = parse_duration, env = "WSPROBE_PING_TIMEOUT")]
     pub ping_timeout: Option<Duration>,
 
     /// Reconnect after any drop, with exponential backoff and jitter; re-sends
     /// the --init messages after each connect
-    #[arg(long, env = "WSPROBE_RECONNECT", value_parser = FalseyValueParser::new())]
+    #[arg(help_heading = "Staying connected", long, env = "WSPROBE_RECONNECT", value_parser = FalseyValueParser::new())]
     pub reconnect: bool,
 
     /// The longest wait between reconnect attempts
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration, env = "WSPROBE_RECONNECT_MAX_DELAY")]
+    #[arg(help_heading = "Staying connected", long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration, env = "WSPROBE_RECONNECT_MAX_DELAY")]
     pub reconnect_max_delay: Duration,
 
     /// Send this text message after every (re)connect, before anything else (repeatable)
-    #[arg(long = "init", value_name = "MESSAGE")]
+    #[arg(
+        help_heading = "Staying connected",
+        long = "init",
+        value_name = "MESSAGE"
+    )]
     pub init: Vec<String>,
 
     /// Send each line of FILE as a message after every (re)connect (after --init)
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Staying connected", long, value_name = "FILE")]
     pub init_file: Option<PathBuf>,
 
     /// Send the outgoing messages of a recording (or the lines of a text file)
     /// with their original spacing, then close; stdin is not read
-    #[arg(long, value_name = "FILE", conflicts_with = "echo")]
+    #[arg(
+        help_heading = "Recording and replay",
+        long,
+        value_name = "FILE",
+        conflicts_with = "echo"
+    )]
     pub send_file: Option<PathBuf>,
 
     /// With --send-file: play the spacing X times as fast (2 = twice as fast,
     /// 0 = as fast as possible)
-    #[arg(long, value_name = "X", default_value = "1", requires = "send_file", value_parser = parse_speed)]
+    #[arg(help_heading = "Recording and replay", long, value_name = "X", default_value = "1", requires = "send_file", value_parser = parse_speed)]
     pub speed: f64,
 
     /// Write the session as HAR with _webSocketMessages (for browser DevTools) when it ends
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Recording and replay", long, value_name = "FILE")]
     pub har: Option<PathBuf>,
 }
 
@@ -340,6 +374,7 @@ pub struct BenchArgs {
 
     /// Connections to open
     #[arg(
+        help_heading = "Load",
         short = 'c',
         long,
         value_name = "N",
@@ -350,6 +385,7 @@ pub struct BenchArgs {
 
     /// Messages to send in total (over all connections)
     #[arg(
+        help_heading = "Load",
         short = 'n',
         long,
         value_name = "TOTAL",
@@ -359,19 +395,20 @@ pub struct BenchArgs {
     pub messages: Option<u64>,
 
     /// Send for this long (default 10s when -n is not given)
-    #[arg(short = 'd', long, value_name = "DURATION", value_parser = parse_duration, env = "WSPROBE_DURATION")]
+    #[arg(help_heading = "Load", short = 'd', long, value_name = "DURATION", value_parser = parse_duration, env = "WSPROBE_DURATION")]
     pub duration: Option<Duration>,
 
     /// Payload size (at least 17 bytes: each carries its sequence number)
-    #[arg(short = 's', long, value_name = "BYTES", default_value = "64", value_parser = parse_size, env = "WSPROBE_SIZE")]
+    #[arg(help_heading = "Load", short = 's', long, value_name = "BYTES", default_value = "64", value_parser = parse_size, env = "WSPROBE_SIZE")]
     pub size: usize,
 
     /// Send binary messages instead of text
-    #[arg(long)]
+    #[arg(help_heading = "Load", long)]
     pub binary: bool,
 
     /// Messages in flight per connection (1 = closed loop, one at a time)
     #[arg(
+        help_heading = "Load",
         short = 'w',
         long,
         value_name = "W",
@@ -382,15 +419,15 @@ pub struct BenchArgs {
 
     /// Open loop: send this many messages per second in total, whatever the replies do;
     /// latency counts from when each message should have gone out
-    #[arg(long, value_name = "R", env = "WSPROBE_RATE")]
+    #[arg(help_heading = "Load", long, value_name = "R", env = "WSPROBE_RATE")]
     pub rate: Option<f64>,
 
     /// Run this long before measuring (echoes are still checked)
-    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration, env = "WSPROBE_WARMUP")]
+    #[arg(help_heading = "Load", long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration, env = "WSPROBE_WARMUP")]
     pub warmup: Duration,
 
     /// After sending stops, wait this long for outstanding echoes (then they count as lost)
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, env = "WSPROBE_TIMEOUT")]
+    #[arg(help_heading = "Load", long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, env = "WSPROBE_TIMEOUT")]
     pub timeout: Duration,
 }
 
