@@ -18,7 +18,9 @@ Examples:
   wsprobe server                            echo server on 127.0.0.1:8765
   wsprobe client ws://127.0.0.1:8765        client with a dashboard
   echo hello | wsprobe client ws://127.0.0.1:8765   pipe mode: send lines, print replies
-  wsprobe server 127.0.0.1:0 --json         any free port, JSON lines for scripts";
+  wsprobe server 127.0.0.1:0 --json         any free port, JSON lines for scripts
+  wsprobe --record demo.jsonl               the demo, every frame of both sides recorded
+  wsprobe replay demo.jsonl                 a recording back in the dashboard";
 
 #[derive(Debug, Parser)]
 #[command(name = "wsprobe", version, about = ABOUT, after_help = EXAMPLES)]
