@@ -71,7 +71,6 @@ pub async fn run(
     };
     let mut stdin_open = !echo_mode;
     let mut lost = 0u64;
-    let mut last_error: Option<String> = None;
     let mut sent_lines = 0u64;
     let mut totals = ClientTotals::default();
     let mut wait_until: Option<tokio::time::Instant> = None;
@@ -113,10 +112,11 @@ pub async fn run(
                         NetEvent::Reconnecting { lost: l, .. } => {
                             lost += l;
                             totals.lost += l;
-                            // A new connection starts clean: what it ended with no longer counts.
-                            outcome = None;
                         }
-                        NetEvent::Error { message, .. } => last_error = Some(message.clone()),
+                        // A failed (re)connect: if nothing follows, it is how the run ended.
+                        NetEvent::Error { message, .. } => {
+                            outcome = Some((None, CloseCause::Error(message.clone())));
+                        }
                         _ => {}
                     }
                     if let Some(h) = har.as_mut() {
@@ -185,14 +185,10 @@ pub async fn run(
             return Ok(1);
         }
     }
-    let (close, cause) = outcome.unwrap_or_else(|| {
-        (
-            None,
-            CloseCause::Error(
-                last_error.unwrap_or_else(|| "the connection task ended unexpectedly".into()),
-            ),
-        )
-    });
+    let (close, cause) = outcome.unwrap_or((
+        None,
+        CloseCause::Error("the connection task ended unexpectedly".into()),
+    ));
     Ok(exit_code(close.as_ref(), &cause))
 }
 
