@@ -109,6 +109,16 @@ fn trust_hint(server: &Server, s: &net::tls::SelfSigned) -> anyhow::Result<Strin
     ))
 }
 
+/// The dashboard's note line, with where the recording goes when there is one.
+fn with_recording(hint: Option<String>, rec: Option<&Recording>) -> Option<String> {
+    let Some(r) = rec else { return hint };
+    let note = format!(" recording to {}", r.path().display());
+    Some(match hint {
+        Some(h) => format!("{h} ·{note}"),
+        None => note,
+    })
+}
+
 /// Reachable from other machines: worth one line of warning.
 fn warn_if_exposed(server: &Server) {
     let ip = server.local_addr().ip();
@@ -158,7 +168,7 @@ async fn run_server(
             client: None,
             server: Some(server),
             keep: out.keep,
-            hint: hint.map(|h| format!(" {}", h.replace('\n', " · "))),
+            hint: with_recording(hint.map(|h| format!(" {}", h.replace('\n', " · "))), rec),
             replay: None,
         })
         .await;
@@ -224,7 +234,7 @@ async fn run_client(
             }),
             server: None,
             keep: out.keep,
-            hint: None,
+            hint: with_recording(None, rec),
             replay: None,
         })
         .await;
@@ -323,9 +333,12 @@ async fn run_demo(out: &OutputArgs, rec: Option<&Recording>) -> anyhow::Result<u
             }),
             server: Some(server),
             keep: out.keep,
-            hint: Some(
-                " demo · in two terminals: wsprobe server  +  wsprobe client ws://127.0.0.1:8765"
-                    .to_string(),
+            hint: with_recording(
+                Some(
+                    " demo · in two terminals: wsprobe server  +  wsprobe client ws://127.0.0.1:8765"
+                        .to_string(),
+                ),
+                rec,
             ),
             replay: None,
         })

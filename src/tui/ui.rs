@@ -34,25 +34,13 @@ pub fn draw(f: &mut Frame, state: &AppState, theme: &Theme) {
     match state.mode {
         Mode::Client => {
             if let Some(c) = &state.client {
-                client_pane(f, main, c, state, theme);
+                let pane = hint_line(f, main, state, theme);
+                client_pane(f, pane, c, state, theme);
             }
         }
         Mode::Server => {
             if let Some(s) = &state.server {
-                // A note for the user (how to trust a self-signed certificate) on top.
-                let pane = match &state.hint {
-                    Some(h) => {
-                        let [h_area, p] =
-                            Layout::vertical([Constraint::Length(1), Constraint::Fill(1)])
-                                .areas(main);
-                        f.render_widget(
-                            Paragraph::new(Span::styled(h.clone(), theme.dim())),
-                            h_area,
-                        );
-                        p
-                    }
-                    None => main,
-                };
+                let pane = hint_line(f, main, state, theme);
                 server_pane(f, pane, s, state, theme);
             }
         }
@@ -62,6 +50,17 @@ pub fn draw(f: &mut Frame, state: &AppState, theme: &Theme) {
     if let Some(p) = &state.popup {
         popup::render(f, p, state, theme);
     }
+}
+
+/// A note for the user on top (how to trust a self-signed certificate, where
+/// the recording goes, which file is replayed); the rest is the pane's.
+fn hint_line(f: &mut Frame, area: Rect, state: &AppState, theme: &Theme) -> Rect {
+    let Some(h) = &state.hint else {
+        return area;
+    };
+    let [h_area, rest] = Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(area);
+    f.render_widget(Paragraph::new(Span::styled(h.clone(), theme.dim())), h_area);
+    rest
 }
 
 fn demo(f: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
