@@ -36,6 +36,9 @@ pub struct Loaded {
     name: String,
     client_url: String,
     server_url: String,
+    /// The side of records that do not say theirs: `--json` output of a server
+    /// (it has a `listening` line) or of a client.
+    unsided: Pane,
 }
 
 impl Loaded {
@@ -50,25 +53,47 @@ impl Loaded {
         if records.peek().is_none_or(|r| r.is_none()) {
             return Err(not_a_recording());
         }
-        let (mut client, mut server) = (false, false);
-        let (mut client_url, mut server_url) = (None, None);
+        let (mut client, mut server, mut unsided, mut listening) = (false, false, false, false);
+        let (mut client_url, mut server_url, mut unsided_url) = (None, None, None);
         for r in records.flatten() {
-            let is_server = r.side.as_deref() == Some("server");
-            if is_server {
-                server = true;
-            } else {
-                client = true;
-            }
-            if r.event.as_deref() == Some("open") {
-                let slot = if is_server {
+            let slot = match r.side.as_deref() {
+                Some("server") => {
+                    server = true;
                     &mut server_url
-                } else {
+                }
+                Some(_) => {
+                    client = true;
                     &mut client_url
-                };
+                }
+                None => {
+                    unsided = true;
+                    listening |= r.event.as_deref() == Some("listening");
+                    &mut unsided_url
+                }
+            };
+            if r.event.as_deref() == Some("open") {
                 slot.get_or_insert_with(|| url_of(&r));
             }
         }
+        let unsided_pane = if listening {
+            Pane::Server
+        } else {
+            Pane::Client
+        };
+        if unsided {
+            match unsided_pane {
+                Pane::Server => {
+                    server = true;
+                    server_url = server_url.or(unsided_url);
+                }
+                Pane::Client => {
+                    client = true;
+                    client_url = client_url.or(unsided_url);
+                }
+            }
+        }
         Ok(Loaded {
+            unsided: unsided_pane,
             mode: match (client, server) {
                 (true, true) => Mode::Demo,
                 (false, true) => Mode::Server,
@@ -92,10 +117,12 @@ impl Loaded {
         let mut counters: HashMap<(Pane, u64), Arc<ConnCounters>> = HashMap::new();
         // Nothing can be sent in a replay: the command queue leads nowhere.
         let (nowhere, _) = mpsc::channel(1);
+        let unsided = self.unsided;
         Ok(self.records()?.filter_map(move |r| {
             let pane = match r.side.as_deref() {
                 Some("server") => Pane::Server,
-                _ => Pane::Client,
+                Some(_) => Pane::Client,
+                None => unsided,
             };
             to_event(&r, pane, &mut counters, &nowhere).map(|ev| (pane, ev))
         }))
@@ -285,8 +312,12 @@ pub async fn run(args: ReplayArgs, out: &OutputArgs) -> anyhow::Result<u8> {
     let loaded = Loaded::from_file(&args.file).map_err(UsageError)?;
     if let Some(path) = &args.har {
         let mut har = crate::har::Har::default();
+        let unsided = match loaded.unsided {
+            Pane::Server => Side::Server,
+            Pane::Client => Side::Client,
+        };
         for r in loaded.records().map_err(anyhow::Error::msg)? {
-            har.event(&r, Side::Client);
+            har.event(&r, unsided);
         }
         har.write(path).map_err(anyhow::Error::msg)?;
         eprintln!("wrote {} ({} connections)", path.display(), har.entries());
@@ -322,4 +353,68 @@ pub async fn run(args: ReplayArgs, out: &OutputArgs) -> anyhow::Result<u8> {
     }
     printer.flush().await;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, text: &str) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("wsprobe-replay-{}-{name}", std::process::id()));
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn a_servers_json_output_replays_as_a_server() {
+        let p = file(
+            "srv",
+            concat!(
+                r#"{"ts":"2026-01-01T00:00:00Z","event":"listening","url":"ws://127.0.0.1:1"}"#,
+                "\n",
+                r#"{"ts":"2026-01-01T00:00:00Z","conn":7,"event":"open","peer":"127.0.0.1:5","path":"/x"}"#,
+                "\n",
+                r#"{"ts":"2026-01-01T00:00:01Z","conn":7,"dir":"in","kind":"text","len":2,"text":"hi"}"#,
+                "\n",
+                "not json: skipped\n",
+                r#"{"ts":"2026-01-01T00:00:01Z","conn":7,"dir":"out","kind":"text","len":2,"text":"hi"}"#,
+                "\n",
+            ),
+        );
+        let loaded = Loaded::from_file(&p).unwrap();
+        assert_eq!(loaded.mode, Mode::Server);
+        let events: Vec<_> = loaded.events().unwrap().collect();
+        assert_eq!(events.len(), 3);
+        assert!(events.iter().all(|(pane, _)| *pane == Pane::Server));
+        let NetEvent::Opened(o) = &events[0].1 else {
+            panic!("first is the open")
+        };
+        assert_eq!(
+            o.counters.snapshot().frames_in,
+            1,
+            "counters follow the frames"
+        );
+        let _ = std::fs::remove_file(&p);
+    }
+
+    #[test]
+    fn a_demo_recording_has_both_sides_and_a_text_file_is_refused() {
+        let p = file(
+            "demo",
+            concat!(
+                r#"{"ts":"2026-01-01T00:00:00Z","conn":1,"side":"server","event":"open"}"#,
+                "\n",
+                r#"{"ts":"2026-01-01T00:00:00Z","conn":1,"side":"client","event":"open"}"#,
+                "\n",
+            ),
+        );
+        assert_eq!(Loaded::from_file(&p).unwrap().mode, Mode::Demo);
+        let t = file("txt", "hello\n");
+        assert!(Loaded::from_file(&t)
+            .err()
+            .unwrap()
+            .contains("is not a recording"));
+        let _ = std::fs::remove_file(&p);
+        let _ = std::fs::remove_file(&t);
+    }
 }

@@ -249,3 +249,34 @@ fn the_dashboard_reconnects_and_shows_the_timeline() {
     pty.send("q");
     assert_eq!(pty.wait_exit(), 0);
 }
+
+#[test]
+fn the_client_dashboard_writes_har_on_quit() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (url, _events) = rt.block_on(support::start_server(Default::default()));
+    let har = std::env::temp_dir().join(format!("wsprobe-pty-{}.har", std::process::id()));
+    let mut pty = Pty::spawn(
+        &["client", &url, "--har", har.to_str().unwrap()],
+        &[],
+        100,
+        30,
+    );
+    pty.wait_for("the connection", |s| s.contains("open"));
+    pty.send("for the har\r");
+    pty.wait_for("the echo", |s| has_echo_with_rtt(s, "for the har"));
+    pty.escape();
+    pty.send("q");
+    assert_eq!(pty.wait_exit(), 0);
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&har).unwrap()).unwrap();
+    let msgs = v["log"]["entries"][0]["_webSocketMessages"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let seen: Vec<_> = msgs
+        .iter()
+        .map(|m| (m["type"].as_str().unwrap(), m["data"].as_str().unwrap()))
+        .collect();
+    assert_eq!(seen, [("send", "for the har"), ("receive", "for the har")]);
+    let _ = std::fs::remove_file(&har);
+}
