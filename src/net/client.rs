@@ -591,10 +591,17 @@ impl Session {
             .cloned()
             .map(NetCommand::Text)
             .collect();
-        for cmd in init.into_iter().chain(held.drain(..)) {
+        for cmd in init {
             if let Err(e) = self.send(cmd).await {
                 return (None, CloseCause::Error(e), commands_open);
             }
+        }
+        // Each leaves the queue only once sent: a drop now keeps the rest for the next connection.
+        while let Some(cmd) = held.front().cloned() {
+            if let Err(e) = self.send(cmd).await {
+                return (None, CloseCause::Error(e), commands_open);
+            }
+            held.pop_front();
         }
         let ping_timeout = self.opts.ping_timeout;
         let mut ping_timer = self.opts.ping_interval.map(|every| {
