@@ -157,6 +157,9 @@ async fn retries_until_the_server_is_back() {
             failures += 1;
         }
     }
+    // Typed while there is no connection: it waits for the next one.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"early\n").unwrap();
     // Now a server appears on that port.
     let listener = TcpListener::bind(addr).await.unwrap();
     let (stream, _) = support::within("the retry", listener.accept())
@@ -165,14 +168,24 @@ async fn retries_until_the_server_is_back() {
     let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
     let first = support::within("init", ws.next()).await.unwrap().unwrap();
     assert_eq!(first, Message::text("again"));
+    let second = support::within("the early line", ws.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        second,
+        Message::text("early"),
+        "init first, then what waited"
+    );
     ws.send(first).await.unwrap();
+    ws.send(second).await.unwrap();
     let mut opened = false;
     while !opened {
         line.clear();
         out.read_line(&mut line).unwrap();
         opened = serde_json::from_str::<Value>(&line).unwrap()["event"] == "open";
     }
-    drop(child.stdin.take());
+    drop(stdin);
     assert!(child.wait().unwrap().success());
 }
 
