@@ -116,7 +116,9 @@ Examples:
   wsprobe server --subprotocol chat     accept the `chat` subprotocol
   wsprobe server --tls-self-signed      wss:// with a certificate made at start
   wsprobe server --tls-cert cert.pem --tls-key key.pem
-  wsprobe server --drop 5% --close-after 100 --close-code 4000   a bad server, on purpose";
+  wsprobe server --drop 5% --close-after 100 --close-code 4000   a bad server, on purpose
+  wsprobe server --no-pong --delay 50ms --jitter 20ms            a slow one that never pongs
+  wsprobe server --record server.jsonl  every frame of every connection, to replay later";
 
 #[derive(Clone, Debug, Args)]
 pub struct ServerArgs {
