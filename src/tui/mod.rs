@@ -323,8 +323,17 @@ fn farewell(state: &AppState) -> u8 {
         String::new()
     };
     if state.mode == Mode::Client {
+        let reconnects = match c.connects {
+            0 | 1 => String::new(),
+            n => format!(" on the last of {n} connections"),
+        };
+        let lost = if c.lost > 0 {
+            format!(", {} lost with dropped connections", c.lost)
+        } else {
+            String::new()
+        };
         eprintln!(
-            "{}: sent {}, received {}{rtt}",
+            "{}: sent {}, received {}{reconnects}{lost}{rtt}",
             c.url, counts.frames_out, counts.frames_in
         );
     }
