@@ -153,3 +153,44 @@ fn bad_certificate_files_are_one_line_and_exit_2() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("--tls-cert"), "{stderr}");
 }
+
+#[test]
+fn no_pong_works_over_tls_too() {
+    let s = server(&["--tls-self-signed", "--no-pong"], 3);
+    // --echo keeps the client running until something ends the connection; were
+    // the pongs let through, nothing would: give up after a while instead of hanging.
+    let mut child = Command::cargo_bin("wsprobe")
+        .unwrap()
+        .args([
+            "client",
+            &s.url,
+            "--json",
+            "--insecure",
+            "--echo",
+            "--ping-timeout",
+            "300ms",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the client never gave up: pongs got through");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ping timeout"), "{err}");
+    assert_eq!(
+        open_event(&out)["tls"]
+            .as_str()
+            .map(|t| t.starts_with("TLS")),
+        Some(true)
+    );
+}

@@ -284,12 +284,7 @@ async fn serve(
 ) {
     let _ = stream.set_nodelay(true);
     let deadline = tokio::time::Instant::now() + config.handshake_timeout;
-    let no_pong = config.faults.no_pong;
     let Some(acceptor) = config.tls.clone().map(tokio_rustls::TlsAcceptor::from) else {
-        if no_pong {
-            let stream = NoPong::new(stream);
-            return serve_ws(stream, None, deadline, peer, id, config, reporter, registry).await;
-        }
         return serve_ws(stream, None, deadline, peer, id, config, reporter, registry).await;
     };
     match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
@@ -298,10 +293,6 @@ async fn serve(
                 tls.get_ref().1.protocol_version(),
                 tls.get_ref().1.negotiated_cipher_suite(),
             );
-            if no_pong {
-                let tls = NoPong::new(tls);
-                return serve_ws(tls, info, deadline, peer, id, config, reporter, registry).await;
-            }
             serve_ws(tls, info, deadline, peer, id, config, reporter, registry).await
         }
         Ok(Err(e)) => {
@@ -324,9 +315,30 @@ fn timeout_message(peer: SocketAddr, config: &ServerConfig) -> String {
     )
 }
 
-#[allow(clippy::result_large_err)] // the callback's type is fixed by tungstenite
+/// The WebSocket on a plain or TLS stream; with `--no-pong`, on a stream that
+/// takes the pongs out (only then: the wrapper stays off the normal echo path).
 #[allow(clippy::too_many_arguments)]
 async fn serve_ws<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    tls: Option<String>,
+    deadline: tokio::time::Instant,
+    peer: SocketAddr,
+    id: ConnId,
+    config: Arc<ServerConfig>,
+    reporter: Reporter,
+    registry: Registry,
+) {
+    if config.faults.no_pong {
+        let stream = NoPong::new(stream);
+        serve_ws_on(stream, tls, deadline, peer, id, config, reporter, registry).await
+    } else {
+        serve_ws_on(stream, tls, deadline, peer, id, config, reporter, registry).await
+    }
+}
+
+#[allow(clippy::result_large_err)] // the callback's type is fixed by tungstenite
+#[allow(clippy::too_many_arguments)]
+async fn serve_ws_on<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     tls: Option<String>,
     deadline: tokio::time::Instant,
