@@ -15,15 +15,14 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue, Uri};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use super::rtt::RttMatcher;
 use super::{
-    describe, header_pairs, tls, ws_config, CloseCause, CloseInfo, ConnCounters, ConnId,
-    CounterSnapshot, Direction, Frame, FrameKind, Handshake, NetCommand, NetEvent, Opened,
+    describe, error_text, header_pairs, tls, ws_config, CloseCause, CloseInfo, ConnCounters,
+    ConnId, CounterSnapshot, Direction, Frame, FrameKind, Handshake, NetCommand, NetEvent, Opened,
     DEFAULT_MAX_MESSAGE_SIZE,
 };
 use crate::error::NetError;
@@ -622,7 +621,7 @@ impl Session {
                             }
                         }
                         Err(WsError::ConnectionClosed) => break None,
-                        Err(e) => break Some(error_text(e)),
+                        Err(e) => break Some(error_text(e, "server")),
                     }
                 }
                 cmd = commands.recv(), if commands_open => {
@@ -710,7 +709,7 @@ impl Session {
                 self.report(Direction::Out, kind, payload, None, None).await;
                 match self.ws.send(msg).await {
                     Ok(()) | Err(WsError::ConnectionClosed) => {}
-                    Err(e) => return Err(error_text(e)),
+                    Err(e) => return Err(error_text(e, "server")),
                 }
             }
             _ => {}
@@ -741,7 +740,7 @@ impl Session {
         match result {
             Ok(()) | Err(WsError::ConnectionClosed) => Ok(()),
             Err(WsError::AlreadyClosed) if kind == FrameKind::Close => Ok(()),
-            Err(e) => Err(error_text(e)),
+            Err(e) => Err(error_text(e, "server")),
         }
     }
 
@@ -769,24 +768,6 @@ impl Session {
             r.record(ev.clone()).await;
         }
         let _ = self.events.send(ev).await;
-    }
-}
-
-/// A failed read or write as a person would put it.
-fn error_text(e: WsError) -> String {
-    match e {
-        WsError::Capacity(c) => format!("the server sent a message larger than allowed ({c}); raise --max-message-size to accept it"),
-        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
-            "the server dropped the connection without a close frame".into()
-        }
-        WsError::Protocol(p) => format!("protocol error: {p}"),
-        WsError::Utf8(_) => "the server sent a text message that is not valid UTF-8".into(),
-        WsError::Io(io) => match io.kind() {
-            std::io::ErrorKind::ConnectionReset => "the connection was reset by the server".into(),
-            std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::BrokenPipe => "the server closed the connection without a close frame".into(),
-            _ => format!("connection error: {io}"),
-        },
-        other => other.to_string(),
     }
 }
 

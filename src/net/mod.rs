@@ -300,6 +300,34 @@ pub enum NetEvent {
     },
 }
 
+/// A failed read or write as a person would put it; `peer` names the other
+/// side ("server" for the client, "peer" for the server).
+pub(crate) fn error_text(e: tokio_tungstenite::tungstenite::Error, peer: &str) -> String {
+    use tokio_tungstenite::tungstenite::error::ProtocolError;
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    match e {
+        WsError::Capacity(c) => format!(
+            "the {peer} sent a message larger than allowed ({c}); raise --max-message-size to accept it"
+        ),
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            format!("the {peer} closed the connection without a close frame")
+        }
+        WsError::Protocol(p) => format!("protocol error: {p}"),
+        WsError::Utf8(_) => format!("the {peer} sent a text message that is not valid UTF-8"),
+        WsError::Io(io) => match io.kind() {
+            std::io::ErrorKind::ConnectionReset => {
+                format!("the connection was reset by the {peer}")
+            }
+            // Over TLS, rustls reports a missing close_notify as an unexpected EOF.
+            std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::BrokenPipe => {
+                format!("the {peer} closed the connection without a close frame")
+            }
+            _ => format!("connection error: {io}"),
+        },
+        other => other.to_string(),
+    }
+}
+
 /// How a reconnect reads in lines and in the timeline: the delay in whole
 /// milliseconds and, when any, the echoes the dropped connection took with it.
 pub fn describe_retry(delay: std::time::Duration, lost: u64) -> (String, String) {

@@ -23,8 +23,8 @@ use tokio_tungstenite::WebSocketStream;
 use super::faults::{Dice, Faults, Switches};
 use super::nopong::NoPong;
 use super::{
-    describe, header_pairs, tls, ws_config, CloseCause, CloseInfo, ConnCounters, ConnId,
-    CounterSnapshot, Direction, Frame, Handshake, NetCommand, NetEvent, Opened,
+    describe, error_text, header_pairs, tls, ws_config, CloseCause, CloseInfo, ConnCounters,
+    ConnId, CounterSnapshot, Direction, Frame, Handshake, NetCommand, NetEvent, Opened,
     DEFAULT_MAX_MESSAGE_SIZE, READ_BUFFER_SIZE,
 };
 use crate::error::NetError;
@@ -542,7 +542,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
         result?;
         match flushed {
             Ok(()) | Err(WsError::ConnectionClosed) => Ok(()),
-            Err(e) => Err(error_text(e)),
+            Err(e) => Err(error_text(e, "peer")),
         }
     }
 
@@ -558,7 +558,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
                 return Err(e.to_string());
             }
             Err(WsError::ConnectionClosed) => return Ok(()),
-            Err(e) => return Err(error_text(e)),
+            Err(e) => return Err(error_text(e, "peer")),
         };
         self.report(Direction::In, &msg);
         let echo = match msg {
@@ -647,7 +647,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
         result?;
         match flushed {
             Ok(()) | Err(WsError::ConnectionClosed) => Ok(()),
-            Err(e) => Err(error_text(e)),
+            Err(e) => Err(error_text(e, "peer")),
         }
     }
 
@@ -698,7 +698,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
         self.record_pending().await;
         match self.ws.send(msg).await {
             Ok(()) | Err(WsError::ConnectionClosed) => Ok(()),
-            Err(e) => Err(error_text(e)),
+            Err(e) => Err(error_text(e, "peer")),
         }
     }
 
@@ -740,26 +740,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
                 r.record(ev).await;
             }
         }
-    }
-}
-
-/// A failed read or write as a person would put it.
-fn error_text(e: WsError) -> String {
-    use tokio_tungstenite::tungstenite::error::ProtocolError;
-    match e {
-        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
-            "the peer closed the connection without a close frame".into()
-        }
-        WsError::Io(io) => match io.kind() {
-            // Over TLS, rustls reports a missing close_notify the same way.
-            std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::BrokenPipe => {
-                "the peer closed the connection without a close frame".into()
-            }
-            std::io::ErrorKind::ConnectionReset => "the connection was reset by the peer".into(),
-            _ => format!("connection error: {io}"),
-        },
-        WsError::Protocol(p) => format!("protocol error: {p}"),
-        other => other.to_string(),
     }
 }
 
