@@ -386,8 +386,11 @@ pub fn supervise(
     let task = tokio::spawn(async move {
         Supervisor {
             connect_opts,
+            outlet: Outlet {
+                events,
+                recorder: opts.recorder.clone(),
+            },
             opts,
-            events,
             commands,
             dice: super::faults::Dice::new(
                 std::process::id() as u64 ^ Utc::now().timestamp_subsec_nanos() as u64,
@@ -399,22 +402,33 @@ pub fn supervise(
     (cmd_tx, task)
 }
 
+/// Where a client's events go: the recording first (it must not miss one), then
+/// whoever drives the client, waiting for room in both.
+#[derive(Clone)]
+struct Outlet {
+    events: mpsc::Sender<NetEvent>,
+    recorder: Option<crate::recorder::Recorder>,
+}
+
+impl Outlet {
+    async fn emit(&self, ev: NetEvent) {
+        if let Some(r) = &self.recorder {
+            r.record(ev.clone()).await;
+        }
+        // A driver that went away just means nobody is watching.
+        let _ = self.events.send(ev).await;
+    }
+}
+
 struct Supervisor {
     connect_opts: Option<ClientOptions>,
     opts: SessionOptions,
-    events: mpsc::Sender<NetEvent>,
+    outlet: Outlet,
     commands: mpsc::Sender<NetCommand>,
     dice: super::faults::Dice,
 }
 
 impl Supervisor {
-    async fn emit(&self, ev: NetEvent) {
-        if let Some(r) = &self.opts.recorder {
-            r.record(ev.clone()).await;
-        }
-        let _ = self.events.send(ev).await;
-    }
-
     async fn run(
         mut self,
         mut first: Option<Connected>,
@@ -442,12 +456,13 @@ impl Supervisor {
                     lost = ended.lost;
                 }
                 Err(e) => {
-                    self.emit(NetEvent::Error {
-                        conn: Some(id),
-                        ts: Utc::now(),
-                        message: e.to_string(),
-                    })
-                    .await;
+                    self.outlet
+                        .emit(NetEvent::Error {
+                            conn: Some(id),
+                            ts: Utc::now(),
+                            message: e.to_string(),
+                        })
+                        .await;
                     if matches!(e, NetError::Usage(_)) {
                         return;
                     }
@@ -458,14 +473,15 @@ impl Supervisor {
             };
             failures += 1;
             let delay = backoff(failures, max, self.dice.unit());
-            self.emit(NetEvent::Reconnecting {
-                conn: id + 1,
-                ts: Utc::now(),
-                attempt: failures,
-                delay,
-                lost,
-            })
-            .await;
+            self.outlet
+                .emit(NetEvent::Reconnecting {
+                    conn: id + 1,
+                    ts: Utc::now(),
+                    attempt: failures,
+                    delay,
+                    lost,
+                })
+                .await;
             if !wait_for_retry(delay, &mut cmd_rx, &mut held).await {
                 return;
             }
@@ -481,36 +497,38 @@ impl Supervisor {
         held: &mut VecDeque<NetCommand>,
     ) -> Ended {
         let counters = Arc::new(ConnCounters::default());
-        self.emit(NetEvent::Opened(Box::new(Opened {
-            conn: id,
-            ts: Utc::now(),
-            peer: conn.peer,
-            path: conn.path,
-            handshake: conn.handshake,
-            counters: counters.clone(),
-            commands: self.commands.clone(),
-            faults: None,
-        })))
-        .await;
+        self.outlet
+            .emit(NetEvent::Opened(Box::new(Opened {
+                conn: id,
+                ts: Utc::now(),
+                peer: conn.peer,
+                path: conn.path,
+                handshake: conn.handshake,
+                counters: counters.clone(),
+                commands: self.commands.clone(),
+                faults: None,
+            })))
+            .await;
         let session = Session {
             id,
             ws: conn.ws,
             matcher: RttMatcher::new(self.opts.echo_prefix.as_deref()),
             opts: self.opts.clone(),
-            events: self.events.clone(),
+            outlet: self.outlet.clone(),
             counters,
             first_close: None,
             ping_seq: 0,
             awaiting_pong: None,
         };
         let ended = session.run(cmd_rx, held).await;
-        self.emit(NetEvent::Closed {
-            conn: id,
-            ts: Utc::now(),
-            close: ended.close.clone(),
-            cause: ended.cause.clone(),
-        })
-        .await;
+        self.outlet
+            .emit(NetEvent::Closed {
+                conn: id,
+                ts: Utc::now(),
+                close: ended.close.clone(),
+                cause: ended.cause.clone(),
+            })
+            .await;
         ended
     }
 }
@@ -553,7 +571,7 @@ struct Session {
     ws: WsStream,
     opts: SessionOptions,
     matcher: RttMatcher,
-    events: mpsc::Sender<NetEvent>,
+    outlet: Outlet,
     counters: Arc<ConnCounters>,
     first_close: Option<(CloseInfo, CloseCause)>,
     ping_seq: u64,
@@ -764,10 +782,7 @@ impl Session {
             close,
             rtt,
         });
-        if let Some(r) = &self.opts.recorder {
-            r.record(ev.clone()).await;
-        }
-        let _ = self.events.send(ev).await;
+        self.outlet.emit(ev).await;
     }
 }
 
