@@ -70,7 +70,6 @@ pub async fn run(
         None => stdin_lines(pipe.binary),
     };
     let mut stdin_open = !echo_mode;
-    let mut lost = 0u64;
     let mut sent_lines = 0u64;
     let mut totals = ClientTotals::default();
     let mut wait_until: Option<tokio::time::Instant> = None;
@@ -88,7 +87,7 @@ pub async fn run(
     loop {
         // Everything sent has come back: no need to wait any longer.
         // Init messages went out on every connect and are echoed like lines.
-        let echoed = totals.rtt.echo.count() + lost;
+        let echoed = totals.rtt.echo.count() + totals.lost;
         if !stdin_open
             && !echo_mode
             && !closing
@@ -109,10 +108,7 @@ pub async fn run(
                     match ev {
                         NetEvent::Frame(f) => totals.count(f),
                         NetEvent::Opened(_) => opens += 1,
-                        NetEvent::Reconnecting { lost: l, .. } => {
-                            lost += l;
-                            totals.lost += l;
-                        }
+                        NetEvent::Reconnecting { lost, .. } => totals.lost += lost,
                         // A failed (re)connect: if nothing follows, it is how the run ended.
                         NetEvent::Error { message, .. } => {
                             outcome = Some((None, CloseCause::Error(message.clone())));

@@ -208,7 +208,7 @@ pub async fn connect(opts: &ClientOptions) -> Result<Connected, NetError> {
             }
         }
     }
-    let tcp = match tcp {
+    let mut tcp = match tcp {
         Some(t) => t,
         None => {
             return Err(last_err.unwrap_or_else(|| NetError::Resolve {
@@ -217,7 +217,6 @@ pub async fn connect(opts: &ClientOptions) -> Result<Connected, NetError> {
             }))
         }
     };
-    let mut tcp = tcp;
     let _ = tcp.set_nodelay(true);
     let peer = tcp.peer_addr().unwrap_or_else(|_| addrs[0]);
     if let Some(p) = &opts.proxy {
