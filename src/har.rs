@@ -114,15 +114,7 @@ fn headers(map: &Option<std::collections::BTreeMap<String, String>>) -> Vec<Valu
 
 fn entry_json(e: &Entry) -> Value {
     let o = &e.open;
-    let path = o.path.clone().unwrap_or_else(|| "/".into());
-    let host = o
-        .request_headers
-        .as_ref()
-        .and_then(|h| h.get("host").cloned())
-        .or_else(|| o.peer.clone())
-        .unwrap_or_else(|| "localhost".into());
-    let scheme = if o.tls.is_some() { "wss" } else { "ws" };
-    let url = format!("{scheme}://{host}{path}");
+    let url = o.url();
     let (status, status_text) = o
         .status
         .as_deref()

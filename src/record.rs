@@ -230,6 +230,31 @@ impl Record {
         }
     }
 
+    /// The URL an `open` record's connection went to: Host header (else the
+    /// peer's address) and path, wss:// when it had TLS.
+    pub fn url(&self) -> String {
+        let host = self
+            .request_headers
+            .as_ref()
+            .and_then(|h| h.get("host").cloned())
+            .or_else(|| self.peer.clone())
+            .unwrap_or_else(|| "localhost".into());
+        let scheme = if self.tls.is_some() { "wss" } else { "ws" };
+        format!("{scheme}://{host}{}", self.path.as_deref().unwrap_or("/"))
+    }
+
+    /// A frame record's payload back as bytes: its text, or its base64 decoded.
+    pub fn payload(&self) -> Option<bytes::Bytes> {
+        match (&self.text, &self.base64) {
+            (Some(t), _) => Some(bytes::Bytes::from(t.clone().into_bytes())),
+            (_, Some(b)) => base64::engine::general_purpose::STANDARD
+                .decode(b)
+                .ok()
+                .map(bytes::Bytes::from),
+            _ => None,
+        }
+    }
+
     pub fn to_line(&self) -> String {
         serde_json::to_string(self).expect("a record always serializes")
     }

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use bytes::Bytes;
 use chrono::Utc;
 use tokio::sync::mpsc;
@@ -72,7 +71,7 @@ impl Loaded {
                 }
             };
             if r.event.as_deref() == Some("open") {
-                slot.get_or_insert_with(|| url_of(&r));
+                slot.get_or_insert_with(|| r.url());
             }
         }
         let unsided_pane = if listening {
@@ -172,17 +171,6 @@ fn read_records(path: &Path) -> Result<impl Iterator<Item = Option<Record>>, Str
         }))
 }
 
-fn url_of(r: &Record) -> String {
-    let host = r
-        .request_headers
-        .as_ref()
-        .and_then(|h| h.get("host").cloned())
-        .or_else(|| r.peer.clone())
-        .unwrap_or_default();
-    let scheme = if r.tls.is_some() { "wss" } else { "ws" };
-    format!("{scheme}://{host}{}", r.path.as_deref().unwrap_or("/"))
-}
-
 fn to_event(
     r: &Record,
     pane: Pane,
@@ -268,18 +256,9 @@ fn to_event(
                         .map(|c| CloseInfo::new(c, r.reason.clone().unwrap_or_default()))
                 })
                 .flatten();
-            let payload = match (&r.text, &r.base64, &close) {
-                (Some(t), _, _) => Bytes::from(t.clone().into_bytes()),
-                (_, Some(b), _) => Bytes::from(
-                    base64::engine::general_purpose::STANDARD
-                        .decode(b)
-                        .unwrap_or_default(),
-                ),
-                (_, _, Some(c)) => {
-                    let mut p = c.code.to_be_bytes().to_vec();
-                    p.extend_from_slice(c.reason.as_bytes());
-                    Bytes::from(p)
-                }
+            let payload = match (r.payload(), &close) {
+                (Some(p), _) => p,
+                (None, Some(c)) => c.payload(),
                 _ => Bytes::new(),
             };
             if let Some(c) = counters.get(&(pane, conn)) {

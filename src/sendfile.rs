@@ -5,7 +5,6 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use base64::Engine;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
@@ -87,11 +86,7 @@ impl Script {
             }
             let item = match r.kind.as_deref() {
                 Some("text") => Item::Text(r.text.unwrap_or_default()),
-                Some("binary") => Item::Binary(Bytes::from(
-                    base64::engine::general_purpose::STANDARD
-                        .decode(r.base64.as_deref().unwrap_or_default())
-                        .unwrap_or_default(),
-                )),
+                Some("binary") => Item::Binary(r.payload().unwrap_or_default()),
                 _ => return None,
             };
             let at = match (first, parse_ts(&r.ts)) {

@@ -82,6 +82,13 @@ impl CloseInfo {
         }
     }
 
+    /// The close frame's payload as it goes on the wire: code, then reason.
+    pub fn payload(&self) -> Bytes {
+        let mut v = self.code.to_be_bytes().to_vec();
+        v.extend_from_slice(self.reason.as_bytes());
+        Bytes::from(v)
+    }
+
     pub fn to_frame(&self) -> CloseFrame {
         CloseFrame {
             code: CloseCode::from(self.code),
@@ -378,11 +385,7 @@ fn describe(msg: &Message) -> Option<(FrameKind, Bytes, Option<CloseInfo>)> {
         Message::Close(c) => {
             let info = c.as_ref().map(CloseInfo::from_frame);
             let payload = match &info {
-                Some(i) => {
-                    let mut v = i.code.to_be_bytes().to_vec();
-                    v.extend_from_slice(i.reason.as_bytes());
-                    Bytes::from(v)
-                }
+                Some(i) => i.payload(),
                 None => Bytes::new(),
             };
             (FrameKind::Close, payload, info)
