@@ -80,11 +80,12 @@ impl Recorder {
     }
 }
 
-/// The recording as a whole: owns the writer thread.
+/// The recording as a whole. Its writer thread ends when the last recorder is
+/// gone (connection tasks may outlive this), so it is never joined: `finish`
+/// waits for what matters, the lines on disk.
 pub struct Recording {
     recorder: Recorder,
     path: PathBuf,
-    thread: Option<std::thread::JoinHandle<()>>,
     error: Arc<Mutex<Option<String>>>,
 }
 
@@ -96,7 +97,7 @@ impl Recording {
         let (tx, rx) = mpsc::channel(QUEUE);
         let progress = Arc::new(Progress::default());
         let error = Arc::new(Mutex::new(None));
-        let thread = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name("wsprobe-recorder".into())
             .spawn({
                 let progress = progress.clone();
@@ -120,7 +121,6 @@ impl Recording {
                 progress,
             },
             path: path.to_path_buf(),
-            thread: Some(thread),
             error,
         })
     }
@@ -153,9 +153,6 @@ impl Recording {
 impl Drop for Recording {
     fn drop(&mut self) {
         self.finish();
-        // The thread ends when every sender is gone; connection tasks may still
-        // hold some, so it is not joined here.
-        self.thread.take();
     }
 }
 
