@@ -95,10 +95,13 @@ async fn reconnects_re_runs_init_and_counts_lost_echoes() {
     assert_eq!(next(&mut seen).await, (2, "typed".into()));
     drop(stdin);
 
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
+    let out = support::within(
+        "the client to exit",
+        tokio::task::spawn_blocking(move || child.wait_with_output()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -145,13 +148,10 @@ async fn retries_until_the_server_is_back() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
+    let out = records_of(child.stdout.take().unwrap());
     let mut failures = 0;
     while failures < 2 {
-        line.clear();
-        out.read_line(&mut line).unwrap();
-        let r: Value = serde_json::from_str(&line).unwrap();
+        let r = next_record(&out, "a failed attempt");
         if r["event"] == "error" {
             assert!(r["message"].as_str().unwrap().contains("refused"), "{r}");
             failures += 1;
@@ -179,14 +179,31 @@ async fn retries_until_the_server_is_back() {
     );
     ws.send(first).await.unwrap();
     ws.send(second).await.unwrap();
-    let mut opened = false;
-    while !opened {
-        line.clear();
-        out.read_line(&mut line).unwrap();
-        opened = serde_json::from_str::<Value>(&line).unwrap()["event"] == "open";
-    }
+    while next_record(&out, "the open")["event"] != "open" {}
     drop(stdin);
-    assert!(child.wait().unwrap().success());
+    let status = tokio::task::spawn_blocking(move || child.wait());
+    let status = support::within("the client to exit", status).await;
+    assert!(status.unwrap().unwrap().success());
+}
+
+/// The client's JSON lines, read by a thread so that a silent client fails the
+/// test instead of hanging it.
+fn records_of(stdout: std::process::ChildStdout) -> std::sync::mpsc::Receiver<Value> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(serde_json::from_str(&line).unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+fn next_record(rx: &std::sync::mpsc::Receiver<Value>, what: &str) -> Value {
+    rx.recv_timeout(support::WAIT)
+        .unwrap_or_else(|e| panic!("no record ({what}): {e}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,7 +216,7 @@ async fn an_unanswered_ping_drops_the_connection() {
         let _ws = tokio_tungstenite::accept_async(stream).await.unwrap();
         tokio::time::sleep(Duration::from_secs(30)).await;
     });
-    let out = tokio::task::spawn_blocking(move || {
+    let run = tokio::task::spawn_blocking(move || {
         let mut child = Command::cargo_bin("wsprobe")
             .unwrap()
             .args(["client", &url, "--ping-timeout", "300ms"])
@@ -210,9 +227,8 @@ async fn an_unanswered_ping_drops_the_connection() {
             .unwrap();
         let _keep_stdin_open = child.stdin.take();
         child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap();
+    });
+    let out = support::within("the client to give up", run).await.unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("ping timeout: no pong within 300ms"), "{err}");
