@@ -280,3 +280,24 @@ fn the_client_dashboard_writes_har_on_quit() {
     assert_eq!(seen, [("send", "for the har"), ("receive", "for the har")]);
     let _ = std::fs::remove_file(&har);
 }
+
+#[test]
+fn the_client_dashboard_plays_a_send_file() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (url, _events) = rt.block_on(support::start_server(Default::default()));
+    let lines = std::env::temp_dir().join(format!("wsprobe-pty-lines-{}.txt", std::process::id()));
+    std::fs::write(&lines, "first played\nsecond played\n").unwrap();
+    let mut pty = Pty::spawn(
+        &["client", &url, "--send-file", lines.to_str().unwrap()],
+        &[],
+        100,
+        30,
+    );
+    pty.wait_for("both lines echoed", |s| {
+        has_echo_with_rtt(s, "first played") && has_echo_with_rtt(s, "second played")
+    });
+    pty.escape();
+    pty.send("q");
+    assert_eq!(pty.wait_exit(), 0);
+    let _ = std::fs::remove_file(&lines);
+}
