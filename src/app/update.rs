@@ -411,10 +411,24 @@ fn submit_client(c: &mut ClientPane, fx: &mut Vec<Effect>, popup: &mut Option<Po
     let Some(cmd) = parse_typed(&mut c.input, &mut c.input_error, popup) else {
         return;
     };
-    let Some(to) = c.commands.clone().filter(|_| c.state == LinkState::Open) else {
+    // While --reconnect waits, the queue outlives the connection: what is sent
+    // now goes out after the next connect and its init messages.
+    let waiting = matches!(c.state, LinkState::Waiting { .. });
+    let Some(to) = c
+        .commands
+        .clone()
+        .filter(|_| c.state == LinkState::Open || waiting)
+    else {
         c.input_error = Some("not connected: nothing can be sent".into());
         return;
     };
+    if let (true, Command::Close { code, reason }) = (waiting, &cmd) {
+        // Closing while disconnected ends the retries; no close frame can say so.
+        c.state = LinkState::Closed {
+            close: Some(CloseInfo::new(*code, reason.clone())),
+            cause: CloseCause::Local,
+        };
+    }
     let line = c.input.submit();
     fx.push(Effect::SaveHistory(line));
     command_effects(cmd, &to, fx);
@@ -525,7 +539,6 @@ fn client_event(c: &mut ClientPane, ev: NetEvent, now: Instant) {
                 bad,
             );
             c.state = LinkState::Closed { close, cause };
-            c.commands = None;
             c.closed_at = Some(now);
         }
         NetEvent::Reconnecting {
@@ -939,7 +952,17 @@ mod tests {
         );
         let c = s.client.as_ref().unwrap();
         assert!(matches!(&c.state, LinkState::Closed { close: Some(ci), .. } if ci.code == 1011));
-        assert!(c.commands.is_none());
+        // Closed for good: nothing can be sent.
+        for ch in "late".chars() {
+            update(&mut s, Msg::Action(Action::Edit(Edit::Char(ch))));
+        }
+        assert!(update(&mut s, Msg::Action(Action::Submit)).is_empty());
+        let c = s.client.as_ref().unwrap();
+        assert_eq!(
+            c.input_error.as_deref(),
+            Some("not connected: nothing can be sent")
+        );
+        assert_eq!(c.input.text(), "late", "what was typed stays");
     }
 
     #[test]
@@ -1262,5 +1285,55 @@ mod tests {
             .as_deref()
             .unwrap()
             .contains("read-only"));
+    }
+
+    #[test]
+    fn while_reconnecting_typed_messages_wait_in_the_queue_and_close_stops() {
+        let (mut s, _) = state(Mode::Client);
+        let (ev, _rx) = opened(1);
+        update(&mut s, Msg::Net(Pane::Client, ev));
+        for ev in [
+            NetEvent::Closed {
+                conn: 1,
+                ts: Utc::now(),
+                close: None,
+                cause: CloseCause::Error("reset".into()),
+            },
+            NetEvent::Reconnecting {
+                conn: 2,
+                ts: Utc::now(),
+                attempt: 1,
+                delay: Duration::from_secs(1),
+                lost: 0,
+            },
+        ] {
+            update(&mut s, Msg::Net(Pane::Client, ev));
+        }
+        let typed = |s: &mut AppState, text: &str| {
+            for ch in text.chars() {
+                update(s, Msg::Action(Action::Edit(Edit::Char(ch))));
+            }
+            update(s, Msg::Action(Action::Submit))
+        };
+        let fx = typed(&mut s, "queued");
+        assert!(fx
+            .iter()
+            .any(|e| matches!(e, Effect::Send { cmd: NetCommand::Text(t), .. } if t == "queued")));
+        assert!(s.client.as_ref().unwrap().input_error.is_none());
+        let fx = typed(&mut s, "/close 1000 bye");
+        assert!(fx.iter().any(|e| matches!(
+            e,
+            Effect::Send {
+                cmd: NetCommand::Close(_),
+                ..
+            }
+        )));
+        assert!(matches!(
+            s.client.as_ref().unwrap().state,
+            LinkState::Closed {
+                cause: CloseCause::Local,
+                ..
+            }
+        ));
     }
 }
