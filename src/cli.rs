@@ -113,7 +113,8 @@ Examples:
   wsprobe server                        listen on 127.0.0.1:8765
   wsprobe server 127.0.0.1:0            any free port (printed on the first line)
   wsprobe server --prefix 'Echo: '      answer like the classic Python example server
-  wsprobe server --subprotocol chat     accept the `chat` subprotocol
+  wsprobe server --subprotocol chat,v2  accept only `chat` or `v2` (default: the first offered)
+  wsprobe server --no-subprotocol       accept none, to see how a client copes
   wsprobe server --tls-self-signed      wss:// with a certificate made at start
   wsprobe server --tls-cert cert.pem --tls-key key.pem
   wsprobe server --drop 5% --close-after 100 --close-code 4000   a bad server, on purpose
@@ -130,10 +131,19 @@ pub struct ServerArgs {
     #[arg(long, value_name = "TEXT", env = "WSPROBE_PREFIX")]
     pub prefix: Option<String>,
 
-    /// Accept this subprotocol when a client offers it (repeatable; without it the
-    /// first protocol a client offers is accepted)
-    #[arg(long = "subprotocol", value_name = "NAME")]
+    /// Accept only these subprotocols, the first a client offers that is listed
+    /// (comma-separated or repeated; without it the first one offered is accepted)
+    #[arg(
+        long = "subprotocol",
+        value_name = "NAME,...",
+        value_delimiter = ',',
+        env = "WSPROBE_SUBPROTOCOL"
+    )]
     pub subprotocols: Vec<String>,
+
+    /// Accept no subprotocol, whatever a client offers (to test how clients cope)
+    #[arg(long, conflicts_with = "subprotocols", env = "WSPROBE_NO_SUBPROTOCOL", value_parser = FalseyValueParser::new())]
+    pub no_subprotocol: bool,
 
     /// Close a connection with 1009 when a message is larger than this (e.g. 1MiB)
     #[arg(long, value_name = "BYTES", default_value = "64MiB", value_parser = parse_size, env = "WSPROBE_MAX_MESSAGE_SIZE")]
@@ -288,9 +298,15 @@ pub struct ClientArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
 
-    /// Send each input line as a binary message instead of text
-    #[arg(help_heading = "Pipe mode", long)]
+    /// Send each input line as a binary message instead of text, byte for byte
+    /// (only the newline is taken off)
+    #[arg(help_heading = "Pipe mode", long, env = "WSPROBE_BINARY", value_parser = FalseyValueParser::new())]
     pub binary: bool,
+
+    /// Send a line that is not valid UTF-8 as text with its bad bytes replaced
+    /// (U+FFFD) instead of stopping there with an error
+    #[arg(help_heading = "Pipe mode", long, conflicts_with = "binary", env = "WSPROBE_LOSSY", value_parser = FalseyValueParser::new())]
+    pub lossy: bool,
 
     /// Echo every received message back and run until the server closes (stdin is not read)
     #[arg(help_heading = "Pipe mode", long)]

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use cli::{BenchArgs, Cli, ClientArgs, Command, ConnectArgs, OutputArgs, ServerArgs};
 use headless::output::{Format, Printer};
 use net::client::{ClientOptions, SessionOptions};
-use net::server::{Server, ServerConfig};
+use net::server::{Server, ServerConfig, SubprotocolPolicy};
 use recorder::{Recording, Side};
 
 /// Runs what the command line asks for and returns the exit code.
@@ -86,7 +86,13 @@ fn server_config(
             jitter: args.jitter.unwrap_or_default(),
         },
         prefix: args.prefix.clone(),
-        subprotocols: args.subprotocols.clone(),
+        subprotocols: if args.no_subprotocol {
+            SubprotocolPolicy::Refuse
+        } else if args.subprotocols.is_empty() {
+            SubprotocolPolicy::FirstOffered
+        } else {
+            SubprotocolPolicy::OneOf(args.subprotocols.clone())
+        },
         max_message_size: args.max_message_size,
         handshake_timeout: args.handshake_timeout,
         read_buffer_size: args.read_buffer,
@@ -241,6 +247,7 @@ async fn run_client(
     }
     let pipe = headless::pipe::PipeOptions {
         binary: args.binary,
+        lossy: args.lossy,
         wait: args.wait,
         script,
         har: args.har.clone(),
@@ -366,6 +373,7 @@ async fn run_demo(out: &OutputArgs, rec: Option<&Recording>) -> anyhow::Result<u
         session,
         headless::pipe::PipeOptions {
             binary: false,
+            lossy: false,
             wait: std::time::Duration::from_secs(5),
             script: None,
             har: None,

@@ -19,7 +19,8 @@ pub struct Record {
     /// In recordings: "server" or "client", the side of wsprobe that saw it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub side: Option<String>,
-    /// Connection and program events: open, close, error, listening, summary.
+    /// Connection and program events: open, close, error, not_sent,
+    /// left_before_handshake, listening, summary.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
 
@@ -93,6 +94,9 @@ pub struct Record {
     pub received: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unmatched: Option<u64>,
+    /// Messages that never went on the wire because the connection had closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_sent: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub echo_rtt_us: Option<RttRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -221,6 +225,33 @@ impl Record {
                 delay_ms: Some(delay.as_millis() as u64),
                 lost: Some(*lost),
                 ..Record::event(*ts, "reconnect")
+            },
+            NetEvent::NotSent {
+                conn,
+                ts,
+                kind,
+                payload,
+                reason,
+            } => {
+                let never_went = Frame {
+                    conn: *conn,
+                    ts: *ts,
+                    dir: crate::net::Direction::Out,
+                    kind: *kind,
+                    payload: payload.clone(),
+                    close: None,
+                    rtt: None,
+                };
+                Record {
+                    dir: None,
+                    event: Some("not_sent".to_string()),
+                    message: Some(reason.clone()),
+                    ..Record::from_frame(&never_went)
+                }
+            }
+            NetEvent::LeftBeforeHandshake { ts, peer } => Record {
+                peer: Some(peer.to_string()),
+                ..Record::event(*ts, "left_before_handshake")
             },
             NetEvent::Error { conn, ts, message } => Record {
                 conn: *conn,

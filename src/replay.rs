@@ -231,6 +231,17 @@ fn to_event(
             delay: Duration::from_millis(r.delay_ms.unwrap_or(0)),
             lost: r.lost.unwrap_or(0),
         }),
+        (Some("left_before_handshake"), _) => Some(NetEvent::LeftBeforeHandshake {
+            ts,
+            peer: r.peer.as_deref()?.parse().ok()?,
+        }),
+        (Some("not_sent"), _) => Some(NetEvent::NotSent {
+            conn,
+            ts,
+            kind: FrameKind::from_name(r.kind.as_deref()?)?,
+            payload: r.payload().unwrap_or_default(),
+            reason: r.message.clone().unwrap_or_default(),
+        }),
         (Some("error"), _) => Some(NetEvent::Error {
             conn: r.conn,
             ts,
@@ -242,14 +253,7 @@ fn to_event(
             } else {
                 Direction::Out
             };
-            let kind = match r.kind.as_deref()? {
-                "text" => FrameKind::Text,
-                "binary" => FrameKind::Binary,
-                "ping" => FrameKind::Ping,
-                "pong" => FrameKind::Pong,
-                "close" => FrameKind::Close,
-                _ => return None,
-            };
+            let kind = FrameKind::from_name(r.kind.as_deref()?)?;
             let close = (kind == FrameKind::Close)
                 .then(|| {
                     r.code

@@ -4,67 +4,24 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use assert_cmd::cargo::CommandCargoExt;
 use serde_json::Value;
-
-fn wsprobe() -> Command {
-    let mut c = Command::cargo_bin("wsprobe").unwrap();
-    c.env_remove("WSPROBE_JSON").env_remove("WSPROBE_QUIET");
-    c
-}
-
-/// `wsprobe server` on a free port, killed when dropped.
-struct ServerProcess {
-    child: Child,
-    url: String,
-}
-
-impl ServerProcess {
-    fn start(args: &[&str]) -> Self {
-        let mut child = wsprobe()
-            .args(["server", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let url = first
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {first:?}"))
-            .to_string();
-        ServerProcess { child, url }
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::bin::{wsprobe, ServerProcess};
 
 fn run_with_stdin(cmd: &mut Command, input: &str) -> std::process::Output {
-    use std::io::Write;
+    run_with_bytes(cmd, input.as_bytes())
+}
+
+fn run_with_bytes(cmd: &mut Command, input: &[u8]) -> std::process::Output {
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
+    support::bin::feed(child.stdin.take(), input);
     child.wait_with_output().unwrap()
 }
 
@@ -394,4 +351,129 @@ fn sigterm_closes_every_connection_with_1001() {
     }
     let code = server.child.wait().unwrap();
     assert!(code.success(), "{code:?}");
+}
+
+fn json_records(out: &std::process::Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect()
+}
+
+fn sent(records: &[Value]) -> Vec<Value> {
+    records
+        .iter()
+        .filter(|r| r["dir"] == "out" && r["kind"] != "close")
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn binary_pipe_lines_go_byte_for_byte_whatever_they_hold() {
+    let server = ServerProcess::start(&[]);
+    let out = run_with_bytes(
+        wsprobe().args(["client", &server.url, "--json", "--binary"]),
+        b"one\n\xff\xfe two\r\nthree\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let frames: Vec<String> = sent(&json_records(&out))
+        .iter()
+        .map(|r| r["base64"].as_str().unwrap().to_string())
+        .collect();
+    // "one", "\xff\xfe two\r" (the \r kept), "three".
+    assert_eq!(frames, ["b25l", "//4gdHdvDQ==", "dGhyZWU="]);
+}
+
+#[test]
+fn a_text_line_that_is_not_utf8_stops_the_input_with_an_error_naming_it() {
+    let server = ServerProcess::start(&[]);
+    let out = run_with_bytes(
+        wsprobe().args(["client", &server.url, "--json"]),
+        b"one\n\xff\xfe two\nthree\n",
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let texts: Vec<Value> = sent(&json_records(&out))
+        .iter()
+        .map(|r| r["text"].clone())
+        .collect();
+    assert_eq!(texts, ["one"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line 2") && stderr.contains("not valid UTF-8"),
+        "{stderr}"
+    );
+
+    let out = run_with_bytes(
+        wsprobe().args(["client", &server.url, "--json", "--lossy"]),
+        b"one\n\xff two\nthree\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let texts: Vec<Value> = sent(&json_records(&out))
+        .iter()
+        .map(|r| r["text"].clone())
+        .collect();
+    assert_eq!(texts, ["one", "\u{fffd} two", "three"]);
+}
+
+#[test]
+fn lines_after_the_servers_close_frame_are_reported_as_not_sent() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // A server that says goodbye at once and waits for the client to leave.
+    let url = rt.block_on(support::raw_server(|mut ws| async move {
+        use futures_util::{SinkExt, StreamExt};
+        let _ = ws
+            .send(tokio_tungstenite::tungstenite::Message::Close(None))
+            .await;
+        while ws.next().await.is_some() {}
+    }));
+    let mut child = wsprobe()
+        .args(["client", &url, "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    // Type only once the close frame has come in.
+    let mut seen = Vec::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "no close frame: {seen:?}"
+        );
+        let r: Value = serde_json::from_str(&line).unwrap();
+        seen.push(r.clone());
+        if r["dir"] == "in" && r["kind"] == "close" {
+            break;
+        }
+    }
+    support::bin::feed(stdin, b"late one\nlate two\n");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let records: Vec<Value> = seen
+        .into_iter()
+        .chain(rest.lines().map(|l| serde_json::from_str(l).unwrap()))
+        .collect();
+    assert!(
+        sent(&records).is_empty(),
+        "nothing may be logged as sent: {records:?}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    // Each line either reached the client while the connection was closing
+    // (a not_sent event) or after it had ended (the input was cut): never silence.
+    let not_sent = records.iter().filter(|r| r["event"] == "not_sent").count();
+    assert!(
+        not_sent > 0 || stderr.contains("the rest was not sent"),
+        "{records:?}\n{stderr}"
+    );
+    if not_sent > 0 {
+        assert!(stderr.contains("not sent"), "{stderr}");
+        let summary = records.iter().find(|r| r["event"] == "summary").unwrap();
+        assert_eq!(summary["sent"], 0, "{summary}");
+        assert_eq!(summary["not_sent"], not_sent, "{summary}");
+    }
 }

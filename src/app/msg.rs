@@ -72,6 +72,8 @@ pub enum Action {
     ToggleHelp,
     /// Client: the connection timeline (connects, drops, retries).
     ShowTimeline,
+    /// Server: connections, errors and handshakes given up, newest first.
+    ShowEvents,
     CycleDirFilter,
     StartFilter,
     ClearLog,

@@ -477,6 +477,10 @@ pub struct ServerPane {
     pub rate_history: VecDeque<u64>,
     pub errors: u64,
     pub last_error: Option<String>,
+    /// Clients that left before finishing their handshake (probes, health checks).
+    pub left_early: u64,
+    /// Connections, errors and the like, oldest first, for the events view.
+    pub events: VecDeque<TimelineEntry>,
     /// Faults the server injects on purpose, and the switches for delay and drop.
     pub faults: Option<(Faults, Arc<Switches>)>,
 }
@@ -500,8 +504,17 @@ impl ServerPane {
             rate_history: VecDeque::new(),
             errors: 0,
             last_error: None,
+            left_early: 0,
+            events: VecDeque::new(),
             faults: None,
         }
+    }
+
+    pub fn note(&mut self, ts: DateTime<Utc>, text: String, bad: bool) {
+        if self.events.len() >= TIMELINE_KEEP {
+            self.events.pop_front();
+        }
+        self.events.push_back(TimelineEntry { ts, text, bad });
     }
 
     pub fn open_count(&self) -> usize {
@@ -577,6 +590,10 @@ pub enum Popup {
     },
     /// The client's connects, drops and retries.
     Timeline {
+        scroll: u16,
+    },
+    /// The server's events: connections, errors, handshakes given up.
+    Events {
         scroll: u16,
     },
 }

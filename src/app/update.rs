@@ -235,6 +235,11 @@ fn action(state: &mut AppState, a: Action, fx: &mut Vec<Effect>) {
                 state.popup = Some(Popup::Timeline { scroll: 0 });
             }
         }
+        Action::ShowEvents => {
+            if state.server.is_some() {
+                state.popup = Some(Popup::Events { scroll: 0 });
+            }
+        }
         Action::ShowHandshake => {
             let pane = state.focus.pane();
             let conn = match pane {
@@ -255,7 +260,8 @@ fn popup_scroll(p: &mut Popup) -> &mut u16 {
         Popup::Help { scroll }
         | Popup::Detail { scroll, .. }
         | Popup::Handshake { scroll, .. }
-        | Popup::Timeline { scroll } => scroll,
+        | Popup::Timeline { scroll }
+        | Popup::Events { scroll } => scroll,
     }
 }
 
@@ -560,6 +566,18 @@ fn client_event(c: &mut ClientPane, ev: NetEvent, now: Instant) {
                 until: now + delay,
             };
         }
+        NetEvent::NotSent {
+            conn,
+            ts,
+            kind,
+            payload,
+            reason,
+        } => {
+            let preview = crate::headless::output::payload_preview(kind, &payload, 40);
+            c.note(ts, format!("#{conn} not sent ({reason}): {preview}"), true);
+            c.input_error = Some(format!("not sent: {reason}"));
+        }
+        NetEvent::LeftBeforeHandshake { .. } => {}
         NetEvent::Error { conn, ts, message } => {
             if matches!(c.state, LinkState::Connecting | LinkState::Waiting { .. }) {
                 let id = conn.map(|c| format!("#{c} ")).unwrap_or_default();
@@ -600,6 +618,15 @@ pub fn drop_description(close: Option<&CloseInfo>, cause: &CloseCause) -> String
     }
 }
 
+/// How a server connection ended, for the events view.
+fn peer_drop_description(close: Option<&CloseInfo>, cause: &CloseCause) -> String {
+    let text = drop_description(close, cause);
+    match cause {
+        CloseCause::Peer => text.replacen("closed by server", "closed by client", 1),
+        _ => text,
+    }
+}
+
 fn server_event(s: &mut ServerPane, ev: NetEvent, now: Instant) {
     match ev {
         NetEvent::Opened(o) => {
@@ -622,6 +649,16 @@ fn server_event(s: &mut ServerPane, ev: NetEvent, now: Instant) {
                     closed: None,
                 },
             );
+            s.note(
+                o.ts,
+                format!(
+                    "#{} opened from {} {}",
+                    o.conn,
+                    o.peer,
+                    escape_text(&o.path, 60)
+                ),
+                false,
+            );
             if s.selected.is_none() {
                 s.selected = Some(o.conn);
                 if s.scope_selected {
@@ -631,8 +668,17 @@ fn server_event(s: &mut ServerPane, ev: NetEvent, now: Instant) {
         }
         NetEvent::Frame(f) => s.log.log.push(&f),
         NetEvent::Closed {
-            conn, close, cause, ..
+            conn,
+            ts,
+            close,
+            cause,
         } => {
+            let bad = matches!(cause, CloseCause::Error(_));
+            s.note(
+                ts,
+                format!("#{conn} {}", peer_drop_description(close.as_ref(), &cause)),
+                bad,
+            );
             if let Some(row) = s.rows.iter_mut().find(|r| r.id == conn) {
                 row.closed = Some(ClosedRow {
                     at: now,
@@ -641,9 +687,33 @@ fn server_event(s: &mut ServerPane, ev: NetEvent, now: Instant) {
                 });
             }
         }
-        NetEvent::Error { message, .. } => {
+        NetEvent::Error { ts, conn, message } => {
             s.errors += 1;
+            let id = conn.map(|c| format!("#{c} ")).unwrap_or_default();
+            s.note(
+                ts,
+                format!("{id}error: {}", escape_text(&message, 300)),
+                true,
+            );
             s.last_error = Some(message);
+        }
+        NetEvent::NotSent {
+            conn,
+            ts,
+            kind,
+            payload,
+            reason,
+        } => {
+            let preview = crate::headless::output::payload_preview(kind, &payload, 40);
+            s.note(ts, format!("#{conn} not sent ({reason}): {preview}"), true);
+        }
+        NetEvent::LeftBeforeHandshake { ts, peer } => {
+            s.left_early += 1;
+            s.note(
+                ts,
+                format!("{peer} disconnected before completing the WebSocket handshake"),
+                false,
+            );
         }
         NetEvent::Reconnecting { .. } => {}
     }

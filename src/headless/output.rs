@@ -221,6 +221,26 @@ pub fn human_line(ev: &NetEvent) -> String {
                 clock(*ts)
             )
         }
+        NetEvent::NotSent {
+            conn,
+            ts,
+            kind,
+            payload,
+            reason,
+        } => {
+            let preview = payload_preview(*kind, payload, PREVIEW_CHARS);
+            let sep = if preview.is_empty() { "" } else { " " };
+            format!(
+                "{} #{conn} not sent: {} ({}){sep}{preview}",
+                clock(*ts),
+                frame_summary(*kind, payload.len(), None),
+                escape_bytes(reason.as_bytes(), PREVIEW_CHARS)
+            )
+        }
+        NetEvent::LeftBeforeHandshake { ts, peer } => format!(
+            "{} {peer} disconnected before completing the WebSocket handshake",
+            clock(*ts)
+        ),
         NetEvent::Error { conn, ts, message } => {
             let id = conn.map(|c| format!(" #{c}")).unwrap_or_default();
             format!(
@@ -248,6 +268,8 @@ fn rtt_line(name: &str, s: &RttSummary) -> String {
 #[derive(Clone, Debug, Default)]
 pub struct ClientTotals {
     pub sent: u64,
+    /// Messages asked for that never went on the wire (the connection had closed).
+    pub not_sent: u64,
     pub received: u64,
     pub unmatched: u64,
     /// Sends whose echo was lost with a dropped connection (`--reconnect`).
@@ -288,6 +310,9 @@ impl ClientTotals {
         if self.lost > 0 {
             lines[0].push_str(&format!(", {} lost with dropped connections", self.lost));
         }
+        if self.not_sent > 0 {
+            lines[0].push_str(&format!(", {} not sent", self.not_sent));
+        }
         if self.rtt.echo.count() > 0 {
             lines.push(rtt_line("echo", &self.rtt.echo.summary()));
         }
@@ -303,6 +328,7 @@ impl ClientTotals {
             received: Some(self.received),
             unmatched: Some(self.unmatched),
             lost: (self.lost > 0).then_some(self.lost),
+            not_sent: (self.not_sent > 0).then_some(self.not_sent),
             echo_rtt_us: Some(RttRecord::from(self.rtt.echo.summary())),
             ping_rtt_us: Some(RttRecord::from(self.rtt.ping.summary())),
             ..Record::event(Utc::now(), "summary")

@@ -2,6 +2,7 @@
 //! every frame is printed, and at end of input the outstanding echoes are waited
 //! for before a clean close. No reply is lost by exiting early.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -20,6 +21,9 @@ const GIVE_UP_AFTER_CLOSE: Duration = Duration::from_secs(5);
 #[derive(Clone, Debug)]
 pub struct PipeOptions {
     pub binary: bool,
+    /// Text mode: send a line that is not UTF-8 with its bad bytes replaced (U+FFFD)
+    /// instead of stopping at it.
+    pub lossy: bool,
     pub wait: Duration,
     /// Messages to send instead of stdin's lines (`--send-file`), each at its offset.
     pub script: Option<crate::sendfile::Script>,
@@ -40,6 +44,7 @@ pub async fn run(
     let echo_mode = session.echo;
     let init_len = session.init.len() as u64;
     let mut opens = 0u64;
+    let mut last_conn = 1;
     // Without --reconnect a failed first connect is the program's error (and
     // its exit code); with it, the supervisor keeps trying.
     let first = if session.reconnect.is_some() {
@@ -64,16 +69,22 @@ pub async fn run(
     let (events_tx, mut events) = mpsc::channel(1024);
     let (commands, task) = client::supervise(Some(connect), first, 1, session, events_tx);
 
+    // Why input stopped before its end, if it did: set before the channel closes.
+    let input_error: InputError = Arc::default();
     let mut stdin = match pipe.script.clone() {
         Some(script) => script.play(pipe.binary),
         None if echo_mode => mpsc::channel(1).1,
-        None => stdin_lines(pipe.binary),
+        None => stdin_lines(pipe.binary, pipe.lossy, input_error.clone()),
     };
     let mut stdin_open = !echo_mode;
     let mut sent_lines = 0u64;
     let mut totals = ClientTotals::default();
     let mut wait_until: Option<tokio::time::Instant> = None;
     let mut closing = false;
+    // Ctrl-C or SIGTERM: the rest of the input is left unsent on purpose.
+    let mut interrupted = false;
+    // The connection went for good while input was still coming.
+    let mut input_cut = false;
     // A line read from stdin, waiting for room in the connection's queue.
     let mut pending: Option<NetCommand> = None;
     let mut outcome: Option<(Option<CloseInfo>, CloseCause)> = None;
@@ -87,7 +98,7 @@ pub async fn run(
     loop {
         // Everything sent has come back: no need to wait any longer.
         // Init messages went out on every connect and are echoed like lines.
-        let echoed = totals.rtt.echo.count() + totals.lost;
+        let echoed = totals.rtt.echo.count() + totals.lost + totals.not_sent;
         if !stdin_open
             && !echo_mode
             && !closing
@@ -107,8 +118,12 @@ pub async fn run(
                 for ev in &batch {
                     match ev {
                         NetEvent::Frame(f) => totals.count(f),
-                        NetEvent::Opened(_) => opens += 1,
+                        NetEvent::Opened(o) => {
+                            opens += 1;
+                            last_conn = o.conn;
+                        }
                         NetEvent::Reconnecting { lost, .. } => totals.lost += lost,
+                        NetEvent::NotSent { .. } => totals.not_sent += 1,
                         // A failed (re)connect: if nothing follows, it is how the run ended.
                         NetEvent::Error { message, .. } => {
                             outcome = Some((None, CloseCause::Error(message.clone())));
@@ -145,8 +160,16 @@ pub async fn run(
                         sent_lines += 1;
                     }
                     Err(_) => {
-                        pending = None;
+                        // The connection is gone for good: this line never leaves.
+                        if let Some(cmd) = pending.take() {
+                            let reason = "the connection had ended before it could be sent";
+                            let ev = NetEvent::not_sent(last_conn, cmd, reason);
+                            totals.not_sent += 1;
+                            printer.event(&ev);
+                            printer.flush().await;
+                        }
                         stdin_open = false;
+                        input_cut = !echo_mode;
                     }
                 }
             }
@@ -154,6 +177,7 @@ pub async fn run(
             _ = &mut shutdown, if !closing => {
                 give_up_at = Some(request_close(&commands));
                 closing = true;
+                interrupted = true;
             }
             _ = async { tokio::time::sleep_until(give_up_at.expect("guarded")).await }, if give_up_at.is_some() => {
                 task.abort();
@@ -185,27 +209,105 @@ pub async fn run(
         None,
         CloseCause::Error("the connection task ended unexpectedly".into()),
     ));
-    Ok(exit_code(close.as_ref(), &cause))
+    let mut code = exit_code(close.as_ref(), &cause);
+    // Input that was still coming when the connection ended for good: a line
+    // ready now was never sent (one that takes longer may not exist at all).
+    if stdin_open && !interrupted && !echo_mode {
+        let next = tokio::time::timeout(Duration::from_millis(100), stdin.recv()).await;
+        input_cut |= matches!(next, Ok(Some(_)));
+    }
+    if input_cut && !interrupted && !echo_mode {
+        eprintln!("error: the connection ended before the end of the input; the rest was not sent");
+        code = code.max(1);
+    }
+    if totals.not_sent > 0 {
+        eprintln!(
+            "error: {} not sent: the connection had closed first",
+            plural(totals.not_sent, "message was", "messages were")
+        );
+        code = code.max(1);
+    }
+    let input_error = input_error.lock().ok().and_then(|mut e| e.take());
+    if let Some(e) = input_error {
+        eprintln!("error: {e}");
+        return Ok(code.max(1));
+    }
+    Ok(code)
 }
+
+type InputError = Arc<Mutex<Option<String>>>;
 
 /// Stdin's lines as messages, read by a task of their own so the loop can wait
 /// on them like on anything else.
-fn stdin_lines(binary: bool) -> mpsc::Receiver<NetCommand> {
+fn stdin_lines(binary: bool, lossy: bool, error: InputError) -> mpsc::Receiver<NetCommand> {
     let (tx, rx) = mpsc::channel(1);
     tokio::spawn(async move {
-        let mut lines = BufReader::new(tokio::io::stdin()).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            let cmd = if binary {
-                NetCommand::Binary(Bytes::from(line.into_bytes()))
-            } else {
-                NetCommand::Text(line)
+        let mut input = BufReader::new(tokio::io::stdin());
+        let mut number = 0u64;
+        loop {
+            let mut line = Vec::new();
+            let stop = match input.read_until(b'\n', &mut line).await {
+                Ok(0) => None,
+                Ok(_) => {
+                    number += 1;
+                    match line_to_message(line, number, binary, lossy) {
+                        Ok(cmd) => match tx.send(cmd).await {
+                            Ok(()) => continue,
+                            Err(_) => None,
+                        },
+                        Err(e) => Some(e),
+                    }
+                }
+                Err(e) => Some(format!("cannot read standard input: {e}")),
             };
-            if tx.send(cmd).await.is_err() {
-                break;
+            // Set before the sender drops, so the loop sees it when input ends.
+            if let (Some(e), Ok(mut slot)) = (stop, error.lock()) {
+                *slot = Some(e);
             }
+            break;
         }
     });
     rx
+}
+
+/// One line of input (with its newline) as the message to send. In binary mode
+/// the bytes go as they are, less the `\n`; in text mode a `\r\n` ending is
+/// taken off too, and a line that is not UTF-8 stops the input unless `lossy`.
+fn line_to_message(
+    mut line: Vec<u8>,
+    number: u64,
+    binary: bool,
+    lossy: bool,
+) -> Result<NetCommand, String> {
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    }
+    if binary {
+        return Ok(NetCommand::Binary(Bytes::from(line)));
+    }
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    match String::from_utf8(line) {
+        Ok(text) => Ok(NetCommand::Text(text)),
+        Err(e) if lossy => Ok(NetCommand::Text(
+            String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        )),
+        Err(e) => Err(format!(
+            "line {number} of the input is not valid UTF-8 (byte {} of the line), so it and \
+             the lines after it were not sent; use --binary to send lines as raw bytes, \
+             or --lossy to replace the bad bytes",
+            e.utf8_error().valid_up_to() + 1
+        )),
+    }
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
 }
 
 /// Queues a 1000 close without waiting for room; returns when to give up on it.
@@ -245,5 +347,44 @@ fn exit_code(close: Option<&CloseInfo>, cause: &CloseCause) -> u8 {
             eprintln!("error: {}", crate::escape::escape_text(e, 500));
             1
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(line: &[u8], lossy: bool) -> Result<NetCommand, String> {
+        line_to_message(line.to_vec(), 7, false, lossy)
+    }
+
+    #[test]
+    fn binary_lines_go_byte_for_byte() {
+        let cmd = line_to_message(b"\xff\xfe two\r\n".to_vec(), 1, true, false);
+        assert_eq!(
+            cmd,
+            Ok(NetCommand::Binary(Bytes::from_static(b"\xff\xfe two\r")))
+        );
+        // The last line of input may have no newline.
+        let cmd = line_to_message(b"end".to_vec(), 2, true, false);
+        assert_eq!(cmd, Ok(NetCommand::Binary(Bytes::from_static(b"end"))));
+    }
+
+    #[test]
+    fn text_lines_lose_their_line_ending() {
+        assert_eq!(text(b"one\r\n", false), Ok(NetCommand::Text("one".into())));
+        assert_eq!(text(b"\n", false), Ok(NetCommand::Text(String::new())));
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_an_error_naming_it_unless_lossy() {
+        let err = text(b"ab\xff\xfe two\n", false).unwrap_err();
+        assert!(err.contains("line 7"), "{err}");
+        assert!(err.contains("byte 3"), "{err}");
+        assert!(err.contains("--binary") && err.contains("--lossy"), "{err}");
+        assert_eq!(
+            text(b"ab\xff two\n", true),
+            Ok(NetCommand::Text("ab\u{fffd} two".into()))
+        );
     }
 }

@@ -430,27 +430,54 @@ struct Supervisor {
 impl Supervisor {
     async fn run(
         mut self,
-        mut first: Option<Connected>,
-        mut id: ConnId,
+        first: Option<Connected>,
+        first_id: ConnId,
         mut cmd_rx: mpsc::Receiver<NetCommand>,
     ) {
         let mut held: VecDeque<NetCommand> = VecDeque::new();
+        let last = self
+            .connections(first, first_id, &mut cmd_rx, &mut held)
+            .await;
+        // No connection follows: what is still queued will never be sent; say so
+        // rather than let it vanish.
+        cmd_rx.close();
+        while let Ok(cmd) = cmd_rx.try_recv() {
+            held.push_back(cmd);
+        }
+        for cmd in held {
+            if !matches!(cmd, NetCommand::Close(_)) {
+                let reason = "the connection had ended before it could be sent";
+                self.outlet
+                    .emit(NetEvent::not_sent(last, cmd, reason))
+                    .await;
+            }
+        }
+    }
+
+    /// Runs connections until one ends for good; returns the last one's id.
+    async fn connections(
+        &mut self,
+        mut first: Option<Connected>,
+        mut id: ConnId,
+        cmd_rx: &mut mpsc::Receiver<NetCommand>,
+        held: &mut VecDeque<NetCommand>,
+    ) -> ConnId {
         let mut failures: u32 = 0;
         loop {
             let conn = match first.take() {
                 Some(c) => Ok(c),
                 None => match &self.connect_opts {
                     Some(c) => connect(c).await,
-                    None => return,
+                    None => return id,
                 },
             };
             let mut lost = 0;
             match conn {
                 Ok(conn) => {
                     failures = 0;
-                    let ended = self.session(conn, id, &mut cmd_rx, &mut held).await;
+                    let ended = self.session(conn, id, cmd_rx, held).await;
                     if ended.finished {
-                        return;
+                        return id;
                     }
                     lost = ended.lost;
                 }
@@ -463,12 +490,12 @@ impl Supervisor {
                         })
                         .await;
                     if matches!(e, NetError::Usage(_)) {
-                        return;
+                        return id;
                     }
                 }
             }
             let Some(max) = self.opts.reconnect.filter(|_| self.connect_opts.is_some()) else {
-                return;
+                return id;
             };
             failures += 1;
             let delay = backoff(failures, max, self.dice.unit());
@@ -481,8 +508,8 @@ impl Supervisor {
                     lost,
                 })
                 .await;
-            if !wait_for_retry(delay, &mut cmd_rx, &mut held).await {
-                return;
+            if !wait_for_retry(delay, cmd_rx, held).await {
+                return id;
             }
             id += 1;
         }
@@ -741,12 +768,41 @@ impl Session {
             }
             let info = c.clone().unwrap_or_else(|| CloseInfo::new(1005, ""));
             self.first_close = Some((info, CloseCause::Local));
+        } else if let Some((_, cause)) = &self.first_close {
+            // Nothing may follow a close frame: what was asked for now never leaves.
+            let reason = match cause {
+                CloseCause::Peer => "the server had already sent its close frame",
+                _ => "the connection was already closing",
+            };
+            self.outlet
+                .emit(NetEvent::not_sent(self.id, cmd, reason))
+                .await;
+            return Ok(());
         }
         let msg = cmd.into_message();
         let Some((kind, payload, close)) = describe(&msg) else {
             return Ok(());
         };
-        let result = self.ws.send(msg).await;
+        match self.ws.send(msg).await {
+            Ok(()) => {}
+            Err(WsError::ConnectionClosed | WsError::AlreadyClosed) if kind == FrameKind::Close => {
+                return Ok(())
+            }
+            Err(e) => {
+                let reason = error_text(e, "server");
+                if kind != FrameKind::Close {
+                    let unsent = NetEvent::NotSent {
+                        conn: self.id,
+                        ts: Utc::now(),
+                        kind,
+                        payload,
+                        reason: reason.clone(),
+                    };
+                    self.outlet.emit(unsent).await;
+                }
+                return Err(reason);
+            }
+        }
         // Stamped after the write: the RTT is the peer's and the network's, not our queue's.
         self.matcher.sent(kind, payload.clone(), Instant::now());
         if kind == FrameKind::Ping && self.awaiting_pong.is_none() {
@@ -754,11 +810,7 @@ impl Session {
         }
         self.report(Direction::Out, kind, payload, close, None)
             .await;
-        match result {
-            Ok(()) | Err(WsError::ConnectionClosed) => Ok(()),
-            Err(WsError::AlreadyClosed) if kind == FrameKind::Close => Ok(()),
-            Err(e) => Err(error_text(e, "server")),
-        }
+        Ok(())
     }
 
     async fn report(

@@ -62,6 +62,18 @@ impl FrameKind {
         }
     }
 
+    /// The kind named as [`FrameKind::as_str`] names it.
+    pub fn from_name(name: &str) -> Option<FrameKind> {
+        Some(match name {
+            "text" => FrameKind::Text,
+            "binary" => FrameKind::Binary,
+            "ping" => FrameKind::Ping,
+            "pong" => FrameKind::Pong,
+            "close" => FrameKind::Close,
+            _ => return None,
+        })
+    }
+
     pub fn is_data(self) -> bool {
         matches!(self, FrameKind::Text | FrameKind::Binary)
     }
@@ -298,6 +310,21 @@ pub enum NetEvent {
         /// Sends of the dropped connection whose echo never came.
         lost: u64,
     },
+    /// A message we were asked to send that never went on the wire: the
+    /// connection was closing or closed (by the peer's close frame, or gone).
+    NotSent {
+        conn: ConnId,
+        ts: DateTime<Utc>,
+        kind: FrameKind,
+        payload: Bytes,
+        reason: String,
+    },
+    /// A client that connected and left before finishing its WebSocket handshake
+    /// (port probes, health checks): not an error, counted apart.
+    LeftBeforeHandshake {
+        ts: DateTime<Utc>,
+        peer: SocketAddr,
+    },
     /// Something went wrong that is worth telling but did not end a connection
     /// (or happened before one existed: a failed handshake).
     Error {
@@ -305,6 +332,25 @@ pub enum NetEvent {
         ts: DateTime<Utc>,
         message: String,
     },
+}
+
+impl NetEvent {
+    /// A command that will never be sent, as the event that says so.
+    pub fn not_sent(conn: ConnId, cmd: NetCommand, reason: &str) -> NetEvent {
+        let (kind, payload) = match cmd {
+            NetCommand::Text(t) => (FrameKind::Text, Bytes::from(t)),
+            NetCommand::Binary(b) => (FrameKind::Binary, b),
+            NetCommand::Ping(p) => (FrameKind::Ping, p),
+            NetCommand::Close(c) => (FrameKind::Close, c.map(|c| c.payload()).unwrap_or_default()),
+        };
+        NetEvent::NotSent {
+            conn,
+            ts: Utc::now(),
+            kind,
+            payload,
+            reason: reason.to_string(),
+        }
+    }
 }
 
 /// A failed read or write as a person would put it; `peer` names the other

@@ -13,6 +13,7 @@ use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
@@ -39,8 +40,8 @@ const MAX_DELAYED: usize = 10_000;
 pub struct ServerConfig {
     /// Prepended to every text echo.
     pub prefix: Option<String>,
-    /// Accept the first protocol the client offers that is in this list.
-    pub subprotocols: Vec<String>,
+    /// Which subprotocol the server agrees to when a client offers some.
+    pub subprotocols: SubprotocolPolicy,
     pub max_message_size: usize,
     pub handshake_timeout: Duration,
     /// Bytes read per call and allocated per connection up front.
@@ -61,7 +62,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             prefix: None,
-            subprotocols: Vec::new(),
+            subprotocols: SubprotocolPolicy::FirstOffered,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             handshake_timeout: Duration::from_secs(10),
             read_buffer_size: READ_BUFFER_SIZE,
@@ -109,6 +110,14 @@ impl Reporter {
         }
         // A receiver that went away just means nobody is watching.
         let _ = self.tx.send(ev).await;
+    }
+
+    async fn left_early(&self, peer: SocketAddr) {
+        self.event(NetEvent::LeftBeforeHandshake {
+            ts: Utc::now(),
+            peer,
+        })
+        .await;
     }
 
     async fn handshake_failed(&self, message: String) {
@@ -262,14 +271,35 @@ impl Server {
     }
 }
 
-/// Picks the first protocol the client offers that the server accepts.
-fn choose_subprotocol(offered: Option<&HeaderValue>, accepted: &[String]) -> Option<String> {
-    let offered = offered?.to_str().ok()?;
-    offered
-        .split(',')
-        .map(str::trim)
-        .find(|p| accepted.iter().any(|a| a == p))
+/// How the server answers a client's `Sec-WebSocket-Protocol` offer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum SubprotocolPolicy {
+    /// Agree to the first one offered: browsers and most libraries fail a
+    /// connection whose offer gets no answer, so an echo server should say yes.
+    #[default]
+    FirstOffered,
+    /// Agree to the first offered one that is in this list, else to none.
+    OneOf(Vec<String>),
+    /// Agree to none (`--no-subprotocol`), to see how clients cope.
+    Refuse,
+}
+
+impl SubprotocolPolicy {
+    /// Picks the subprotocol to answer with, if any. A client may send the header
+    /// more than once; the offers are read in order across all of them.
+    fn choose<'a>(&self, offered: impl Iterator<Item = &'a HeaderValue>) -> Option<String> {
+        let mut offers = offered
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|p| !p.is_empty());
+        match self {
+            SubprotocolPolicy::FirstOffered => offers.next(),
+            SubprotocolPolicy::OneOf(accepted) => offers.find(|p| accepted.iter().any(|a| a == p)),
+            SubprotocolPolicy::Refuse => None,
+        }
         .map(str::to_string)
+    }
 }
 
 /// One connection from accept to close: TLS when configured, the WebSocket
@@ -295,16 +325,33 @@ async fn serve(
             );
             serve_ws(tls, info, deadline, peer, id, config, reporter, registry).await
         }
-        Ok(Err(e)) => {
-            reporter
-                .handshake_failed(format!("TLS handshake with {peer} failed: {e}"))
-                .await
-        }
+        Ok(Err(e)) if left_early(&e) => reporter.left_early(peer).await,
+        Ok(Err(e)) => reporter.handshake_failed(tls_failure(peer, &e)).await,
         Err(_) => {
             reporter
                 .handshake_failed(timeout_message(peer, &config))
                 .await
         }
+    }
+}
+
+/// The peer went away before its handshake was done: a probe, not a failure.
+fn left_early(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(e.kind(), UnexpectedEof | ConnectionReset | BrokenPipe)
+}
+
+/// A failed TLS handshake as a person would put it.
+fn tls_failure(peer: SocketAddr, e: &std::io::Error) -> String {
+    let rustls_error = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    match rustls_error {
+        // The first bytes were not a TLS record: most likely `GET / HTTP/1.1`.
+        Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)) => {
+            format!("{peer} sent plain HTTP to this TLS port (it should connect with wss://)")
+        }
+        _ => format!("TLS handshake with {peer} failed: {e}"),
     }
 }
 
@@ -366,10 +413,9 @@ async fn serve_ws_on<S: AsyncRead + AsyncWrite + Unpin>(
             .path_and_query()
             .map(|p| p.as_str().to_string())
             .unwrap_or_else(|| "/".to_string());
-        let subprotocol = choose_subprotocol(
-            req.headers().get("sec-websocket-protocol"),
-            &config.subprotocols,
-        );
+        let subprotocol = config
+            .subprotocols
+            .choose(req.headers().get_all("sec-websocket-protocol").iter());
         if let Some(p) = &subprotocol {
             if let Ok(v) = HeaderValue::from_str(p) {
                 resp.headers_mut().insert("sec-websocket-protocol", v);
@@ -396,6 +442,10 @@ async fn serve_ws_on<S: AsyncRead + AsyncWrite + Unpin>(
     );
     let ws = match tokio::time::timeout_at(deadline, accept).await {
         Ok(Ok(ws)) => ws,
+        Ok(Err(WsError::Protocol(ProtocolError::HandshakeIncomplete))) => {
+            return reporter.left_early(peer).await
+        }
+        Ok(Err(WsError::Io(e))) if left_early(&e) => return reporter.left_early(peer).await,
         Ok(Err(e)) => {
             return reporter
                 .handshake_failed(format!("handshake with {peer} failed: {e}"))
@@ -683,6 +733,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
 
     async fn command(&mut self, cmd: NetCommand) -> Result<(), String> {
         self.show = self.reporter.has_room();
+        if self.first_close.is_some() && !matches!(cmd, NetCommand::Close(_)) {
+            // Nothing may follow a close frame: say it never left.
+            let reason = "the connection was already closing";
+            let unsent = NetEvent::not_sent(self.id, cmd, reason);
+            self.reporter.event(unsent).await;
+            return Ok(());
+        }
         let msg = cmd.into_message();
         if let Message::Close(frame) = &msg {
             if self.first_close.is_some() {
@@ -756,13 +813,38 @@ fn payload_len(msg: &Message) -> usize {
 mod tests {
     use super::*;
 
+    fn offer(values: &[&'static str]) -> Vec<HeaderValue> {
+        values.iter().map(|v| HeaderValue::from_static(v)).collect()
+    }
+
     #[test]
     fn subprotocol_first_offered_that_is_accepted() {
-        let accepted = vec!["b".to_string(), "c".to_string()];
-        let v = HeaderValue::from_static("a, c, b");
-        assert_eq!(choose_subprotocol(Some(&v), &accepted), Some("c".into()));
-        let v = HeaderValue::from_static("x");
-        assert_eq!(choose_subprotocol(Some(&v), &accepted), None);
-        assert_eq!(choose_subprotocol(None, &accepted), None);
+        let policy = SubprotocolPolicy::OneOf(vec!["b".to_string(), "c".to_string()]);
+        assert_eq!(policy.choose(offer(&["a, c, b"]).iter()), Some("c".into()));
+        assert_eq!(policy.choose(offer(&["x"]).iter()), None);
+        assert_eq!(policy.choose(offer(&[]).iter()), None);
+    }
+
+    #[test]
+    fn by_default_the_first_offered_subprotocol_is_accepted() {
+        let policy = SubprotocolPolicy::default();
+        assert_eq!(
+            policy.choose(offer(&["graphql-ws, graphql-transport-ws"]).iter()),
+            Some("graphql-ws".into())
+        );
+        // Offers split over several headers are read in order.
+        assert_eq!(
+            policy.choose(offer(&[" ", "b", "c"]).iter()),
+            Some("b".into())
+        );
+        assert_eq!(policy.choose(offer(&[]).iter()), None);
+    }
+
+    #[test]
+    fn no_subprotocol_refuses_every_offer() {
+        assert_eq!(
+            SubprotocolPolicy::Refuse.choose(offer(&["a, b"]).iter()),
+            None
+        );
     }
 }

@@ -86,6 +86,7 @@ pub fn map_key(key: KeyEvent, ctx: KeyContext) -> Option<Action> {
         KeyCode::Char('x') => Action::CloseSelected,
         KeyCode::Char('h') => Action::ShowHandshake,
         KeyCode::Char('t') => Action::ShowTimeline,
+        KeyCode::Char('e') => Action::ShowEvents,
         KeyCode::Char('D') => Action::ToggleDelay,
         KeyCode::Char('L') => Action::ToggleDrop,
         _ => return None,
@@ -121,6 +122,10 @@ pub const HELP: &[(&str, &str)] = &[
     (
         "t",
         "client: connection timeline (connects, drops, retries)",
+    ),
+    (
+        "e",
+        "server: events (connections, errors, handshakes given up)",
     ),
     ("s", "server: log of all connections / selected only"),
     ("a / Ctrl-A", "server: send to selected / to all"),

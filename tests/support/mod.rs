@@ -2,6 +2,8 @@
 //! every wait, and plain tokio-tungstenite peers that share no code with wsprobe.
 #![allow(dead_code)]
 
+pub mod bin;
+pub mod peers;
 pub mod pty;
 
 use std::future::Future;

@@ -6,7 +6,9 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
 
 use crate::app::command;
-use crate::app::state::{FrameEntry, Popup};
+use std::collections::VecDeque;
+
+use crate::app::state::{FrameEntry, Popup, TimelineEntry};
 use crate::app::{AppState, Pane};
 use crate::escape::escape_text;
 use crate::net::rtt::format_duration;
@@ -146,25 +148,37 @@ pub fn handshake_lines(h: Option<&Handshake>) -> Vec<String> {
     out
 }
 
-fn timeline_lines(state: &AppState) -> Vec<String> {
-    let Some(c) = &state.client else {
-        return Vec::new();
-    };
-    if c.timeline.is_empty() {
-        return vec!["nothing yet: connecting…".to_string()];
+/// Newest first: what just happened is what one opens these for.
+fn newest_first(entries: &VecDeque<TimelineEntry>, state: &AppState, empty: &str) -> Vec<String> {
+    if entries.is_empty() {
+        return vec![empty.to_string()];
     }
-    // Newest first: what just happened is what one opens this for.
-    c.timeline
+    entries
         .iter()
         .rev()
         .map(|e| {
             format!(
-                "{}  {}",
+                "{}  {}{}",
                 e.ts.with_timezone(&state.offset).format("%H:%M:%S%.3f"),
+                if e.bad { "✗ " } else { "" },
                 e.text
             )
         })
         .collect()
+}
+
+fn timeline_lines(state: &AppState) -> Vec<String> {
+    match &state.client {
+        Some(c) => newest_first(&c.timeline, state, "nothing yet: connecting…"),
+        None => Vec::new(),
+    }
+}
+
+fn events_lines(state: &AppState) -> Vec<String> {
+    match &state.server {
+        Some(s) => newest_first(&s.events, state, "nothing yet: no client has connected"),
+        None => Vec::new(),
+    }
 }
 
 fn help_lines() -> Vec<String> {
@@ -210,6 +224,11 @@ pub fn render(f: &mut Frame, popup: &Popup, state: &AppState, theme: &Theme) {
         Popup::Timeline { scroll } => (
             " Connection timeline, newest first — ↑/↓ scroll, Esc closes ".to_string(),
             timeline_lines(state),
+            *scroll,
+        ),
+        Popup::Events { scroll } => (
+            " Server events, newest first — ↑/↓ scroll, Esc closes ".to_string(),
+            events_lines(state),
             *scroll,
         ),
     };

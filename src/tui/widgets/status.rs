@@ -145,9 +145,12 @@ pub fn server_status(f: &mut Frame, area: Rect, s: &ServerPane, theme: &Theme) {
     }
     if s.errors > 0 {
         spans.push(Span::styled(
-            format!(" │ {} errors", s.errors),
+            format!(" │ {} (e shows)", count(s.errors, "error", "errors")),
             theme.error(),
         ));
+    }
+    if s.left_early > 0 {
+        spans.push(Span::raw(format!(" │ {} left early", s.left_early)));
     }
     let second = vec![
         Span::raw(" │ "),
@@ -164,4 +167,13 @@ pub fn server_status(f: &mut Frame, area: Rect, s: &ServerPane, theme: &Theme) {
         Span::raw(format!(" {}", rate(s.rates.frames_out))),
     ];
     render_lines(f, area, spans, second);
+}
+
+/// `1 error`, `2 errors`.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
 }

@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+// Test peer: a WebSocket client using Node's built-in global `WebSocket`
+// (undici). Node 20 only exposes it behind --experimental-websocket, so if it
+// is missing the script re-runs itself once with that flag; if it is still
+// missing it prints {"event":"unsupported"} and exits 0.
+// Usage: node node_builtin_client.js URL [--protocol P]... [--send TEXT]...
+// Same JSON-lines contract as node_client.js (last line is always close).
+'use strict';
+const emit = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+
+if (typeof WebSocket === 'undefined') {
+  const flag = '--experimental-websocket';
+  if (!process.execArgv.includes(flag) && process.allowedNodeEnvironmentFlags.has(flag)) {
+    const { spawnSync } = require('child_process');
+    const r = spawnSync(process.execPath, [flag, '--no-warnings', ...process.argv.slice(1)], { stdio: 'inherit' });
+    process.exit(r.status === null ? 1 : r.status);
+  }
+  emit({ event: 'unsupported' });
+  process.exit(0);
+}
+
+const usage = () => {
+  process.stderr.write('usage: node_builtin_client.js URL [--protocol P]... [--send TEXT]...\n');
+  process.exit(2);
+};
+let url = null;
+const protocols = [];
+const sends = [];
+const argv = process.argv.slice(2);
+for (let i = 0; i < argv.length; i++) {
+  if (argv[i] === '--protocol' && i + 1 < argv.length) protocols.push(argv[++i]);
+  else if (argv[i] === '--send' && i + 1 < argv.length) sends.push(argv[++i]);
+  else if (!argv[i].startsWith('--') && url === null) url = argv[i];
+  else usage();
+}
+if (url === null) usage();
+
+setTimeout(() => {
+  emit({ event: 'error', message: 'hard timeout (10 s)' });
+  emit({ event: 'close', code: 1006, reason: '' });
+  process.exit(0);
+}, 10000).unref();
+
+let received = 0;
+let closed = false;
+// Always end with a close line, even if the library never fires one.
+process.on('beforeExit', () => { if (!closed) emit({ event: 'close', code: 1006, reason: '' }); });
+let ws;
+try {
+  ws = new WebSocket(url, protocols);
+} catch (e) {
+  emit({ event: 'error', message: String(e.message || e) });
+  emit({ event: 'close', code: 1006, reason: '' });
+  process.exit(0);
+}
+ws.binaryType = 'arraybuffer';
+const finish = () => { if (ws.readyState === WebSocket.OPEN) ws.close(1000); };
+ws.addEventListener('open', () => {
+  emit({ event: 'open', protocol: ws.protocol || '' });
+  for (const s of sends) ws.send(s);
+  if (received >= sends.length) finish();
+  else setTimeout(finish, 5000).unref();
+});
+ws.addEventListener('message', (ev) => {
+  const binary = typeof ev.data !== 'string';
+  emit({ event: 'message', data: binary ? Buffer.from(ev.data).toString('utf8') : ev.data, binary });
+  if (++received >= sends.length) finish();
+});
+ws.addEventListener('error', (ev) => {
+  emit({ event: 'error', message: String((ev.error && ev.error.message) || ev.message || 'error') });
+});
+ws.addEventListener('close', (ev) => {
+  closed = true;
+  emit({ event: 'close', code: ev.code, reason: ev.reason });
+  process.exit(0);
+});

@@ -1,0 +1,62 @@
+//! wsprobe against clients nobody on this project wrote: what a browser page,
+//! a Node service or a Python script meets when it talks to `wsprobe server`.
+
+mod support;
+
+use support::bin::ServerProcess;
+use support::peers::{event, run_client, Client};
+
+/// The clients that fail a connection whose subprotocol offer gets no answer
+/// (as browsers do); Python `websockets` tolerates it, so it is not here.
+const STRICT: [Client; 3] = [
+    Client::NodeWs,
+    Client::NodeBuiltin,
+    Client::PyWebsocketClient,
+];
+
+#[test]
+fn a_default_server_accepts_the_first_subprotocol_offered() {
+    let mut server = ServerProcess::start(&["--json"]);
+    for client in STRICT.into_iter().chain([Client::PyWebsockets]) {
+        let events = run_client(
+            client,
+            &server.url,
+            &["graphql-ws", "graphql-transport-ws"],
+            &["hello"],
+        );
+        let open = event(&events, "open").unwrap_or_else(|| panic!("{client:?}: {events:?}"));
+        assert_eq!(open["protocol"], "graphql-ws", "{client:?}: {events:?}");
+        let echo = event(&events, "message").unwrap_or_else(|| panic!("{client:?}: {events:?}"));
+        assert_eq!(echo["data"], "hello", "{client:?}");
+        assert_eq!(event(&events, "close").unwrap()["code"], 1000, "{client:?}");
+        let line = server.wait_for_line("the open event", |l| l.contains("\"event\":\"open\""));
+        assert!(line.contains("\"subprotocol\":\"graphql-ws\""), "{line}");
+    }
+}
+
+#[test]
+fn a_subprotocol_list_restricts_what_is_accepted() {
+    let server = ServerProcess::start(&["--subprotocol", "chat,v2"]);
+    for client in STRICT {
+        let events = run_client(client, &server.url, &["graphql-ws", "v2", "chat"], &["x"]);
+        let open = event(&events, "open").unwrap_or_else(|| panic!("{client:?}: {events:?}"));
+        assert_eq!(open["protocol"], "v2", "{client:?}: {events:?}");
+    }
+}
+
+#[test]
+fn no_subprotocol_refuses_every_offer_and_strict_clients_give_up() {
+    let server = ServerProcess::start(&["--no-subprotocol"]);
+    for client in STRICT {
+        let events = run_client(client, &server.url, &["graphql-ws"], &["x"]);
+        assert!(event(&events, "open").is_none(), "{client:?}: {events:?}");
+        assert!(event(&events, "error").is_some(), "{client:?}: {events:?}");
+    }
+    // Without an offer there is nothing to refuse.
+    let events = run_client(Client::NodeWs, &server.url, &[], &["plain"]);
+    assert_eq!(
+        event(&events, "message").unwrap()["data"],
+        "plain",
+        "{events:?}"
+    );
+}

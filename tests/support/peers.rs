@@ -1,0 +1,102 @@
+//! WebSocket peers that other people wrote (Node `ws`, Node's built-in client,
+//! Python `websocket-client` and `websockets`), pinned in tests/peers and
+//! installed by scripts/setup-peers.sh on first use.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Installs the peers once per test process (the script itself is idempotent
+/// and serialised with a lock, so test processes may race).
+fn ensure_installed() {
+    static DONE: OnceLock<Result<(), String>> = OnceLock::new();
+    let result = DONE.get_or_init(|| {
+        let out = Command::new("bash")
+            .arg(root().join("scripts/setup-peers.sh"))
+            .output()
+            .map_err(|e| format!("cannot run scripts/setup-peers.sh: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "scripts/setup-peers.sh failed:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Client {
+    /// Node's `ws` package.
+    NodeWs,
+    /// Node's built-in `WebSocket` (what browsers' code runs on).
+    NodeBuiltin,
+    /// Python's `websocket-client`.
+    PyWebsocketClient,
+    /// Python's `websockets`.
+    PyWebsockets,
+}
+
+fn python() -> PathBuf {
+    root().join("target/peers/venv/bin/python")
+}
+
+/// Runs a peer client against `url`: it offers `protocols`, sends each of
+/// `sends`, waits for as many replies, closes, and reports as JSON lines.
+pub fn run_client(client: Client, url: &str, protocols: &[&str], sends: &[&str]) -> Vec<Value> {
+    ensure_installed();
+    let mut cmd = match client {
+        Client::NodeWs => {
+            let mut c = Command::new("node");
+            c.arg(root().join("tests/peers/node_client.js"));
+            c
+        }
+        Client::NodeBuiltin => {
+            let mut c = Command::new("node");
+            c.arg(root().join("tests/peers/node_builtin_client.js"));
+            c
+        }
+        Client::PyWebsocketClient => {
+            let mut c = Command::new(python());
+            c.arg(root().join("tests/peers/py_client.py"));
+            c
+        }
+        Client::PyWebsockets => {
+            let mut c = Command::new(python());
+            c.arg(root().join("tests/peers/py_websockets_client.py"));
+            c
+        }
+    };
+    cmd.arg(url);
+    for p in protocols {
+        cmd.args(["--protocol", p]);
+    }
+    for s in sends {
+        cmd.args(["--send", s]);
+    }
+    // The peers bound their own run (10 s) and always end with a close line.
+    let out = cmd.output().expect("run the peer client");
+    assert!(out.status.success(), "{client:?} failed to run: {out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("{client:?} printed {l:?}: {e}"))
+        })
+        .collect()
+}
+
+/// The first event of this name a peer reported.
+pub fn event<'a>(events: &'a [Value], name: &str) -> Option<&'a Value> {
+    events.iter().find(|e| e["event"] == name)
+}
