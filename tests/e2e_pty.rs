@@ -113,7 +113,7 @@ fn escape_sequences_from_the_server_are_shown_escaped() {
         "the status bar survived:\n{screen}"
     );
     pty.send("\x03");
-    pty.wait_exit();
+    assert_eq!(pty.wait_exit(), 0, "{}", pty.contents());
 }
 
 #[test]

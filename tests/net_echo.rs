@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use wsprobe::net::client::{self, parse_ws_url, ClientOptions, SessionOptions};
-use wsprobe::net::server::ServerConfig;
+use wsprobe::net::server::{ServerConfig, SubprotocolPolicy};
 use wsprobe::net::{CloseCause, Direction, FrameKind, NetCommand, NetEvent, RttKind};
 
 async fn raw_connect(
@@ -106,7 +106,7 @@ async fn prefix_is_prepended_to_text_only() {
 #[tokio::test]
 async fn subprotocol_negotiation_and_request_headers_are_seen() {
     let (url, mut events) = start_server(ServerConfig {
-        subprotocols: vec!["chat".into(), "json".into()],
+        subprotocols: SubprotocolPolicy::OneOf(vec!["chat".into(), "json".into()]),
         ..ServerConfig::default()
     })
     .await;
@@ -705,13 +705,17 @@ mod faults {
 
     #[tokio::test]
     async fn beyond_max_connections_the_handshake_gets_503() {
-        let (url, _e) = start_server(with(Faults {
+        let (url, mut events) = start_server(with(Faults {
             max_connections: Some(1),
             ..Faults::default()
         }))
         .await;
         let _first = raw_connect(&url).await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // The first counts once the server has it open.
+        next_matching(&mut events, "the first open", |e| {
+            matches!(e, NetEvent::Opened(_))
+        })
+        .await;
         let err = client::connect(&ClientOptions::new(parse_ws_url(&url).unwrap()))
             .await
             .err()

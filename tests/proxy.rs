@@ -98,7 +98,7 @@ fn client(url: &str, args: &[&str]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"hello\n").unwrap();
+    support::bin::feed(child.stdin.take(), b"hello\n");
     child.wait_with_output().unwrap()
 }
 

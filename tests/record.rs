@@ -140,12 +140,7 @@ fn client(url: &str, args: &[&str], input: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
+    support::bin::feed(child.stdin.take(), input.as_bytes());
     child.wait_with_output().unwrap()
 }
 
@@ -301,7 +296,7 @@ fn the_demo_records_both_sides() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"hi\n").unwrap();
+    support::bin::feed(child.stdin.take(), b"hi\n");
     assert!(child.wait().unwrap().success());
     let records = lines(&file);
     let has = |side: &str, dir: &str| {

@@ -38,8 +38,24 @@ async fn a_client_that_never_reads_cannot_grow_the_server() {
             }
         }
     });
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let taken = opened.counters.snapshot().bytes_in;
+    // Wait for the server's intake to stall: the writer is then held back by
+    // back-pressure (or it finished: all 256 MiB taken, which fails below).
+    let taken = within("the intake to stall", async {
+        let mut last = (0, 0);
+        loop {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let now = opened.counters.snapshot().bytes_in;
+            last = if now == last.0 && now > 0 {
+                (now, last.1 + 1)
+            } else {
+                (now, 0)
+            };
+            if last.1 >= 10 || writer.is_finished() {
+                return now;
+            }
+        }
+    })
+    .await;
     assert!(
         !writer.is_finished(),
         "the writer should be held back by back-pressure"
@@ -148,24 +164,8 @@ fn a_message_over_the_limit_is_refused_before_it_is_read() {
 
 #[test]
 fn a_server_killed_mid_flood_ends_the_client_with_1() {
-    let mut server = Command::cargo_bin("wsprobe")
-        .unwrap()
-        .args(["server", "127.0.0.1:0", "-q"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(server.stdout.as_mut().unwrap()),
-        &mut first,
-    )
-    .unwrap();
-    let url = first
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
+    let mut server = support::bin::ServerProcess::start(&["-q"]);
+    let url = server.url.clone();
     let mut client = Command::cargo_bin("wsprobe")
         .unwrap()
         .args(["client", &url, "-q"])
@@ -180,9 +180,10 @@ fn a_server_killed_mid_flood_ends_the_client_with_1() {
         let line = "flood ".repeat(20) + "\n";
         while stdin.write_all(line.as_bytes()).is_ok() {}
     });
-    std::thread::sleep(Duration::from_millis(500));
-    server.kill().unwrap();
-    let _ = server.wait();
+    // Mid flood: the connection is open and lines are going out.
+    server.wait_for_line("the client's connection", |l| l.contains(" open "));
+    server.child.kill().unwrap();
+    let _ = server.child.wait();
     let out = client.wait_with_output().unwrap();
     let _ = feeder.join();
     assert_eq!(out.status.code(), Some(1));
@@ -209,13 +210,32 @@ fn a_server_that_stops_reading_cannot_hold_the_client_forever() {
         .spawn()
         .unwrap();
     let mut stdin = client.stdin.take().unwrap();
+    let written = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let count = written.clone();
     std::thread::spawn(move || {
         use std::io::Write;
         let line = "x".repeat(64 << 10) + "\n";
-        while stdin.write_all(line.as_bytes()).is_ok() {}
+        while stdin.write_all(line.as_bytes()).is_ok() {
+            count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
     });
-    // Socket buffers and the client's queue fill up; then the user gives up.
-    std::thread::sleep(Duration::from_secs(2));
+    // Socket buffers and the client's queue fill up (our writes stall); then
+    // the user gives up.
+    let deadline = std::time::Instant::now() + support::WAIT;
+    let mut still = (0, 0);
+    while still.1 < 20 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the client never stopped taking input"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        let now = written.load(std::sync::atomic::Ordering::Relaxed);
+        still = if now == still.0 && now > 0 {
+            (now, still.1 + 1)
+        } else {
+            (now, 0)
+        };
+    }
     let pid = client.id().to_string();
     assert!(Command::new("kill")
         .args(["-TERM", &pid])

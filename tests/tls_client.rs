@@ -62,12 +62,7 @@ fn client(args: &[&str]) -> std::process::Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"over tls\n")
-        .unwrap();
+    support::bin::feed(child.stdin.take(), b"over tls\n");
     child.wait_with_output().unwrap()
 }
 

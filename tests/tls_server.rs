@@ -1,7 +1,9 @@
 //! `wsprobe server` over TLS: a self-signed certificate made at start, or PEM
 //! files; the TLS version and cipher in the open events on both sides.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod support;
+
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 
 use assert_cmd::cargo::CommandCargoExt;
@@ -58,7 +60,7 @@ fn client(url: &str, args: &[&str]) -> std::process::Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"secret\n").unwrap();
+    support::bin::feed(child.stdin.take(), b"secret\n");
     child.wait_with_output().unwrap()
 }
 

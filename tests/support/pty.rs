@@ -11,6 +11,8 @@ pub struct Pty {
     writer: Box<dyn Write + Send>,
     parser: Arc<Mutex<vt100::Parser>>,
     master: Box<dyn MasterPty + Send>,
+    /// Says when the reader has seen the end of the program's output.
+    reader_done: std::sync::mpsc::Receiver<()>,
 }
 
 fn size(cols: u16, rows: u16) -> PtySize {
@@ -41,6 +43,7 @@ impl Pty {
         let parser = Arc::new(Mutex::new(vt100::Parser::new(rows, cols, 0)));
         let mut reader = pair.master.try_clone_reader().expect("pty reader");
         let sink = parser.clone();
+        let (done_tx, reader_done) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
             while let Ok(n) = reader.read(&mut buf) {
@@ -49,6 +52,7 @@ impl Pty {
                 }
                 sink.lock().unwrap().process(&buf[..n]);
             }
+            let _ = done_tx.send(());
         });
         let writer = pair.master.take_writer().expect("pty writer");
         Pty {
@@ -56,6 +60,7 @@ impl Pty {
             writer,
             parser,
             master: pair.master,
+            reader_done,
         }
     }
 
@@ -107,8 +112,12 @@ impl Pty {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                // Let the reader take in the last bytes (the screen restore).
-                std::thread::sleep(Duration::from_millis(200));
+                // The last bytes (the screen restore) are in once the reader
+                // reaches the end of the output.
+                let left = deadline.saturating_duration_since(Instant::now());
+                if self.reader_done.recv_timeout(left).is_err() {
+                    panic!("the output never ended; the screen:\n{}", self.contents());
+                }
                 return status.exit_code();
             }
             if Instant::now() > deadline {
