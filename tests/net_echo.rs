@@ -207,6 +207,13 @@ async fn server_answers_pings_and_commands_reach_a_connection() {
         within("push", ws.next()).await.unwrap().unwrap(),
         Message::text("from server")
     );
+    // Counted without waiting for the client to send anything: the pong and the push.
+    within("the push counted", async {
+        while o.counters.snapshot().frames_out < 2 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
     assert_eq!(o.counters.snapshot().frames_in, 1);
 }
 

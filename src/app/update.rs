@@ -686,6 +686,9 @@ fn server_event(s: &mut ServerPane, ev: NetEvent, now: Instant) {
                     cause,
                 });
             }
+            if s.selected == Some(conn) {
+                hand_over_selection(s, conn);
+            }
         }
         NetEvent::Error { ts, conn, message } => {
             s.errors += 1;
@@ -716,6 +719,25 @@ fn server_event(s: &mut ServerPane, ev: NetEvent, now: Instant) {
             );
         }
         NetEvent::Reconnecting { .. } => {}
+    }
+}
+
+/// The selected connection closed: the input box goes to the next open one
+/// (else the one before it), so what is typed next reaches somebody.
+fn hand_over_selection(s: &mut ServerPane, closed: crate::net::ConnId) {
+    let open = |r: &&crate::app::state::ConnRow| r.is_open();
+    let next = s
+        .rows
+        .iter()
+        .filter(open)
+        .find(|r| r.id > closed)
+        .or_else(|| s.rows.iter().filter(open).rfind(|r| r.id < closed))
+        .map(|r| r.id);
+    if let Some(id) = next {
+        s.selected = Some(id);
+        if s.scope_selected {
+            s.log.filter.conn = s.selected;
+        }
     }
 }
 
@@ -1140,6 +1162,92 @@ mod tests {
             sent(&fx),
             vec![NetCommand::Close(Some(CloseInfo::new(1000, "")))]
         );
+    }
+
+    fn closed(conn: u64, cause: CloseCause) -> Msg {
+        Msg::Net(
+            Pane::Server,
+            NetEvent::Closed {
+                conn,
+                ts: Utc::now(),
+                close: Some(CloseInfo::new(1000, "")),
+                cause,
+            },
+        )
+    }
+
+    #[test]
+    fn a_selected_connection_that_closes_hands_the_input_to_the_next_open_one() {
+        let (mut s, _) = state(Mode::Server);
+        let mut queues = Vec::new();
+        for id in 1..=3 {
+            let (ev, rx) = opened(id);
+            queues.push(rx);
+            update(&mut s, Msg::Net(Pane::Server, ev));
+        }
+        update(&mut s, Msg::Action(Action::Down));
+        assert_eq!(s.server.as_ref().unwrap().selected, Some(2));
+        update(&mut s, closed(2, CloseCause::Peer));
+        assert_eq!(
+            s.server.as_ref().unwrap().selected,
+            Some(3),
+            "the next open one"
+        );
+        update(&mut s, closed(3, CloseCause::Peer));
+        assert_eq!(
+            s.server.as_ref().unwrap().selected,
+            Some(1),
+            "else the one before"
+        );
+        // A connection that closes while another is selected changes nothing.
+        let (ev, _rx4) = opened(4);
+        update(&mut s, Msg::Net(Pane::Server, ev));
+        update(&mut s, closed(4, CloseCause::Peer));
+        assert_eq!(s.server.as_ref().unwrap().selected, Some(1));
+        // The last one closing keeps it where it is.
+        update(&mut s, closed(1, CloseCause::Local));
+        assert_eq!(s.server.as_ref().unwrap().selected, Some(1));
+    }
+
+    #[test]
+    fn server_events_keep_errors_and_handshakes_given_up_apart() {
+        let (mut s, _) = state(Mode::Server);
+        let peer: SocketAddr = "127.0.0.1:5999".parse().unwrap();
+        update(
+            &mut s,
+            Msg::Net(
+                Pane::Server,
+                NetEvent::LeftBeforeHandshake {
+                    ts: Utc::now(),
+                    peer,
+                },
+            ),
+        );
+        update(
+            &mut s,
+            Msg::Net(
+                Pane::Server,
+                NetEvent::Error {
+                    conn: None,
+                    ts: Utc::now(),
+                    message: "handshake with 127.0.0.1:6000 failed: bad request".into(),
+                },
+            ),
+        );
+        let server = s.server.as_ref().unwrap();
+        assert_eq!((server.errors, server.left_early), (1, 1));
+        let texts: Vec<&str> = server.events.iter().map(|e| e.text.as_str()).collect();
+        assert!(
+            texts[0].contains("127.0.0.1:5999 disconnected before completing"),
+            "{texts:?}"
+        );
+        assert!(
+            texts[1].contains("127.0.0.1:6000 failed: bad request"),
+            "{texts:?}"
+        );
+        assert!(!server.events[0].bad && server.events[1].bad);
+        update(&mut s, Msg::Action(Action::ShowEvents));
+        assert_eq!(s.popup, Some(Popup::Events { scroll: 0 }));
     }
 
     #[test]

@@ -753,7 +753,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
         }
         self.report(Direction::Out, &msg);
         self.record_pending().await;
-        match self.ws.send(msg).await {
+        let sent = self.ws.send(msg).await;
+        // Counted now, not with the next echo: the screen shows it at once.
+        self.publish();
+        match sent {
             Ok(()) | Err(WsError::ConnectionClosed) => Ok(()),
             Err(e) => Err(error_text(e, "peer")),
         }
