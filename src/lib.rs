@@ -13,6 +13,7 @@ pub mod har;
 pub mod headless;
 pub mod logging;
 pub mod net;
+pub mod present;
 pub mod record;
 pub mod recorder;
 pub mod replay;
@@ -283,9 +284,9 @@ async fn run_bench(args: BenchArgs, out: &OutputArgs) -> anyhow::Result<u8> {
     let live = !out.no_tui && !out.json && std::io::stdout().is_terminal();
     let report = if live {
         let title = format!(
-            "wsprobe bench {} · {} connections · {} B · {}",
+            "wsprobe bench {} · {} · {} B · {}",
             args.connect.url,
-            config.connections,
+            present::count(config.connections as u64, "connection", "connections"),
             config.size,
             match config.rate {
                 Some(r) => format!("open loop {r} msg/s"),

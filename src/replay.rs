@@ -303,7 +303,11 @@ pub async fn run(args: ReplayArgs, out: &OutputArgs) -> anyhow::Result<u8> {
             har.event(&r, unsided);
         }
         har.write(path).map_err(anyhow::Error::msg)?;
-        eprintln!("wrote {} ({} connections)", path.display(), har.entries());
+        eprintln!(
+            "wrote {} ({})",
+            path.display(),
+            crate::present::count(har.entries() as u64, "connection", "connections")
+        );
         // Asked only for the export, from a script: done.
         if !crate::use_tui(out) {
             return Ok(0);

@@ -233,7 +233,8 @@ fn the_dashboard_reconnects_and_shows_the_timeline() {
         40,
     );
     // The init message is the one message the server echoes before it closes.
-    pty.wait_for("a second connection", |s| s.contains("connect #"));
+    // The status bar names the connection as the timeline does, and counts connects.
+    pty.wait_for("a second connection", |s| s.contains("#2 · 2 connects"));
     pty.escape();
     pty.send("t");
     let screen = pty.wait_for("the timeline", |s| s.contains("Connection timeline"));
@@ -248,6 +249,19 @@ fn the_dashboard_reconnects_and_shows_the_timeline() {
     pty.escape();
     pty.send("q");
     assert_eq!(pty.wait_exit(), 0);
+    // The farewell line counts the whole session, not the last connection.
+    // (The server keeps closing, so more may have come by the time q lands.)
+    let after = pty.contents();
+    let over: u64 = after
+        .split(" over ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no session count:\n{after}"));
+    assert!(
+        over >= 2 && after.contains(&format!("over {over} connections")),
+        "{after}"
+    );
 }
 
 #[test]

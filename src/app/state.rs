@@ -378,6 +378,8 @@ pub struct ClientPane {
     pub timeline: VecDeque<TimelineEntry>,
     /// Connections made so far (more than one with --reconnect).
     pub connects: u64,
+    /// What the connections before the current one sent and received.
+    pub earlier: CounterSnapshot,
     /// Sends whose echo was lost with a dropped connection.
     pub lost: u64,
 }
@@ -405,6 +407,7 @@ impl ClientPane {
             started: now,
             timeline: VecDeque::new(),
             connects: 0,
+            earlier: CounterSnapshot::default(),
             lost: 0,
         }
     }
@@ -414,6 +417,13 @@ impl ClientPane {
             self.timeline.pop_front();
         }
         self.timeline.push_back(TimelineEntry { ts, text, bad });
+    }
+
+    /// Frames and bytes over every connection of the session.
+    pub fn session_counts(&self) -> CounterSnapshot {
+        let mut t = self.earlier;
+        t += self.counters.snapshot();
+        t
     }
 
     /// How long the connection has been (or was) open.

@@ -512,6 +512,7 @@ fn client_event(c: &mut ClientPane, ev: NetEvent, now: Instant) {
             c.handshake = Some(o.handshake.clone());
             c.opened_at = Some(now);
             c.closed_at = None;
+            c.earlier += c.counters.snapshot();
             c.counters = o.counters.clone();
             c.commands = Some(o.commands.clone());
             c.sample = None;

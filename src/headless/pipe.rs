@@ -223,7 +223,7 @@ pub async fn run(
     if totals.not_sent > 0 {
         eprintln!(
             "error: {} not sent: the connection had closed first",
-            plural(totals.not_sent, "message was", "messages were")
+            crate::present::count(totals.not_sent, "message was", "messages were")
         );
         code = code.max(1);
     }
@@ -299,14 +299,6 @@ fn line_to_message(
              or --lossy to replace the bad bytes",
             e.utf8_error().valid_up_to() + 1
         )),
-    }
-}
-
-fn plural(n: u64, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
     }
 }
 

@@ -207,7 +207,11 @@ pub async fn run(setup: Setup) -> anyhow::Result<u8> {
             eprintln!("error: {e}");
             return Ok(1);
         }
-        eprintln!("wrote {} ({} connections)", path.display(), h.entries());
+        eprintln!(
+            "wrote {} ({})",
+            path.display(),
+            crate::present::count(h.entries() as u64, "connection", "connections")
+        );
     }
     Ok(code)
 }
@@ -311,7 +315,7 @@ fn farewell(state: &AppState) -> u8 {
     let Some(c) = state.client.as_ref().filter(|_| !state.read_only) else {
         return 0;
     };
-    let counts = c.counters.snapshot();
+    let counts = c.session_counts();
     let echo = c.rtt.echo.summary();
     let rtt = if echo.count > 0 {
         format!(
@@ -325,7 +329,7 @@ fn farewell(state: &AppState) -> u8 {
     if state.mode == Mode::Client {
         let reconnects = match c.connects {
             0 | 1 => String::new(),
-            n => format!(" on the last of {n} connections"),
+            n => format!(" over {n} connections"),
         };
         let lost = if c.lost > 0 {
             format!(", {} lost with dropped connections", c.lost)

@@ -59,9 +59,11 @@ pub fn client_status(f: &mut Frame, area: Rect, c: &ClientPane, state: &AppState
         link_state(c, state.now, theme),
     ];
     if c.connects > 1 {
+        // The id is the timeline's (#4 after two failed attempts), the count the connects made.
         spans.push(Span::raw(format!(
-            " │ connect #{} (t: timeline)",
-            c.connects
+            " │ #{} · {} (t: timeline)",
+            c.conn.unwrap_or_default(),
+            crate::present::count(c.connects, "connect", "connects")
         )));
     }
     if let Some(up) = c
@@ -145,7 +147,10 @@ pub fn server_status(f: &mut Frame, area: Rect, s: &ServerPane, theme: &Theme) {
     }
     if s.errors > 0 {
         spans.push(Span::styled(
-            format!(" │ {} (e shows)", count(s.errors, "error", "errors")),
+            format!(
+                " │ {} (e shows)",
+                crate::present::count(s.errors, "error", "errors")
+            ),
             theme.error(),
         ));
     }
@@ -167,13 +172,4 @@ pub fn server_status(f: &mut Frame, area: Rect, s: &ServerPane, theme: &Theme) {
         Span::raw(format!(" {}", rate(s.rates.frames_out))),
     ];
     render_lines(f, area, spans, second);
-}
-
-/// `1 error`, `2 errors`.
-pub fn count(n: u64, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
-    }
 }

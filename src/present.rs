@@ -1,0 +1,23 @@
+//! Wording shared by the screen and the line output.
+
+/// `1 connection`, `2 connections`: a count with its noun in agreement.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_agree_with_their_noun() {
+        assert_eq!(super::count(1, "connection", "connections"), "1 connection");
+        assert_eq!(
+            super::count(0, "connection", "connections"),
+            "0 connections"
+        );
+        assert_eq!(super::count(2, "error", "errors"), "2 errors");
+    }
+}
