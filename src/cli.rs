@@ -14,13 +14,13 @@ const ABOUT: &str = "WebSocket echo server, client and inspector with a live ter
 
 const EXAMPLES: &str = "\
 Examples:
-  wsprobe                                   embedded echo server + client, side by side
-  wsprobe server                            echo server on 127.0.0.1:8765
-  wsprobe client ws://127.0.0.1:8765        client with a dashboard
-  echo hello | wsprobe client ws://127.0.0.1:8765   pipe mode: send lines, print replies
-  wsprobe server 127.0.0.1:0 --json         any free port, JSON lines for scripts
-  wsprobe --record demo.jsonl               the demo, every frame of both sides recorded
-  wsprobe replay demo.jsonl                 a recording back in the dashboard";
+  wsprobe                             echo server + client side by side (demo)
+  wsprobe server                      echo server on 127.0.0.1:8765
+  wsprobe client ws://127.0.0.1:8765  client with a dashboard
+  echo hi | wsprobe client ws://127.0.0.1:8765  pipe: lines in, replies out
+  wsprobe server 127.0.0.1:0 --json   any free port, JSON lines for scripts
+  wsprobe --record demo.jsonl         the demo, every frame of both sides kept
+  wsprobe replay demo.jsonl           a recording back in the dashboard";
 
 #[derive(Debug, Parser)]
 #[command(name = "wsprobe", version, about = ABOUT, after_help = EXAMPLES)]
@@ -51,7 +51,7 @@ pub enum Command {
 const REPLAY_EXAMPLES: &str = "\
 Examples:
   wsprobe client ws://127.0.0.1:8765 --record session.jsonl
-  wsprobe replay session.jsonl                    the same log, filter, detail and RTT panel
+  wsprobe replay session.jsonl                    the log, filter, detail, RTT panel
   wsprobe replay session.jsonl --no-tui           the recording as lines
   wsprobe replay session.jsonl --har session.har  export for browser DevTools";
 
@@ -62,7 +62,12 @@ pub struct ReplayArgs {
     pub file: PathBuf,
 
     /// Also export the recording as HAR (with _webSocketMessages) to this file
-    #[arg(help_heading = "Recording and replay", long, value_name = "FILE")]
+    #[arg(
+        help_heading = "Recording and replay",
+        long,
+        value_name = "FILE",
+        env = "WSPROBE_HAR"
+    )]
     pub har: Option<PathBuf>,
 }
 
@@ -111,20 +116,22 @@ pub struct OutputArgs {
 const SERVER_EXAMPLES: &str = "\
 Examples:
   wsprobe server                        listen on 127.0.0.1:8765
-  wsprobe server 127.0.0.1:0            any free port (printed on the first line)
-  wsprobe server --prefix 'Echo: '      answer like the classic Python example server
-  wsprobe server --subprotocol chat,v2  accept only `chat` or `v2` (default: the first offered)
-  wsprobe server --no-subprotocol       accept none, to see how a client copes
+  wsprobe server 127.0.0.1:0            any free port (on the first line)
+  wsprobe server --prefix 'Echo: '      answer like the Python example server
+  wsprobe server --subprotocol chat,v2  only these (default: the first offered)
+  wsprobe server --no-subprotocol       none, to see how a client copes
   wsprobe server --tls-self-signed      wss:// with a certificate made at start
   wsprobe server --tls-cert cert.pem --tls-key key.pem
-  wsprobe server --drop 5% --close-after 100 --close-code 4000   a bad server, on purpose
-  wsprobe server --no-pong --delay 50ms --jitter 20ms            a slow one that never pongs
-  wsprobe server --record server.jsonl  every frame of every connection, to replay later";
+  wsprobe server --drop 5% --close-after 100 --close-code 4000
+      a bad server, on purpose
+  wsprobe server --no-pong --delay 50ms --jitter 20ms
+      a slow one that never pongs
+  wsprobe server --record server.jsonl  every frame of every connection";
 
 #[derive(Clone, Debug, Args)]
 pub struct ServerArgs {
     /// Address to listen on (port 0 picks a free one)
-    #[arg(default_value = "127.0.0.1:8765", env = "WSPROBE_LISTEN")]
+    #[arg(default_value = "127.0.0.1:8765", env = "WSPROBE_LISTEN", value_parser = parse_listen_addr)]
     pub addr: String,
 
     /// Prepend TEXT to every text echo
@@ -176,7 +183,7 @@ pub struct ServerArgs {
 
     /// Serve wss:// with a certificate for localhost, 127.0.0.1 and ::1 made at start;
     /// prints its fingerprint and how a client can trust it
-    #[arg(help_heading = "TLS", long, conflicts_with = "tls_cert")]
+    #[arg(help_heading = "TLS", long, conflicts_with = "tls_cert", env = "WSPROBE_TLS_SELF_SIGNED", value_parser = FalseyValueParser::new())]
     pub tls_self_signed: bool,
 
     /// Fault: silently drop this share of echoes (e.g. 5%)
@@ -214,7 +221,7 @@ pub struct ServerArgs {
     pub fragment: Option<usize>,
 
     /// Fault: never answer pings (their pongs are taken out before they leave)
-    #[arg(help_heading = "Faults (to test clients against a bad server)", long)]
+    #[arg(help_heading = "Faults (to test clients against a bad server)", long, env = "WSPROBE_NO_PONG", value_parser = FalseyValueParser::new())]
     pub no_pong: bool,
 
     /// Fault: answer further handshakes with 503 beyond N open connections
@@ -234,11 +241,13 @@ pub struct ServerArgs {
 const CLIENT_EXAMPLES: &str = "\
 Examples:
   wsprobe client ws://127.0.0.1:8765
-  wsprobe client wss://example.com/socket -H 'Authorization: Bearer x' --subprotocol chat
+  wsprobe client wss://example.com/socket -H 'Authorization: Bearer x'
+  wsprobe client wss://example.com/graphql --subprotocol graphql-ws
   printf 'a\\nb\\n' | wsprobe client ws://127.0.0.1:8765 --json
   wsprobe client ws://127.0.0.1:8765 --ping-interval 1s --quiet
   wsprobe client ws://127.0.0.1:9001/runCase?case=1 --echo
-  wsprobe client ws://127.0.0.1:8765 --reconnect --init '{\"op\":\"subscribe\"}' --ping-timeout 5s
+  wsprobe client ws://127.0.0.1:8765 --reconnect --ping-timeout 5s \\
+      --init '{\"op\":\"subscribe\"}'
   wsprobe client ws://127.0.0.1:8765 --record s.jsonl --har s.har
   wsprobe client ws://127.0.0.1:8765 --send-file s.jsonl --speed 10
   wsprobe client wss://example.com/ws --proxy http://user:pass@proxy:3128
@@ -258,8 +267,13 @@ pub struct ConnectArgs {
     #[arg(short = 'H', long = "header", value_name = "HEADER", value_parser = parse_header)]
     pub headers: Vec<(HeaderName, HeaderValue)>,
 
-    /// Offer this subprotocol (repeatable, in order of preference)
-    #[arg(long = "subprotocol", value_name = "NAME")]
+    /// Offer these subprotocols, in order of preference (comma-separated or repeated)
+    #[arg(
+        long = "subprotocol",
+        value_name = "NAME,...",
+        value_delimiter = ',',
+        env = "WSPROBE_SUBPROTOCOL"
+    )]
     pub subprotocols: Vec<String>,
 
     /// Origin header to send
@@ -289,7 +303,7 @@ pub struct ConnectArgs {
     /// Tunnel through this HTTP CONNECT proxy: http://[user:pass@]host:port.
     /// Without it, https_proxy/HTTPS_PROXY (wss://), http_proxy (ws://), ALL_PROXY
     /// and NO_PROXY are read as curl reads them; loopback hosts skip those
-    #[arg(long, value_name = "URL", value_parser = parse_proxy_url)]
+    #[arg(long, value_name = "URL", value_parser = parse_proxy_url, env = "WSPROBE_PROXY")]
     pub proxy: Option<Proxy>,
 }
 
@@ -309,7 +323,7 @@ pub struct ClientArgs {
     pub lossy: bool,
 
     /// Echo every received message back and run until the server closes (stdin is not read)
-    #[arg(help_heading = "Pipe mode", long)]
+    #[arg(help_heading = "Pipe mode", long, env = "WSPROBE_ECHO", value_parser = FalseyValueParser::new())]
     pub echo: bool,
 
     /// Send a ping this often; each pong gives a ping RTT
@@ -343,7 +357,12 @@ pub struct ClientArgs {
     pub init: Vec<String>,
 
     /// Send each line of FILE as a message after every (re)connect (after --init)
-    #[arg(help_heading = "Staying connected", long, value_name = "FILE")]
+    #[arg(
+        help_heading = "Staying connected",
+        long,
+        value_name = "FILE",
+        env = "WSPROBE_INIT_FILE"
+    )]
     pub init_file: Option<PathBuf>,
 
     /// Send the outgoing messages of a recording (or the lines of a text file)
@@ -352,17 +371,23 @@ pub struct ClientArgs {
         help_heading = "Recording and replay",
         long,
         value_name = "FILE",
-        conflicts_with = "echo"
+        conflicts_with = "echo",
+        env = "WSPROBE_SEND_FILE"
     )]
     pub send_file: Option<PathBuf>,
 
     /// With --send-file: play the spacing X times as fast (2 = twice as fast,
     /// 0 = as fast as possible)
-    #[arg(help_heading = "Recording and replay", long, value_name = "X", default_value = "1", requires = "send_file", value_parser = parse_speed)]
+    #[arg(help_heading = "Recording and replay", long, value_name = "X", default_value = "1", requires = "send_file", value_parser = parse_speed, env = "WSPROBE_SPEED")]
     pub speed: f64,
 
     /// Write the session as HAR with _webSocketMessages (for browser DevTools) when it ends
-    #[arg(help_heading = "Recording and replay", long, value_name = "FILE")]
+    #[arg(
+        help_heading = "Recording and replay",
+        long,
+        value_name = "FILE",
+        env = "WSPROBE_HAR"
+    )]
     pub har: Option<PathBuf>,
 }
 
@@ -377,15 +402,21 @@ pub fn parse_speed(s: &str) -> Result<f64, String> {
 
 const BENCH_EXAMPLES: &str = "\
 Examples:
-  wsprobe bench ws://127.0.0.1:8765                       10 connections, closed loop, 10s
-  wsprobe bench ws://127.0.0.1:8765 -c 50 -w 16 -n 1000000  throughput: 16 in flight per connection
-  wsprobe bench ws://127.0.0.1:8765 -c 1 -d 10s             round-trip latency, one at a time
-  wsprobe bench ws://127.0.0.1:8765 -c 1000 --rate 20000 -d 30s   open loop: tail latency at a fixed rate
-  wsprobe bench ws://127.0.0.1:8765 -s 1MiB -n 500 --binary  bandwidth with large messages
+  wsprobe bench ws://127.0.0.1:8765
+      10 connections, closed loop, 10s
+  wsprobe bench ws://127.0.0.1:8765 -c 50 -w 16 -n 1000000
+      throughput: 16 messages in flight per connection
+  wsprobe bench ws://127.0.0.1:8765 -c 1 -d 10s
+      round-trip latency, one message at a time
+  wsprobe bench ws://127.0.0.1:8765 -c 1000 --rate 20000 -d 30s
+      open loop: tail latency at a fixed rate
+  wsprobe bench ws://127.0.0.1:8765 -s 1MiB -n 500 --binary
+      bandwidth with large messages
   wsprobe bench ws://127.0.0.1:8765 --json | jq .rtt_us.p99
 
-Every payload carries a sequence number and every echo is checked byte for byte;
-mismatched, lost, reordered or duplicated echoes and errors make the exit code 1.";
+Every payload carries a sequence number and every echo is checked byte for
+byte; mismatched, lost, reordered or duplicated echoes and errors make the
+exit code 1.";
 
 #[derive(Clone, Debug, Args)]
 pub struct BenchArgs {
@@ -423,7 +454,7 @@ pub struct BenchArgs {
     pub size: usize,
 
     /// Send binary messages instead of text
-    #[arg(help_heading = "Load", long)]
+    #[arg(help_heading = "Load", long, env = "WSPROBE_BINARY", value_parser = FalseyValueParser::new())]
     pub binary: bool,
 
     /// Messages in flight per connection (1 = closed loop, one at a time)
@@ -449,6 +480,24 @@ pub struct BenchArgs {
     /// After sending stops, wait this long for outstanding echoes (then they count as lost)
     #[arg(help_heading = "Load", long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, env = "WSPROBE_TIMEOUT")]
     pub timeout: Duration,
+}
+
+/// `HOST:PORT` with a port that exists: a typo is a usage error, not a failed bind.
+pub fn parse_listen_addr(s: &str) -> Result<String, String> {
+    let hint = "expected HOST:PORT, e.g. 127.0.0.1:8765, [::1]:8765 or 0.0.0.0:0";
+    let (host, port) = s
+        .rsplit_once(':')
+        .ok_or_else(|| format!("`{s}` has no port: {hint}"))?;
+    if host.is_empty() {
+        return Err(format!("`{s}` has no host: {hint}"));
+    }
+    match port.parse::<u64>() {
+        Ok(p) if p <= u64::from(u16::MAX) => Ok(s.to_string()),
+        Ok(p) => Err(format!(
+            "port {p} is out of range: ports go from 0 to 65535"
+        )),
+        Err(_) => Err(format!("`{port}` is not a port number: {hint}")),
+    }
 }
 
 /// `1500`, `64KiB`, `1MiB`, `2MB`: a byte count.
@@ -514,6 +563,25 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn examples_fit_an_80_column_terminal() {
+        for text in [
+            EXAMPLES,
+            SERVER_EXAMPLES,
+            CLIENT_EXAMPLES,
+            BENCH_EXAMPLES,
+            REPLAY_EXAMPLES,
+        ] {
+            for line in text.lines() {
+                assert!(
+                    line.chars().count() <= 80,
+                    "{} columns: {line}",
+                    line.chars().count()
+                );
+            }
+        }
     }
 
     #[test]
@@ -638,6 +706,8 @@ mod tests {
             vec!["wsprobe", "client", "localhost:1"],
             vec!["wsprobe", "client", "ws://x", "-H", "nocolon"],
             vec!["wsprobe", "server", "--max-message-size", "big"],
+            vec!["wsprobe", "server", "127.0.0.1:99999"],
+            vec!["wsprobe", "server", "8765"],
         ] {
             let err = Cli::try_parse_from(&args).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{args:?}");
