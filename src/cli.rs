@@ -51,7 +51,7 @@ pub enum Command {
 const REPLAY_EXAMPLES: &str = "\
 Examples:
   wsprobe client ws://127.0.0.1:8765 --record session.jsonl
-  wsprobe replay session.jsonl                    the log, filter, detail, RTT panel
+  wsprobe replay session.jsonl                    log, filter, detail, RTT
   wsprobe replay session.jsonl --no-tui           the recording as lines
   wsprobe replay session.jsonl --har session.har  export for browser DevTools";
 
