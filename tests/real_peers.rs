@@ -8,11 +8,7 @@ use support::peers::{event, run_client, Client};
 
 /// The clients that fail a connection whose subprotocol offer gets no answer
 /// (as browsers do); Python `websockets` tolerates it, so it is not here.
-const STRICT: [Client; 3] = [
-    Client::NodeWs,
-    Client::NodeBuiltin,
-    Client::PyWebsocketClient,
-];
+const STRICT: [Client; 3] = [Client::NodeWs, Client::NodeBuiltin, Client::PyWebsocketLib];
 
 #[test]
 fn a_default_server_accepts_the_first_subprotocol_offered() {

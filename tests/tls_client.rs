@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 

@@ -42,8 +42,8 @@ pub enum Client {
     NodeWs,
     /// Node's built-in `WebSocket` (what browsers' code runs on).
     NodeBuiltin,
-    /// Python's `websocket-client`.
-    PyWebsocketClient,
+    /// Python's `websocket-client` library.
+    PyWebsocketLib,
     /// Python's `websockets`.
     PyWebsockets,
 }
@@ -67,7 +67,7 @@ pub fn run_client(client: Client, url: &str, protocols: &[&str], sends: &[&str])
             c.arg(root().join("tests/peers/node_builtin_client.js"));
             c
         }
-        Client::PyWebsocketClient => {
+        Client::PyWebsocketLib => {
             let mut c = Command::new(python());
             c.arg(root().join("tests/peers/py_client.py"));
             c
