@@ -490,7 +490,6 @@ async fn serve_ws_on<S: AsyncRead + AsyncWrite + Unpin>(
     }
     .run(cmd_rx)
     .await;
-    registry.remove(id);
     reporter
         .event(NetEvent::Closed {
             conn: id,
@@ -499,6 +498,9 @@ async fn serve_ws_on<S: AsyncRead + AsyncWrite + Unpin>(
             cause,
         })
         .await;
+    // Only now does a shutdown waiting for the registry to empty see it gone:
+    // its close is recorded and reported before the program may exit.
+    registry.remove(id);
 }
 
 /// One echo connection's state while it runs.
