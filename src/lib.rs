@@ -303,8 +303,13 @@ async fn run_bench(args: BenchArgs, out: &OutputArgs) -> anyhow::Result<u8> {
     } else {
         print!("{}", report.text());
     }
-    if let Some(e) = &report.first_error {
-        eprintln!("error: {e}");
+    // The text report on a terminal already says why no connection succeeded.
+    let said = report.no_connection() && !out.json && std::io::stdout().is_terminal();
+    match &report.first_error {
+        Some(_) if said => {}
+        Some(e) if report.no_connection() => eprintln!("error: no connection succeeded: {e}"),
+        Some(e) => eprintln!("error: {e}"),
+        None => {}
     }
     Ok(if report.failed() { 1 } else { 0 })
 }
