@@ -13,6 +13,7 @@ pub mod har;
 pub mod headless;
 pub mod logging;
 pub mod net;
+pub mod private_file;
 pub mod record;
 pub mod recorder;
 pub mod replay;
@@ -94,19 +95,24 @@ fn server_config(
     }
 }
 
-/// Writes the self-signed certificate where a client can read it and says how to
-/// trust it.
-fn trust_hint(server: &Server, s: &net::tls::SelfSigned) -> anyhow::Result<String> {
+/// Writes the self-signed certificate where a client of the same user can read
+/// it (a private directory; removed when the returned guard drops, that is when
+/// the server stops) and says how to trust it.
+fn trust_hint(
+    server: &Server,
+    s: &net::tls::SelfSigned,
+) -> anyhow::Result<(String, private_file::PrivateFile)> {
     let port = server.local_addr().port();
-    let path = std::env::temp_dir().join(format!("wsprobe-self-signed-{port}.pem"));
-    std::fs::write(&path, &s.cert_pem)
-        .map_err(|e| anyhow::anyhow!("cannot write the certificate to {}: {e}", path.display()))?;
+    let name = format!("self-signed-{port}-{}.pem", std::process::id());
+    let file = private_file::PrivateFile::create(&name, s.cert_pem.as_bytes())
+        .map_err(|e| anyhow::anyhow!("cannot write the self-signed certificate: {e}"))?;
     let url = format!("wss://127.0.0.1:{port}");
-    Ok(format!(
-        "self-signed certificate, SHA-256 {}\ntrust it: wsprobe client {url} --ca {}\nor skip checks: wsprobe client {url} --insecure",
+    let hint = format!(
+        "self-signed certificate, SHA-256 {}\ntrust it: wsprobe client {url} --ca {} (removed when the server stops)\nor skip checks: wsprobe client {url} --insecure",
         s.fingerprint,
-        path.display()
-    ))
+        file.path().display()
+    );
+    Ok((hint, file))
 }
 
 /// The dashboard's note line, with where the recording goes when there is one.
@@ -155,9 +161,13 @@ async fn run_server(
     )
     .await?;
     warn_if_exposed(&server);
-    let hint = match &self_signed {
-        Some(s) => Some(trust_hint(&server, s)?),
-        None => None,
+    // Held until the server stops, however it stops: the certificate file goes with it.
+    let (hint, _cert_file) = match &self_signed {
+        Some(s) => {
+            let (hint, file) = trust_hint(&server, s)?;
+            (Some(hint), Some(file))
+        }
+        None => (None, None),
     };
     if let Some(h) = &hint {
         eprintln!("{h}");
