@@ -12,6 +12,7 @@ pub mod escape;
 pub mod har;
 pub mod headless;
 pub mod logging;
+pub mod manual;
 pub mod net;
 pub mod private_file;
 pub mod record;
@@ -33,7 +34,12 @@ use recorder::{Recording, Side};
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     let out = cli.output.clone();
     let mut recording = match (&out.record, &cli.command) {
-        (Some(_), Some(Command::Bench(_) | Command::Replay(_))) => {
+        (
+            Some(_),
+            Some(
+                Command::Bench(_) | Command::Replay(_) | Command::Completions(_) | Command::Man(_),
+            ),
+        ) => {
             return Err(error::UsageError(
                 "--record works with `server`, `client` and the demo".into(),
             )
@@ -48,6 +54,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Client(args)) => run_client(args, &out, rec).await,
         Some(Command::Bench(args)) => run_bench(args, &out).await,
         Some(Command::Replay(args)) => replay::run(args, &out).await,
+        Some(Command::Completions(args)) => manual::completions(args.shell),
+        Some(Command::Man(args)) => manual::man(args.out.as_deref()),
         None => run_demo(&out, rec).await,
     };
     // Everything recorded so far is on disk before the program ends, however it ends.
