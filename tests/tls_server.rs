@@ -17,8 +17,12 @@ impl Drop for Running {
     /// SIGTERM first, so the server removes its certificate file; SIGKILL if it
     /// has not gone after a while.
     fn drop(&mut self) {
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return; // already waited for: its pid may be someone else's by now
+        }
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
+            .stderr(Stdio::null())
             .status();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         while matches!(self.child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
