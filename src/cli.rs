@@ -46,6 +46,12 @@ pub enum Command {
     /// Open a recording made with --record in the dashboard, read-only
     #[command(after_help = REPLAY_EXAMPLES)]
     Replay(ReplayArgs),
+    /// Print a shell completion script to stdout
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) to stdout, or write one page per command into a directory
+    #[command(after_help = MAN_EXAMPLES)]
+    Man(ManArgs),
 }
 
 const REPLAY_EXAMPLES: &str = "\
@@ -553,6 +559,31 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     }
     humantime::parse_duration(t)
         .map_err(|e| format!("`{s}` is not a duration ({e}); try 500ms, 5s or 1m"))
+}
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  wsprobe completions bash > ~/.local/share/bash-completion/completions/wsprobe
+  wsprobe completions zsh > ~/.zfunc/_wsprobe       with fpath+=~/.zfunc in ~/.zshrc
+  wsprobe completions fish > ~/.config/fish/completions/wsprobe.fish";
+
+#[derive(Clone, Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to write completions for
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  wsprobe man | man -l -                          read it now
+  wsprobe man --out ~/.local/share/man/man1       wsprobe.1, wsprobe-server.1, … for `man wsprobe`";
+
+#[derive(Clone, Debug, Args)]
+pub struct ManArgs {
+    /// Write wsprobe.1 and a page per subcommand (wsprobe-server.1, …) into DIR instead
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[cfg(test)]

@@ -12,8 +12,10 @@ pub mod escape;
 pub mod har;
 pub mod headless;
 pub mod logging;
+pub mod manual;
 pub mod net;
 pub mod present;
+pub mod private_file;
 pub mod record;
 pub mod recorder;
 pub mod replay;
@@ -33,7 +35,12 @@ use recorder::{Recording, Side};
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     let out = cli.output.clone();
     let mut recording = match (&out.record, &cli.command) {
-        (Some(_), Some(Command::Bench(_) | Command::Replay(_))) => {
+        (
+            Some(_),
+            Some(
+                Command::Bench(_) | Command::Replay(_) | Command::Completions(_) | Command::Man(_),
+            ),
+        ) => {
             return Err(error::UsageError(
                 "--record works with `server`, `client` and the demo".into(),
             )
@@ -48,6 +55,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Client(args)) => run_client(args, &out, rec).await,
         Some(Command::Bench(args)) => run_bench(args, &out).await,
         Some(Command::Replay(args)) => replay::run(args, &out).await,
+        Some(Command::Completions(args)) => manual::completions(args.shell),
+        Some(Command::Man(args)) => manual::man(args.out.as_deref()),
         None => run_demo(&out, rec).await,
     };
     // Everything recorded so far is on disk before the program ends, however it ends.
@@ -101,19 +110,24 @@ fn server_config(
     }
 }
 
-/// Writes the self-signed certificate where a client can read it and says how to
-/// trust it.
-fn trust_hint(server: &Server, s: &net::tls::SelfSigned) -> anyhow::Result<String> {
+/// Writes the self-signed certificate where a client of the same user can read
+/// it (a private directory; removed when the returned guard drops, that is when
+/// the server stops) and says how to trust it.
+fn trust_hint(
+    server: &Server,
+    s: &net::tls::SelfSigned,
+) -> anyhow::Result<(String, private_file::PrivateFile)> {
     let port = server.local_addr().port();
-    let path = std::env::temp_dir().join(format!("wsprobe-self-signed-{port}.pem"));
-    std::fs::write(&path, &s.cert_pem)
-        .map_err(|e| anyhow::anyhow!("cannot write the certificate to {}: {e}", path.display()))?;
+    let name = format!("self-signed-{port}-{}.pem", std::process::id());
+    let file = private_file::PrivateFile::create(&name, s.cert_pem.as_bytes())
+        .map_err(|e| anyhow::anyhow!("cannot write the self-signed certificate: {e}"))?;
     let url = format!("wss://127.0.0.1:{port}");
-    Ok(format!(
-        "self-signed certificate, SHA-256 {}\ntrust it: wsprobe client {url} --ca {}\nor skip checks: wsprobe client {url} --insecure",
+    let hint = format!(
+        "self-signed certificate, SHA-256 {}\ntrust it: wsprobe client {url} --ca {} (removed when the server stops)\nor skip checks: wsprobe client {url} --insecure",
         s.fingerprint,
-        path.display()
-    ))
+        file.path().display()
+    );
+    Ok((hint, file))
 }
 
 /// The dashboard's note line, with where the recording goes when there is one.
@@ -162,9 +176,13 @@ async fn run_server(
     )
     .await?;
     warn_if_exposed(&server);
-    let hint = match &self_signed {
-        Some(s) => Some(trust_hint(&server, s)?),
-        None => None,
+    // Held until the server stops, however it stops: the certificate file goes with it.
+    let (hint, _cert_file) = match &self_signed {
+        Some(s) => {
+            let (hint, file) = trust_hint(&server, s)?;
+            (Some(hint), Some(file))
+        }
+        None => (None, None),
     };
     if let Some(h) = &hint {
         eprintln!("{h}");
@@ -175,7 +193,8 @@ async fn run_server(
             client: None,
             server: Some(server),
             keep: out.keep,
-            hint: with_recording(hint.map(|h| format!(" {}", h.replace('\n', " · "))), rec),
+            // One row per line, wrapped rather than cut: the `--ca` command must be whole.
+            hint: with_recording(hint.map(|h| format!(" {}", h.replace('\n', "\n "))), rec),
             replay: None,
         })
         .await;
@@ -311,8 +330,13 @@ async fn run_bench(args: BenchArgs, out: &OutputArgs) -> anyhow::Result<u8> {
     } else {
         print!("{}", report.text());
     }
-    if let Some(e) = &report.first_error {
-        eprintln!("error: {e}");
+    // The text report on a terminal already says why no connection succeeded.
+    let said = report.no_connection() && !out.json && std::io::stdout().is_terminal();
+    match &report.first_error {
+        Some(_) if said => {}
+        Some(e) if report.no_connection() => eprintln!("error: no connection succeeded: {e}"),
+        Some(e) => eprintln!("error: {e}"),
+        None => {}
     }
     Ok(if report.failed() { 1 } else { 0 })
 }

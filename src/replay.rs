@@ -10,14 +10,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
 use crate::app::state::{ClientPane, Focus, ServerPane};
 use crate::app::{update, AppState, Mode, Msg, Pane};
 use crate::cli::{OutputArgs, ReplayArgs};
 use crate::error::UsageError;
-use crate::headless::output::{Format, Printer};
+use crate::headless::output::{ClientTotals, Format, Printer};
+use crate::net::rtt::format_duration;
 use crate::net::{
     CloseCause, CloseInfo, ConnCounters, CounterSnapshot, Direction, Frame, FrameKind, Handshake,
     NetEvent, Opened, Rtt, RttKind,
@@ -117,21 +118,28 @@ impl Loaded {
         // Nothing can be sent in a replay: the command queue leads nowhere.
         let (nowhere, _) = mpsc::channel(1);
         let unsided = self.unsided;
+        // A record whose time cannot be read happened when the one before it did.
+        let mut last_ts = None;
         Ok(self.records()?.filter_map(move |r| {
             let pane = match r.side.as_deref() {
                 Some("server") => Pane::Server,
                 Some(_) => Pane::Client,
                 None => unsided,
             };
-            to_event(&r, pane, &mut counters, &nowhere).map(|ev| (pane, ev))
+            let ts = parse_ts(&r.ts).or(last_ts).unwrap_or_else(Utc::now);
+            last_ts = Some(ts);
+            to_event(&r, ts, pane, &mut counters, &nowhere).map(|ev| (pane, ev))
         }))
     }
 
     /// Fills the dashboard's panes with the recording and makes it read-only.
+    /// The dashboard's clock follows the recorded times, event by event, so
+    /// uptimes, ages and rates are the recording's; it stops at the last record.
     pub fn load_into(self, state: &mut AppState, keep: usize) -> Result<(), String> {
-        let now = Instant::now();
+        // The dashboard's clock now stands for the time of the first record.
+        let start = state.now;
         if self.mode != Mode::Server {
-            let mut c = ClientPane::new(self.client_url.clone(), keep, Vec::new(), now);
+            let mut c = ClientPane::new(self.client_url.clone(), keep, Vec::new(), start);
             c.input_error = Some("replay: read-only".into());
             state.client = Some(c);
         }
@@ -143,16 +151,140 @@ impl Loaded {
                 Arc::default(),
             ));
         }
+        // Read-only from the start: closed connections stay in the table.
+        state.read_only = true;
+        let mut clock = RecordedClock::new(start);
         for (pane, ev) in self.events()? {
+            let wall = event_ts(&ev);
+            update(
+                state,
+                Msg::Tick {
+                    now: clock.at(wall),
+                    wall,
+                },
+            );
             update(state, Msg::Net(pane, ev));
         }
-        state.read_only = true;
         state.focus = match self.mode {
             Mode::Server => Focus::ServerLog,
             _ => Focus::ClientLog,
         };
         state.hint = Some(format!(" replay {} · read-only", self.name));
         Ok(())
+    }
+}
+
+/// Turns recorded wall-clock times into the dashboard's `Instant`s: the first
+/// record is `start`, each later one as far after it as it was recorded (never
+/// earlier than the one before: the two sides of a demo interleave).
+struct RecordedClock {
+    start: Instant,
+    first: Option<DateTime<Utc>>,
+    now: Instant,
+}
+
+impl RecordedClock {
+    fn new(start: Instant) -> Self {
+        RecordedClock {
+            start,
+            first: None,
+            now: start,
+        }
+    }
+
+    fn at(&mut self, ts: DateTime<Utc>) -> Instant {
+        let first = *self.first.get_or_insert(ts);
+        let since = (ts - first).to_std().unwrap_or_default();
+        self.now = self.now.max(self.start + since);
+        self.now
+    }
+}
+
+fn event_ts(ev: &NetEvent) -> DateTime<Utc> {
+    ev.ts()
+}
+
+/// What a replay without a terminal adds up, timed by the recorded times: the
+/// same summary a live client prints, and one for the server side.
+#[derive(Default)]
+struct Summary {
+    client: ClientTotals,
+    client_span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    server_conns: u64,
+    /// Data messages only, as the client counts them.
+    server: CounterSnapshot,
+    server_span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+fn widen(span: &mut Option<(DateTime<Utc>, DateTime<Utc>)>, ts: DateTime<Utc>) {
+    let (a, b) = span.get_or_insert((ts, ts));
+    *a = (*a).min(ts);
+    *b = (*b).max(ts);
+}
+
+fn length(span: Option<(DateTime<Utc>, DateTime<Utc>)>) -> Duration {
+    span.and_then(|(a, b)| (b - a).to_std().ok())
+        .unwrap_or_default()
+}
+
+impl Summary {
+    fn event(&mut self, pane: Pane, ev: &NetEvent) {
+        let ts = event_ts(ev);
+        match pane {
+            Pane::Client => {
+                widen(&mut self.client_span, ts);
+                match ev {
+                    NetEvent::Frame(f) => self.client.count(f),
+                    NetEvent::Reconnecting { lost, .. } => self.client.lost += lost,
+                    _ => {}
+                }
+            }
+            Pane::Server => {
+                widen(&mut self.server_span, ts);
+                match ev {
+                    NetEvent::Opened(_) => self.server_conns += 1,
+                    NetEvent::Frame(f) if f.kind.is_data() => self.server.count(f.dir, f.len()),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn lines(&self) -> Vec<String> {
+        let both = self.client_span.is_some() && self.server_span.is_some();
+        let mut lines = Vec::new();
+        if self.client_span.is_some() {
+            let prefix = if both { "client: " } else { "" };
+            lines.extend(
+                self.client
+                    .human(length(self.client_span))
+                    .into_iter()
+                    .map(|l| format!("{prefix}{l}")),
+            );
+        }
+        if self.server_span.is_some() {
+            let took = length(self.server_span);
+            let secs = took.as_secs_f64();
+            let per_sec = |n: u64| {
+                if secs > 0.0 {
+                    format!("{:.1}/s", n as f64 / secs)
+                } else {
+                    "-".into()
+                }
+            };
+            let s = &self.server;
+            lines.push(format!(
+                "server: {} connection{}, received {} ({}) sent {} ({}) in {}",
+                self.server_conns,
+                if self.server_conns == 1 { "" } else { "s" },
+                s.frames_in,
+                per_sec(s.frames_in),
+                s.frames_out,
+                per_sec(s.frames_out),
+                format_duration(took)
+            ));
+        }
+        lines
     }
 }
 
@@ -173,11 +305,11 @@ fn read_records(path: &Path) -> Result<impl Iterator<Item = Option<Record>>, Str
 
 fn to_event(
     r: &Record,
+    ts: DateTime<Utc>,
     pane: Pane,
     counters: &mut HashMap<(Pane, u64), Arc<ConnCounters>>,
     nowhere: &mpsc::Sender<crate::net::NetCommand>,
 ) -> Option<NetEvent> {
-    let ts = parse_ts(&r.ts).unwrap_or_else(Utc::now);
     let conn = r.conn.unwrap_or(0);
     let pairs = |m: &Option<std::collections::BTreeMap<String, String>>| -> Vec<(String, String)> {
         m.iter()
@@ -332,13 +464,18 @@ pub async fn run(args: ReplayArgs, out: &OutputArgs) -> anyhow::Result<u8> {
         Format::Human
     };
     let mut printer = Printer::new(format, out.quiet);
-    for (i, (_, ev)) in loaded.events().map_err(anyhow::Error::msg)?.enumerate() {
+    let mut summary = Summary::default();
+    for (i, (pane, ev)) in loaded.events().map_err(anyhow::Error::msg)?.enumerate() {
+        summary.event(pane, &ev);
         printer.event(&ev);
         if i % 1024 == 1023 {
             printer.flush().await;
         }
     }
     printer.flush().await;
+    for line in summary.lines() {
+        eprintln!("{line}");
+    }
     Ok(0)
 }
 

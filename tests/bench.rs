@@ -260,17 +260,84 @@ async fn a_server_that_closes_early_is_an_error() {
     assert!(r.checks.lost > 0);
 }
 
-#[tokio::test]
-async fn refused_connections_are_errors_with_a_message() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+/// A loopback port nothing listens on: bound, then let go.
+fn refused_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
+        .port()
+}
+
+#[tokio::test]
+async fn refused_connections_are_errors_with_a_message() {
+    let port = refused_port();
     let c = config(&format!("ws://127.0.0.1:{port}"));
     let r = within("bench", bench::run(&c)).await;
     assert_eq!(r.errors.get("connect failed"), Some(&4));
     assert!(r.first_error.as_deref().unwrap().contains("refused"));
+}
+
+#[tokio::test]
+async fn no_connection_reports_why_and_no_zeros() {
+    let c = config(&format!("ws://127.0.0.1:{}", refused_port()));
+    let r = within("bench", bench::run(&c)).await;
+    assert!(r.no_connection() && r.failed(), "{}", r.text());
+    let text = r.text();
+    assert!(text.contains("No connection succeeded"), "{text}");
+    assert!(text.contains("refused"), "the first error is said: {text}");
+    for zero in ["Throughput", "messages/s", "Round trip", "p50", "Connect "] {
+        assert!(!text.contains(zero), "no table of zeros ({zero}): {text}");
+    }
+    let j = serde_json::to_value(r.to_json()).unwrap();
+    for key in ["messages_per_sec", "mb_per_sec", "duration_secs"] {
+        assert!(j[key].is_null(), "{key} is null: {j}");
+    }
+    for key in ["min", "p50", "p90", "p99", "p999", "max", "mean", "stdev"] {
+        assert!(j["rtt_us"][key].is_null(), "rtt_us.{key} is null: {j}");
+    }
+    assert!(j["connect_us"]["p50"].is_null(), "{j}");
+    assert_eq!(j["connected"], 0);
+    assert_eq!(j["errors"]["connect failed"], 4);
+    assert!(
+        j["first_error"].as_str().unwrap().contains("refused"),
+        "{j}"
+    );
+}
+
+#[test]
+fn the_binary_exits_1_and_says_no_connection_succeeded() {
+    use assert_cmd::cargo::CommandCargoExt;
+    let url = format!("ws://127.0.0.1:{}", refused_port());
+    let run = |json: bool| {
+        let mut cmd = std::process::Command::cargo_bin("wsprobe").unwrap();
+        cmd.env_remove("WSPROBE_JSON")
+            .args(["bench", &url, "-n", "10", "-c", "2"]);
+        if json {
+            cmd.arg("--json");
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(false);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(stdout.contains("No connection succeeded"), "{stdout}");
+    assert!(!stdout.contains("messages/s"), "{stdout}");
+    assert!(
+        stderr.contains("no connection succeeded") && stderr.contains("refused"),
+        "{stderr}"
+    );
+    let out = run(true);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert!(
+        j["messages_per_sec"].is_null() && j["rtt_us"]["p99"].is_null(),
+        "{j}"
+    );
+    assert_eq!(j["errors"]["connect failed"], 2, "{j}");
 }
 
 #[test]

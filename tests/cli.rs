@@ -477,3 +477,82 @@ fn lines_after_the_servers_close_frame_are_reported_as_not_sent() {
         assert_eq!(summary["not_sent"], not_sent, "{summary}");
     }
 }
+
+#[test]
+fn completions_for_every_shell() {
+    let script = |shell: &str| {
+        let out = wsprobe().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let bash = script("bash");
+    for word in [
+        "_wsprobe",
+        "server",
+        "client",
+        "bench",
+        "replay",
+        "--subprotocol",
+    ] {
+        assert!(bash.contains(word), "bash completion lacks {word}");
+    }
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let s = script(shell);
+        assert!(
+            s.contains("wsprobe") && s.contains("subprotocol"),
+            "{shell}: {s}"
+        );
+    }
+    let out = wsprobe().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+
+    // The bash script really completes: subcommands, then a subcommand's flags.
+    let complete = |words: &str, cword: usize| {
+        let program = format!(
+            "source /dev/stdin; COMP_WORDS=({words}); COMP_CWORD={cword}; \
+             _wsprobe wsprobe \"${{COMP_WORDS[$COMP_CWORD]}}\" \"${{COMP_WORDS[$COMP_CWORD-1]}}\"; \
+             printf '%s\\n' \"${{COMPREPLY[@]}}\""
+        );
+        let out = run_with_stdin(Command::new("bash").args(["-c", &program]), &bash);
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(complete("wsprobe se", 1).trim(), "server");
+    assert_eq!(complete("wsprobe client --subp", 2).trim(), "--subprotocol");
+}
+
+#[test]
+fn man_page_to_stdout_and_to_a_directory() {
+    let out = wsprobe().arg("man").output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        page.lines().any(|l| l.starts_with(".TH wsprobe 1")),
+        "{page}"
+    );
+    assert!(page.contains("wsprobe\\-server(1)"), "{page}");
+    assert!(page.contains("wsprobe\\-client(1)"), "{page}");
+
+    let dir = std::env::temp_dir().join(format!("wsprobe-man-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = wsprobe().args(["man", "--out"]).arg(&dir).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    for name in [
+        "wsprobe",
+        "wsprobe-server",
+        "wsprobe-client",
+        "wsprobe-bench",
+    ] {
+        let path = dir.join(format!("{name}.1"));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(text.contains(".TH"), "{name}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(path.to_str().unwrap()),
+            "the written paths are said"
+        );
+    }
+    let server = std::fs::read_to_string(dir.join("wsprobe-server.1")).unwrap();
+    assert!(server.contains("tls\\-self\\-signed"), "{server}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -381,3 +381,104 @@ fn a_full_disk_is_reported_and_exits_1() {
         "{err}"
     );
 }
+
+/// A demo recording of 1.8 s with known times: the client's connection from 0 to
+/// 1.8 s with ten echoes in its first second; on the server that connection, and
+/// a second one opened at 0.5 s and still open when the recording ends.
+fn timed_recording() -> PathBuf {
+    let at = |ms: u64| format!("2026-01-01T00:00:{:02}.{:03}Z", ms / 1000, ms % 1000);
+    let mut lines = Vec::new();
+    let open = |ms: u64, side: &str, conn: u64| {
+        format!(
+            r#"{{"ts":"{}","conn":{conn},"side":"{side}","event":"open","peer":"127.0.0.1:4000","path":"/","request":"GET / HTTP/1.1","status":"101 Switching Protocols"}}"#,
+            at(ms)
+        )
+    };
+    let frame = |ms: u64, side: &str, conn: u64, dir: &str, rtt: &str| {
+        format!(
+            r#"{{"ts":"{}","conn":{conn},"side":"{side}","dir":"{dir}","kind":"text","len":2,"text":"hi"{rtt}}}"#,
+            at(ms)
+        )
+    };
+    lines.push(open(0, "server", 1));
+    lines.push(open(0, "client", 1));
+    lines.push(open(500, "server", 2));
+    for i in 1..=10 {
+        let ms = i * 100;
+        lines.push(frame(ms, "client", 1, "out", ""));
+        lines.push(frame(ms, "server", 1, "in", ""));
+        lines.push(frame(ms, "server", 1, "out", ""));
+        lines.push(frame(ms, "client", 1, "in", r#","rtt_us":150"#));
+    }
+    for side in ["client", "server"] {
+        lines.push(format!(
+            r#"{{"ts":"{}","conn":1,"side":"{side}","event":"close","code":1000,"reason":"","cause":"local"}}"#,
+            at(1800)
+        ));
+    }
+    let f = temp("timed.jsonl");
+    std::fs::write(&f, lines.join("\n") + "\n").unwrap();
+    f
+}
+
+#[test]
+fn a_replay_shows_the_recorded_durations() {
+    use std::time::Instant;
+    use wsprobe::app::{AppState, Mode};
+    use wsprobe::replay::Loaded;
+
+    let f = timed_recording();
+    let loaded = Loaded::from_file(&f).unwrap();
+    assert_eq!(loaded.mode, Mode::Demo);
+    let offset = chrono::FixedOffset::east_opt(0).unwrap();
+    let mut state = AppState::new(Mode::Demo, Instant::now(), chrono::Utc::now(), offset);
+    loaded.load_into(&mut state, 1000).unwrap();
+
+    let c = state.client.as_ref().unwrap();
+    assert_eq!(
+        c.uptime(state.now),
+        Some(Duration::from_millis(1800)),
+        "the client's connection was open 1.8 s"
+    );
+    assert!(
+        c.rates.frames_out > 0.0,
+        "ten sends in the first second: a rate, not zero"
+    );
+    let s = state.server.as_ref().unwrap();
+    assert_eq!(s.rows.len(), 2, "both connections stay in the table");
+    let age = |r: &wsprobe::app::state::ConnRow| {
+        r.closed
+            .as_ref()
+            .map_or(state.now, |c| c.at)
+            .saturating_duration_since(r.opened_at)
+    };
+    assert_eq!(age(&s.rows[0]), Duration::from_millis(1800));
+    assert_eq!(
+        age(&s.rows[1]),
+        Duration::from_millis(1300),
+        "open at the end of the recording: aged to its last record"
+    );
+
+    // On screen: the ages are whole seconds (`1s`), never `0s`.
+    let theme = wsprobe::tui::theme::Theme { no_color: true };
+    let screen = wsprobe::tui::fixture::render(&state, 160, 40, &theme)
+        .backend()
+        .to_string();
+    assert!(
+        screen.contains(" 1s ") && !screen.contains(" 0s "),
+        "uptime and ages from the recorded times:\n{screen}"
+    );
+
+    // Without a terminal: the summary is timed by the recording too.
+    let out = wsprobe(&["replay", f.to_str().unwrap(), "--no-tui"]);
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("client: sent 10 received 10 (10 matched, 0 unmatched) in 1.80s"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("server: 2 connections, received 10 (5.6/s) sent 10 (5.6/s) in 1.80s"),
+        "{stderr}"
+    );
+}

@@ -109,3 +109,171 @@ fn a_bad_ca_file_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--ca"));
 }
+
+/// A self-signed certificate that carries the CA flag, as `openssl req -x509`
+/// makes by default, written with its key to `dir`; returns (cert, key) paths.
+fn ca_flagged_cert(
+    dir: &std::path::Path,
+    name: &str,
+    sans: &[&str],
+    expired: bool,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let mut params =
+        CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    if expired {
+        params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2001, 1, 1);
+    }
+    let key = KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let (c, k) = (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.key")),
+    );
+    std::fs::write(&c, cert.pem()).unwrap();
+    std::fs::write(&k, key.serialize_pem()).unwrap();
+    (c, k)
+}
+
+/// `wsprobe server 127.0.0.1:0 --json --tls-cert CERT --tls-key KEY`, killed on drop.
+struct WsprobeServer {
+    child: std::process::Child,
+    url: String,
+}
+
+impl WsprobeServer {
+    fn start(cert: &std::path::Path, key: &std::path::Path) -> Self {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::cargo_bin("wsprobe")
+            .unwrap()
+            .args(["server", "127.0.0.1:0", "--json", "--tls-cert"])
+            .arg(cert)
+            .arg("--tls-key")
+            .arg(key)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&first)
+            .unwrap_or_else(|e| panic!("not the listening line ({e}): {first:?}"));
+        WsprobeServer {
+            child,
+            url: v["url"].as_str().unwrap().to_string(),
+        }
+    }
+}
+
+impl Drop for WsprobeServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("wsprobe-tlsc-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir(&d).unwrap();
+    d
+}
+
+#[test]
+fn a_ca_flagged_certificate_in_ca_is_trusted_as_the_servers_own() {
+    let dir = scratch("own");
+    let (cert, key) = ca_flagged_cert(&dir, "server", &["localhost", "127.0.0.1"], false);
+    let server = WsprobeServer::start(&cert, &key);
+    let ca = cert.to_str().unwrap();
+    let out = client(&[&server.url, "--ca", ca]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(echoed(&out), "{out:?}");
+    let by_name = server.url.replace("127.0.0.1", "localhost");
+    let out = client(&[&by_name, "--ca", ca]);
+    assert!(out.status.success(), "by its DNS name too: {out:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_name_and_the_dates_of_a_ca_flagged_certificate_still_count() {
+    let dir = scratch("checks");
+    // Made for localhost only: 127.0.0.1 is not its name.
+    let (cert, key) = ca_flagged_cert(&dir, "named", &["localhost"], false);
+    let server = WsprobeServer::start(&cert, &key);
+    let out = client(&[&server.url, "--ca", cert.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not valid for name"), "{stderr}");
+    drop(server);
+
+    let (cert, key) = ca_flagged_cert(&dir, "old", &["localhost", "127.0.0.1"], true);
+    let server = WsprobeServer::start(&cert, &key);
+    let out = client(&[&server.url, "--ca", cert.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("expired"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_different_ca_flagged_certificate_in_ca_fails_with_a_hint() {
+    let dir = scratch("other");
+    let (cert, key) = ca_flagged_cert(&dir, "server", &["localhost", "127.0.0.1"], false);
+    let (other, _) = ca_flagged_cert(&dir, "other", &["localhost", "127.0.0.1"], false);
+    let server = WsprobeServer::start(&cert, &key);
+    let out = client(&[&server.url, "--ca", other.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(!echoed(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("CA certificate used as the server's own")
+            && stderr.contains(other.to_str().unwrap()),
+        "{stderr}"
+    );
+    let out = client(&[&server.url]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("CA certificate as its own") && stderr.contains("--ca FILE"),
+        "without --ca the hint says how to trust it: {stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The same with the real openssl command line, where it is installed.
+#[test]
+fn an_openssl_req_x509_certificate_in_ca_is_trusted() {
+    let Ok(which) = Command::new("which").arg("openssl").output() else {
+        return;
+    };
+    if !which.status.success() {
+        eprintln!("openssl is not installed: skipped");
+        return;
+    }
+    let dir = scratch("openssl");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let server = WsprobeServer::start(&cert, &key);
+    let out = client(&[&server.url, "--ca", cert.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(echoed(&out));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -753,10 +753,12 @@ fn evict_row(s: &mut ServerPane) {
 }
 
 /// Moves the clock; once a second also turns counters into rates and sweeps
-/// closed rows that have been shown long enough.
+/// closed rows that have been shown long enough (a replay keeps them all: its
+/// table is the recording's, not the last minute's).
 fn tick(state: &mut AppState, now: std::time::Instant, wall: chrono::DateTime<chrono::Utc>) {
     state.now = now;
     state.wall = wall;
+    let sweep = !state.read_only;
     let due = |sample: &Option<Sample>| {
         sample.is_none_or(|s| now.saturating_duration_since(s.at) >= RATE_PERIOD)
     };
@@ -770,10 +772,11 @@ fn tick(state: &mut AppState, now: std::time::Instant, wall: chrono::DateTime<ch
     if let Some(s) = state.server.as_mut().filter(|s| due(&s.sample)) {
         let mut i = 0;
         while i < s.rows.len() {
-            let expired = s.rows[i]
-                .closed
-                .as_ref()
-                .is_some_and(|c| now.saturating_duration_since(c.at) >= CLOSED_ROW_TTL);
+            let expired = sweep
+                && s.rows[i]
+                    .closed
+                    .as_ref()
+                    .is_some_and(|c| now.saturating_duration_since(c.at) >= CLOSED_ROW_TTL);
             if !expired {
                 i += 1;
                 continue;

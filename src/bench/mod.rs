@@ -164,6 +164,7 @@ fn summarize(
             tcp.saturating_record((t.as_micros() as u64).max(1));
         }
         if let Some(h) = o.handshake {
+            r.connected += 1;
             handshake.saturating_record((h.as_micros() as u64).max(1));
         }
         if r.first_error.is_none() {

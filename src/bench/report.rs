@@ -17,6 +17,8 @@ pub struct Report {
     pub rate: Option<f64>,
     pub binary: bool,
     pub stopped_early: bool,
+    /// Connections whose WebSocket handshake succeeded.
+    pub connected: usize,
     /// Counts over all connections; `measured` is the basis of rates and latencies.
     pub checks: Checks,
     /// From the end of the warm-up to the last echo.
@@ -37,6 +39,7 @@ impl Default for Report {
             rate: None,
             binary: false,
             stopped_early: false,
+            connected: 0,
             checks: Checks::default(),
             measured_secs: 0.0,
             errors: BTreeMap::new(),
@@ -48,31 +51,34 @@ impl Default for Report {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// Microseconds; all `null` when nothing was measured (no connection succeeded).
+#[derive(Debug, Default, Serialize)]
 pub struct LatencyJson {
-    pub min: u64,
-    pub p50: u64,
-    pub p90: u64,
-    pub p99: u64,
-    pub p999: u64,
-    pub max: u64,
-    pub mean: f64,
-    pub stdev: f64,
+    pub min: Option<u64>,
+    pub p50: Option<u64>,
+    pub p90: Option<u64>,
+    pub p99: Option<u64>,
+    pub p999: Option<u64>,
+    pub max: Option<u64>,
+    pub mean: Option<f64>,
+    pub stdev: Option<f64>,
 }
 
-#[derive(Debug, Serialize)]
+/// Microseconds; all `null` when no connection got this far.
+#[derive(Debug, Default, Serialize)]
 pub struct ConnectJson {
-    pub min: u64,
-    pub p50: u64,
-    pub p99: u64,
-    pub max: u64,
+    pub min: Option<u64>,
+    pub p50: Option<u64>,
+    pub p99: Option<u64>,
+    pub max: Option<u64>,
 }
 
-/// The `--json` object (documented in the README).
+/// The `--json` object (documented in the README). The measured figures are
+/// `null` when no connection succeeded: nothing was measured, not zero.
 #[derive(Debug, Serialize)]
 pub struct ReportJson {
-    pub messages_per_sec: f64,
-    pub mb_per_sec: f64,
+    pub messages_per_sec: Option<f64>,
+    pub mb_per_sec: Option<f64>,
     pub rtt_us: LatencyJson,
     pub connect_us: ConnectJson,
     pub handshake_us: ConnectJson,
@@ -85,58 +91,56 @@ pub struct ReportJson {
     pub duplicated: u64,
     pub unanswered: u64,
     pub errors: BTreeMap<String, u64>,
+    /// The first error's message, as a person reads it.
+    pub first_error: Option<String>,
     pub connections: usize,
+    /// Connections whose WebSocket handshake succeeded.
+    pub connected: usize,
     pub size: usize,
     pub window: usize,
     pub rate: Option<f64>,
-    pub duration_secs: f64,
+    pub duration_secs: Option<f64>,
     pub stopped_early: bool,
 }
 
 fn latency(h: &Histogram<u64>) -> LatencyJson {
     if h.is_empty() {
-        return LatencyJson {
-            min: 0,
-            p50: 0,
-            p90: 0,
-            p99: 0,
-            p999: 0,
-            max: 0,
-            mean: 0.0,
-            stdev: 0.0,
-        };
+        return LatencyJson::default();
     }
     LatencyJson {
-        min: h.min(),
-        p50: h.value_at_quantile(0.5),
-        p90: h.value_at_quantile(0.9),
-        p99: h.value_at_quantile(0.99),
-        p999: h.value_at_quantile(0.999),
-        max: h.max(),
-        mean: (h.mean() * 10.0).round() / 10.0,
-        stdev: (h.stdev() * 10.0).round() / 10.0,
+        min: Some(h.min()),
+        p50: Some(h.value_at_quantile(0.5)),
+        p90: Some(h.value_at_quantile(0.9)),
+        p99: Some(h.value_at_quantile(0.99)),
+        p999: Some(h.value_at_quantile(0.999)),
+        max: Some(h.max()),
+        mean: Some((h.mean() * 10.0).round() / 10.0),
+        stdev: Some((h.stdev() * 10.0).round() / 10.0),
     }
 }
 
 fn connect(h: &Histogram<u64>) -> ConnectJson {
     if h.is_empty() {
-        return ConnectJson {
-            min: 0,
-            p50: 0,
-            p99: 0,
-            max: 0,
-        };
+        return ConnectJson::default();
     }
     ConnectJson {
-        min: h.min(),
-        p50: h.value_at_quantile(0.5),
-        p99: h.value_at_quantile(0.99),
-        max: h.max(),
+        min: Some(h.min()),
+        p50: Some(h.value_at_quantile(0.5)),
+        p99: Some(h.value_at_quantile(0.99)),
+        max: Some(h.max()),
     }
 }
 
-fn us(v: u64) -> String {
-    format_duration(std::time::Duration::from_micros(v))
+/// A duration in µs for the text report; `-` for nothing measured.
+fn us(v: Option<u64>) -> String {
+    v.map_or_else(
+        || "-".to_string(),
+        |v| format_duration(std::time::Duration::from_micros(v)),
+    )
+}
+
+fn us_f(v: Option<f64>) -> String {
+    us(v.map(|v| v as u64))
 }
 
 impl Report {
@@ -160,20 +164,28 @@ impl Report {
         self.errors.values().sum()
     }
 
+    /// Every connection failed: nothing was measured, and the report says why
+    /// instead of showing zeros.
+    pub fn no_connection(&self) -> bool {
+        self.connections > 0 && self.connected == 0
+    }
+
     /// Anything that makes the run a failure (and the exit code non-zero).
     pub fn failed(&self) -> bool {
-        self.checks.mismatched
-            + self.checks.lost
-            + self.checks.reordered
-            + self.checks.duplicated
-            + self.error_count()
-            > 0
+        self.no_connection()
+            || self.checks.mismatched
+                + self.checks.lost
+                + self.checks.reordered
+                + self.checks.duplicated
+                + self.error_count()
+                > 0
     }
 
     pub fn to_json(&self) -> ReportJson {
+        let measured = !self.no_connection();
         ReportJson {
-            messages_per_sec: (self.messages_per_sec() * 10.0).round() / 10.0,
-            mb_per_sec: (self.mb_per_sec() * 1000.0).round() / 1000.0,
+            messages_per_sec: measured.then(|| (self.messages_per_sec() * 10.0).round() / 10.0),
+            mb_per_sec: measured.then(|| (self.mb_per_sec() * 1000.0).round() / 1000.0),
             rtt_us: latency(&self.rtt),
             connect_us: connect(&self.tcp),
             handshake_us: connect(&self.handshake),
@@ -186,11 +198,13 @@ impl Report {
             duplicated: self.checks.duplicated,
             unanswered: self.checks.unanswered,
             errors: self.errors.clone(),
+            first_error: self.first_error.clone(),
             connections: self.connections,
+            connected: self.connected,
             size: self.size,
             window: self.window,
             rate: self.rate,
-            duration_secs: (self.measured_secs * 1000.0).round() / 1000.0,
+            duration_secs: measured.then(|| (self.measured_secs * 1000.0).round() / 1000.0),
             stopped_early: self.stopped_early,
         }
     }
@@ -203,8 +217,8 @@ impl Report {
         };
         let _ = writeln!(
             s,
-            "{} connections, {}-byte {} messages, {mode}{}",
-            self.connections,
+            "{}, {}-byte {} messages, {mode}{}",
+            crate::present::count(self.connections as u64, "connection", "connections"),
             self.size,
             if self.binary { "binary" } else { "text" },
             if self.stopped_early {
@@ -214,6 +228,18 @@ impl Report {
             }
         );
         let _ = writeln!(s);
+        if self.no_connection() {
+            let _ = writeln!(
+                s,
+                "No connection succeeded ({} tried): nothing was measured.",
+                self.connections
+            );
+            if let Some(e) = &self.first_error {
+                let _ = writeln!(s, "First error: {e}");
+            }
+            self.errors_line(&mut s);
+            return s;
+        }
         let _ = writeln!(s, "Throughput");
         let _ = writeln!(s, "  messages/s   {:.0}", self.messages_per_sec());
         let _ = writeln!(s, "  MB/s         {:.2}", self.mb_per_sec());
@@ -235,12 +261,7 @@ impl Report {
             us(l.p999),
             us(l.max)
         );
-        let _ = writeln!(
-            s,
-            "  mean {}  stdev {}",
-            us(l.mean as u64),
-            us(l.stdev as u64)
-        );
+        let _ = writeln!(s, "  mean {}  stdev {}", us_f(l.mean), us_f(l.stdev));
         for line in histogram_chart(&self.rtt, 10, 40) {
             let _ = writeln!(s, "  {line}");
         }
@@ -278,6 +299,11 @@ impl Report {
                 self.checks.unanswered
             );
         }
+        self.errors_line(&mut s);
+        s
+    }
+
+    fn errors_line(&self, s: &mut String) {
         if self.errors.is_empty() {
             let _ = writeln!(s, "Errors    none");
         } else {
@@ -288,7 +314,6 @@ impl Report {
                 .collect();
             let _ = writeln!(s, "Errors    {}", list.join(", "));
         }
-        s
     }
 }
 
@@ -313,7 +338,7 @@ pub fn histogram_chart(h: &Histogram<u64>, buckets: usize, width: usize) -> Vec<
         .map(|(i, &c)| {
             let upper = lo + (step * (i + 1) as f64) as u64;
             let bar = "■".repeat(((c as f64 / max as f64) * width as f64).round() as usize);
-            format!("{:>9} [{c:>8}] {bar}", us(upper))
+            format!("{:>9} [{c:>8}] {bar}", us(Some(upper)))
         })
         .collect()
 }

@@ -277,7 +277,7 @@ pub async fn connect(opts: &ClientOptions) -> Result<Connected, NetError> {
                 "WebSocket handshake"
             })
         })?
-        .map_err(|e| handshake_error(e, tls, &bare_host, peer))?;
+        .map_err(|e| handshake_error(e, tls, &bare_host, peer, opts.ca_file.as_deref()))?;
 
     let status = response.status();
     let tls_info = match ws.get_ref() {
@@ -314,7 +314,13 @@ pub async fn connect(opts: &ClientOptions) -> Result<Connected, NetError> {
     })
 }
 
-fn handshake_error(e: WsError, tls: bool, host: &str, peer: SocketAddr) -> NetError {
+fn handshake_error(
+    e: WsError,
+    tls: bool,
+    host: &str,
+    peer: SocketAddr,
+    ca: Option<&std::path::Path>,
+) -> NetError {
     match e {
         WsError::Http(resp) => {
             let status = resp.status();
@@ -342,7 +348,16 @@ fn handshake_error(e: WsError, tls: bool, host: &str, peer: SocketAddr) -> NetEr
         },
         WsError::Io(e) if tls => {
             let mut reason = e.to_string();
-            if reason.contains("UnknownIssuer") {
+            let refused = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
+            if refused.is_some_and(tls::is_ca_used_as_end_entity) {
+                reason = match ca {
+                    Some(file) => format!(
+                        "invalid peer certificate: CaUsedAsEndEntity (the server presents a CA certificate as its own, and not the one in --ca {}: to trust a CA certificate used as the server's own, --ca must hold exactly the server's certificate; or give the server a certificate without the CA flag)",
+                        file.display()
+                    ),
+                    None => "invalid peer certificate: CaUsedAsEndEntity (the server presents a CA certificate as its own: trust exactly that certificate with --ca FILE, or skip checks with --insecure)".to_string(),
+                };
+            } else if reason.contains("UnknownIssuer") {
                 reason.push_str(" (a self-signed or private CA? trust it with --ca FILE, or skip checks with --insecure)");
             }
             NetError::Tls {

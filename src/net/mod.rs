@@ -335,6 +335,19 @@ pub enum NetEvent {
 }
 
 impl NetEvent {
+    /// When it happened.
+    pub fn ts(&self) -> DateTime<Utc> {
+        match self {
+            NetEvent::Opened(o) => o.ts,
+            NetEvent::Frame(f) => f.ts,
+            NetEvent::Closed { ts, .. }
+            | NetEvent::Reconnecting { ts, .. }
+            | NetEvent::NotSent { ts, .. }
+            | NetEvent::LeftBeforeHandshake { ts, .. }
+            | NetEvent::Error { ts, .. } => *ts,
+        }
+    }
+
     /// A command that will never be sent, as the event that says so.
     pub fn not_sent(conn: ConnId, cmd: NetCommand, reason: &str) -> NetEvent {
         let (kind, payload) = match cmd {

@@ -6,12 +6,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{verify_server_name, WebPkiServerVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::server::ParsedCertificate;
 use rustls::{
-    CipherSuite, ClientConfig, DigitallySignedStruct, ProtocolVersion, RootCertStore, ServerConfig,
-    SignatureScheme, SupportedCipherSuite,
+    CertificateError, CipherSuite, ClientConfig, DigitallySignedStruct, ProtocolVersion,
+    RootCertStore, ServerConfig, SignatureScheme, SupportedCipherSuite,
 };
 
 use crate::error::NetError;
@@ -35,15 +37,29 @@ pub fn client_config(
     } else {
         let mut roots = RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        if let Some(path) = ca_file {
-            add_pem_roots(&mut roots, path)?;
+        match ca_file {
+            Some(path) => {
+                let pinned = add_pem_roots(&mut roots, path)?;
+                let webpki =
+                    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+                        .build()
+                        .map_err(|e| NetError::Usage(format!("--ca {}: {e}", path.display())))?;
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(CaFileVerifier { webpki, pinned }))
+                    .with_no_client_auth()
+            }
+            None => builder.with_root_certificates(roots).with_no_client_auth(),
         }
-        builder.with_root_certificates(roots).with_no_client_auth()
     };
     Ok(Arc::new(config))
 }
 
-fn add_pem_roots(roots: &mut RootCertStore, path: &Path) -> Result<(), NetError> {
+/// Adds the file's certificates to the roots and returns them.
+fn add_pem_roots(
+    roots: &mut RootCertStore,
+    path: &Path,
+) -> Result<Vec<CertificateDer<'static>>, NetError> {
     let bad = |why: String| NetError::Usage(format!("--ca {}: {why}", path.display()));
     let certs = CertificateDer::pem_file_iter(path)
         .map_err(|e| bad(e.to_string()))?
@@ -52,12 +68,88 @@ fn add_pem_roots(roots: &mut RootCertStore, path: &Path) -> Result<(), NetError>
     if certs.is_empty() {
         return Err(bad("no certificate found in the file".into()));
     }
-    for cert in certs {
+    for cert in &certs {
         roots
-            .add(cert)
+            .add(cert.clone())
             .map_err(|e| bad(format!("unusable certificate: {e}")))?;
     }
-    Ok(())
+    Ok(certs)
+}
+
+/// Whether webpki refused the server's certificate for carrying the CA flag.
+pub fn is_ca_used_as_end_entity(e: &rustls::Error) -> bool {
+    matches!(
+        e,
+        rustls::Error::InvalidCertificate(CertificateError::Other(other))
+            if matches!(other.0.downcast_ref::<webpki::Error>(), Some(webpki::Error::CaUsedAsEndEntity))
+    )
+}
+
+/// `--ca FILE`: the usual verification against the web roots plus the file's
+/// certificates. A server that presents a CA certificate as its own (what
+/// `openssl req -x509` makes by default) is refused by webpki even when that
+/// very certificate is in the file; curl, Python and Node accept it. So does
+/// this, for exactly a certificate in the file (byte for byte), with the name
+/// still checked. The validity period is checked too: webpki looks at it
+/// before the CA flag, so an expired one fails as expired.
+#[derive(Debug)]
+struct CaFileVerifier {
+    webpki: Arc<WebPkiServerVerifier>,
+    pinned: Vec<CertificateDer<'static>>,
+}
+
+impl ServerCertVerifier for CaFileVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Err(e)
+                if is_ca_used_as_end_entity(&e)
+                    && self
+                        .pinned
+                        .iter()
+                        .any(|c| c.as_ref() == end_entity.as_ref()) =>
+            {
+                let cert = ParsedCertificate::try_from(end_entity)?;
+                verify_server_name(&cert, server_name)?;
+                Ok(ServerCertVerified::assertion())
+            }
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
 }
 
 /// `--insecure`: the user has chosen to trust whatever the server presents.

@@ -102,6 +102,8 @@ pub async fn run(setup: Setup) -> anyhow::Result<u8> {
     } else {
         drop(cli_tx);
     }
+    // A replay's clock is the recording's: it stops at the last record.
+    let replaying = setup.replay.is_some();
     if let Some(replay) = setup.replay {
         replay
             .load_into(&mut state, setup.keep)
@@ -145,7 +147,9 @@ pub async fn run(setup: Setup) -> anyhow::Result<u8> {
                 }
             }
             _ = tick.tick() => {
-                update(&mut state, clock());
+                if !replaying {
+                    update(&mut state, clock());
+                }
                 repeats.retain(|t| !t.is_finished());
             }
             n = cli_rx.recv_many(&mut cli_buf, 1024), if client_open => {

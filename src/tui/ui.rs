@@ -58,16 +58,44 @@ fn hint_line(f: &mut Frame, area: Rect, state: &AppState, theme: &Theme) -> Rect
     let Some(h) = &state.hint else {
         return area;
     };
-    let [h_area, rest] = Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(area);
-    f.render_widget(Paragraph::new(Span::styled(h.clone(), theme.dim())), h_area);
+    let rows = wrap_whole(h, area.width);
+    // Never more than half the screen, whatever the note says.
+    let height = (rows.len() as u16).min(area.height / 2).max(1);
+    let [h_area, rest] =
+        Layout::vertical([Constraint::Length(height), Constraint::Fill(1)]).areas(area);
+    let text: Vec<Line> = rows
+        .into_iter()
+        .map(|r| Line::from(Span::styled(r, theme.dim())))
+        .collect();
+    f.render_widget(Paragraph::new(text), h_area);
     rest
 }
 
-fn demo(f: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
-    let [hint, panes] = Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(area);
-    if let Some(h) = &state.hint {
-        f.render_widget(Paragraph::new(Span::styled(h.clone(), theme.dim())), hint);
+/// The note's lines cut into rows of at most `width` columns, breaking
+/// anywhere: a path or command is shown whole over two rows rather than cut.
+fn wrap_whole(text: &str, width: u16) -> Vec<String> {
+    use unicode_width::UnicodeWidthChar;
+    let width = usize::from(width.max(1));
+    let mut rows = Vec::new();
+    for line in text.lines() {
+        let mut row = String::new();
+        let mut used = 0;
+        for ch in line.chars() {
+            let w = ch.width().unwrap_or(0);
+            if used + w > width && !row.is_empty() {
+                rows.push(std::mem::take(&mut row));
+                used = 0;
+            }
+            row.push(ch);
+            used += w;
+        }
+        rows.push(row);
     }
+    rows
+}
+
+fn demo(f: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
+    let panes = hint_line(f, area, state, theme);
     let (server_area, client_area) = if area.width >= DEMO_WIDE {
         let [s, c] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
             .areas(panes);
@@ -266,4 +294,21 @@ fn key_hints<'a>(state: &AppState, theme: &Theme) -> Line<'a> {
         }
     };
     Line::from(Span::styled(text, theme.dim()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap_whole;
+
+    #[test]
+    fn a_long_note_wraps_whole() {
+        let rows = wrap_whole(
+            " trust it: wsprobe client wss://127.0.0.1:1 --ca /run/user/0/x.pem\n or",
+            20,
+        );
+        assert!(rows.iter().all(|r| r.chars().count() <= 20), "{rows:?}");
+        let joined: String = rows[..rows.len() - 1].concat();
+        assert!(joined.ends_with("--ca /run/user/0/x.pem"), "{rows:?}");
+        assert_eq!(rows.last().map(String::as_str), Some(" or"));
+    }
 }
