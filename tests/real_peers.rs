@@ -3,8 +3,10 @@
 
 mod support;
 
-use support::bin::ServerProcess;
-use support::peers::{event, run_client, Client};
+use std::process::Stdio;
+
+use support::bin::{wsprobe, ServerProcess};
+use support::peers::{event, run_client, Client, PyServer};
 
 /// The clients that fail a connection whose subprotocol offer gets no answer
 /// (as browsers do); Python `websockets` tolerates it, so it is not here.
@@ -54,5 +56,48 @@ fn no_subprotocol_refuses_every_offer_and_strict_clients_give_up() {
         event(&events, "message").unwrap()["data"],
         "plain",
         "{events:?}"
+    );
+}
+
+#[test]
+fn the_client_against_python_websockets_offers_sees_and_closes_cleanly() {
+    let server = PyServer::start(&["graphql-ws"]);
+    let mut child = wsprobe()
+        .args([
+            "client",
+            &server.url,
+            "--json",
+            "--subprotocol",
+            "chat,graphql-ws",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    support::bin::feed(child.stdin.take(), "hello\nwörld\n".as_bytes());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let records: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let open = records.iter().find(|r| r["event"] == "open").unwrap();
+    assert_eq!(open["subprotocol"], "graphql-ws", "{open}");
+    assert_eq!(
+        open["request_headers"]["sec-websocket-protocol"],
+        "chat, graphql-ws"
+    );
+    let echoes: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| r["dir"] == "in" && r["kind"] == "text")
+        .map(|r| &r["text"])
+        .collect();
+    assert_eq!(echoes, ["hello", "wörld"]);
+    // What the server saw: our close, 1000.
+    let closed = server.next("the close");
+    assert_eq!(
+        (closed["event"].as_str(), closed["code"].as_u64()),
+        (Some("closed"), Some(1000))
     );
 }

@@ -11,7 +11,7 @@ use super::state::{
     ServerPane, CLOSED_ROW_TTL, MAX_ROWS, RATE_HISTORY, RTT_POINTS,
 };
 use crate::escape::escape_text;
-use crate::net::{CloseCause, CloseInfo, Direction, NetCommand, NetEvent};
+use crate::net::{CloseCause, CloseInfo, ConnId, Direction, FrameKind, NetCommand, NetEvent};
 
 /// Rows PageUp/PageDown move.
 const PAGE: isize = 10;
@@ -574,8 +574,7 @@ fn client_event(c: &mut ClientPane, ev: NetEvent, now: Instant) {
             payload,
             reason,
         } => {
-            let preview = crate::headless::output::payload_preview(kind, &payload, 40);
-            c.note(ts, format!("#{conn} not sent ({reason}): {preview}"), true);
+            c.note(ts, not_sent_note(conn, kind, &payload, &reason), true);
             c.input_error = Some(format!("not sent: {reason}"));
         }
         NetEvent::LeftBeforeHandshake { .. } => {}
@@ -617,6 +616,12 @@ pub fn drop_description(close: Option<&CloseInfo>, cause: &CloseCause) -> String
         CloseCause::Peer => format!("closed by server{code}"),
         CloseCause::Error(e) => format!("dropped: {}{code}", escape_text(e, 120)),
     }
+}
+
+/// A message that never left, for the timeline and the events view.
+fn not_sent_note(conn: ConnId, kind: FrameKind, payload: &[u8], reason: &str) -> String {
+    let preview = crate::headless::output::payload_preview(kind, payload, 40);
+    format!("#{conn} not sent ({reason}): {preview}")
 }
 
 /// How a server connection ended, for the events view.
@@ -708,8 +713,7 @@ fn server_event(s: &mut ServerPane, ev: NetEvent, now: Instant) {
             payload,
             reason,
         } => {
-            let preview = crate::headless::output::payload_preview(kind, &payload, 40);
-            s.note(ts, format!("#{conn} not sent ({reason}): {preview}"), true);
+            s.note(ts, not_sent_note(conn, kind, &payload, &reason), true);
         }
         NetEvent::LeftBeforeHandshake { ts, peer } => {
             s.left_early += 1;
@@ -725,7 +729,7 @@ fn server_event(s: &mut ServerPane, ev: NetEvent, now: Instant) {
 
 /// The selected connection closed: the input box goes to the next open one
 /// (else the one before it), so what is typed next reaches somebody.
-fn hand_over_selection(s: &mut ServerPane, closed: crate::net::ConnId) {
+fn hand_over_selection(s: &mut ServerPane, closed: ConnId) {
     let open = |r: &&crate::app::state::ConnRow| r.is_open();
     let next = s
         .rows

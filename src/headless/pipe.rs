@@ -216,7 +216,7 @@ pub async fn run(
         let next = tokio::time::timeout(Duration::from_millis(100), stdin.recv()).await;
         input_cut |= matches!(next, Ok(Some(_)));
     }
-    if input_cut && !interrupted && !echo_mode {
+    if input_cut && !interrupted {
         eprintln!("error: the connection ended before the end of the input; the rest was not sent");
         code = code.max(1);
     }

@@ -7,23 +7,15 @@ Prints one JSON object per line: open, message, error, close. The last line is
 always a close event (code 1006 if no close frame was received). Exit 0 unless
 the usage is bad.
 """
-import argparse
-import json
 import os
 import struct
-import sys
 import threading
 import time
 
 import websocket
 from websocket import ABNF
 
-sys.stdout.reconfigure(encoding="utf-8")
-
-
-def emit(**obj):
-    sys.stdout.write(json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n")
-    sys.stdout.flush()
+from common import client_args, emit
 
 
 def hard_timeout():
@@ -39,11 +31,7 @@ def parse_close(payload):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("url")
-    ap.add_argument("--protocol", action="append", default=[])
-    ap.add_argument("--send", action="append", default=[])
-    args = ap.parse_args()
+    args = client_args(__doc__)
     threading.Timer(10, hard_timeout).start()
 
     try:

@@ -7,20 +7,12 @@ Prints one JSON object per line: open, message, error, close. The last line is
 always a close event (code 1006 if no close frame was received). Exit 0 unless
 the usage is bad.
 """
-import argparse
 import asyncio
-import json
-import sys
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-sys.stdout.reconfigure(encoding="utf-8")
-
-
-def emit(**obj):
-    sys.stdout.write(json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n")
-    sys.stdout.flush()
+from common import client_args, emit
 
 
 async def run(args):
@@ -58,8 +50,4 @@ async def main(args):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("url")
-    ap.add_argument("--protocol", action="append", default=[])
-    ap.add_argument("--send", action="append", default=[])
-    asyncio.run(main(ap.parse_args()))
+    asyncio.run(main(client_args(__doc__)))

@@ -12,19 +12,13 @@ the first client-offered subprotocol in that list. Exits when stdin reaches EOF
 """
 import argparse
 import asyncio
-import json
 import sys
 import threading
 
 from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
 
-sys.stdout.reconfigure(encoding="utf-8")
-
-
-def emit(**obj):
-    sys.stdout.write(json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n")
-    sys.stdout.flush()
+from common import emit
 
 
 async def echo(ws):

@@ -1,6 +1,6 @@
 //! WebSocket peers that other people wrote (Node `ws`, Node's built-in client,
-//! Python `websocket-client` and `websockets`), pinned in tests/peers and
-//! installed by scripts/setup-peers.sh on first use.
+//! Python `websocket-client` and `websockets`, and a `websockets` echo server),
+//! pinned in tests/peers and installed by scripts/setup-peers.sh on first use.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -64,7 +64,8 @@ pub fn run_client(client: Client, url: &str, protocols: &[&str], sends: &[&str])
         }
         Client::NodeBuiltin => {
             let mut c = Command::new("node");
-            c.arg(root().join("tests/peers/node_builtin_client.js"));
+            c.arg(root().join("tests/peers/node_client.js"))
+                .arg("--builtin");
             c
         }
         Client::PyWebsocketLib => {
@@ -99,4 +100,63 @@ pub fn run_client(client: Client, url: &str, protocols: &[&str], sends: &[&str])
 /// The first event of this name a peer reported.
 pub fn event<'a>(events: &'a [Value], name: &str) -> Option<&'a Value> {
     events.iter().find(|e| e["event"] == name)
+}
+
+/// Python `websockets`' echo server on a free loopback port; it reports each
+/// connection's close as a JSON line. Stopped (stdin closed, then killed) on drop.
+pub struct PyServer {
+    child: std::process::Child,
+    pub url: String,
+    lines: std::sync::mpsc::Receiver<Value>,
+}
+
+impl PyServer {
+    pub fn start(protocols: &[&str]) -> PyServer {
+        use std::io::BufRead;
+        ensure_installed();
+        let mut cmd = Command::new(python());
+        cmd.arg(root().join("tests/peers/py_websockets_server.py"));
+        for p in protocols {
+            cmd.args(["--protocol", p]);
+        }
+        let mut child = cmd
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the Python server");
+        let (tx, lines) = std::sync::mpsc::channel();
+        let out = std::io::BufReader::new(child.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            for line in out.lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str(&line) {
+                    if tx.send(v).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        let mut server = PyServer {
+            child,
+            url: String::new(),
+            lines,
+        };
+        let first = server.next("its listening line");
+        server.url = first["url"].as_str().expect("a url").to_string();
+        server
+    }
+
+    /// Its next report, within the tests' bound.
+    pub fn next(&self, what: &str) -> Value {
+        self.lines
+            .recv_timeout(super::WAIT)
+            .unwrap_or_else(|_| panic!("the Python server never reported {what}"))
+    }
+}
+
+impl Drop for PyServer {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
