@@ -28,6 +28,10 @@ pub enum NetError {
     #[error("the server answered `{status}` instead of `101 Switching Protocols`{body}")]
     NotUpgraded { status: String, body: String },
 
+    /// The server speaks another protocol than the URL's scheme asks for.
+    #[error("{0}")]
+    WrongScheme(String),
+
     #[error("WebSocket handshake with {addr} failed: {reason}")]
     Handshake { addr: String, reason: String },
 

@@ -19,6 +19,8 @@ use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue, Uri};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
+use super::first_bytes::FirstBytes;
+
 use super::rtt::RttMatcher;
 use super::{
     describe, error_text, header_pairs, tls, ws_config, CloseCause, CloseInfo, ConnCounters,
@@ -27,7 +29,7 @@ use super::{
 };
 use crate::error::NetError;
 
-pub type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub type WsStream = WebSocketStream<MaybeTlsStream<FirstBytes<TcpStream>>>;
 
 /// How long we wait for the peer to answer our close frame.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -262,6 +264,8 @@ pub async fn connect(opts: &ClientOptions) -> Result<Connected, NetError> {
     } else {
         Connector::Plain
     };
+    // Below TLS: what the server first said, should its answer not be ours to parse.
+    let (tcp, seen) = super::first_bytes::FirstBytes::new(tcp);
     let handshake = tokio_tungstenite::client_async_tls_with_config(
         request,
         tcp,
@@ -277,7 +281,13 @@ pub async fn connect(opts: &ClientOptions) -> Result<Connected, NetError> {
                 "WebSocket handshake"
             })
         })?
-        .map_err(|e| handshake_error(e, tls, &bare_host, peer, opts.ca_file.as_deref()))?;
+        .map_err(|e| {
+            let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
+            match wrong_language(&e, tls, &seen, uri) {
+                Some(said) => said,
+                None => handshake_error(e, tls, &bare_host, peer, opts.ca_file.as_deref()),
+            }
+        })?;
 
     let status = response.status();
     let tls_info = match ws.get_ref() {
@@ -312,6 +322,50 @@ pub async fn connect(opts: &ClientOptions) -> Result<Connected, NetError> {
             proxy: opts.proxy.as_ref().map(|p| p.shown()),
         },
     })
+}
+
+/// A handshake that failed because the server speaks something else than we
+/// asked in: TLS to `ws://`, plain HTTP to `wss://`, or HTTP older than 1.1.
+fn wrong_language(e: &WsError, tls: bool, seen: &[u8], uri: &Uri) -> Option<NetError> {
+    use super::first_bytes::{what_was_spoken, Spoke};
+    // An answer tungstenite understood (a non-101 status, say) is worded elsewhere.
+    if matches!(e, WsError::Http(_)) {
+        return None;
+    }
+    let other_scheme = |scheme: &str| {
+        let rest = uri.to_string();
+        let rest = rest
+            .split_once("://")
+            .map(|(_, r)| r.to_string())
+            .unwrap_or(rest);
+        format!("{scheme}://{rest}")
+    };
+    match what_was_spoken(seen)? {
+        Spoke::Tls if !tls => Some(NetError::WrongScheme(format!(
+            "the server speaks TLS: use {}",
+            other_scheme("wss")
+        ))),
+        Spoke::Http { status: said, .. } | Spoke::Text(said) if tls => {
+            Some(NetError::WrongScheme(format!(
+                "the server answered in plain text (`{}`), not TLS: use {}",
+                crate::escape::escape_text(&said, 60),
+                other_scheme("ws")
+            )))
+        }
+        // Older than 1.1 (`python3 -m http.server`): tungstenite stops at the version.
+        Spoke::Http { status, body } if !status.starts_with("HTTP/1.1") => {
+            let shown = &body.as_bytes()[..body.len().min(200)];
+            Some(NetError::NotUpgraded {
+                status,
+                body: if shown.is_empty() {
+                    String::new()
+                } else {
+                    format!("; body: {}", crate::escape::escape_bytes(shown, usize::MAX))
+                },
+            })
+        }
+        _ => None,
+    }
 }
 
 fn handshake_error(

@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod faults;
+pub mod first_bytes;
 pub mod nopong;
 pub mod proxy;
 pub mod rtt;
