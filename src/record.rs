@@ -41,6 +41,9 @@ pub struct Record {
     pub code: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// True when the peer sent a close code that may not appear on the wire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_invalid: Option<bool>,
 
     // Open.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -169,6 +172,7 @@ impl Record {
                 if let Some(c) = &f.close {
                     r.code = Some(c.code);
                     r.reason = Some(c.reason.clone());
+                    r.code_invalid = c.invalid.then_some(true);
                 }
             }
             _ => r.base64 = Some(base64::engine::general_purpose::STANDARD.encode(&f.payload)),
@@ -208,6 +212,7 @@ impl Record {
                     conn: Some(*conn),
                     code: close.as_ref().map(|c| c.code),
                     reason: close.as_ref().map(|c| c.reason.clone()),
+                    code_invalid: close.as_ref().and_then(|c| c.invalid.then_some(true)),
                     cause: Some(cause.to_string()),
                     message,
                     ..Record::event(*ts, "close")
@@ -284,6 +289,16 @@ impl Record {
                 .map(bytes::Bytes::from),
             _ => None,
         }
+    }
+
+    /// A close code and reason of this record, as they were.
+    pub fn close_info(&self) -> Option<crate::net::CloseInfo> {
+        let code = self.code?;
+        let reason = self.reason.clone().unwrap_or_default();
+        Some(match self.code_invalid {
+            Some(true) => crate::net::CloseInfo::invalid(code, reason),
+            _ => crate::net::CloseInfo::new(code, reason),
+        })
     }
 
     pub fn to_line(&self) -> String {

@@ -20,8 +20,8 @@ use crate::error::UsageError;
 use crate::headless::output::{ClientTotals, Format, Printer};
 use crate::net::rtt::format_duration;
 use crate::net::{
-    CloseCause, CloseInfo, ConnCounters, CounterSnapshot, Direction, Frame, FrameKind, Handshake,
-    NetEvent, Opened, Rtt, RttKind,
+    CloseCause, ConnCounters, CounterSnapshot, Direction, Frame, FrameKind, Handshake, NetEvent,
+    Opened, Rtt, RttKind,
 };
 use crate::record::Record;
 use crate::recorder::Side;
@@ -347,9 +347,7 @@ fn to_event(
         (Some("close"), _) => Some(NetEvent::Closed {
             conn,
             ts,
-            close: r
-                .code
-                .map(|c| CloseInfo::new(c, r.reason.clone().unwrap_or_default())),
+            close: r.close_info(),
             cause: match r.cause.as_deref() {
                 Some("local") => CloseCause::Local,
                 Some("peer") => CloseCause::Peer,
@@ -386,12 +384,7 @@ fn to_event(
                 Direction::Out
             };
             let kind = FrameKind::from_name(r.kind.as_deref()?)?;
-            let close = (kind == FrameKind::Close)
-                .then(|| {
-                    r.code
-                        .map(|c| CloseInfo::new(c, r.reason.clone().unwrap_or_default()))
-                })
-                .flatten();
+            let close = (kind == FrameKind::Close).then(|| r.close_info()).flatten();
             let payload = match (r.payload(), &close) {
                 (Some(p), _) => p,
                 (None, Some(c)) => c.payload(),

@@ -446,6 +446,100 @@ fn raw_frame(first_byte: u8, payload: &[u8]) -> Vec<u8> {
     f
 }
 
+/// Sends `close_payload` as a client's close frame and returns what the server
+/// logged: the incoming close, the reply and how the connection ended.
+async fn server_logs_for_close(
+    close_payload: &[u8],
+) -> (Option<NetEvent>, Option<NetEvent>, NetEvent) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (url, mut events) = start_server(ServerConfig::default()).await;
+    let ws = raw_connect(&url).await;
+    let tokio_tungstenite::MaybeTlsStream::Plain(mut tcp) = ws.into_inner() else {
+        panic!("plain TCP expected")
+    };
+    // Some traffic first, so the close is not the only thing read.
+    tcp.write_all(&raw_frame(0x81, b"before")).await.unwrap();
+    tcp.write_all(&raw_frame(0x88, close_payload))
+        .await
+        .unwrap();
+    let mut buf = [0u8; 256];
+    within("the server to finish", async {
+        while tcp.read(&mut buf).await.unwrap_or(0) > 0 {}
+    })
+    .await;
+    // Frames come before the Closed event: collect the close frames on the way.
+    let (mut close_in, mut close_out) = (None, None);
+    let closed = within("the closed event", async {
+        loop {
+            let ev = events.recv().await.expect("events");
+            match &ev {
+                NetEvent::Closed { .. } => return ev,
+                NetEvent::Frame(f) if f.kind == FrameKind::Close && f.dir == Direction::In => {
+                    close_in = Some(ev)
+                }
+                NetEvent::Frame(f) if f.kind == FrameKind::Close => close_out = Some(ev),
+                _ => {}
+            }
+        }
+    })
+    .await;
+    (close_in, close_out, closed)
+}
+
+#[tokio::test]
+async fn an_invalid_close_code_is_logged_as_sent_and_the_1002_reply_apart() {
+    for (code, reason) in [(5000u16, "bye"), (1005, "")] {
+        let mut payload = code.to_be_bytes().to_vec();
+        payload.extend_from_slice(reason.as_bytes());
+        let (close_in, close_out, closed) = server_logs_for_close(&payload).await;
+        let Some(NetEvent::Frame(i)) = close_in else {
+            panic!("no incoming close")
+        };
+        let c = i.close.expect("a code");
+        assert_eq!((c.code, c.reason.as_str(), c.invalid), (code, reason, true));
+        let Some(NetEvent::Frame(o)) = close_out else {
+            panic!("no reply")
+        };
+        assert_eq!(o.close.map(|c| (c.code, c.invalid)), Some((1002, false)));
+        let NetEvent::Closed { close, cause, .. } = closed else {
+            unreachable!()
+        };
+        assert_eq!(close.map(|c| c.code), Some(code));
+        let CloseCause::Error(why) = cause else {
+            panic!("{cause:?}")
+        };
+        assert!(
+            why.contains(&format!("close code {code}")) && why.contains("1002"),
+            "{why}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_legal_1002_from_the_peer_stays_a_peer_close() {
+    let (close_in, _, closed) = server_logs_for_close(b"\x03\xeaProtocol violation").await;
+    let Some(NetEvent::Frame(i)) = close_in else {
+        panic!("no incoming close")
+    };
+    assert_eq!(i.close.map(|c| (c.code, c.invalid)), Some((1002, false)));
+    let NetEvent::Closed { cause, .. } = closed else {
+        unreachable!()
+    };
+    assert_eq!(cause, CloseCause::Peer);
+}
+
+#[tokio::test]
+async fn a_one_byte_close_payload_is_worded() {
+    let (_, _, closed) = server_logs_for_close(&[3]).await;
+    let NetEvent::Closed { cause, .. } = closed else {
+        unreachable!()
+    };
+    let CloseCause::Error(why) = cause else {
+        panic!("{cause:?}")
+    };
+    assert!(why.contains("1-byte payload"), "{why}");
+}
+
 #[tokio::test]
 async fn echoes_read_before_a_bad_frame_are_still_sent() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -247,3 +247,48 @@ fn a_server_that_stops_reading_cannot_hold_the_client_forever() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("did not close"), "{stderr}");
 }
+
+#[test]
+fn a_server_closing_with_an_invalid_code_is_reported_as_it_sent_it() {
+    let url = with_raw_server(|mut ws| async move {
+        // 5000 may not be sent; a server's frames are not masked.
+        let _ = ws
+            .get_mut()
+            .write_all(&[0x88, 0x05, 0x13, 0x88, b'b', b'y', b'e'])
+            .await;
+        while ws.next().await.is_some() {}
+    });
+    let out = Command::cargo_bin("wsprobe")
+        .unwrap()
+        .args(["client", &url, "--json"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let records: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let close_in = records
+        .iter()
+        .find(|r| r["dir"] == "in" && r["kind"] == "close")
+        .expect("the incoming close");
+    assert_eq!(
+        (
+            close_in["code"].as_u64(),
+            close_in["code_invalid"].as_bool()
+        ),
+        (Some(5000), Some(true))
+    );
+    assert_eq!(close_in["reason"], "bye");
+    let close_out = records
+        .iter()
+        .find(|r| r["dir"] == "out" && r["kind"] == "close")
+        .expect("our answer");
+    assert_eq!(close_out["code"], 1002);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("close code 5000") && stderr.contains("1002"),
+        "{stderr}"
+    );
+}

@@ -604,11 +604,7 @@ pub fn drop_description(close: Option<&CloseInfo>, cause: &CloseCause) -> String
             } else {
                 format!(" \"{}\"", escape_text(&c.reason, 60))
             };
-            format!(
-                " {} {}{reason}",
-                c.code,
-                crate::net::close_code_name(c.code)
-            )
+            format!(" {} {}{reason}", c.code, c.name())
         })
         .unwrap_or_default();
     match cause {

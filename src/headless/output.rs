@@ -7,7 +7,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::escape::{escape_bytes, hex_preview};
 use crate::net::rtt::{format_duration, RttBook, RttSummary};
-use crate::net::{close_code_name, CloseCause, CloseInfo, Direction, Frame, FrameKind, NetEvent};
+use crate::net::{CloseCause, CloseInfo, Direction, Frame, FrameKind, NetEvent};
 use crate::record::{Record, RttRecord};
 
 /// How much of a payload a human line shows.
@@ -36,7 +36,7 @@ pub fn frame_summary(kind: FrameKind, len: usize, close: Option<&CloseInfo>) -> 
         (FrameKind::Close, Some(c)) => format!(
             "close {} {}{}",
             c.code,
-            close_code_name(c.code),
+            c.name(),
             if c.reason.is_empty() {
                 String::new()
             } else {
@@ -197,7 +197,7 @@ pub fn human_line(ev: &NetEvent) -> String {
         } => {
             let code = close
                 .as_ref()
-                .map(|c| format!(" {} {}", c.code, close_code_name(c.code)))
+                .map(|c| format!(" {} {}", c.code, c.name()))
                 .unwrap_or_default();
             let how = match cause {
                 CloseCause::Local => "closed by us".to_string(),

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use super::output::{ClientTotals, Format, Printer};
 use super::shutdown_signal;
 use crate::net::client::{self, ClientOptions, SessionOptions};
-use crate::net::{close_code_name, CloseCause, CloseInfo, NetCommand, NetEvent};
+use crate::net::{CloseCause, CloseInfo, NetCommand, NetEvent};
 
 /// How long a close may take, queue and handshake included, before the client
 /// gives up on the connection.
@@ -324,7 +324,7 @@ fn exit_code(close: Option<&CloseInfo>, cause: &CloseCause) -> u8 {
                 eprintln!(
                     "error: the server closed the connection with {} {}{}",
                     c.code,
-                    close_code_name(c.code),
+                    c.name(),
                     if c.reason.is_empty() {
                         String::new()
                     } else {

@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue, Uri};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
-use super::first_bytes::FirstBytes;
+use super::witness::Witness;
 
 use super::rtt::RttMatcher;
 use super::{
@@ -29,7 +29,7 @@ use super::{
 };
 use crate::error::NetError;
 
-pub type WsStream = WebSocketStream<MaybeTlsStream<FirstBytes<TcpStream>>>;
+pub type WsStream = WebSocketStream<MaybeTlsStream<Witness<TcpStream>>>;
 
 /// How long we wait for the peer to answer our close frame.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -264,8 +264,9 @@ pub async fn connect(opts: &ClientOptions) -> Result<Connected, NetError> {
     } else {
         Connector::Plain
     };
-    // Below TLS: what the server first said, should its answer not be ours to parse.
-    let (tcp, seen) = super::first_bytes::FirstBytes::new(tcp);
+    // Below TLS: what the server first said, should its answer not be ours to
+    // parse, and (without TLS, where it is readable) how it closed.
+    let (tcp, seen) = Witness::new(tcp, !tls);
     let handshake = tokio_tungstenite::client_async_tls_with_config(
         request,
         tcp,
@@ -327,7 +328,7 @@ pub async fn connect(opts: &ClientOptions) -> Result<Connected, NetError> {
 /// A handshake that failed because the server speaks something else than we
 /// asked in: TLS to `ws://`, plain HTTP to `wss://`, or HTTP older than 1.1.
 fn wrong_language(e: &WsError, tls: bool, seen: &[u8], uri: &Uri) -> Option<NetError> {
-    use super::first_bytes::{what_was_spoken, Spoke};
+    use super::witness::{what_was_spoken, Spoke};
     // An answer tungstenite understood (a non-101 status, say) is worded elsewhere.
     if matches!(e, WsError::Http(_)) {
         return None;
@@ -790,11 +791,25 @@ impl Session {
         if kind == FrameKind::Pong {
             self.awaiting_pong = None;
         }
-        if kind == FrameKind::Close && self.first_close.is_none() {
+        // The peer opened the closing handshake: tungstenite answers it.
+        let peer_first = kind == FrameKind::Close && self.first_close.is_none();
+        let invalid = super::invalid_peer_close(&msg, || match self.ws.get_ref() {
+            MaybeTlsStream::Plain(w) => w.peer_close(false),
+            _ => None,
+        });
+        if peer_first {
             let info = close.clone().unwrap_or_else(|| CloseInfo::new(1005, ""));
-            self.first_close = Some((info, CloseCause::Peer));
+            self.first_close = Some(match &invalid {
+                Some(theirs) => (theirs.clone(), super::invalid_close_cause(theirs, "server")),
+                None => (info, CloseCause::Peer),
+            });
         }
-        self.report(Direction::In, kind, payload.clone(), close.clone(), rtt)
+        // Logged as it came, not as tungstenite rewrote it.
+        let (in_payload, in_close) = match &invalid {
+            Some(theirs) => (theirs.payload(), Some(theirs.clone())),
+            None => (payload.clone(), close.clone()),
+        };
+        self.report(Direction::In, kind, in_payload, in_close, rtt)
             .await;
         match msg {
             Message::Ping(p) => {
@@ -802,13 +817,8 @@ impl Session {
                 self.report(Direction::Out, FrameKind::Pong, p, None, None)
                     .await;
             }
-            Message::Close(frame)
-                if self
-                    .first_close
-                    .as_ref()
-                    .is_some_and(|(_, c)| *c == CloseCause::Peer) =>
-            {
-                // tungstenite answers with the same close frame.
+            Message::Close(frame) if peer_first => {
+                // tungstenite answers with the same close frame (1002 for an invalid code).
                 self.report(
                     Direction::Out,
                     FrameKind::Close,

@@ -6,12 +6,12 @@
 
 pub mod client;
 pub mod faults;
-pub mod first_bytes;
 pub mod nopong;
 pub mod proxy;
 pub mod rtt;
 pub mod server;
 pub mod tls;
+pub mod witness;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -85,6 +85,9 @@ impl FrameKind {
 pub struct CloseInfo {
     pub code: u16,
     pub reason: String,
+    /// The peer sent a code that may not appear on the wire (1005, 5000, …);
+    /// tungstenite answered 1002 for it.
+    pub invalid: bool,
 }
 
 impl CloseInfo {
@@ -92,6 +95,26 @@ impl CloseInfo {
         CloseInfo {
             code,
             reason: reason.into(),
+            invalid: false,
+        }
+    }
+
+    /// A code the peer sent although no one may send it.
+    pub fn invalid(code: u16, reason: impl Into<String>) -> Self {
+        CloseInfo {
+            invalid: true,
+            ..CloseInfo::new(code, reason)
+        }
+    }
+
+    /// The code's name, and whether it was invalid: `Normal Closure`,
+    /// `No Status Received (invalid on the wire)`.
+    pub fn name(&self) -> String {
+        let name = close_code_name(self.code);
+        if self.invalid {
+            format!("{name} (invalid on the wire)")
+        } else {
+            name.to_string()
         }
     }
 
@@ -110,10 +133,7 @@ impl CloseInfo {
     }
 
     fn from_frame(frame: &CloseFrame) -> Self {
-        CloseInfo {
-            code: u16::from(frame.code),
-            reason: frame.reason.to_string(),
-        }
+        CloseInfo::new(u16::from(frame.code), frame.reason.to_string())
     }
 }
 
@@ -379,6 +399,9 @@ pub(crate) fn error_text(e: tokio_tungstenite::tungstenite::Error, peer: &str) -
         WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
             format!("the {peer} closed the connection without a close frame")
         }
+        WsError::Protocol(ProtocolError::InvalidCloseSequence) => format!(
+            "the {peer} sent a close frame with a 1-byte payload (a close code takes 2 bytes)"
+        ),
         WsError::Protocol(p) => format!("protocol error: {p}"),
         WsError::Utf8(_) => format!("the {peer} sent a text message that is not valid UTF-8"),
         WsError::Io(io) => match io.kind() {
@@ -393,6 +416,36 @@ pub(crate) fn error_text(e: tokio_tungstenite::tungstenite::Error, peer: &str) -
         },
         other => other.to_string(),
     }
+}
+
+/// The close frame tungstenite hands over when the peer's code may not be sent:
+/// it answers 1002 and reports that instead of what came.
+fn replaced_close(frame: &CloseFrame) -> bool {
+    u16::from(frame.code) == 1002 && frame.reason.as_str() == "Protocol violation"
+}
+
+/// What the peer really sent, when tungstenite replaced an invalid close code.
+pub(crate) fn invalid_peer_close(
+    msg: &Message,
+    raw: impl FnOnce() -> Option<witness::RawClose>,
+) -> Option<CloseInfo> {
+    let Message::Close(Some(frame)) = msg else {
+        return None;
+    };
+    if !replaced_close(frame) {
+        return None;
+    }
+    let raw = raw()?;
+    let code = raw.code()?;
+    (!CloseCode::from(code).is_allowed()).then(|| CloseInfo::invalid(code, raw.reason()))
+}
+
+/// How a connection that closed with an invalid code ended.
+pub(crate) fn invalid_close_cause(theirs: &CloseInfo, peer: &str) -> CloseCause {
+    CloseCause::Error(format!(
+        "the {peer} sent close code {}, which may not be sent; answered 1002 Protocol Error",
+        theirs.code
+    ))
 }
 
 /// How a reconnect reads in lines and in the timeline: the delay in whole

@@ -23,6 +23,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::faults::{Dice, Faults, Switches};
 use super::nopong::NoPong;
+use super::witness::Witness;
 use super::{
     describe, error_text, header_pairs, tls, ws_config, CloseCause, CloseInfo, ConnCounters,
     ConnId, CounterSnapshot, Direction, Frame, Handshake, NetCommand, NetEvent, Opened,
@@ -395,6 +396,8 @@ async fn serve_ws_on<S: AsyncRead + AsyncWrite + Unpin>(
     reporter: Reporter,
     registry: Registry,
 ) {
+    // Remembers how the peer closed, in case tungstenite replaces its code.
+    let stream = Witness::tail_only(stream);
     let mut seen: Option<(String, Handshake)> = None;
     let full = config
         .faults
@@ -506,7 +509,7 @@ async fn serve_ws_on<S: AsyncRead + AsyncWrite + Unpin>(
 /// One echo connection's state while it runs.
 struct EchoConn<'a, S> {
     id: ConnId,
-    ws: WebSocketStream<S>,
+    ws: WebSocketStream<Witness<S>>,
     config: &'a ServerConfig,
     reporter: &'a Reporter,
     counters: &'a ConnCounters,
@@ -612,7 +615,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
             Err(WsError::ConnectionClosed) => return Ok(()),
             Err(e) => return Err(error_text(e, "peer")),
         };
-        self.report(Direction::In, &msg);
+        let invalid = super::invalid_peer_close(&msg, || self.ws.get_ref().peer_close(true));
+        // Logged as it came, not as tungstenite rewrote it.
+        self.report_with(Direction::In, &msg, invalid.clone());
         let echo = match msg {
             Message::Text(t) => match &self.config.prefix {
                 Some(prefix) => Message::text(format!("{prefix}{}", t.as_str())),
@@ -630,13 +635,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
             Message::Close(frame) => {
                 // Nothing may follow the close reply: held-back echoes are dropped.
                 self.delayed.clear();
-                // tungstenite answers with the same code; record both halves.
+                // tungstenite answers with the same code (1002 for an invalid
+                // one); record both halves.
                 if self.first_close.is_none() {
                     let info = frame.as_ref().map(CloseInfo::from_frame);
-                    self.first_close = Some((
-                        info.clone().unwrap_or_else(|| CloseInfo::new(1005, "")),
-                        CloseCause::Peer,
-                    ));
+                    let (first, cause) = match invalid {
+                        Some(theirs) => {
+                            let cause = super::invalid_close_cause(&theirs, "peer");
+                            (theirs, cause)
+                        }
+                        None => (
+                            info.unwrap_or_else(|| CloseInfo::new(1005, "")),
+                            CloseCause::Peer,
+                        ),
+                    };
+                    self.first_close = Some((first, cause));
                     self.report(Direction::Out, &Message::Close(frame));
                 }
                 return Ok(());
@@ -765,6 +778,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
     }
 
     fn report(&mut self, dir: Direction, msg: &Message) {
+        self.report_with(dir, msg, None);
+    }
+
+    /// Reports `msg`, with `close` standing for its close frame when tungstenite
+    /// rewrote what the peer sent.
+    fn report_with(&mut self, dir: Direction, msg: &Message, close_as_sent: Option<CloseInfo>) {
         self.batch.count(dir, payload_len(msg));
         let recording = self.reporter.recorder.is_some();
         let show = self.reporter.frames && self.show;
@@ -774,9 +793,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
         if !show && !recording {
             return;
         }
-        let Some((kind, payload, close)) = describe(msg) else {
+        let Some((kind, mut payload, mut close)) = describe(msg) else {
             return;
         };
+        if let Some(c) = close_as_sent {
+            payload = c.payload();
+            close = Some(c);
+        }
         let frame = Frame {
             conn: self.id,
             ts: Utc::now(),

@@ -11,7 +11,7 @@ use crate::app::AppState;
 use crate::escape::escape_text;
 use crate::headless::output::{arrow, payload_preview};
 use crate::net::rtt::format_duration;
-use crate::net::{close_code_name, Direction, FrameKind, RttKind};
+use crate::net::{Direction, FrameKind, RttKind};
 use crate::tui::theme::Theme;
 
 pub struct FrameLogWidget<'a> {
@@ -47,12 +47,8 @@ fn kind_and_size(e: &FrameEntry) -> String {
 
 fn preview(e: &FrameEntry, width: usize) -> String {
     match &e.close {
-        Some(c) if c.reason.is_empty() => close_code_name(c.code).to_string(),
-        Some(c) => format!(
-            "{} \"{}\"",
-            close_code_name(c.code),
-            escape_text(&c.reason, width)
-        ),
+        Some(c) if c.reason.is_empty() => c.name(),
+        Some(c) => format!("{} \"{}\"", c.name(), escape_text(&c.reason, width)),
         None => payload_preview(e.kind, &e.payload, width),
     }
 }

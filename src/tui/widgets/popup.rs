@@ -12,7 +12,7 @@ use crate::app::state::{FrameEntry, Popup, TimelineEntry};
 use crate::app::{AppState, Pane};
 use crate::escape::escape_text;
 use crate::net::rtt::format_duration;
-use crate::net::{close_code_name, FrameKind, Handshake, RttKind};
+use crate::net::{FrameKind, Handshake, RttKind};
 use crate::tui::keymap;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::bytes;
@@ -87,7 +87,7 @@ pub fn detail_lines(e: &FrameEntry, state: &AppState) -> Vec<String> {
     out.push(String::new());
     match (e.kind, &e.close) {
         (FrameKind::Close, Some(c)) => {
-            out.push(format!("code   {} {}", c.code, close_code_name(c.code)));
+            out.push(format!("code   {} {}", c.code, c.name()));
             out.push(format!("reason {}", escape_text(&c.reason, 500)));
         }
         (FrameKind::Close, None) => out.push("no close code".into()),

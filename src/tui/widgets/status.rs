@@ -9,7 +9,7 @@ use super::{age, bytes, rate};
 use crate::app::state::{ClientPane, LinkState, ServerPane};
 use crate::app::AppState;
 use crate::escape::escape_text;
-use crate::net::{close_code_name, CloseCause};
+use crate::net::CloseCause;
 use crate::tui::theme::Theme;
 
 pub fn link_state(c: &ClientPane, now: std::time::Instant, theme: &Theme) -> Span<'static> {
@@ -30,7 +30,7 @@ pub fn link_state(c: &ClientPane, now: std::time::Instant, theme: &Theme) -> Spa
                     } else {
                         format!(" \"{}\"", escape_text(&c.reason, 40))
                     };
-                    format!(" {} {}{reason}", c.code, close_code_name(c.code))
+                    format!(" {} {}{reason}", c.code, c.name())
                 })
                 .unwrap_or_default();
             Span::styled(format!("{who}{code}"), theme.error())
