@@ -134,13 +134,29 @@ impl Reporter {
 /// The open connections' command queues, so the server can close them all when
 /// it shuts down (clients get 1001 Going Away instead of a reset).
 #[derive(Clone, Debug, Default)]
-pub struct Registry(Arc<Mutex<HashMap<ConnId, mpsc::Sender<NetCommand>>>>);
+pub struct Registry(Arc<Mutex<HashMap<ConnId, Entry>>>);
+
+/// How the registry reaches one connection: its commands, and a bell that
+/// makes it stop waiting for a close reply that does not come.
+#[derive(Debug)]
+struct Entry {
+    commands: mpsc::Sender<NetCommand>,
+    give_up: Arc<tokio::sync::Notify>,
+}
 
 impl Registry {
-    fn add(&self, id: ConnId, commands: mpsc::Sender<NetCommand>) {
+    fn add(&self, id: ConnId, commands: mpsc::Sender<NetCommand>) -> Arc<tokio::sync::Notify> {
+        let give_up = Arc::new(tokio::sync::Notify::new());
         if let Ok(mut m) = self.0.lock() {
-            m.insert(id, commands);
+            m.insert(
+                id,
+                Entry {
+                    commands,
+                    give_up: give_up.clone(),
+                },
+            );
         }
+        give_up
     }
 
     fn remove(&self, id: ConnId) {
@@ -157,19 +173,39 @@ impl Registry {
         self.len() == 0
     }
 
-    /// Sends `close` to every open connection and waits up to `wait` for them to end.
+    /// Sends `close` to every open connection and waits up to `wait` for them to
+    /// end. Those whose peer has not answered by then stop waiting for it, so
+    /// every connection still reports (and records) how it ended.
     pub async fn close_all(&self, close: CloseInfo, wait: Duration) {
         let queues: Vec<_> = match self.0.lock() {
-            Ok(m) => m.values().cloned().collect(),
+            Ok(m) => m.values().map(|e| e.commands.clone()).collect(),
             Err(_) => return,
         };
         for q in queues {
             let _ = q.try_send(NetCommand::Close(Some(close.clone())));
         }
+        if self.wait_empty(wait).await {
+            return;
+        }
+        if let Ok(m) = self.0.lock() {
+            for e in m.values() {
+                e.give_up.notify_one();
+            }
+        }
+        // A connection stops at its next turn; that is quick, but bounded all the same.
+        self.wait_empty(Duration::from_secs(2)).await;
+    }
+
+    /// True when every connection has ended within `wait`.
+    async fn wait_empty(&self, wait: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + wait;
-        while !self.is_empty() && tokio::time::Instant::now() < deadline {
+        while !self.is_empty() {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        true
     }
 }
 
@@ -463,7 +499,7 @@ async fn serve_ws_on<S: AsyncRead + AsyncWrite + Unpin>(
     let (path, handshake) = seen.unwrap_or_default();
     let counters = Arc::new(ConnCounters::default());
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
-    registry.add(id, cmd_tx.clone());
+    let give_up = registry.add(id, cmd_tx.clone());
     reporter
         .event(NetEvent::Opened(Box::new(Opened {
             conn: id,
@@ -491,7 +527,7 @@ async fn serve_ws_on<S: AsyncRead + AsyncWrite + Unpin>(
         recording: Vec::new(),
         dice: Dice::new(id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ std::process::id() as u64),
     }
-    .run(cmd_rx)
+    .run(cmd_rx, &give_up)
     .await;
     reporter
         .event(NetEvent::Closed {
@@ -536,12 +572,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
     async fn run(
         mut self,
         mut commands: mpsc::Receiver<NetCommand>,
+        give_up: &tokio::sync::Notify,
     ) -> (Option<CloseInfo>, CloseCause) {
         let mut commands_open = true;
         let error = loop {
             let next_due = self.delayed.front().map(|(due, _)| *due);
             tokio::select! {
                 biased;
+                // Shutting down, and the peer has not answered our close in time.
+                _ = give_up.notified() => break Some("the peer did not answer our close frame before the server stopped".to_string()),
                 _ = async { tokio::time::sleep_until(next_due.expect("guarded")).await }, if next_due.is_some() => {
                     if let Err(e) = self.send_due().await {
                         break Some(e);
