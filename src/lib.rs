@@ -122,11 +122,7 @@ fn trust_hint(
     let file = private_file::PrivateFile::create(&name, s.cert_pem.as_bytes())
         .map_err(|e| anyhow::anyhow!("cannot write the self-signed certificate: {e}"))?;
     let url = format!("wss://127.0.0.1:{port}");
-    let hint = format!(
-        "self-signed certificate, SHA-256 {}\ntrust it: wsprobe client {url} --ca {} (removed when the server stops)\nor skip checks: wsprobe client {url} --insecure",
-        s.fingerprint,
-        file.path().display()
-    );
+    let hint = present::self_signed_note(&s.fingerprint, &url, file.path());
     Ok((hint, file))
 }
 
@@ -302,16 +298,15 @@ async fn run_bench(args: BenchArgs, out: &OutputArgs) -> anyhow::Result<u8> {
     config.validate().map_err(error::UsageError)?;
     let live = !out.no_tui && !out.json && std::io::stdout().is_terminal();
     let report = if live {
-        let title = format!(
-            "wsprobe bench {} · {} · {} B · {}",
-            args.connect.url,
+        let title = vec![
+            format!("wsprobe bench {}", args.connect.url),
             present::count(config.connections as u64, "connection", "connections"),
-            config.size,
+            format!("{} B", config.size),
             match config.rate {
                 Some(r) => format!("open loop {r} msg/s"),
                 None => format!("window {}", config.window),
-            }
-        );
+            },
+        ];
         bench::live::run(&config, title).await?
     } else {
         let (running, handle) = bench::start(&config);
