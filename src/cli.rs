@@ -22,6 +22,9 @@ Examples:
   wsprobe --record demo.jsonl         the demo, every frame of both sides kept
   wsprobe replay demo.jsonl           a recording back in the dashboard";
 
+/// Each subcommand takes the output flags that mean something for it; the top
+/// level takes them all, for the demo (no subcommand) and for spellings that
+/// put them before the subcommand. `config::resolve` merges the two.
 #[derive(Debug, Parser)]
 #[command(name = "wsprobe", version, about = ABOUT, after_help = EXAMPLES)]
 pub struct Cli {
@@ -30,6 +33,23 @@ pub struct Cli {
 
     #[command(flatten)]
     pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub dashboard: DashboardArgs,
+
+    #[command(flatten)]
+    pub record: RecordArgs,
+
+    /// Write logs to this file (logs never go to the terminal)
+    #[arg(
+        help_heading = "Output",
+        display_order = 1000,
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "WSPROBE_LOG_FILE"
+    )]
+    pub log_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -75,48 +95,61 @@ pub struct ReplayArgs {
         env = "WSPROBE_HAR"
     )]
     pub har: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub dashboard: DashboardArgs,
 }
 
-/// How results are shown; these work before or after the subcommand.
-#[derive(Clone, Debug, Args)]
+/// How results are shown: server, client, replay and the demo.
+#[derive(Clone, Debug, Default, Args)]
 #[command(next_help_heading = "Output")]
 pub struct OutputArgs {
     /// Print lines instead of the dashboard (the default when stdout is not a terminal)
-    #[arg(long, global = true, env = "WSPROBE_NO_TUI", value_parser = FalseyValueParser::new())]
+    #[arg(long, env = "WSPROBE_NO_TUI", value_parser = FalseyValueParser::new())]
     pub no_tui: bool,
 
     /// Print one JSON object per line instead of human-readable lines (implies --no-tui)
-    #[arg(long, global = true, env = "WSPROBE_JSON", value_parser = FalseyValueParser::new())]
+    #[arg(long, env = "WSPROBE_JSON", value_parser = FalseyValueParser::new())]
     pub json: bool,
 
     /// Print only the listening line, connection events, errors and the summary
-    #[arg(short, long, global = true, env = "WSPROBE_QUIET", value_parser = FalseyValueParser::new())]
+    #[arg(short, long, env = "WSPROBE_QUIET", value_parser = FalseyValueParser::new())]
     pub quiet: bool,
+}
 
-    /// How many frames the dashboard keeps for scrolling (counters cover all)
-    #[arg(
-        long,
-        global = true,
-        value_name = "N",
-        default_value_t = 10_000,
-        env = "WSPROBE_KEEP"
-    )]
-    pub keep: usize,
+/// How the bench shows its results: a live view, or only the summary.
+#[derive(Clone, Debug, Default, Args)]
+#[command(next_help_heading = "Output")]
+pub struct BenchOutputArgs {
+    /// Print only the summary, no live view (the default when stdout is not a terminal)
+    #[arg(long, env = "WSPROBE_NO_TUI", value_parser = FalseyValueParser::new())]
+    pub no_tui: bool,
 
-    /// Record every event and frame to FILE as JSON Lines (server, client, demo);
-    /// nothing is dropped: under a flood the echo slows to the disk's pace
-    #[arg(
-        help_heading = "Recording and replay",
-        long,
-        global = true,
-        value_name = "FILE",
-        env = "WSPROBE_RECORD"
-    )]
+    /// Print the summary as one JSON object (implies --no-tui)
+    #[arg(long, env = "WSPROBE_JSON", value_parser = FalseyValueParser::new())]
+    pub json: bool,
+}
+
+/// The dashboard's memory: server, client, replay and the demo.
+#[derive(Clone, Debug, Default, Args)]
+#[command(next_help_heading = "Output")]
+pub struct DashboardArgs {
+    /// How many frames the dashboard keeps for scrolling (default 10000; counters cover all)
+    #[arg(long, value_name = "N", env = "WSPROBE_KEEP")]
+    pub keep: Option<usize>,
+}
+
+/// Recording: server, client and the demo.
+#[derive(Clone, Debug, Default, Args)]
+#[command(next_help_heading = "Recording and replay")]
+pub struct RecordArgs {
+    /// Record every event and frame to FILE as JSON Lines; nothing is dropped:
+    /// under a flood the echo slows to the disk's pace
+    #[arg(long, value_name = "FILE", env = "WSPROBE_RECORD")]
     pub record: Option<PathBuf>,
-
-    /// Write logs to this file (logs never go to the terminal)
-    #[arg(long, global = true, value_name = "FILE", env = "WSPROBE_LOG_FILE")]
-    pub log_file: Option<PathBuf>,
 }
 
 const SERVER_EXAMPLES: &str = "\
@@ -242,6 +275,15 @@ pub struct ServerArgs {
     /// Drop a connection that has not finished its handshake after this long
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, env = "WSPROBE_HANDSHAKE_TIMEOUT")]
     pub handshake_timeout: Duration,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub dashboard: DashboardArgs,
+
+    #[command(flatten)]
+    pub record: RecordArgs,
 }
 
 const CLIENT_EXAMPLES: &str = "\
@@ -395,6 +437,15 @@ pub struct ClientArgs {
         env = "WSPROBE_HAR"
     )]
     pub har: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub dashboard: DashboardArgs,
+
+    #[command(flatten)]
+    pub record: RecordArgs,
 }
 
 pub fn parse_speed(s: &str) -> Result<f64, String> {
@@ -486,6 +537,9 @@ pub struct BenchArgs {
     /// After sending stops, wait this long for outstanding echoes (then they count as lost)
     #[arg(help_heading = "Load", long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, env = "WSPROBE_TIMEOUT")]
     pub timeout: Duration,
+
+    #[command(flatten)]
+    pub output: BenchOutputArgs,
 }
 
 /// `HOST:PORT` with a port that exists: a typo is a usage error, not a failed bind.
@@ -640,13 +694,6 @@ mod tests {
     fn no_subcommand_is_the_demo() {
         let cli = Cli::try_parse_from(["wsprobe"]).unwrap();
         assert!(cli.command.is_none());
-    }
-
-    #[test]
-    fn global_flags_work_after_the_subcommand() {
-        let cli =
-            Cli::try_parse_from(["wsprobe", "server", "127.0.0.1:0", "--json", "-q"]).unwrap();
-        assert!(cli.output.json && cli.output.quiet);
     }
 
     #[test]

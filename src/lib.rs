@@ -7,6 +7,7 @@
 pub mod app;
 pub mod bench;
 pub mod cli;
+pub mod config;
 pub mod error;
 pub mod escape;
 pub mod har;
@@ -25,7 +26,8 @@ pub mod tui;
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-use cli::{BenchArgs, Cli, ClientArgs, Command, ConnectArgs, OutputArgs, ServerArgs};
+use cli::{BenchArgs, Cli, ClientArgs, Command, ConnectArgs, ServerArgs};
+use config::Options;
 use headless::output::{Format, Printer};
 use net::client::{ClientOptions, SessionOptions};
 use net::server::{Server, ServerConfig, SubprotocolPolicy};
@@ -33,21 +35,10 @@ use recorder::{Recording, Side};
 
 /// Runs what the command line asks for and returns the exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
-    let out = cli.output.clone();
-    let mut recording = match (&out.record, &cli.command) {
-        (
-            Some(_),
-            Some(
-                Command::Bench(_) | Command::Replay(_) | Command::Completions(_) | Command::Man(_),
-            ),
-        ) => {
-            return Err(error::UsageError(
-                "--record works with `server`, `client` and the demo".into(),
-            )
-            .into())
-        }
-        (Some(path), _) => Some(recorder::Recording::start(path).map_err(error::UsageError)?),
-        (None, _) => None,
+    let out = config::resolve(&cli)?;
+    let mut recording = match &out.record {
+        Some(path) => Some(recorder::Recording::start(path).map_err(error::UsageError)?),
+        None => None,
     };
     let rec = recording.as_ref();
     let code = match cli.command {
@@ -67,7 +58,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     code
 }
 
-fn format(out: &OutputArgs) -> Format {
+fn format(out: &Options) -> Format {
     if out.json {
         Format::Json
     } else {
@@ -122,11 +113,7 @@ fn trust_hint(
     let file = private_file::PrivateFile::create(&name, s.cert_pem.as_bytes())
         .map_err(|e| anyhow::anyhow!("cannot write the self-signed certificate: {e}"))?;
     let url = format!("wss://127.0.0.1:{port}");
-    let hint = format!(
-        "self-signed certificate, SHA-256 {}\ntrust it: wsprobe client {url} --ca {} (removed when the server stops)\nor skip checks: wsprobe client {url} --insecure",
-        s.fingerprint,
-        file.path().display()
-    );
+    let hint = present::self_signed_note(&s.fingerprint, &url, file.path());
     Ok((hint, file))
 }
 
@@ -152,13 +139,13 @@ fn warn_if_exposed(server: &Server) {
 }
 
 /// The dashboard needs a terminal to draw on and one to read keys from.
-pub(crate) fn use_tui(out: &OutputArgs) -> bool {
+pub(crate) fn use_tui(out: &Options) -> bool {
     !out.no_tui && !out.json && std::io::stdout().is_terminal() && std::io::stdin().is_terminal()
 }
 
 async fn run_server(
     args: ServerArgs,
-    out: &OutputArgs,
+    out: &Options,
     rec: Option<&Recording>,
 ) -> anyhow::Result<u8> {
     let tui = use_tui(out);
@@ -225,7 +212,7 @@ fn client_options(args: &ConnectArgs) -> Result<ClientOptions, error::UsageError
 
 async fn run_client(
     args: ClientArgs,
-    out: &OutputArgs,
+    out: &Options,
     rec: Option<&Recording>,
 ) -> anyhow::Result<u8> {
     let mut init = args.init.clone();
@@ -282,7 +269,7 @@ async fn run_client(
     .await
 }
 
-async fn run_bench(args: BenchArgs, out: &OutputArgs) -> anyhow::Result<u8> {
+async fn run_bench(args: BenchArgs, out: &Options) -> anyhow::Result<u8> {
     let config = bench::BenchConfig {
         connect: client_options(&args.connect)?,
         connections: args.connections,
@@ -302,16 +289,15 @@ async fn run_bench(args: BenchArgs, out: &OutputArgs) -> anyhow::Result<u8> {
     config.validate().map_err(error::UsageError)?;
     let live = !out.no_tui && !out.json && std::io::stdout().is_terminal();
     let report = if live {
-        let title = format!(
-            "wsprobe bench {} · {} · {} B · {}",
-            args.connect.url,
+        let title = vec![
+            format!("wsprobe bench {}", args.connect.url),
             present::count(config.connections as u64, "connection", "connections"),
-            config.size,
+            format!("{} B", config.size),
             match config.rate {
                 Some(r) => format!("open loop {r} msg/s"),
                 None => format!("window {}", config.window),
-            }
-        );
+            },
+        ];
         bench::live::run(&config, title).await?
     } else {
         let (running, handle) = bench::start(&config);
@@ -342,7 +328,7 @@ async fn run_bench(args: BenchArgs, out: &OutputArgs) -> anyhow::Result<u8> {
 }
 
 /// No arguments: an echo server on loopback and a client connected to it.
-async fn run_demo(out: &OutputArgs, rec: Option<&Recording>) -> anyhow::Result<u8> {
+async fn run_demo(out: &Options, rec: Option<&Recording>) -> anyhow::Result<u8> {
     let session = SessionOptions {
         recorder: rec.map(|r| r.recorder(Side::Client)),
         ..SessionOptions::default()

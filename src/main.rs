@@ -4,7 +4,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = wsprobe::cli::Cli::parse();
-    let _log = match wsprobe::logging::init(cli.output.log_file.as_deref()) {
+    let _log = match wsprobe::logging::init(cli.log_file.as_deref()) {
         Ok(guard) => guard,
         Err(e) => {
             eprintln!("error: {e}");

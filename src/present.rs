@@ -9,6 +9,15 @@ pub fn count(n: u64, one: &str, many: &str) -> String {
     }
 }
 
+/// What a server with a self-signed certificate says about it, on stderr and
+/// above its dashboard: the fingerprint and how a client trusts it.
+pub fn self_signed_note(fingerprint: &str, url: &str, ca_file: &std::path::Path) -> String {
+    format!(
+        "self-signed certificate, SHA-256 {fingerprint}\ntrust it: wsprobe client {url} --ca {} (removed when the server stops)\nor skip checks: wsprobe client {url} --insecure",
+        ca_file.display()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

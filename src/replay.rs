@@ -15,7 +15,8 @@ use tokio::sync::mpsc;
 
 use crate::app::state::{ClientPane, Focus, ServerPane};
 use crate::app::{update, AppState, Mode, Msg, Pane};
-use crate::cli::{OutputArgs, ReplayArgs};
+use crate::cli::ReplayArgs;
+use crate::config::Options;
 use crate::error::UsageError;
 use crate::headless::output::{ClientTotals, Format, Printer};
 use crate::net::rtt::format_duration;
@@ -416,7 +417,7 @@ fn to_event(
     }
 }
 
-pub async fn run(args: ReplayArgs, out: &OutputArgs) -> anyhow::Result<u8> {
+pub async fn run(args: ReplayArgs, out: &Options) -> anyhow::Result<u8> {
     let loaded = Loaded::from_file(&args.file).map_err(UsageError)?;
     if let Some(path) = &args.har {
         let mut har = crate::har::Har::default();

@@ -41,6 +41,49 @@ fn help_lists_the_commands() {
 }
 
 #[test]
+fn subcommand_help_shows_only_the_output_flags_that_apply() {
+    let options = |sub: &str| -> Vec<String> {
+        let out = wsprobe().args([sub, "--help"]).output().unwrap();
+        assert!(out.status.success());
+        // The option lines: `  -q, --quiet  …` or `      --keep <N>  …`.
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| {
+                let l = l.trim_start();
+                let l = l.strip_prefix("-q, ").unwrap_or(l);
+                l.starts_with("--")
+                    .then(|| l.split([' ', '=']).next().unwrap_or("").to_string())
+            })
+            .collect()
+    };
+    let server = options("server");
+    for flag in [
+        "--no-tui",
+        "--json",
+        "--quiet",
+        "--keep",
+        "--record",
+        "--log-file",
+    ] {
+        assert!(server.iter().any(|f| f == flag), "server lacks {flag}");
+    }
+    let bench = options("bench");
+    for flag in ["--keep", "--record", "--quiet"] {
+        assert!(!bench.iter().any(|f| f == flag), "bench shows {flag}");
+    }
+    let replay = options("replay");
+    assert!(
+        !replay.iter().any(|f| f == "--record"),
+        "replay shows --record"
+    );
+    let man = options("man");
+    assert!(
+        !man.iter().any(|f| f == "--json" || f == "--keep"),
+        "{man:?}"
+    );
+}
+
+#[test]
 fn pipe_round_trip_through_both_binaries() {
     let server = ServerProcess::start(&[]);
     let out = run_with_stdin(wsprobe().args(["client", &server.url]), "hello\nwörld\n");

@@ -325,7 +325,11 @@ fn bad_recording_paths_and_files_are_clear() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a recording"));
 
+    // The bench records nothing: it has no --record, and one before it is refused.
     let out = wsprobe(&["bench", "ws://127.0.0.1:9", "--record", "x.jsonl"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unexpected argument '--record'"));
+    let out = wsprobe(&["--record", "x.jsonl", "bench", "ws://127.0.0.1:9"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--record works with"));
 }

@@ -19,6 +19,7 @@ use super::worker::new_histogram;
 use super::{start, BenchConfig, Report};
 use crate::headless::shutdown_signal;
 use crate::net::rtt::format_duration;
+use crate::tui::fit::{fit, fit_line, Segment, Shrink, ALWAYS};
 use crate::tui::terminal;
 use crate::tui::theme::Theme;
 
@@ -28,7 +29,9 @@ const HISTORY: usize = 480;
 
 /// What the live view shows; filled from the shared progress every refresh.
 pub struct LiveState {
-    pub title: String,
+    /// `wsprobe bench URL`, then what the load is (`10 connections`, `64 B`, …):
+    /// the parts after the first give way, last first, on a narrow screen.
+    pub title: Vec<String>,
     pub elapsed: Duration,
     /// 0..=1 when the end is known.
     pub done: f64,
@@ -54,10 +57,19 @@ pub fn draw(f: &mut Frame, s: &LiveState, theme: &Theme) {
         Constraint::Length(1),
     ])
     .areas(f.area());
-    f.render_widget(
-        Paragraph::new(Span::styled(s.title.clone(), theme.bold())),
-        title,
-    );
+    let parts: Vec<Segment> = s
+        .title
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            if i == 0 {
+                Segment::styled(ALWAYS, t.clone(), theme.bold()).shrink(Shrink::End)
+            } else {
+                Segment::styled(100 - i.min(99) as u8, t.clone(), theme.bold()).sep(" · ")
+            }
+        })
+        .collect();
+    f.render_widget(Paragraph::new(fit_line(&parts, title.width)), title);
     f.render_widget(
         Gauge::default()
             .ratio(s.done.clamp(0.0, 1.0))
@@ -70,30 +82,42 @@ pub fn draw(f: &mut Frame, s: &LiveState, theme: &Theme) {
         gauge,
     );
     let last = s.history.back().copied().unwrap_or_default();
-    f.render_widget(
-        Paragraph::new(vec![
-            Line::from(vec![
-                Span::raw(format!("connected {}/{}  ", s.connected, s.connections)),
-                Span::styled(format!("sent {}  ", s.sent), theme.sent()),
-                Span::styled(format!("received {}  ", s.received), theme.received()),
-                Span::styled(format!("{:.0} msg/s", s.rate), theme.bold()),
-                if s.errors > 0 {
-                    Span::styled(format!("  errors {}", s.errors), theme.error())
-                } else {
-                    Span::raw("")
-                },
-            ]),
-            Line::raw(format!(
-                "now: p50 {}  p99 {}   so far: p50 {}  p99 {}  max {}",
-                format_duration(Duration::from_secs_f64(last.1 / 1000.0)),
-                format_duration(Duration::from_secs_f64(last.2 / 1000.0)),
-                format_duration(Duration::from_micros(s.so_far.value_at_quantile(0.5))),
-                format_duration(Duration::from_micros(s.so_far.value_at_quantile(0.99))),
-                format_duration(Duration::from_micros(s.so_far.max())),
-            )),
-        ]),
-        stats,
-    );
+    let ms = |v: f64| format_duration(Duration::from_secs_f64(v / 1000.0));
+    let us = |v: u64| format_duration(Duration::from_micros(v));
+    let mut segs = vec![
+        Segment::raw(6, format!("connected {}/{}", s.connected, s.connections))
+            .shrink(Shrink::Words),
+        Segment::styled(7, format!("sent {}", s.sent), theme.sent()).sep("  "),
+        Segment::styled(8, format!("received {}", s.received), theme.received())
+            .sep("  ")
+            .shrink(Shrink::Words),
+        Segment::styled(ALWAYS, format!("{:.0} msg/s", s.rate), theme.bold()).sep("  "),
+    ];
+    if s.errors > 0 {
+        segs.push(Segment::styled(ALWAYS, format!("errors {}", s.errors), theme.error()).sep("  "));
+    }
+    segs.extend([
+        Segment::raw(5, "now:").sep("   ").new_row().group(1),
+        Segment::raw(5, format!("p50 {}", ms(last.1)))
+            .glued()
+            .group(1),
+        Segment::raw(5, format!("p99 {}", ms(last.2)))
+            .sep("  ")
+            .glued()
+            .group(1),
+        Segment::raw(9, "so far:").sep("   ").group(2),
+        Segment::raw(9, format!("p50 {}", us(s.so_far.value_at_quantile(0.5))))
+            .glued()
+            .group(2),
+        Segment::raw(9, format!("p99 {}", us(s.so_far.value_at_quantile(0.99))))
+            .sep("  ")
+            .glued()
+            .group(2),
+        Segment::raw(8, format!("max {}", us(s.so_far.max())))
+            .sep("  ")
+            .glued(),
+    ]);
+    f.render_widget(Paragraph::new(fit(&segs, stats.width, stats.height)), stats);
     let p50: Vec<(f64, f64)> = s.history.iter().map(|p| (p.0, p.1)).collect();
     let p99: Vec<(f64, f64)> = s.history.iter().map(|p| (p.0, p.2)).collect();
     let x0 = s.history.front().map(|p| p.0).unwrap_or(0.0);
@@ -157,7 +181,7 @@ pub fn draw(f: &mut Frame, s: &LiveState, theme: &Theme) {
 }
 
 /// Runs the bench with the live view; the terminal is restored before returning.
-pub async fn run(config: &BenchConfig, title: String) -> anyhow::Result<Report> {
+pub async fn run(config: &BenchConfig, title: Vec<String>) -> anyhow::Result<Report> {
     let (running, mut handle) = start(config);
     let theme = Theme::from_env();
     let (mut term, guard) = terminal::init()?;

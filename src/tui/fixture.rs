@@ -16,6 +16,8 @@ use super::theme::Theme;
 use super::ui;
 use crate::app::state::{ClientPane, Rates, ServerPane};
 use crate::app::{update, AppState, Mode, Msg, Pane};
+use crate::bench::live::LiveState;
+use crate::net::faults::{Faults, Switches};
 use crate::net::{
     CloseCause, CloseInfo, ConnCounters, Direction, Frame, FrameKind, Handshake, NetCommand,
     NetEvent, Opened, Rtt, RttKind,
@@ -67,6 +69,7 @@ fn handshake(path: &str, subprotocol: Option<&str>) -> Handshake {
 
 fn opened(
     conn: u64,
+    ms: i64,
     peer: &str,
     path: &str,
     counts: [u64; 4],
@@ -79,7 +82,7 @@ fn opened(
     counters.bytes_out.store(counts[3], Ordering::Relaxed);
     let ev = NetEvent::Opened(Box::new(Opened {
         conn,
-        ts: wall(0),
+        ts: wall(ms),
         peer: peer.parse::<SocketAddr>().expect("fixture address"),
         path: path.into(),
         handshake: handshake(path, Some("chat")),
@@ -120,7 +123,7 @@ const SESSION: &[(&str, u64)] = &[
 ];
 
 fn client_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Receiver<NetCommand>>) {
-    let (ev, rx) = opened(1, "127.0.0.1:8765", "/chat?room=1", [9, 8, 260, 231]);
+    let (ev, rx) = opened(1, 0, "127.0.0.1:8765", "/chat?room=1", [9, 8, 260, 231]);
     keep.push(rx);
     state.now = base;
     update(state, Msg::Net(Pane::Client, ev));
@@ -248,7 +251,7 @@ fn server_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Rece
     ];
     for (id, peer, path, counts) in conns {
         state.now = base + Duration::from_millis(id * 400);
-        let (ev, rx) = opened(id, peer, path, counts);
+        let (ev, rx) = opened(id, id as i64 * 400, peer, path, counts);
         keep.push(rx);
         update(state, Msg::Net(Pane::Server, ev));
     }
@@ -382,6 +385,159 @@ pub fn fixture(mode: Mode) -> Fixture {
         base,
         _keep: keep,
     }
+}
+
+/// A client whose connection dropped and came back after a failed attempt:
+/// the timeline (t) has something to tell.
+pub fn reconnecting_client() -> Fixture {
+    let mut fx = fixture(Mode::Client);
+    let s = &mut fx.state;
+    s.now = fx.base + Duration::from_secs(9);
+    let events = [
+        NetEvent::Closed {
+            conn: 1,
+            ts: wall(9_000),
+            close: None,
+            cause: CloseCause::Error(
+                "the connection was reset by the server (os error 104) while a message was on its way"
+                    .into(),
+            ),
+        },
+        NetEvent::Reconnecting {
+            conn: 2,
+            ts: wall(9_000),
+            attempt: 1,
+            delay: Duration::from_millis(500),
+            lost: 3,
+        },
+        NetEvent::Error {
+            conn: Some(2),
+            ts: wall(9_500),
+            message: "connection refused (os error 111): nothing listens on 127.0.0.1:8765".into(),
+        },
+        NetEvent::Reconnecting {
+            conn: 3,
+            ts: wall(9_500),
+            attempt: 2,
+            delay: Duration::from_millis(1000),
+            lost: 0,
+        },
+    ];
+    for ev in events {
+        update(s, Msg::Net(Pane::Client, ev));
+    }
+    s.now = fx.base + Duration::from_secs(60);
+    let (ev, rx) = opened(3, 10_500, "127.0.0.1:8765", "/chat?room=1", [2, 2, 40, 40]);
+    fx._keep.push(rx);
+    update(s, Msg::Net(Pane::Client, ev));
+    s.now = fx.base + Duration::from_secs(83);
+    fx
+}
+
+/// A server in trouble: faults on, frames the screen could not take, errors
+/// and a client that left before its handshake, all in its status line and
+/// its events view (e).
+pub fn troubled_server() -> Fixture {
+    let mut fx = fixture(Mode::Server);
+    let s = &mut fx.state;
+    let events = [
+        NetEvent::LeftBeforeHandshake {
+            ts: wall(9_000),
+            peer: "127.0.0.1:51400".parse().expect("fixture address"),
+        },
+        NetEvent::Error {
+            conn: None,
+            ts: wall(9_100),
+            message: "handshake with 127.0.0.1:51402 failed: the request has no Sec-WebSocket-Key header, so it cannot be upgraded".into(),
+        },
+        NetEvent::Error {
+            conn: Some(2),
+            ts: wall(9_200),
+            message: "connection reset by peer (os error 104)".into(),
+        },
+    ];
+    for ev in events {
+        update(s, Msg::Net(Pane::Server, ev));
+    }
+    if let Some(server) = s.server.as_mut() {
+        server.faults = Some((
+            Faults {
+                delay: Duration::from_millis(20),
+                drop_percent: 10.0,
+                ..Faults::default()
+            },
+            Arc::new(Switches::default()),
+        ));
+        server.not_shown.store(10_340_572, Ordering::Relaxed);
+    }
+    fx
+}
+
+/// The note a server with `--tls-self-signed` shows above its dashboard.
+pub fn self_signed_note() -> String {
+    let note = crate::present::self_signed_note(
+        "3A:91:5C:0E:7B:D2:44:19:AF:60:2B:C8:71:E5:9D:03:6F:B4:18:C2:5A:E7:90:3D:21:8E:F6:4B:07:C9:A3:5D",
+        "wss://127.0.0.1:8765",
+        std::path::Path::new("/run/user/1000/wsprobe/self-signed-8765-4242.pem"),
+    );
+    format!(" {}", note.replace('\n', "\n "))
+}
+
+/// The bench's live view halfway through a run: a fixed history and spread.
+pub fn bench_live() -> LiveState {
+    let mut so_far = crate::bench::worker::new_histogram();
+    for (us, n) in [
+        (180u64, 400u64),
+        (240, 2600),
+        (310, 1400),
+        (520, 300),
+        (12_470, 3),
+    ] {
+        let _ = so_far.record_n(us, n);
+    }
+    let history = (1..=20)
+        .map(|i| {
+            let t = f64::from(i) * 0.25;
+            (
+                t,
+                0.24 + f64::from(i % 4) * 0.02,
+                0.5 + f64::from(i % 7) * 0.1,
+            )
+        })
+        .collect();
+    LiveState {
+        title: vec![
+            "wsprobe bench ws://127.0.0.1:8765".into(),
+            "50 connections".into(),
+            "64 B".into(),
+            "window 16".into(),
+        ],
+        elapsed: Duration::from_millis(5_000),
+        done: 0.5,
+        sent: 4_703,
+        received: 4_703,
+        errors: 2,
+        connected: 50,
+        connections: 50,
+        rate: 940.6,
+        history,
+        so_far,
+        stopping: false,
+    }
+}
+
+/// Draws the bench's live view into an off-screen terminal of the given size.
+pub fn render_bench(
+    state: &LiveState,
+    width: u16,
+    height: u16,
+    theme: &Theme,
+) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test backend");
+    terminal
+        .draw(|f| crate::bench::live::draw(f, state, theme))
+        .expect("draw to a test backend");
+    terminal
 }
 
 /// Draws the state into an off-screen terminal of the given size.

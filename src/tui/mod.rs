@@ -2,6 +2,7 @@
 //! `select!` over terminal events, a render tick, a clock tick and the network's
 //! events; `update` decides, this loop carries out the effects.
 
+pub mod fit;
 #[doc(hidden)]
 pub mod fixture;
 mod history;

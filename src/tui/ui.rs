@@ -15,6 +15,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Sparkline};
 use ratatui::Frame;
 
+use super::fit::{self, Segment, Shrink, ALWAYS};
 use super::theme::Theme;
 use super::widgets::frames::FrameLogWidget;
 use super::widgets::input::{self, InputWidget};
@@ -46,9 +47,13 @@ pub fn draw(f: &mut Frame, state: &AppState, theme: &Theme) {
         }
         Mode::Demo => demo(f, main, state, theme),
     }
-    f.render_widget(Paragraph::new(key_hints(state, theme)), keys);
+    f.render_widget(
+        Paragraph::new(fit::hints(key_hints(state), theme.dim(), keys.width)),
+        keys,
+    );
     if let Some(p) = &state.popup {
-        popup::render(f, p, state, theme);
+        // Over everything but the key hints, which say how to scroll and close it.
+        popup::render(f, main, p, state, theme);
     }
 }
 
@@ -71,27 +76,12 @@ fn hint_line(f: &mut Frame, area: Rect, state: &AppState, theme: &Theme) -> Rect
     rest
 }
 
-/// The note's lines cut into rows of at most `width` columns, breaking
-/// anywhere: a path or command is shown whole over two rows rather than cut.
+/// The note's lines cut into rows of at most `width` columns, at spaces where
+/// it can: a path or command is shown whole over two rows rather than cut.
 fn wrap_whole(text: &str, width: u16) -> Vec<String> {
-    use unicode_width::UnicodeWidthChar;
-    let width = usize::from(width.max(1));
-    let mut rows = Vec::new();
-    for line in text.lines() {
-        let mut row = String::new();
-        let mut used = 0;
-        for ch in line.chars() {
-            let w = ch.width().unwrap_or(0);
-            if used + w > width && !row.is_empty() {
-                rows.push(std::mem::take(&mut row));
-                used = 0;
-            }
-            row.push(ch);
-            used += w;
-        }
-        rows.push(row);
-    }
-    rows
+    text.lines()
+        .flat_map(|line| fit::wrap(line, usize::from(width)))
+        .collect()
 }
 
 fn demo(f: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
@@ -119,21 +109,25 @@ fn demo(f: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
 }
 
 /// The regex editor line, shown under the log being filtered.
-fn filter_line<'a>(state: &'a AppState, theme: &Theme) -> Option<Line<'a>> {
+fn filter_line(state: &AppState, theme: &Theme, width: u16) -> Option<Line<'static>> {
     let ed = state.filter_edit.as_ref()?;
-    let mut spans = vec![
-        Span::styled(" filter regex: ", theme.warn()),
-        Span::raw(escape_text(ed.text(), 200)),
-        Span::styled("▏", theme.warn()),
-        Span::styled("  Enter applies · empty clears · Esc cancels", theme.dim()),
+    let mut segs = vec![
+        Segment::styled(ALWAYS, " filter regex:", theme.warn()),
+        Segment::raw(ALWAYS, escape_text(ed.text(), 200))
+            .and("▏", theme.warn())
+            .shrink(Shrink::End),
     ];
     if let Some(err) = &state.filter_error {
-        spans.push(Span::styled(
-            format!("  {}", escape_text(err, 200)),
-            theme.error(),
-        ));
+        segs.push(
+            Segment::styled(9, escape_text(err, 200), theme.error())
+                .sep("  ")
+                .shrink(Shrink::Tail),
+        );
     }
-    Some(Line::from(spans))
+    segs.push(
+        Segment::styled(3, "Enter applies · empty clears · Esc cancels", theme.dim()).sep("  "),
+    );
+    Some(fit::fit_line(&segs, width))
 }
 
 /// Rows for the status bar: two lines when narrow and there is room for them.
@@ -177,12 +171,13 @@ fn client_pane(f: &mut Frame, area: Rect, c: &ClientPane, state: &AppState, them
     }
     .render(f, log_area, state, theme);
     rtt::render(f, rtt_area, c, theme);
-    if let Some(line) = filter_line(state, theme).filter(|_| filtering) {
+    if let Some(line) = filter_line(state, theme, filter_area.width).filter(|_| filtering) {
         f.render_widget(Paragraph::new(line), filter_area);
     }
     InputWidget {
         input: &c.input,
-        title: "Message — Enter sends, Alt-Enter new line, /help".into(),
+        title: "Message".into(),
+        hint: "Enter sends, Alt-Enter new line, /help".into(),
         error: c.input_error.as_deref(),
         focused: state.focus == Focus::ClientInput
             && state.popup.is_none()
@@ -252,18 +247,18 @@ fn server_pane(f: &mut Frame, area: Rect, s: &ServerPane, state: &AppState, them
             side,
         );
     }
-    if let Some(line) = filter_line(state, theme).filter(|_| filtering) {
+    if let Some(line) = filter_line(state, theme, filter_area.width).filter(|_| filtering) {
         f.render_widget(Paragraph::new(line), filter_area);
     }
-    let target = if s.send_to_all {
-        format!(
-            "Send to all open ({}) — Ctrl-A: selected only",
-            s.open_count()
+    let (target, hint) = if s.send_to_all {
+        (
+            format!("Send to all open ({})", s.open_count()),
+            "Ctrl-A: selected only",
         )
     } else {
         match s.selected {
-            Some(id) => format!("Send to #{id} — Ctrl-A: all"),
-            None => "Send — no connection selected".to_string(),
+            Some(id) => (format!("Send to #{id}"), "Ctrl-A: all"),
+            None => ("Send".to_string(), "no connection selected"),
         }
     };
     if input_h == 0 {
@@ -272,6 +267,7 @@ fn server_pane(f: &mut Frame, area: Rect, s: &ServerPane, state: &AppState, them
     InputWidget {
         input: &s.input,
         title: target,
+        hint: hint.into(),
         error: s.input_error.as_deref(),
         focused: state.focus == Focus::ServerInput
             && state.popup.is_none()
@@ -280,20 +276,56 @@ fn server_pane(f: &mut Frame, area: Rect, s: &ServerPane, state: &AppState, them
     .render(f, input_area, theme);
 }
 
-fn key_hints<'a>(state: &AppState, theme: &Theme) -> Line<'a> {
-    let text = if state.popup.is_some() {
-        "↑/↓ PgUp/PgDn scroll · Esc close"
+/// The keys that work now, most useful first: a narrow footer drops them from the right.
+fn key_hints(state: &AppState) -> &'static [&'static str] {
+    if state.popup.is_some() {
+        &["↑/↓ PgUp/PgDn scroll", "Esc close"]
     } else if state.filter_edit.is_some() {
-        "type a regex · Enter apply · Esc cancel"
+        &["type a regex", "Enter apply", "Esc cancel"]
     } else {
         match state.focus {
-            Focus::ClientInput | Focus::ServerInput => "Enter send · ↑/↓ history · Tab focus · Esc leave box · ? help · Ctrl-C quit",
-            Focus::ClientLog => "↑/↓ select · Enter detail · p pause · f,/ filter · h handshake · c clear · i type · ? help · q quit",
-            Focus::ServerConns => "↑/↓ select conn · x close it · h handshake · s scope · Tab focus · i type · ? help · q quit",
-            Focus::ServerLog => "↑/↓ select · Enter detail · p pause · f,/ filter · s scope · c clear · i type · ? help · q quit",
+            Focus::ClientInput | Focus::ServerInput => &[
+                "Enter send",
+                "↑/↓ history",
+                "Tab focus",
+                "Esc leave box",
+                "? help",
+                "Ctrl-C quit",
+            ],
+            Focus::ClientLog => &[
+                "↑/↓ select",
+                "Enter detail",
+                "p pause",
+                "f,/ filter",
+                "h handshake",
+                "c clear",
+                "i type",
+                "? help",
+                "q quit",
+            ],
+            Focus::ServerConns => &[
+                "↑/↓ select conn",
+                "x close it",
+                "h handshake",
+                "s scope",
+                "Tab focus",
+                "i type",
+                "? help",
+                "q quit",
+            ],
+            Focus::ServerLog => &[
+                "↑/↓ select",
+                "Enter detail",
+                "p pause",
+                "f,/ filter",
+                "s scope",
+                "c clear",
+                "i type",
+                "? help",
+                "q quit",
+            ],
         }
-    };
-    Line::from(Span::styled(text, theme.dim()))
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,20 @@ use crate::app::AppState;
 use crate::escape::escape_text;
 use crate::net::CloseCause;
 use crate::tui::theme::Theme;
+use unicode_width::UnicodeWidthStr;
+
+/// The path escaped, and cut with `…` to `width` columns when longer.
+fn path_cell(path: &str, width: usize) -> String {
+    let text = escape_text(path, 200);
+    if text.width() <= width {
+        return text;
+    }
+    let spans = [ratatui::text::Span::raw(text)];
+    crate::tui::fit::shrink(&spans, crate::tui::fit::Shrink::End, width)
+        .into_iter()
+        .map(|s| s.content.into_owned())
+        .collect()
+}
 
 pub fn render(
     f: &mut Frame,
@@ -36,6 +50,18 @@ pub fn render(
         _ => n.saturating_sub(inner_h),
     };
     let wide = area.width >= 100;
+    // The path column takes what the others leave; a longer path ends in `…`.
+    let others: u16 = if wide {
+        6 + 21 + 8 + 6 + 13 + 21 + 11
+    } else {
+        6 + 21 + 6 + 13 + 11
+    };
+    let columns: u16 = if wide { 8 } else { 6 };
+    let path_w = block
+        .inner(area)
+        .width
+        .saturating_sub(others + columns - 1)
+        .max(2);
     let rows: Vec<Row> = s
         .rows
         .iter()
@@ -56,7 +82,7 @@ pub fn render(
             let mut cells = vec![
                 Cell::from(format!("#{}", r.id)),
                 Cell::from(r.peer.to_string()),
-                Cell::from(escape_text(&r.path, 60)),
+                Cell::from(path_cell(&r.path, usize::from(path_w))),
             ];
             if wide {
                 cells.push(Cell::from(

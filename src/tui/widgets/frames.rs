@@ -2,9 +2,10 @@
 
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
-use ratatui::text::{Line, Span};
+use ratatui::text::Span;
 use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 use ratatui::Frame;
+use unicode_width::UnicodeWidthStr;
 
 use crate::app::state::{FrameEntry, LogView};
 use crate::app::AppState;
@@ -12,6 +13,7 @@ use crate::escape::escape_text;
 use crate::headless::output::{arrow, payload_preview};
 use crate::net::rtt::format_duration;
 use crate::net::{Direction, FrameKind, RttKind};
+use crate::tui::fit::{self, Segment, Shrink, ALWAYS};
 use crate::tui::theme::Theme;
 
 pub struct FrameLogWidget<'a> {
@@ -48,7 +50,12 @@ fn kind_and_size(e: &FrameEntry) -> String {
 fn preview(e: &FrameEntry, width: usize) -> String {
     match &e.close {
         Some(c) if c.reason.is_empty() => c.name(),
-        Some(c) => format!("{} \"{}\"", c.name(), escape_text(&c.reason, width)),
+        Some(c) => {
+            let name = c.name();
+            // The reason's quotes stay: what is cut is inside them.
+            let room = width.saturating_sub(name.width() + 3).max(1);
+            format!("{name} \"{}\"", escape_text(&c.reason, room))
+        }
         None => payload_preview(e.kind, &e.payload, width),
     }
 }
@@ -78,34 +85,40 @@ impl FrameLogWidget<'_> {
     pub fn render(&self, f: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         let visible = self.view.visible();
         let filter = &self.view.filter;
-        let mut title = vec![Span::styled(format!(" {} ", self.title), theme.bold())];
-        title.push(Span::raw(format!("{} ", self.view.log.len())));
+        let mut title = vec![
+            Segment::styled(ALWAYS, self.title, theme.bold()),
+            Segment::raw(ALWAYS, self.view.log.len().to_string()),
+        ];
         if filter.is_active() {
             let mut words = Vec::new();
             if filter.dir != crate::app::state::DirFilter::All {
                 words.push(filter.dir.label().to_string());
             }
             if let Some(re) = &filter.regex {
-                words.push(format!("/{}/", re.as_str()));
+                words.push(format!("/{}/", escape_text(re.as_str(), 60)));
             }
             if let Some(c) = filter.conn {
                 words.push(format!("#{c} only"));
             }
-            title.push(Span::styled(
-                format!("[{}: {} match] ", words.join(" "), visible.len()),
-                theme.warn(),
-            ));
+            title.push(
+                Segment::styled(
+                    9,
+                    format!("[{}: {} match]", words.join(" "), visible.len()),
+                    theme.warn(),
+                )
+                .shrink(Shrink::Words),
+            );
         }
         if let Some(extra) = &self.extra {
-            title.push(Span::raw(format!("{extra} ")));
+            title.push(Segment::raw(3, extra.clone()));
         }
         if !self.view.follow {
-            title.push(Span::styled("PAUSED ", theme.warn()));
+            title.push(Segment::styled(9, "PAUSED", theme.warn()));
         }
         let block = Block::default()
             .borders(Borders::ALL)
             .border_style(theme.border(self.focused))
-            .title(Line::from(title));
+            .title(fit::title(&title, area.width));
         let inner = block.inner(area);
         let height = inner.height as usize;
         let sel = self.view.selected_index(&visible);
@@ -122,8 +135,11 @@ impl FrameLogWidget<'_> {
         let conn_w = if self.show_conn { 5 } else { 0 };
         // Server logs have no round trips of their own: no RTT column there.
         let rtt_w = if self.show_conn { 0 } else { 9 };
-        let fixed = time_w + conn_w + 1 + 14 + rtt_w + 5;
-        let preview_w = inner.width.saturating_sub(fixed).max(8) as usize;
+        // The columns before the preview, and a space after each.
+        let columns = [time_w, conn_w, 1, 14, rtt_w];
+        let fixed: u16 = columns.iter().filter(|w| **w > 0).map(|w| w + 1).sum();
+        // One column is left for the `…` that marks a preview cut short.
+        let preview_w = inner.width.saturating_sub(fixed + 1).max(8) as usize;
         let rows: Vec<Row> = visible[top..(top + height).min(visible.len())]
             .iter()
             .enumerate()

@@ -1,18 +1,21 @@
 //! The input box: what is being typed, where it goes, and the last error.
 
 use ratatui::layout::{Position, Rect};
-use ratatui::text::{Line, Span};
+use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
 use crate::app::input::InputBox;
 use crate::escape::escape_text;
+use crate::tui::fit::{self, Segment, Shrink, ALWAYS};
 use crate::tui::theme::Theme;
 
 pub struct InputWidget<'a> {
     pub input: &'a InputBox,
+    /// Where the text goes, and a hint that gives way first when the box is narrow.
     pub title: String,
+    pub hint: String,
     pub error: Option<&'a str>,
     pub focused: bool,
 }
@@ -44,21 +47,28 @@ fn scroll_line(line: &str, cursor_col: Option<usize>, width: usize) -> (String, 
 
 impl InputWidget<'_> {
     pub fn render(&self, f: &mut Frame, area: Rect, theme: &Theme) {
+        let style = if self.focused {
+            theme.bold()
+        } else {
+            theme.dim()
+        };
         let mut block = Block::default()
             .borders(Borders::ALL)
             .border_style(theme.border(self.focused))
-            .title(Span::styled(
-                format!(" {} ", self.title),
-                if self.focused {
-                    theme.bold()
-                } else {
-                    theme.dim()
-                },
+            .title(fit::title(
+                &[
+                    Segment::styled(ALWAYS, self.title.clone(), style).shrink(Shrink::Words),
+                    Segment::styled(1, self.hint.clone(), style).sep(" — "),
+                ],
+                area.width,
             ));
         if let Some(err) = self.error {
-            block = block.title_bottom(Span::styled(
-                format!(" {} ", escape_text(err, 200)),
-                theme.error(),
+            block = block.title_bottom(fit::title(
+                &[
+                    Segment::styled(ALWAYS, escape_text(err, 300), theme.error())
+                        .shrink(Shrink::Tail),
+                ],
+                area.width,
             ));
         }
         let inner = block.inner(area);

@@ -1,9 +1,10 @@
 //! Popups over the dashboard: frame detail, handshake, help.
 
-use ratatui::layout::{Constraint, Flex, Layout, Rect};
-use ratatui::text::{Line, Span};
+use ratatui::layout::Rect;
+use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
+use unicode_width::UnicodeWidthStr;
 
 use crate::app::command;
 use std::collections::VecDeque;
@@ -13,18 +14,21 @@ use crate::app::{AppState, Pane};
 use crate::escape::escape_text;
 use crate::net::rtt::format_duration;
 use crate::net::{FrameKind, Handshake, RttKind};
+use crate::tui::fit::{self, Segment, Shrink, ALWAYS};
 use crate::tui::keymap;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::bytes;
 
-fn centered(area: Rect, pct_w: u16, pct_h: u16) -> Rect {
-    let [v] = Layout::vertical([Constraint::Percentage(pct_h)])
-        .flex(Flex::Center)
-        .areas(area);
-    let [h] = Layout::horizontal([Constraint::Percentage(pct_w)])
-        .flex(Flex::Center)
-        .areas(v);
-    h
+/// A popup as wide and tall as its content needs, up to all of `area`, in its middle.
+fn centered(area: Rect, width: usize, height: usize) -> Rect {
+    let w = u16::try_from(width).unwrap_or(u16::MAX).min(area.width);
+    let h = u16::try_from(height).unwrap_or(u16::MAX).min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
 }
 
 /// `00000000  48 65 6c 6c 6f 0a … |Hello.|`
@@ -190,10 +194,11 @@ fn help_lines() -> Vec<String> {
     out
 }
 
-pub fn render(f: &mut Frame, popup: &Popup, state: &AppState, theme: &Theme) {
-    let area = centered(f.area(), 84, 84);
-    let (title, lines, scroll) = match popup {
-        Popup::Help { scroll } => (" Help — Esc closes ".to_string(), help_lines(), *scroll),
+/// Draws the popup over `area`: its title says what it is (and, when there is
+/// room, how to scroll and close it); lines wider than the screen wrap.
+pub fn render(f: &mut Frame, area: Rect, popup: &Popup, state: &AppState, theme: &Theme) {
+    let (name, hint, lines, scroll) = match popup {
+        Popup::Help { scroll } => ("Help".to_string(), "Esc closes", help_lines(), *scroll),
         Popup::Detail { pane, seq, scroll } => {
             let lines = state
                 .log(*pane)
@@ -201,7 +206,8 @@ pub fn render(f: &mut Frame, popup: &Popup, state: &AppState, theme: &Theme) {
                 .map(|e| detail_lines(e, state))
                 .unwrap_or_else(|| vec!["this frame has left the log".into()]);
             (
-                " Frame — ↑/↓ scroll, Esc closes ".to_string(),
+                "Frame".to_string(),
+                "↑/↓ scroll, Esc closes",
                 lines,
                 *scroll,
             )
@@ -215,27 +221,41 @@ pub fn render(f: &mut Frame, popup: &Popup, state: &AppState, theme: &Theme) {
                     .and_then(|s| s.rows.iter().find(|r| Some(r.id) == *conn))
                     .map(|r| &r.handshake),
             };
-            let title = match conn {
-                Some(c) => format!(" Handshake #{c} — Esc closes "),
-                None => " Handshake — Esc closes ".to_string(),
+            let name = match conn {
+                Some(c) => format!("Handshake #{c}"),
+                None => "Handshake".to_string(),
             };
-            (title, handshake_lines(h), *scroll)
+            (name, "Esc closes", handshake_lines(h), *scroll)
         }
         Popup::Timeline { scroll } => (
-            " Connection timeline, newest first — ↑/↓ scroll, Esc closes ".to_string(),
+            "Connection timeline, newest first".to_string(),
+            "↑/↓ scroll, Esc closes",
             timeline_lines(state),
             *scroll,
         ),
         Popup::Events { scroll } => (
-            " Server events, newest first — ↑/↓ scroll, Esc closes ".to_string(),
+            "Server events, newest first".to_string(),
+            "↑/↓ scroll, Esc closes",
             events_lines(state),
             *scroll,
         ),
     };
-    let max_scroll = lines
+    let title = [
+        Segment::styled(ALWAYS, name, theme.bold()).shrink(Shrink::Words),
+        Segment::styled(1, hint, theme.bold()).sep(" — "),
+    ];
+    let title_w = fit::title(&title, u16::MAX).width();
+    let text_w = lines.iter().map(|l| l.width()).max().unwrap_or(0);
+    let width = usize::from(area.width).min(text_w.max(title_w) + 2);
+    let rows: Vec<String> = lines
+        .iter()
+        .flat_map(|l| fit::wrap(l, width.saturating_sub(2)))
+        .collect();
+    let area = centered(area, width, rows.len() + 2);
+    let max_scroll = rows
         .len()
         .saturating_sub(area.height.saturating_sub(2) as usize) as u16;
-    let text: Vec<Line> = lines.into_iter().map(Line::raw).collect();
+    let text: Vec<Line> = rows.into_iter().map(Line::raw).collect();
     f.render_widget(Clear, area);
     f.render_widget(
         Paragraph::new(text)
@@ -244,7 +264,7 @@ pub fn render(f: &mut Frame, popup: &Popup, state: &AppState, theme: &Theme) {
                 Block::default()
                     .borders(Borders::ALL)
                     .border_style(theme.border(true))
-                    .title(Span::styled(title, theme.bold())),
+                    .title(fit::title(&title, area.width)),
             ),
         area,
     );

@@ -9,43 +9,44 @@ use ratatui::Frame;
 use crate::app::state::ClientPane;
 use crate::net::rtt::{format_duration, RttStats};
 use crate::net::RttKind;
+use crate::tui::fit::{self, Segment, ALWAYS};
 use crate::tui::theme::Theme;
 
 /// Seconds of history the chart shows.
 const CHART_SECONDS: f64 = 60.0;
 
-fn stat_lines<'a>(
-    name: &'a str,
+/// `echo n=12 min … max …`, the least telling statistics left out when narrow.
+fn stat_line(
+    name: &str,
     s: &RttStats,
     theme: &Theme,
     style: ratatui::style::Style,
-) -> Line<'a> {
+    width: u16,
+) -> Line<'static> {
     let sum = s.summary();
+    let mut segs = vec![Segment::styled(ALWAYS, format!("{name:<4}"), style)];
     if sum.count == 0 {
-        return Line::from(vec![
-            Span::styled(format!("{name:<5}"), style),
-            Span::styled("—", theme.dim()),
-        ]);
+        segs.push(Segment::styled(ALWAYS, "—", theme.dim()));
+    } else {
+        for (priority, label, value) in [
+            (5, "n=", sum.count.to_string()),
+            (4, "min ", format_duration(sum.min)),
+            (9, "p50 ", format_duration(sum.p50)),
+            (3, "p90 ", format_duration(sum.p90)),
+            (8, "p99 ", format_duration(sum.p99)),
+            (6, "max ", format_duration(sum.max)),
+        ] {
+            segs.push(Segment::raw(priority, format!("{label}{value}")));
+        }
     }
-    Line::from(vec![
-        Span::styled(format!("{name:<5}"), style),
-        Span::raw(format!(
-            "n={} min {} p50 {} p90 {} p99 {} max {}",
-            sum.count,
-            format_duration(sum.min),
-            format_duration(sum.p50),
-            format_duration(sum.p90),
-            format_duration(sum.p99),
-            format_duration(sum.max)
-        )),
-    ])
+    fit::fit_line(&segs, width)
 }
 
 /// One line per kind: `echo n=12 min … max …`.
-pub fn summary_lines<'a>(c: &'a ClientPane, theme: &Theme) -> Vec<Line<'a>> {
+pub fn summary_lines(c: &ClientPane, theme: &Theme, width: u16) -> Vec<Line<'static>> {
     vec![
-        stat_lines("echo", &c.rtt.echo, theme, theme.received()),
-        stat_lines("ping", &c.rtt.ping, theme, theme.ping()),
+        stat_line("echo", &c.rtt.echo, theme, theme.received(), width),
+        stat_line("ping", &c.rtt.ping, theme, theme.ping(), width),
     ]
 }
 
@@ -86,7 +87,7 @@ fn stat_table<'a>(c: &ClientPane, theme: &Theme) -> Vec<Line<'a>> {
 
 pub fn render(f: &mut Frame, area: Rect, c: &ClientPane, theme: &Theme) {
     if area.height < 4 {
-        f.render_widget(Paragraph::new(summary_lines(c, theme)), area);
+        f.render_widget(Paragraph::new(summary_lines(c, theme, area.width)), area);
         return;
     }
     let block = Block::default()
@@ -102,7 +103,7 @@ pub fn render(f: &mut Frame, area: Rect, c: &ClientPane, theme: &Theme) {
     let (stats_lines, stats_h) = if tall {
         (stat_table(c, theme), 7)
     } else {
-        (summary_lines(c, theme), 2)
+        (summary_lines(c, theme, inner.width), 2)
     };
     let [stats, _, chart] = Layout::vertical([
         Constraint::Length(stats_h),

@@ -1,7 +1,9 @@
-//! The one-line status bars of the client and the server.
+//! The status bars of the client and the server: one row, or two when the
+//! pane is narrow and tall enough, fitted by [`crate::tui::fit`].
 
 use ratatui::layout::Rect;
-use ratatui::text::{Line, Span};
+use ratatui::style::Style;
+use ratatui::text::Span;
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
@@ -10,6 +12,7 @@ use crate::app::state::{ClientPane, LinkState, ServerPane};
 use crate::app::AppState;
 use crate::escape::escape_text;
 use crate::net::CloseCause;
+use crate::tui::fit::{fit, Segment, Shrink, ALWAYS};
 use crate::tui::theme::Theme;
 
 pub fn link_state(c: &ClientPane, now: std::time::Instant, theme: &Theme) -> Span<'static> {
@@ -53,123 +56,133 @@ pub fn link_state(c: &ClientPane, now: std::time::Instant, theme: &Theme) -> Spa
 
 pub fn client_status(f: &mut Frame, area: Rect, c: &ClientPane, state: &AppState, theme: &Theme) {
     let counts = c.counters.snapshot();
-    let mut spans: Vec<Span<'static>> = vec![
-        Span::styled(escape_text(&c.url, 80), theme.bold()),
-        Span::raw(" │ "),
-        link_state(c, state.now, theme),
+    let mut segs = vec![
+        Segment::styled(ALWAYS, escape_text(&c.url, 200), theme.bold()).shrink(Shrink::End),
+        Segment::span(ALWAYS, link_state(c, state.now, theme))
+            .sep(" │ ")
+            .shrink(Shrink::Tail),
     ];
-    if c.connects > 1 {
-        // The id is the timeline's (#4 after two failed attempts), the count the connects made.
-        spans.push(Span::raw(format!(
-            " │ #{} · {} (t: timeline)",
-            c.conn.unwrap_or_default(),
-            crate::present::count(c.connects, "connect", "connects")
-        )));
-    }
     if let Some(up) = c
         .uptime(state.now)
         .filter(|_| !matches!(c.state, LinkState::Waiting { .. }))
     {
-        spans.push(Span::raw(format!(" {}", age(up))));
+        segs.push(Segment::raw(5, age(up)).glued());
+    }
+    if c.connects > 1 {
+        // The id is the timeline's (#4 after two failed attempts), the count the connects made.
+        segs.push(
+            Segment::raw(
+                6,
+                format!(
+                    "#{} · {}",
+                    c.conn.unwrap_or_default(),
+                    crate::present::count(c.connects, "connect", "connects")
+                ),
+            )
+            .sep(" │ "),
+        );
+        segs.push(Segment::raw(3, "(t: timeline)").glued());
     }
     if let Some(p) = c.handshake.as_ref().and_then(|h| h.subprotocol.as_ref()) {
-        spans.push(Span::raw(format!(" │ {}", escape_text(p, 30))));
+        segs.push(Segment::raw(4, escape_text(p, 30)).sep(" │ "));
     }
-    let mut second = Vec::new();
-    second.extend([
-        Span::raw(" │ "),
-        Span::styled(
+    segs.extend(traffic(
+        (
             format!("↑{} {}", counts.frames_out, bytes(counts.bytes_out)),
             theme.sent(),
+            rate(c.rates.frames_out),
         ),
-        Span::raw(format!(" {}", rate(c.rates.frames_out))),
-        Span::raw("  "),
-        Span::styled(
+        (
             format!("↓{} {}", counts.frames_in, bytes(counts.bytes_in)),
             theme.received(),
+            rate(c.rates.frames_in),
         ),
-        Span::raw(format!(" {}", rate(c.rates.frames_in))),
-    ]);
+    ));
     if c.lost > 0 {
-        second.push(Span::styled(format!(" │ {} lost", c.lost), theme.error()));
+        segs.push(Segment::styled(9, format!("{} lost", c.lost), theme.error()).sep(" │ "));
     }
     if c.unmatched > 0 {
-        second.push(Span::styled(
-            format!(" │ {} unmatched", c.unmatched),
-            theme.warn(),
-        ));
+        segs.push(
+            Segment::styled(8, format!("{} unmatched", c.unmatched), theme.warn()).sep(" │ "),
+        );
     }
-    render_lines(f, area, spans, second);
+    render_segments(f, area, &segs);
 }
 
-/// One line when there is one row; the second part on its own line otherwise.
-fn render_lines(
-    f: &mut Frame,
-    area: Rect,
-    mut first: Vec<Span<'static>>,
-    mut second: Vec<Span<'static>>,
-) {
-    if area.height >= 2 {
-        if let Some(s) = second.first_mut() {
-            // The separator that joined the parts is not needed at a line start.
-            *s = Span::raw(s.content.trim_start_matches(" │ ").to_string());
-        }
-        f.render_widget(
-            Paragraph::new(vec![Line::from(first), Line::from(second)]),
-            area,
-        );
-    } else {
-        first.append(&mut second);
-        f.render_widget(Paragraph::new(Line::from(first)), area);
-    }
+/// Frames and bytes each way (both or neither), on a row of their own when
+/// there are two; the rates go first (both together) when the row is short.
+fn traffic(first: (String, Style, String), second: (String, Style, String)) -> [Segment; 4] {
+    [
+        Segment::styled(7, first.0, first.1)
+            .sep(" │ ")
+            .new_row()
+            .group(1),
+        Segment::raw(2, first.2).glued().group(2),
+        Segment::styled(7, second.0, second.1)
+            .sep("  ")
+            .glued()
+            .group(1),
+        Segment::raw(2, second.2).glued().group(2),
+    ]
+}
+
+/// A status bar: its segments fitted into its rows (see [`crate::tui::fit`]).
+fn render_segments(f: &mut Frame, area: Rect, segs: &[Segment]) {
+    f.render_widget(Paragraph::new(fit(segs, area.width, area.height)), area);
 }
 
 pub fn server_status(f: &mut Frame, area: Rect, s: &ServerPane, theme: &Theme) {
     let t = s.totals();
-    let mut spans = vec![
-        Span::styled(format!("echo server {}", s.url), theme.bold()),
-        Span::raw(format!(
-            " │ {} open / {} total",
-            s.open_count(),
-            s.total_conns
-        )),
+    let mut segs = vec![
+        Segment::styled(1, "echo server", theme.bold()),
+        Segment::styled(ALWAYS, escape_text(&s.url, 200), theme.bold()).shrink(Shrink::End),
+        Segment::raw(
+            8,
+            format!("{} open / {} total", s.open_count(), s.total_conns),
+        )
+        .sep(" │ "),
     ];
-    // Warnings first: on a narrow line they must not be the part that is cut.
+    // Warnings are the last to give way.
     if let Some(f) = s.faults.as_ref().and_then(|(f, sw)| f.describe_live(sw)) {
-        spans.push(Span::styled(format!(" │ faults: {f}"), theme.error()));
+        segs.push(
+            Segment::styled(9, format!("faults: {f}"), theme.error())
+                .sep(" │ ")
+                .shrink(Shrink::Words),
+        );
     }
     let missing = s.not_shown();
     if missing > 0 {
-        spans.push(Span::styled(
-            format!(" │ {missing} frames not shown"),
-            theme.warn(),
-        ));
+        segs.push(
+            Segment::styled(9, format!("{missing} frames not shown"), theme.warn())
+                .sep(" │ ")
+                .shrink(Shrink::Words),
+        );
     }
     if s.errors > 0 {
-        spans.push(Span::styled(
-            format!(
-                " │ {} (e shows)",
-                crate::present::count(s.errors, "error", "errors")
-            ),
-            theme.error(),
-        ));
+        segs.push(
+            Segment::styled(
+                9,
+                crate::present::count(s.errors, "error", "errors"),
+                theme.error(),
+            )
+            .sep(" │ "),
+        );
+        segs.push(Segment::styled(3, "(e shows)", theme.error()).glued());
     }
     if s.left_early > 0 {
-        spans.push(Span::raw(format!(" │ {} left early", s.left_early)));
+        segs.push(Segment::raw(5, format!("{} left early", s.left_early)).sep(" │ "));
     }
-    let second = vec![
-        Span::raw(" │ "),
-        Span::styled(
+    segs.extend(traffic(
+        (
             format!("↓{} {}", t.frames_in, bytes(t.bytes_in)),
             theme.received(),
+            rate(s.rates.frames_in),
         ),
-        Span::raw(format!(" {}", rate(s.rates.frames_in))),
-        Span::raw("  "),
-        Span::styled(
+        (
             format!("↑{} {}", t.frames_out, bytes(t.bytes_out)),
             theme.sent(),
+            rate(s.rates.frames_out),
         ),
-        Span::raw(format!(" {}", rate(s.rates.frames_out))),
-    ];
-    render_lines(f, area, spans, second);
+    ));
+    render_segments(f, area, &segs);
 }
