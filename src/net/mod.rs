@@ -532,3 +532,30 @@ fn header_pairs(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invalid_close_code_says_so_where_it_is_named() {
+        assert_eq!(CloseInfo::new(1000, "").name(), "Normal Closure");
+        assert_eq!(
+            CloseInfo::invalid(1005, "").name(),
+            "No Status Received (invalid on the wire)"
+        );
+        let line = crate::headless::output::human_line(&NetEvent::Frame(Frame {
+            conn: 1,
+            ts: Utc::now(),
+            dir: Direction::In,
+            kind: FrameKind::Close,
+            payload: CloseInfo::invalid(5000, "bye").payload(),
+            close: Some(CloseInfo::invalid(5000, "bye")),
+            rtt: None,
+        }));
+        assert!(
+            line.contains("close 5000 Unknown (invalid on the wire) \"bye\""),
+            "{line}"
+        );
+    }
+}
