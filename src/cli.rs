@@ -9,6 +9,7 @@ use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue, Uri};
 
 use crate::net::client::{parse_header, parse_ws_url};
 use crate::net::proxy::{parse_proxy_url, Proxy};
+use crate::units::{parse_close_code, parse_duration, parse_size, parse_speed};
 
 const ABOUT: &str = "WebSocket echo server, client and inspector with a live terminal dashboard";
 
@@ -448,15 +449,6 @@ pub struct ClientArgs {
     pub record: RecordArgs,
 }
 
-pub fn parse_speed(s: &str) -> Result<f64, String> {
-    match s.trim().trim_end_matches('x').parse::<f64>() {
-        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
-        _ => Err(format!(
-            "`{s}` is not a speed: use a number like 1 (original spacing), 10 (ten times as fast) or 0 (no waiting)"
-        )),
-    }
-}
-
 const BENCH_EXAMPLES: &str = "\
 Examples:
   wsprobe bench ws://127.0.0.1:8765
@@ -560,61 +552,6 @@ pub fn parse_listen_addr(s: &str) -> Result<String, String> {
     }
 }
 
-/// `1500`, `64KiB`, `1MiB`, `2MB`: a byte count.
-pub fn parse_size(s: &str) -> Result<usize, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a size; try 1048576, 64KiB or 1MiB"))?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" => 1_000,
-        "kib" => 1 << 10,
-        "m" | "mb" => 1_000_000,
-        "mib" => 1 << 20,
-        "g" | "gb" => 1_000_000_000,
-        "gib" => 1 << 30,
-        other => {
-            return Err(format!(
-                "unknown size unit `{other}` in `{s}`; use B, KiB, MiB or GiB"
-            ))
-        }
-    };
-    n.checked_mul(mult)
-        .and_then(|v| usize::try_from(v).ok())
-        .ok_or_else(|| format!("`{s}` is too large"))
-}
-
-/// A close code a server may send (RFC 6455 §7.4).
-pub fn parse_close_code(s: &str) -> Result<u16, String> {
-    let code: u16 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{s}` is not a close code"))?;
-    if matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999) {
-        Ok(code)
-    } else {
-        Err(format!(
-            "{code} cannot be sent; use 1000–1003, 1007–1014 or 3000–4999"
-        ))
-    }
-}
-
-/// `500ms`, `5s`, `1m`; a bare number means seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    if let Ok(secs) = t.parse::<f64>() {
-        if (0.0..1e9).contains(&secs) {
-            return Ok(Duration::from_secs_f64(secs));
-        }
-        return Err(format!("`{s}` is not a usable duration"));
-    }
-    humantime::parse_duration(t)
-        .map_err(|e| format!("`{s}` is not a duration ({e}); try 500ms, 5s or 1m"))
-}
-
 const COMPLETIONS_EXAMPLES: &str = "\
 Examples:
   wsprobe completions bash > ~/.local/share/bash-completion/completions/wsprobe
@@ -667,27 +604,6 @@ mod tests {
                 );
             }
         }
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("1500"), Ok(1500));
-        assert_eq!(parse_size("64KiB"), Ok(65536));
-        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
-        assert_eq!(parse_size("2mb"), Ok(2_000_000));
-        assert!(parse_size("lots").is_err());
-        assert!(parse_size("5 parsecs").is_err());
-        assert!(parse_size("99999999999999999999GiB").is_err());
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
-        assert_eq!(parse_duration("0.25"), Ok(Duration::from_millis(250)));
-        assert!(parse_duration("-1").is_err());
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("NaN").is_err());
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //! flags can come before the subcommand (or with none, for the demo) and after
 //! it; this is the one place where the two are merged.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use crate::cli::{Cli, Command, DashboardArgs, OutputArgs, RecordArgs};
 use crate::error::UsageError;
+use crate::headless::output::Format;
 
 /// How many frames the dashboard keeps when `--keep` is not given.
 pub const DEFAULT_KEEP: usize = 10_000;
@@ -20,6 +22,25 @@ pub struct Options {
     pub keep: usize,
     /// Where every event and frame is recorded.
     pub record: Option<PathBuf>,
+}
+
+impl Options {
+    /// The dashboard needs a terminal to draw on and one to read keys from.
+    pub fn use_tui(&self) -> bool {
+        !self.no_tui
+            && !self.json
+            && std::io::stdout().is_terminal()
+            && std::io::stdin().is_terminal()
+    }
+
+    /// How lines are written when there is no dashboard.
+    pub fn format(&self) -> Format {
+        if self.json {
+            Format::Json
+        } else {
+            Format::Human
+        }
+    }
 }
 
 /// The flags the subcommand itself takes; `None` where it takes none.

@@ -1,5 +1,5 @@
 //! Typed errors of the library. Each message is one line a person understands;
-//! `main` maps them to exit codes.
+//! [`exit_code`] is the one place that maps them to exit codes.
 
 use std::time::Duration;
 
@@ -56,3 +56,14 @@ impl NetError {
 #[derive(Debug, Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
+
+/// The exit code for an error that stopped the program: 2 for usage errors, 1 otherwise.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    if let Some(net) = e.downcast_ref::<NetError>() {
+        return net.exit_code();
+    }
+    if e.downcast_ref::<UsageError>().is_some() {
+        return 2;
+    }
+    1
+}

@@ -6,10 +6,11 @@ use proptest::prelude::*;
 use wsprobe::app::command::{self, Command};
 use wsprobe::app::input::InputBox;
 use wsprobe::bench::payload::Pattern;
-use wsprobe::cli::{parse_duration, parse_size, Cli};
+use wsprobe::cli::Cli;
 use wsprobe::escape::{escape_bytes, is_terminal_safe};
 use wsprobe::net::client::{parse_header, parse_ws_url};
 use wsprobe::record::Record;
+use wsprobe::units::{parse_duration, parse_size};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]

@@ -429,14 +429,18 @@ fn timed_recording() -> PathBuf {
 fn a_replay_shows_the_recorded_durations() {
     use std::time::Instant;
     use wsprobe::app::{AppState, Mode};
-    use wsprobe::replay::Loaded;
+    use wsprobe::record::reader::RecordingFile;
 
     let f = timed_recording();
-    let loaded = Loaded::from_file(&f).unwrap();
-    assert_eq!(loaded.mode, Mode::Demo);
+    let file = RecordingFile::open(&f).unwrap();
+    assert_eq!(
+        file.sides(),
+        (true, true),
+        "a demo's recording has both sides"
+    );
     let offset = chrono::FixedOffset::east_opt(0).unwrap();
     let mut state = AppState::new(Mode::Demo, Instant::now(), chrono::Utc::now(), offset);
-    loaded.load_into(&mut state, 1000).unwrap();
+    wsprobe::tui::replay::load(file, &mut state, 1000).unwrap();
 
     let c = state.client.as_ref().unwrap();
     assert_eq!(

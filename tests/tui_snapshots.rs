@@ -3,7 +3,8 @@
 //! popup at 80×24 and at 140×40.
 
 use wsprobe::app::state::{Focus, LinkState, Popup};
-use wsprobe::app::{update, Action, AppState, Mode, Msg, Pane};
+use wsprobe::app::{update, Action, AppState, Mode, Msg};
+use wsprobe::net::Side;
 use wsprobe::tui::fixture::{
     bench_live, fixture, reconnecting_client, render, render_bench, self_signed_note,
     troubled_server, Fixture,
@@ -33,7 +34,7 @@ fn detail_of(s: &mut AppState, kind: wsprobe::net::FrameKind) {
         .unwrap()
         .seq;
     s.popup = Some(Popup::Detail {
-        pane: Pane::Client,
+        pane: Side::Client,
         seq,
         scroll: 0,
     });
@@ -75,7 +76,7 @@ screens! {
     json_frame_detail => |w, h| screen(Mode::Client, w, h, |s| {
         // The second sent message is the JSON one (seq 2).
         s.popup = Some(Popup::Detail {
-            pane: Pane::Client,
+            pane: Side::Client,
             seq: 2,
             scroll: 0,
         });

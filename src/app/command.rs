@@ -139,7 +139,7 @@ fn parse_repeat(args: &str) -> Result<Command, String> {
     if count == 0 || count > MAX_REPEAT {
         return Err(format!("/repeat: the count must be 1 to {MAX_REPEAT}"));
     }
-    let interval = crate::cli::parse_duration(interval).map_err(|e| format!("/repeat: {e}"))?;
+    let interval = crate::units::parse_duration(interval).map_err(|e| format!("/repeat: {e}"))?;
     if text.is_empty() {
         return Err(format!("/repeat: nothing to send; {usage}"));
     }

@@ -6,21 +6,14 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
-use crate::net::{NetCommand, NetEvent};
-
-/// Which half of the screen a thing belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Pane {
-    Client,
-    Server,
-}
+use crate::net::{NetCommand, NetEvent, Side};
 
 #[derive(Debug)]
 pub enum Msg {
     Action(Action),
     /// Bracketed paste: inserted whole into the input that has focus.
     Paste(String),
-    Net(Pane, NetEvent),
+    Net(Side, NetEvent),
     /// The clock moved; rates and ages are recomputed.
     Tick {
         now: Instant,

@@ -14,9 +14,9 @@ use regex::Regex;
 use tokio::sync::mpsc;
 
 use super::input::InputBox;
-use super::msg::Pane;
 use crate::net::faults::{Faults, Switches};
 use crate::net::rtt::RttBook;
+use crate::net::Side;
 use crate::net::{
     CloseCause, CloseInfo, ConnCounters, ConnId, CounterSnapshot, Direction, Frame, FrameKind,
     Handshake, NetCommand, Rtt, RttKind,
@@ -571,10 +571,10 @@ pub enum Focus {
 }
 
 impl Focus {
-    pub fn pane(self) -> Pane {
+    pub fn pane(self) -> Side {
         match self {
-            Focus::ClientInput | Focus::ClientLog => Pane::Client,
-            _ => Pane::Server,
+            Focus::ClientInput | Focus::ClientLog => Side::Client,
+            _ => Side::Server,
         }
     }
 
@@ -589,12 +589,12 @@ pub enum Popup {
         scroll: u16,
     },
     Detail {
-        pane: Pane,
+        pane: Side,
         seq: u64,
         scroll: u16,
     },
     Handshake {
-        pane: Pane,
+        pane: Side,
         conn: Option<ConnId>,
         scroll: u16,
     },
@@ -668,17 +668,17 @@ impl AppState {
         }
     }
 
-    pub fn log_mut(&mut self, pane: Pane) -> Option<&mut LogView> {
+    pub fn log_mut(&mut self, pane: Side) -> Option<&mut LogView> {
         match pane {
-            Pane::Client => self.client.as_mut().map(|c| &mut c.log),
-            Pane::Server => self.server.as_mut().map(|s| &mut s.log),
+            Side::Client => self.client.as_mut().map(|c| &mut c.log),
+            Side::Server => self.server.as_mut().map(|s| &mut s.log),
         }
     }
 
-    pub fn log(&self, pane: Pane) -> Option<&LogView> {
+    pub fn log(&self, pane: Side) -> Option<&LogView> {
         match pane {
-            Pane::Client => self.client.as_ref().map(|c| &c.log),
-            Pane::Server => self.server.as_ref().map(|s| &s.log),
+            Side::Client => self.client.as_ref().map(|c| &c.log),
+            Side::Server => self.server.as_ref().map(|s| &s.log),
         }
     }
 

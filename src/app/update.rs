@@ -5,12 +5,13 @@ use std::time::Instant;
 
 use super::command::{self, Command};
 use super::input::InputBox;
-use super::msg::{Action, Edit, Effect, Msg, Pane};
+use super::msg::{Action, Edit, Effect, Msg};
 use super::state::{
     AppState, ClientPane, ClosedRow, ConnRow, Focus, LinkState, Popup, Rates, RttPoint, Sample,
     ServerPane, CLOSED_ROW_TTL, MAX_ROWS, RATE_HISTORY, RTT_POINTS,
 };
 use crate::escape::escape_text;
+use crate::net::Side;
 use crate::net::{CloseCause, CloseInfo, ConnId, Direction, FrameKind, NetCommand, NetEvent};
 
 /// Rows PageUp/PageDown move.
@@ -97,8 +98,8 @@ fn action(state: &mut AppState, a: Action, fx: &mut Vec<Effect>) {
         }
         Action::FocusInput => {
             state.focus = match state.focus.pane() {
-                Pane::Client => Focus::ClientInput,
-                Pane::Server => Focus::ServerInput,
+                Side::Client => Focus::ClientInput,
+                Side::Server => Focus::ServerInput,
             }
         }
         Action::Escape => {
@@ -243,8 +244,8 @@ fn action(state: &mut AppState, a: Action, fx: &mut Vec<Effect>) {
         Action::ShowHandshake => {
             let pane = state.focus.pane();
             let conn = match pane {
-                Pane::Client => state.client.as_ref().and_then(|c| c.conn),
-                Pane::Server => state.server.as_ref().and_then(|s| s.selected),
+                Side::Client => state.client.as_ref().and_then(|c| c.conn),
+                Side::Server => state.server.as_ref().and_then(|s| s.selected),
             };
             state.popup = Some(Popup::Handshake {
                 pane,
@@ -474,14 +475,14 @@ fn submit_server(s: &mut ServerPane, fx: &mut Vec<Effect>, popup: &mut Option<Po
     }
 }
 
-fn net(state: &mut AppState, pane: Pane, ev: NetEvent) {
+fn net(state: &mut AppState, pane: Side, ev: NetEvent) {
     match pane {
-        Pane::Client => {
+        Side::Client => {
             if let Some(c) = state.client.as_mut() {
                 client_event(c, ev, state.now);
             }
         }
-        Pane::Server => {
+        Side::Server => {
             if let Some(s) = state.server.as_mut() {
                 server_event(s, ev, state.now);
             }
@@ -906,7 +907,7 @@ mod tests {
     fn typing_and_enter_send_text_and_save_history() {
         let (mut s, _) = state(Mode::Client);
         let (ev, _rx) = opened(1);
-        update(&mut s, Msg::Net(Pane::Client, ev));
+        update(&mut s, Msg::Net(Side::Client, ev));
         type_text(&mut s, "héllo");
         let fx = update(&mut s, Msg::Action(Action::Submit));
         assert_eq!(sent(&fx), vec![NetCommand::Text("héllo".into())]);
@@ -931,7 +932,7 @@ mod tests {
     fn bad_slash_command_keeps_the_text_and_shows_why() {
         let (mut s, _) = state(Mode::Client);
         let (ev, _rx) = opened(1);
-        update(&mut s, Msg::Net(Pane::Client, ev));
+        update(&mut s, Msg::Net(Side::Client, ev));
         type_text(&mut s, "/hex zz");
         let fx = update(&mut s, Msg::Action(Action::Submit));
         assert!(fx.is_empty());
@@ -947,7 +948,7 @@ mod tests {
     fn slash_commands_become_network_commands() {
         let (mut s, _) = state(Mode::Client);
         let (ev, _rx) = opened(1);
-        update(&mut s, Msg::Net(Pane::Client, ev));
+        update(&mut s, Msg::Net(Side::Client, ev));
         for (input, expected) in [
             ("/ping x", NetCommand::Ping(Bytes::from_static(b"x"))),
             (
@@ -976,32 +977,32 @@ mod tests {
     fn frames_feed_the_log_rtt_and_unmatched_count() {
         let (mut s, _) = state(Mode::Client);
         let (ev, _rx) = opened(1);
-        update(&mut s, Msg::Net(Pane::Client, ev));
+        update(&mut s, Msg::Net(Side::Client, ev));
         update(
             &mut s,
             Msg::Net(
-                Pane::Client,
+                Side::Client,
                 frame(1, Direction::Out, FrameKind::Text, b"a", None),
             ),
         );
         update(
             &mut s,
             Msg::Net(
-                Pane::Client,
+                Side::Client,
                 frame(1, Direction::In, FrameKind::Text, b"a", Some(250)),
             ),
         );
         update(
             &mut s,
             Msg::Net(
-                Pane::Client,
+                Side::Client,
                 frame(1, Direction::In, FrameKind::Text, b"push", None),
             ),
         );
         update(
             &mut s,
             Msg::Net(
-                Pane::Client,
+                Side::Client,
                 frame(1, Direction::In, FrameKind::Pong, b"p", Some(90)),
             ),
         );
@@ -1019,7 +1020,7 @@ mod tests {
         update(
             &mut s,
             Msg::Net(
-                Pane::Client,
+                Side::Client,
                 NetEvent::Error {
                     conn: Some(1),
                     ts: Utc::now(),
@@ -1033,11 +1034,11 @@ mod tests {
         );
         let (mut s, _) = state(Mode::Client);
         let (ev, _rx) = opened(1);
-        update(&mut s, Msg::Net(Pane::Client, ev));
+        update(&mut s, Msg::Net(Side::Client, ev));
         update(
             &mut s,
             Msg::Net(
-                Pane::Client,
+                Side::Client,
                 NetEvent::Closed {
                     conn: 1,
                     ts: Utc::now(),
@@ -1068,7 +1069,7 @@ mod tests {
             update(
                 &mut s,
                 Msg::Net(
-                    Pane::Client,
+                    Side::Client,
                     frame(1, Direction::In, FrameKind::Text, b"x", None),
                 ),
             );
@@ -1094,21 +1095,21 @@ mod tests {
         update(
             &mut s,
             Msg::Net(
-                Pane::Client,
+                Side::Client,
                 frame(1, Direction::Out, FrameKind::Text, b"Hello", None),
             ),
         );
         update(
             &mut s,
             Msg::Net(
-                Pane::Client,
+                Side::Client,
                 frame(1, Direction::In, FrameKind::Text, b"hello", None),
             ),
         );
         update(
             &mut s,
             Msg::Net(
-                Pane::Client,
+                Side::Client,
                 frame(1, Direction::In, FrameKind::Text, b"other", None),
             ),
         );
@@ -1140,8 +1141,8 @@ mod tests {
         let (mut s, _) = state(Mode::Server);
         let (ev1, mut rx1) = opened(1);
         let (ev2, mut rx2) = opened(2);
-        update(&mut s, Msg::Net(Pane::Server, ev1));
-        update(&mut s, Msg::Net(Pane::Server, ev2));
+        update(&mut s, Msg::Net(Side::Server, ev1));
+        update(&mut s, Msg::Net(Side::Server, ev2));
         assert_eq!(s.server.as_ref().unwrap().selected, Some(1));
         update(&mut s, Msg::Action(Action::Down));
         assert_eq!(s.server.as_ref().unwrap().selected, Some(2));
@@ -1170,7 +1171,7 @@ mod tests {
 
     fn closed(conn: u64, cause: CloseCause) -> Msg {
         Msg::Net(
-            Pane::Server,
+            Side::Server,
             NetEvent::Closed {
                 conn,
                 ts: Utc::now(),
@@ -1187,7 +1188,7 @@ mod tests {
         for id in 1..=3 {
             let (ev, rx) = opened(id);
             queues.push(rx);
-            update(&mut s, Msg::Net(Pane::Server, ev));
+            update(&mut s, Msg::Net(Side::Server, ev));
         }
         update(&mut s, Msg::Action(Action::Down));
         assert_eq!(s.server.as_ref().unwrap().selected, Some(2));
@@ -1205,7 +1206,7 @@ mod tests {
         );
         // A connection that closes while another is selected changes nothing.
         let (ev, _rx4) = opened(4);
-        update(&mut s, Msg::Net(Pane::Server, ev));
+        update(&mut s, Msg::Net(Side::Server, ev));
         update(&mut s, closed(4, CloseCause::Peer));
         assert_eq!(s.server.as_ref().unwrap().selected, Some(1));
         // The last one closing keeps it where it is.
@@ -1220,7 +1221,7 @@ mod tests {
         update(
             &mut s,
             Msg::Net(
-                Pane::Server,
+                Side::Server,
                 NetEvent::LeftBeforeHandshake {
                     ts: Utc::now(),
                     peer,
@@ -1230,7 +1231,7 @@ mod tests {
         update(
             &mut s,
             Msg::Net(
-                Pane::Server,
+                Side::Server,
                 NetEvent::Error {
                     conn: None,
                     ts: Utc::now(),
@@ -1277,11 +1278,11 @@ mod tests {
     fn closed_rows_stay_a_while_then_go() {
         let (mut s, now) = state(Mode::Server);
         let (ev, _rx) = opened(1);
-        update(&mut s, Msg::Net(Pane::Server, ev));
+        update(&mut s, Msg::Net(Side::Server, ev));
         update(
             &mut s,
             Msg::Net(
-                Pane::Server,
+                Side::Server,
                 NetEvent::Closed {
                     conn: 1,
                     ts: Utc::now(),
@@ -1338,7 +1339,7 @@ mod tests {
             update(
                 &mut s,
                 Msg::Net(
-                    Pane::Client,
+                    Side::Client,
                     frame(1, Direction::In, FrameKind::Text, b"x", None),
                 ),
             );
@@ -1352,7 +1353,7 @@ mod tests {
         update(
             &mut s,
             Msg::Net(
-                Pane::Client,
+                Side::Client,
                 frame(1, Direction::In, FrameKind::Text, b"x", None),
             ),
         );
@@ -1361,7 +1362,7 @@ mod tests {
         assert_eq!(
             s.popup,
             Some(Popup::Detail {
-                pane: Pane::Client,
+                pane: Side::Client,
                 seq: 0,
                 scroll: 0
             })
@@ -1370,7 +1371,7 @@ mod tests {
         assert_eq!(
             s.popup,
             Some(Popup::Detail {
-                pane: Pane::Client,
+                pane: Side::Client,
                 seq: 0,
                 scroll: 1
             })
@@ -1383,11 +1384,11 @@ mod tests {
     fn the_timeline_tells_connects_drops_and_retries() {
         let (mut s, now) = state(Mode::Client);
         let (ev, _rx) = opened(1);
-        update(&mut s, Msg::Net(Pane::Client, ev));
+        update(&mut s, Msg::Net(Side::Client, ev));
         update(
             &mut s,
             Msg::Net(
-                Pane::Client,
+                Side::Client,
                 NetEvent::Closed {
                     conn: 1,
                     ts: Utc::now(),
@@ -1399,7 +1400,7 @@ mod tests {
         update(
             &mut s,
             Msg::Net(
-                Pane::Client,
+                Side::Client,
                 NetEvent::Reconnecting {
                     conn: 2,
                     ts: Utc::now(),
@@ -1417,7 +1418,7 @@ mod tests {
         update(
             &mut s,
             Msg::Net(
-                Pane::Client,
+                Side::Client,
                 NetEvent::Error {
                     conn: Some(2),
                     ts: Utc::now(),
@@ -1426,7 +1427,7 @@ mod tests {
             ),
         );
         let (ev, _rx2) = opened(2);
-        update(&mut s, Msg::Net(Pane::Client, ev));
+        update(&mut s, Msg::Net(Side::Client, ev));
         let c = s.client.as_ref().unwrap();
         let texts: Vec<&str> = c.timeline.iter().map(|e| e.text.as_str()).collect();
         assert_eq!(
@@ -1451,7 +1452,7 @@ mod tests {
     fn a_replay_sends_nothing() {
         let (mut s, _) = state(Mode::Client);
         let (ev, mut rx) = opened(1);
-        update(&mut s, Msg::Net(Pane::Client, ev));
+        update(&mut s, Msg::Net(Side::Client, ev));
         s.read_only = true;
         for c in "hi".chars() {
             update(&mut s, Msg::Action(Action::Edit(Edit::Char(c))));
@@ -1473,7 +1474,7 @@ mod tests {
     fn while_reconnecting_typed_messages_wait_in_the_queue_and_close_stops() {
         let (mut s, _) = state(Mode::Client);
         let (ev, _rx) = opened(1);
-        update(&mut s, Msg::Net(Pane::Client, ev));
+        update(&mut s, Msg::Net(Side::Client, ev));
         for ev in [
             NetEvent::Closed {
                 conn: 1,
@@ -1489,7 +1490,7 @@ mod tests {
                 lost: 0,
             },
         ] {
-            update(&mut s, Msg::Net(Pane::Client, ev));
+            update(&mut s, Msg::Net(Side::Client, ev));
         }
         let typed = |s: &mut AppState, text: &str| {
             for ch in text.chars() {

@@ -8,6 +8,7 @@ use tokio::io::AsyncWriteExt;
 use crate::escape::{escape_bytes, hex_preview};
 use crate::net::rtt::{format_duration, RttBook, RttSummary};
 use crate::net::{CloseCause, CloseInfo, Direction, Frame, FrameKind, NetEvent};
+use crate::record::schema::Event;
 use crate::record::{Record, RttRecord};
 
 /// How much of a payload a human line shows.
@@ -89,7 +90,7 @@ impl Printer {
             Format::Json => {
                 let r = Record {
                     url: Some(url.to_string()),
-                    ..Record::event(Utc::now(), "listening")
+                    ..Record::event(Utc::now(), Event::Listening)
                 };
                 self.line(&r.to_line());
             }
@@ -122,7 +123,7 @@ impl Printer {
             Format::Json => {
                 let r = Record {
                     message: Some(format!("{count} frames not shown (output fell behind)")),
-                    ..Record::event(Utc::now(), "not_shown")
+                    ..Record::event(Utc::now(), Event::NotShown)
                 };
                 self.line(&r.to_line());
             }
@@ -331,7 +332,7 @@ impl ClientTotals {
             not_sent: (self.not_sent > 0).then_some(self.not_sent),
             echo_rtt_us: Some(RttRecord::from(self.rtt.echo.summary())),
             ping_rtt_us: Some(RttRecord::from(self.rtt.ping.summary())),
-            ..Record::event(Utc::now(), "summary")
+            ..Record::event(Utc::now(), Event::Summary)
         }
     }
 }

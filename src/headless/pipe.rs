@@ -10,15 +10,17 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
 
 use super::output::{ClientTotals, Format, Printer};
-use super::shutdown_signal;
 use crate::net::client::{self, ClientOptions, SessionOptions};
 use crate::net::{CloseCause, CloseInfo, NetCommand, NetEvent};
+use crate::record::har::HarFile;
+use crate::record::sendfile::Script;
+use crate::signal::shutdown_signal;
 
 /// How long a close may take, queue and handshake included, before the client
 /// gives up on the connection.
 const GIVE_UP_AFTER_CLOSE: Duration = Duration::from_secs(5);
 
-#[derive(Clone, Debug)]
+#[derive(Default)]
 pub struct PipeOptions {
     pub binary: bool,
     /// Text mode: send a line that is not UTF-8 with its bad bytes replaced (U+FFFD)
@@ -26,9 +28,9 @@ pub struct PipeOptions {
     pub lossy: bool,
     pub wait: Duration,
     /// Messages to send instead of stdin's lines (`--send-file`), each at its offset.
-    pub script: Option<crate::sendfile::Script>,
+    pub script: Option<Script>,
     /// `--har FILE`: the session as HAR when it ends.
-    pub har: Option<std::path::PathBuf>,
+    pub har: Option<HarFile>,
 }
 
 /// Connects, pipes stdin to the server and the server to stdout, and returns the
@@ -36,7 +38,7 @@ pub struct PipeOptions {
 pub async fn run(
     connect: ClientOptions,
     session: SessionOptions,
-    pipe: PipeOptions,
+    mut pipe: PipeOptions,
     mut printer: Printer,
     format: Format,
 ) -> anyhow::Result<u8> {
@@ -65,7 +67,7 @@ pub async fn run(
             }
         }
     };
-    let mut har = pipe.har.as_ref().map(|_| crate::har::Har::default());
+    let mut har = pipe.har.take();
     let (events_tx, mut events) = mpsc::channel(1024);
     let (commands, task) = client::supervise(Some(connect), first, 1, session, events_tx);
 
@@ -131,7 +133,7 @@ pub async fn run(
                         _ => {}
                     }
                     if let Some(h) = har.as_mut() {
-                        h.event(&crate::record::Record::from_event(ev), crate::recorder::Side::Client);
+                        h.event(ev);
                     }
                     printer.event(ev);
                 }
@@ -199,8 +201,8 @@ pub async fn run(
         printer.line_record(&totals.record());
         printer.flush().await;
     }
-    if let (Some(h), Some(path)) = (&har, &pipe.har) {
-        if let Err(e) = h.write(path) {
+    if let Some(h) = &har {
+        if let Err(e) = h.write() {
             eprintln!("error: {e}");
             return Ok(1);
         }

@@ -6,9 +6,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::output::Printer;
-use super::shutdown_signal;
 use crate::net::server::Server;
 use crate::net::{CloseInfo, NetEvent};
+use crate::signal::shutdown_signal;
 
 /// Events are reported through a bounded channel: a printer that falls behind
 /// loses lines (counted), never echo speed.

@@ -83,7 +83,7 @@ pub struct SessionOptions {
     /// Reconnect after any drop, waiting at most this long between attempts.
     pub reconnect: Option<Duration>,
     /// `--record`: every event and frame, waiting for the writer.
-    pub recorder: Option<crate::recorder::Recorder>,
+    pub recorder: Option<crate::record::Recorder>,
 }
 
 /// The first wait before reconnecting; it doubles with each failed attempt.
@@ -476,7 +476,7 @@ pub fn supervise(
 #[derive(Clone)]
 struct Outlet {
     events: mpsc::Sender<NetEvent>,
-    recorder: Option<crate::recorder::Recorder>,
+    recorder: Option<crate::record::Recorder>,
 }
 
 impl Outlet {

@@ -28,7 +28,26 @@ use tokio_tungstenite::tungstenite::Message;
 /// Identifies one connection for the lifetime of a server or client.
 pub type ConnId = u64;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Which side of wsprobe saw an event: its echo server or its client (the demo
+/// and a recording of it have both). The dashboard shows each side in a pane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Server,
+    Client,
+}
+
+impl Side {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Server => "server",
+            Side::Client => "client",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Direction {
     In,
     Out,
@@ -43,7 +62,8 @@ impl Direction {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum FrameKind {
     Text,
     Binary,

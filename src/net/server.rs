@@ -56,7 +56,7 @@ pub struct ServerConfig {
     /// Report every frame (false: only connection events, for long runs).
     pub report_frames: bool,
     /// `--record`: every event and frame, waiting for the writer rather than dropping.
-    pub recorder: Option<crate::recorder::Recorder>,
+    pub recorder: Option<crate::record::Recorder>,
 }
 
 impl Default for ServerConfig {
@@ -83,7 +83,7 @@ struct Reporter {
     tx: mpsc::Sender<NetEvent>,
     not_shown: Arc<AtomicU64>,
     frames: bool,
-    recorder: Option<crate::recorder::Recorder>,
+    recorder: Option<crate::record::Recorder>,
 }
 
 impl Reporter {

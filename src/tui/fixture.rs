@@ -15,9 +15,10 @@ use tokio::sync::mpsc;
 use super::theme::Theme;
 use super::ui;
 use crate::app::state::{ClientPane, Rates, ServerPane};
-use crate::app::{update, AppState, Mode, Msg, Pane};
+use crate::app::{update, AppState, Mode, Msg};
 use crate::bench::live::LiveState;
 use crate::net::faults::{Faults, Switches};
+use crate::net::Side;
 use crate::net::{
     CloseCause, CloseInfo, ConnCounters, Direction, Frame, FrameKind, Handshake, NetCommand,
     NetEvent, Opened, Rtt, RttKind,
@@ -126,14 +127,14 @@ fn client_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Rece
     let (ev, rx) = opened(1, 0, "127.0.0.1:8765", "/chat?room=1", [9, 8, 260, 231]);
     keep.push(rx);
     state.now = base;
-    update(state, Msg::Net(Pane::Client, ev));
+    update(state, Msg::Net(Side::Client, ev));
     let mut ms = 1000;
     for (i, (text, rtt)) in SESSION.iter().enumerate() {
         state.now = base + Duration::from_millis(ms as u64);
         update(
             state,
             Msg::Net(
-                Pane::Client,
+                Side::Client,
                 frame(
                     1,
                     ms,
@@ -147,7 +148,7 @@ fn client_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Rece
         update(
             state,
             Msg::Net(
-                Pane::Client,
+                Side::Client,
                 frame(
                     1,
                     ms,
@@ -162,7 +163,7 @@ fn client_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Rece
             update(
                 state,
                 Msg::Net(
-                    Pane::Client,
+                    Side::Client,
                     frame(
                         1,
                         ms + 3,
@@ -176,7 +177,7 @@ fn client_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Rece
             update(
                 state,
                 Msg::Net(
-                    Pane::Client,
+                    Side::Client,
                     frame(
                         1,
                         ms + 3,
@@ -194,7 +195,7 @@ fn client_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Rece
     update(
         state,
         Msg::Net(
-            Pane::Client,
+            Side::Client,
             frame(
                 1,
                 ms,
@@ -208,7 +209,7 @@ fn client_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Rece
     update(
         state,
         Msg::Net(
-            Pane::Client,
+            Side::Client,
             frame(
                 1,
                 ms,
@@ -222,7 +223,7 @@ fn client_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Rece
     update(
         state,
         Msg::Net(
-            Pane::Client,
+            Side::Client,
             frame(
                 1,
                 ms + 500,
@@ -253,21 +254,21 @@ fn server_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Rece
         state.now = base + Duration::from_millis(id * 400);
         let (ev, rx) = opened(id, id as i64 * 400, peer, path, counts);
         keep.push(rx);
-        update(state, Msg::Net(Pane::Server, ev));
+        update(state, Msg::Net(Side::Server, ev));
     }
     let mut ms = 1000;
     for (text, _) in SESSION {
         update(
             state,
             Msg::Net(
-                Pane::Server,
+                Side::Server,
                 frame(1, ms, Direction::In, FrameKind::Text, text.as_bytes(), None),
             ),
         );
         update(
             state,
             Msg::Net(
-                Pane::Server,
+                Side::Server,
                 frame(
                     1,
                     ms,
@@ -283,7 +284,7 @@ fn server_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Rece
     update(
         state,
         Msg::Net(
-            Pane::Server,
+            Side::Server,
             frame(
                 2,
                 ms,
@@ -297,7 +298,7 @@ fn server_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Rece
     update(
         state,
         Msg::Net(
-            Pane::Server,
+            Side::Server,
             frame(
                 2,
                 ms,
@@ -312,7 +313,7 @@ fn server_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Rece
     update(
         state,
         Msg::Net(
-            Pane::Server,
+            Side::Server,
             NetEvent::Frame(Frame {
                 conn: 3,
                 ts: wall(ms + 200),
@@ -328,7 +329,7 @@ fn server_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Rece
     update(
         state,
         Msg::Net(
-            Pane::Server,
+            Side::Server,
             NetEvent::Closed {
                 conn: 3,
                 ts: wall(ms + 200),
@@ -424,12 +425,12 @@ pub fn reconnecting_client() -> Fixture {
         },
     ];
     for ev in events {
-        update(s, Msg::Net(Pane::Client, ev));
+        update(s, Msg::Net(Side::Client, ev));
     }
     s.now = fx.base + Duration::from_secs(60);
     let (ev, rx) = opened(3, 10_500, "127.0.0.1:8765", "/chat?room=1", [2, 2, 40, 40]);
     fx._keep.push(rx);
-    update(s, Msg::Net(Pane::Client, ev));
+    update(s, Msg::Net(Side::Client, ev));
     s.now = fx.base + Duration::from_secs(83);
     fx
 }
@@ -457,7 +458,7 @@ pub fn troubled_server() -> Fixture {
         },
     ];
     for ev in events {
-        update(s, Msg::Net(Pane::Server, ev));
+        update(s, Msg::Net(Side::Server, ev));
     }
     if let Some(server) = s.server.as_mut() {
         server.faults = Some((

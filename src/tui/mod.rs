@@ -7,6 +7,7 @@ pub mod fit;
 pub mod fixture;
 mod history;
 pub mod keymap;
+pub mod replay;
 pub mod terminal;
 pub mod theme;
 pub mod ui;
@@ -21,12 +22,16 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::app::state::{ClientPane, LinkState, ServerPane};
-use crate::app::{update, AppState, Effect, Mode, Msg, Pane};
-use crate::headless::shutdown_signal;
+use crate::app::{update, AppState, Effect, Mode, Msg};
 use crate::net::client::{self, ClientOptions, SessionOptions};
 use crate::net::rtt::format_duration;
 use crate::net::server::Server;
+use crate::net::Side;
 use crate::net::{CloseInfo, NetCommand, NetEvent};
+use crate::record::har::HarFile;
+use crate::record::reader::RecordingFile;
+use crate::record::sendfile::Script;
+use crate::signal::shutdown_signal;
 use keymap::KeyContext;
 use theme::Theme;
 
@@ -48,9 +53,9 @@ pub struct ClientSetup {
     pub connect: ClientOptions,
     pub session: SessionOptions,
     /// `--send-file`: sent into the connection as it plays.
-    pub script: Option<crate::sendfile::Script>,
+    pub script: Option<Script>,
     /// `--har FILE`: the client's session written when the dashboard ends.
-    pub har: Option<std::path::PathBuf>,
+    pub har: Option<HarFile>,
 }
 
 pub struct Setup {
@@ -60,7 +65,21 @@ pub struct Setup {
     pub keep: usize,
     pub hint: Option<String>,
     /// `wsprobe replay`: a recording shown read-only instead of live connections.
-    pub replay: Option<crate::replay::Loaded>,
+    pub replay: Option<RecordingFile>,
+}
+
+impl Setup {
+    /// A recording shown read-only.
+    pub fn replay(file: RecordingFile, keep: usize) -> Setup {
+        Setup {
+            mode: replay::mode_of(&file),
+            client: None,
+            server: None,
+            keep,
+            hint: None,
+            replay: Some(file),
+        }
+    }
 }
 
 /// Runs the dashboard until the user quits; returns the exit code.
@@ -98,17 +117,15 @@ pub async fn run(setup: Setup) -> anyhow::Result<u8> {
             history,
             Instant::now(),
         ));
-        har = c.har.take().map(|path| (path, crate::har::Har::default()));
+        har = c.har.take();
         client_task = Some(tokio::spawn(connect_and_run(c, cli_tx)));
     } else {
         drop(cli_tx);
     }
     // A replay's clock is the recording's: it stops at the last record.
     let replaying = setup.replay.is_some();
-    if let Some(replay) = setup.replay {
-        replay
-            .load_into(&mut state, setup.keep)
-            .map_err(anyhow::Error::msg)?;
+    if let Some(file) = setup.replay {
+        replay::load(file, &mut state, setup.keep).map_err(anyhow::Error::msg)?;
     }
 
     let theme = Theme::from_env();
@@ -157,17 +174,17 @@ pub async fn run(setup: Setup) -> anyhow::Result<u8> {
                 client_open = n > 0;
                 update(&mut state, clock());
                 for ev in cli_buf.drain(..) {
-                    if let Some((_, h)) = har.as_mut() {
-                        h.event(&crate::record::Record::from_event(&ev), crate::recorder::Side::Client);
+                    if let Some(h) = har.as_mut() {
+                        h.event(&ev);
                     }
-                    update(&mut state, Msg::Net(Pane::Client, ev));
+                    update(&mut state, Msg::Net(Side::Client, ev));
                 }
             }
             n = srv_rx.recv_many(&mut srv_buf, SERVER_EVENTS), if server_open && flood_pause.is_none() => {
                 server_open = n > 0;
                 update(&mut state, clock());
                 for ev in srv_buf.drain(..) {
-                    update(&mut state, Msg::Net(Pane::Server, ev));
+                    update(&mut state, Msg::Net(Side::Server, ev));
                 }
                 if n >= FLOOD_BATCH {
                     flood_pause = Some(tokio::time::Instant::now() + FRAME_INTERVAL);
@@ -207,16 +224,14 @@ pub async fn run(setup: Setup) -> anyhow::Result<u8> {
         t.abort();
     }
     let code = farewell(&state);
-    if let Some((path, h)) = har {
-        if let Err(e) = h.write(&path) {
-            eprintln!("error: {e}");
-            return Ok(1);
+    if let Some(h) = har {
+        match h.write() {
+            Ok(wrote) => eprintln!("{wrote}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(1);
+            }
         }
-        eprintln!(
-            "wrote {} ({})",
-            path.display(),
-            crate::present::count(h.entries() as u64, "connection", "connections")
-        );
     }
     Ok(code)
 }

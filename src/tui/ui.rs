@@ -21,8 +21,9 @@ use super::widgets::frames::FrameLogWidget;
 use super::widgets::input::{self, InputWidget};
 use super::widgets::{connections, popup, rate, rtt, status};
 use crate::app::state::{ClientPane, ServerPane};
-use crate::app::{AppState, Focus, Mode, Pane};
+use crate::app::{AppState, Focus, Mode};
 use crate::escape::escape_text;
+use crate::net::Side;
 
 /// Wide enough to put panels side by side.
 const WIDE: u16 = 100;
@@ -92,7 +93,7 @@ fn demo(f: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         (s, c)
     } else {
         // Stacked: the pane with the focus gets the larger share.
-        let (cw, sw) = if state.focus.pane() == Pane::Client {
+        let (cw, sw) = if state.focus.pane() == Side::Client {
             (3, 2)
         } else {
             (2, 3)
@@ -140,7 +141,7 @@ fn status_height(area: Rect) -> u16 {
 }
 
 fn client_pane(f: &mut Frame, area: Rect, c: &ClientPane, state: &AppState, theme: &Theme) {
-    let filtering = state.filter_edit.is_some() && state.focus.pane() == Pane::Client;
+    let filtering = state.filter_edit.is_some() && state.focus.pane() == Side::Client;
     let [status_area, body, filter_area, input_area] = Layout::vertical([
         Constraint::Length(status_height(area)),
         Constraint::Fill(1),
@@ -187,7 +188,7 @@ fn client_pane(f: &mut Frame, area: Rect, c: &ClientPane, state: &AppState, them
 }
 
 fn server_pane(f: &mut Frame, area: Rect, s: &ServerPane, state: &AppState, theme: &Theme) {
-    let filtering = state.filter_edit.is_some() && state.focus.pane() == Pane::Server;
+    let filtering = state.filter_edit.is_some() && state.focus.pane() == Side::Server;
     let table_h = (s.rows.len() as u16 + 3).clamp(4, (area.height / 3).max(4));
     // A short pane shows its input box only while it is being typed in.
     let input_h = if area.height >= 14 || state.focus == Focus::ServerInput {

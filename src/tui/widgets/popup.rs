@@ -10,9 +10,10 @@ use crate::app::command;
 use std::collections::VecDeque;
 
 use crate::app::state::{FrameEntry, Popup, TimelineEntry};
-use crate::app::{AppState, Pane};
+use crate::app::AppState;
 use crate::escape::escape_text;
 use crate::net::rtt::format_duration;
+use crate::net::Side;
 use crate::net::{FrameKind, Handshake, RttKind};
 use crate::tui::fit::{self, Segment, Shrink, ALWAYS};
 use crate::tui::keymap;
@@ -214,8 +215,8 @@ pub fn render(f: &mut Frame, area: Rect, popup: &Popup, state: &AppState, theme:
         }
         Popup::Handshake { pane, conn, scroll } => {
             let h = match pane {
-                Pane::Client => state.client.as_ref().and_then(|c| c.handshake.as_ref()),
-                Pane::Server => state
+                Side::Client => state.client.as_ref().and_then(|c| c.handshake.as_ref()),
+                Side::Server => state
                     .server
                     .as_ref()
                     .and_then(|s| s.rows.iter().find(|r| Some(r.id) == *conn))

@@ -3,13 +3,13 @@
 //! messages as seen from the client (a server's "in" is the client's "send").
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::record::Record;
-use crate::recorder::Side;
-use crate::sendfile::parse_ts;
+use super::schema::{parse_ts, Event, Record};
+use crate::net::{Direction, FrameKind, NetEvent, Side};
+use crate::present;
 
 /// Messages kept per connection; the rest are counted, so memory stays bounded.
 const MAX_MESSAGES: usize = 200_000;
@@ -31,14 +31,10 @@ struct Entry {
 impl Har {
     /// Takes one record; `default_side` is for records that do not say theirs.
     pub fn event(&mut self, r: &Record, default_side: Side) {
-        let side = match r.side.as_deref() {
-            Some("server") => Side::Server,
-            Some("client") => Side::Client,
-            _ => default_side,
-        };
+        let side = r.side.unwrap_or(default_side);
         let Some(conn) = r.conn else { return };
-        match (r.event.as_deref(), r.dir.as_deref()) {
-            (Some("open"), _) => {
+        match (r.event, r.dir) {
+            (Some(Event::Open), _) => {
                 self.by_conn.insert((side, conn), self.entries.len());
                 self.entries.push(Entry {
                     open: r.clone(),
@@ -48,7 +44,7 @@ impl Har {
                     closed_ts: None,
                 });
             }
-            (Some("close"), _) => {
+            (Some(Event::Close), _) => {
                 if let Some(&i) = self.by_conn.get(&(side, conn)) {
                     self.entries[i].closed_ts = Some(r.ts.clone());
                 }
@@ -58,16 +54,16 @@ impl Har {
                     return;
                 };
                 let e = &mut self.entries[i];
-                let (opcode, data) = match r.kind.as_deref() {
-                    Some("text") => (1, r.text.clone().unwrap_or_default()),
-                    Some("binary") => (2, r.base64.clone().unwrap_or_default()),
+                let (opcode, data) = match r.kind {
+                    Some(FrameKind::Text) => (1, r.text.clone().unwrap_or_default()),
+                    Some(FrameKind::Binary) => (2, r.base64.clone().unwrap_or_default()),
                     _ => return,
                 };
                 if e.messages.len() >= MAX_MESSAGES {
                     e.left_out += 1;
                     return;
                 }
-                let from_client = (side == Side::Client) == (dir == "out");
+                let from_client = (side == Side::Client) == (dir == Direction::Out);
                 let time = parse_ts(&r.ts)
                     .map(|t| t.timestamp_micros() as f64 / 1e6)
                     .unwrap_or_default();
@@ -98,10 +94,40 @@ impl Har {
         })
     }
 
-    pub fn write(&self, path: &Path) -> Result<(), String> {
+    /// Writes the file; returns the line that tells what was written.
+    pub fn write(&self, path: &Path) -> Result<String, String> {
         let text = serde_json::to_string_pretty(&self.to_json()).expect("HAR serializes");
         std::fs::write(path, text)
-            .map_err(|e| format!("cannot write the HAR file {}: {e}", path.display()))
+            .map_err(|e| format!("cannot write the HAR file {}: {e}", path.display()))?;
+        Ok(format!(
+            "wrote {} ({})",
+            path.display(),
+            present::count(self.entries() as u64, "connection", "connections")
+        ))
+    }
+}
+
+/// `--har FILE` of a client: its session kept as it happens, written when it ends.
+pub struct HarFile {
+    path: PathBuf,
+    har: Har,
+}
+
+impl HarFile {
+    pub fn new(path: PathBuf) -> Self {
+        HarFile {
+            path,
+            har: Har::default(),
+        }
+    }
+
+    pub fn event(&mut self, ev: &NetEvent) {
+        self.har.event(&Record::from_event(ev), Side::Client);
+    }
+
+    /// Writes the file; returns the line that tells what was written.
+    pub fn write(&self) -> Result<String, String> {
+        self.har.write(&self.path)
     }
 }
 

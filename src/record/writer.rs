@@ -13,29 +13,13 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::net::NetEvent;
+use crate::net::{NetEvent, Side};
 use crate::record::Record;
 
 /// Events waiting for the writer; beyond this, senders wait.
 const QUEUE: usize = 8192;
 /// How long an exit waits for the writer to catch up.
 const FINISH_WAIT: Duration = Duration::from_secs(5);
-
-/// Which side of wsprobe an event comes from: the demo records both in one file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Side {
-    Server,
-    Client,
-}
-
-impl Side {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Side::Server => "server",
-            Side::Client => "client",
-        }
-    }
-}
 
 /// What the writer has made durable, for `finish` to wait on.
 #[derive(Default)]
@@ -171,7 +155,7 @@ fn write_all(
     };
     while let Some((side, ev)) = rx.blocking_recv() {
         let mut rec = Record::from_event(&ev);
-        rec.side = Some(side.as_str().to_string());
+        rec.side = Some(side);
         let mut line = rec.to_line();
         line.push('\n');
         // One write per whole line: the file never ends inside one.

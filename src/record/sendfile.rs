@@ -9,22 +9,22 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
-use crate::net::NetCommand;
-use crate::record::Record;
+use super::schema::{parse_ts, Record};
+use crate::net::{Direction, FrameKind, NetCommand, Side};
 
 /// What to send and when. The file is read as it plays, never held whole.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Script {
     path: PathBuf,
     /// A recording (else plain lines), and which of its frames were sent.
-    recording: Option<Pick>,
+    recording: Option<Sends>,
     /// Divides the spacing; 0 sends without waiting.
     speed: f64,
 }
 
 /// Which frames of a recording are a client's sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Pick {
+enum Sends {
     /// `out` frames of the client side (client and demo recordings).
     ClientOut,
     /// `in` frames of a server's recording: what its clients sent.
@@ -32,7 +32,7 @@ enum Pick {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Item {
+pub enum ToSend {
     Text(String),
     Binary(Bytes),
 }
@@ -51,11 +51,11 @@ impl Script {
                 .into_iter()
                 .flatten()
                 .filter_map(|l| record(&l))
-                .all(|r| r.side.as_deref() == Some("server"));
+                .all(|r| r.side == Some(Side::Server));
             if server_only {
-                Pick::ServerIn
+                Sends::ServerIn
             } else {
-                Pick::ClientOut
+                Sends::ClientOut
             }
         });
         Ok(Script {
@@ -66,27 +66,25 @@ impl Script {
     }
 
     /// Every message with its offset from the first, in order.
-    pub fn items(&self) -> Result<impl Iterator<Item = (Duration, Item)>, String> {
+    pub fn items(&self) -> Result<impl Iterator<Item = (Duration, ToSend)>, String> {
         let pick = self.recording;
         let speed = self.speed;
         let mut first: Option<DateTime<Utc>> = None;
         Ok(lines(&self.path)?.filter_map(move |line| {
             let Some(pick) = pick else {
-                return Some((Duration::ZERO, Item::Text(line)));
+                return Some((Duration::ZERO, ToSend::Text(line)));
             };
             let r = record(&line)?;
             let wanted = match pick {
-                Pick::ClientOut => {
-                    r.side.as_deref() != Some("server") && r.dir.as_deref() == Some("out")
-                }
-                Pick::ServerIn => r.dir.as_deref() == Some("in"),
+                Sends::ClientOut => r.side != Some(Side::Server) && r.dir == Some(Direction::Out),
+                Sends::ServerIn => r.dir == Some(Direction::In),
             };
             if !wanted {
                 return None;
             }
-            let item = match r.kind.as_deref() {
-                Some("text") => Item::Text(r.text.unwrap_or_default()),
-                Some("binary") => Item::Binary(r.payload().unwrap_or_default()),
+            let item = match r.kind {
+                Some(FrameKind::Text) => ToSend::Text(r.text.unwrap_or_default()),
+                Some(FrameKind::Binary) => ToSend::Binary(r.payload().unwrap_or_default()),
                 _ => return None,
             };
             let at = match (first, parse_ts(&r.ts)) {
@@ -110,7 +108,7 @@ impl Script {
     /// closes after the last. `binary` turns text lines into binary messages.
     pub fn play(self, binary: bool) -> mpsc::Receiver<NetCommand> {
         let (tx, rx) = mpsc::channel(1);
-        let (ahead_tx, mut ahead) = mpsc::channel::<(Duration, Item)>(READ_AHEAD);
+        let (ahead_tx, mut ahead) = mpsc::channel::<(Duration, ToSend)>(READ_AHEAD);
         // Reading the file blocks: a thread of its own, bounded by the channel.
         std::thread::spawn(move || {
             let Ok(items) = self.items() else { return };
@@ -125,9 +123,9 @@ impl Script {
             while let Some((at, item)) = ahead.recv().await {
                 tokio::time::sleep_until(start + at).await;
                 let cmd = match item {
-                    Item::Text(t) if binary => NetCommand::Binary(Bytes::from(t.into_bytes())),
-                    Item::Text(t) => NetCommand::Text(t),
-                    Item::Binary(b) => NetCommand::Binary(b),
+                    ToSend::Text(t) if binary => NetCommand::Binary(Bytes::from(t.into_bytes())),
+                    ToSend::Text(t) => NetCommand::Text(t),
+                    ToSend::Binary(b) => NetCommand::Binary(b),
                 };
                 if tx.send(cmd).await.is_err() {
                     break;
@@ -150,12 +148,6 @@ fn lines(path: &Path) -> Result<impl Iterator<Item = String>, String> {
     let file =
         std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     Ok(BufReader::new(file).lines().map_while(Result::ok))
-}
-
-pub fn parse_ts(ts: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(ts)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
 }
 
 #[cfg(test)]
@@ -182,10 +174,10 @@ mod tests {
         assert_eq!(
             s.items().unwrap().collect::<Vec<_>>(),
             vec![
-                (Duration::ZERO, Item::Text("a".into())),
+                (Duration::ZERO, ToSend::Text("a".into())),
                 (
                     Duration::from_secs(2),
-                    Item::Binary(Bytes::from_static(&[1, 2]))
+                    ToSend::Binary(Bytes::from_static(&[1, 2]))
                 ),
             ]
         );
@@ -214,7 +206,7 @@ mod tests {
         let s = Script::load(&write("srv", rec), 1.0).unwrap();
         assert_eq!(
             s.items().unwrap().collect::<Vec<_>>(),
-            vec![(Duration::ZERO, Item::Text("hi".into()))]
+            vec![(Duration::ZERO, ToSend::Text("hi".into()))]
         );
     }
 
@@ -229,10 +221,10 @@ mod tests {
         assert_eq!(
             texts,
             vec![
-                Item::Text("one".into()),
-                Item::Text("{\"not\": \"a record\"}".into()),
-                Item::Text("".into()),
-                Item::Text("three".into()),
+                ToSend::Text("one".into()),
+                ToSend::Text("{\"not\": \"a record\"}".into()),
+                ToSend::Text("".into()),
+                ToSend::Text("three".into()),
             ]
         );
         assert!(Script::load(Path::new("/nonexistent/x"), 1.0)

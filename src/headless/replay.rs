@@ -1,0 +1,112 @@
+//! `wsprobe replay` without a terminal: the recording's events as lines, then
+//! what they add up to.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::output::{ClientTotals, Printer};
+use crate::net::rtt::format_duration;
+use crate::net::{CounterSnapshot, NetEvent, Side};
+use crate::record::reader::RecordingFile;
+
+/// Prints every event of the recording, then its summary on stderr.
+pub async fn run(file: &RecordingFile, mut printer: Printer) -> anyhow::Result<u8> {
+    let mut summary = Summary::default();
+    for (i, (side, ev)) in file.events().map_err(anyhow::Error::msg)?.enumerate() {
+        summary.event(side, &ev);
+        printer.event(&ev);
+        if i % 1024 == 1023 {
+            printer.flush().await;
+        }
+    }
+    printer.flush().await;
+    for line in summary.lines() {
+        eprintln!("{line}");
+    }
+    Ok(0)
+}
+
+/// What a replay without a terminal adds up, timed by the recorded times: the
+/// same summary a live client prints, and one for the server side.
+#[derive(Default)]
+struct Summary {
+    client: ClientTotals,
+    client_span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    server_conns: u64,
+    /// Data messages only, as the client counts them.
+    server: CounterSnapshot,
+    server_span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+fn widen(span: &mut Option<(DateTime<Utc>, DateTime<Utc>)>, ts: DateTime<Utc>) {
+    let (a, b) = span.get_or_insert((ts, ts));
+    *a = (*a).min(ts);
+    *b = (*b).max(ts);
+}
+
+fn length(span: Option<(DateTime<Utc>, DateTime<Utc>)>) -> Duration {
+    span.and_then(|(a, b)| (b - a).to_std().ok())
+        .unwrap_or_default()
+}
+
+impl Summary {
+    fn event(&mut self, side: Side, ev: &NetEvent) {
+        let ts = ev.ts();
+        match side {
+            Side::Client => {
+                widen(&mut self.client_span, ts);
+                match ev {
+                    NetEvent::Frame(f) => self.client.count(f),
+                    NetEvent::Reconnecting { lost, .. } => self.client.lost += lost,
+                    _ => {}
+                }
+            }
+            Side::Server => {
+                widen(&mut self.server_span, ts);
+                match ev {
+                    NetEvent::Opened(_) => self.server_conns += 1,
+                    NetEvent::Frame(f) if f.kind.is_data() => self.server.count(f.dir, f.len()),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn lines(&self) -> Vec<String> {
+        let both = self.client_span.is_some() && self.server_span.is_some();
+        let mut lines = Vec::new();
+        if self.client_span.is_some() {
+            let prefix = if both { "client: " } else { "" };
+            lines.extend(
+                self.client
+                    .human(length(self.client_span))
+                    .into_iter()
+                    .map(|l| format!("{prefix}{l}")),
+            );
+        }
+        if self.server_span.is_some() {
+            let took = length(self.server_span);
+            let secs = took.as_secs_f64();
+            let per_sec = |n: u64| {
+                if secs > 0.0 {
+                    format!("{:.1}/s", n as f64 / secs)
+                } else {
+                    "-".into()
+                }
+            };
+            let s = &self.server;
+            lines.push(format!(
+                "server: {} connection{}, received {} ({}) sent {} ({}) in {}",
+                self.server_conns,
+                if self.server_conns == 1 { "" } else { "s" },
+                s.frames_in,
+                per_sec(s.frames_in),
+                s.frames_out,
+                per_sec(s.frames_out),
+                format_duration(took)
+            ));
+        }
+        lines
+    }
+}

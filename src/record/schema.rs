@@ -1,0 +1,601 @@
+//! The one JSON schema for everything wsprobe writes for machines: `--json` lines
+//! of the server, the client and replay, and `--record` files. Documented in the
+//! README. Both conversions live here, event to record and record to event, so
+//! that what is written is what is read back.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::net::rtt::RttSummary;
+use crate::net::{
+    CloseCause, CloseInfo, ConnCounters, Direction, Frame, FrameKind, Handshake, NetEvent, Opened,
+    Rtt, RttKind, Side,
+};
+
+/// What a record that is not a frame tells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    Open,
+    Close,
+    Error,
+    NotSent,
+    LeftBeforeHandshake,
+    Reconnect,
+    Listening,
+    NotShown,
+    Summary,
+    /// Written by a later version: read, then passed over.
+    #[serde(other)]
+    Unknown,
+}
+
+/// Who closed a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    Local,
+    Peer,
+    /// It ended without a close handshake; `message` says why.
+    #[serde(other)]
+    Error,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// RFC 3339 with microseconds, UTC.
+    pub ts: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conn: Option<u64>,
+    /// In recordings: "server" or "client", the side of wsprobe that saw it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub side: Option<Side>,
+    /// Connection and program events; a frame has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<Event>,
+
+    // Frames.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<Direction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<FrameKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub len: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base64: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_us: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// True when the peer sent a close code that may not appear on the wire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_invalid: Option<bool>,
+
+    // Open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_headers: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_headers: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subprotocol: Option<String>,
+    /// TLS version and cipher suite of a wss:// connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<String>,
+    /// The HTTP CONNECT proxy a client connection went through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
+    /// Faults the server injects, described.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<String>,
+
+    // Close and error.
+    /// Who closed: "local", "peer", or "error" when there was no close handshake.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+
+    // Reconnect: attempt `attempt` follows after `delay_ms`; `lost` echoes
+    // never came back on the connection that dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost: Option<u64>,
+
+    // Listening.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+
+    // Summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unmatched: Option<u64>,
+    /// Messages that never went on the wire because the connection had closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_sent: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub echo_rtt_us: Option<RttRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ping_rtt_us: Option<RttRecord>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RttRecord {
+    pub count: u64,
+    pub min: u64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub max: u64,
+}
+
+impl From<RttSummary> for RttRecord {
+    fn from(s: RttSummary) -> Self {
+        let us = |d: std::time::Duration| d.as_micros() as u64;
+        RttRecord {
+            count: s.count,
+            min: us(s.min),
+            p50: us(s.p50),
+            p90: us(s.p90),
+            p99: us(s.p99),
+            max: us(s.max),
+        }
+    }
+}
+
+pub fn timestamp(ts: DateTime<Utc>) -> String {
+    ts.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// A record's time as [`timestamp`] writes it (any RFC 3339 time is read).
+pub fn parse_ts(ts: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(ts)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn headers(pairs: &[(String, String)]) -> BTreeMap<String, String> {
+    let mut map: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in pairs {
+        map.entry(k.to_ascii_lowercase())
+            .and_modify(|old| {
+                old.push_str(", ");
+                old.push_str(v);
+            })
+            .or_insert_with(|| v.clone());
+    }
+    map
+}
+
+impl Record {
+    pub fn event(ts: DateTime<Utc>, event: Event) -> Self {
+        Record {
+            ts: timestamp(ts),
+            event: Some(event),
+            ..Default::default()
+        }
+    }
+
+    pub fn from_frame(f: &Frame) -> Self {
+        let mut r = Record {
+            ts: timestamp(f.ts),
+            conn: Some(f.conn),
+            dir: Some(f.dir),
+            kind: Some(f.kind),
+            len: Some(f.len()),
+            rtt_us: f.rtt.map(|r| r.duration.as_micros() as u64),
+            ..Default::default()
+        };
+        match f.kind {
+            FrameKind::Text => r.text = Some(String::from_utf8_lossy(&f.payload).into_owned()),
+            FrameKind::Close => {
+                if let Some(c) = &f.close {
+                    r.code = Some(c.code);
+                    r.reason = Some(c.reason.clone());
+                    r.code_invalid = c.invalid.then_some(true);
+                }
+            }
+            _ => r.base64 = Some(base64::engine::general_purpose::STANDARD.encode(&f.payload)),
+        }
+        r
+    }
+
+    pub fn from_event(ev: &NetEvent) -> Self {
+        match ev {
+            NetEvent::Frame(f) => Record::from_frame(f),
+            NetEvent::Opened(o) => Record {
+                conn: Some(o.conn),
+                peer: Some(o.peer.to_string()),
+                path: Some(o.path.clone()),
+                request: Some(o.handshake.request_line.clone()),
+                request_headers: Some(headers(&o.handshake.request_headers)),
+                status: Some(o.handshake.status.clone()),
+                response_headers: Some(headers(&o.handshake.response_headers)),
+                subprotocol: o.handshake.subprotocol.clone(),
+                tls: o.handshake.tls.clone(),
+                proxy: o.handshake.proxy.clone(),
+                faults: o.faults.clone(),
+                ..Record::event(o.ts, Event::Open)
+            },
+            NetEvent::Closed {
+                conn,
+                ts,
+                close,
+                cause,
+            } => {
+                let (cause, message) = match cause {
+                    CloseCause::Local => (Cause::Local, None),
+                    CloseCause::Peer => (Cause::Peer, None),
+                    CloseCause::Error(e) => (Cause::Error, Some(e.clone())),
+                };
+                Record {
+                    conn: Some(*conn),
+                    code: close.as_ref().map(|c| c.code),
+                    reason: close.as_ref().map(|c| c.reason.clone()),
+                    code_invalid: close.as_ref().and_then(|c| c.invalid.then_some(true)),
+                    cause: Some(cause),
+                    message,
+                    ..Record::event(*ts, Event::Close)
+                }
+            }
+            NetEvent::Reconnecting {
+                conn,
+                ts,
+                attempt,
+                delay,
+                lost,
+            } => Record {
+                conn: Some(*conn),
+                attempt: Some(*attempt),
+                delay_ms: Some(delay.as_millis() as u64),
+                lost: Some(*lost),
+                ..Record::event(*ts, Event::Reconnect)
+            },
+            NetEvent::NotSent {
+                conn,
+                ts,
+                kind,
+                payload,
+                reason,
+            } => {
+                let never_went = Frame {
+                    conn: *conn,
+                    ts: *ts,
+                    dir: Direction::Out,
+                    kind: *kind,
+                    payload: payload.clone(),
+                    close: None,
+                    rtt: None,
+                };
+                Record {
+                    dir: None,
+                    event: Some(Event::NotSent),
+                    message: Some(reason.clone()),
+                    ..Record::from_frame(&never_went)
+                }
+            }
+            NetEvent::LeftBeforeHandshake { ts, peer } => Record {
+                peer: Some(peer.to_string()),
+                ..Record::event(*ts, Event::LeftBeforeHandshake)
+            },
+            NetEvent::Error { conn, ts, message } => Record {
+                conn: *conn,
+                message: Some(message.clone()),
+                ..Record::event(*ts, Event::Error)
+            },
+        }
+    }
+
+    /// The URL an `open` record's connection went to: Host header (else the
+    /// peer's address) and path, wss:// when it had TLS.
+    pub fn url(&self) -> String {
+        let host = self
+            .request_headers
+            .as_ref()
+            .and_then(|h| h.get("host").cloned())
+            .or_else(|| self.peer.clone())
+            .unwrap_or_else(|| "localhost".into());
+        let scheme = if self.tls.is_some() { "wss" } else { "ws" };
+        format!("{scheme}://{host}{}", self.path.as_deref().unwrap_or("/"))
+    }
+
+    /// A frame record's payload back as bytes: its text, or its base64 decoded.
+    pub fn payload(&self) -> Option<bytes::Bytes> {
+        match (&self.text, &self.base64) {
+            (Some(t), _) => Some(bytes::Bytes::from(t.clone().into_bytes())),
+            (_, Some(b)) => base64::engine::general_purpose::STANDARD
+                .decode(b)
+                .ok()
+                .map(bytes::Bytes::from),
+            _ => None,
+        }
+    }
+
+    /// A close code and reason of this record, as they were.
+    pub fn close_info(&self) -> Option<CloseInfo> {
+        let code = self.code?;
+        let reason = self.reason.clone().unwrap_or_default();
+        Some(match self.code_invalid {
+            Some(true) => CloseInfo::invalid(code, reason),
+            _ => CloseInfo::new(code, reason),
+        })
+    }
+
+    /// The event this record was made from ([`Record::from_event`] undone),
+    /// timed `ts`; None for records that are no event of a connection
+    /// (listening, summary, ...) or that lack what their event needs. An opened
+    /// connection gets fresh counters and a command queue that leads nowhere: a
+    /// recording cannot be sent to.
+    pub fn to_event(&self, ts: DateTime<Utc>) -> Option<NetEvent> {
+        let conn = self.conn.unwrap_or(0);
+        let pairs = |m: &Option<BTreeMap<String, String>>| -> Vec<(String, String)> {
+            m.iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        };
+        match (self.event, self.dir) {
+            (Some(Event::Open), _) => Some(NetEvent::Opened(Box::new(Opened {
+                conn,
+                ts,
+                peer: self
+                    .peer
+                    .as_deref()
+                    .and_then(|p| p.parse::<SocketAddr>().ok())
+                    .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0))),
+                path: self.path.clone().unwrap_or_default(),
+                handshake: Handshake {
+                    request_line: self.request.clone().unwrap_or_default(),
+                    request_headers: pairs(&self.request_headers),
+                    status: self.status.clone().unwrap_or_default(),
+                    response_headers: pairs(&self.response_headers),
+                    subprotocol: self.subprotocol.clone(),
+                    tls: self.tls.clone(),
+                    proxy: self.proxy.clone(),
+                },
+                counters: Arc::new(ConnCounters::default()),
+                commands: tokio::sync::mpsc::channel(1).0,
+                faults: self.faults.clone(),
+            }))),
+            (Some(Event::Close), _) => Some(NetEvent::Closed {
+                conn,
+                ts,
+                close: self.close_info(),
+                cause: match self.cause {
+                    Some(Cause::Local) => CloseCause::Local,
+                    Some(Cause::Peer) => CloseCause::Peer,
+                    _ => CloseCause::Error(self.message.clone().unwrap_or_default()),
+                },
+            }),
+            (Some(Event::Reconnect), _) => Some(NetEvent::Reconnecting {
+                conn,
+                ts,
+                attempt: self.attempt.unwrap_or(0),
+                delay: Duration::from_millis(self.delay_ms.unwrap_or(0)),
+                lost: self.lost.unwrap_or(0),
+            }),
+            (Some(Event::LeftBeforeHandshake), _) => Some(NetEvent::LeftBeforeHandshake {
+                ts,
+                peer: self.peer.as_deref()?.parse().ok()?,
+            }),
+            (Some(Event::NotSent), _) => Some(NetEvent::NotSent {
+                conn,
+                ts,
+                kind: self.kind?,
+                payload: self.payload().unwrap_or_default(),
+                reason: self.message.clone().unwrap_or_default(),
+            }),
+            (Some(Event::Error), _) => Some(NetEvent::Error {
+                conn: self.conn,
+                ts,
+                message: self.message.clone().unwrap_or_default(),
+            }),
+            (None, Some(dir)) => {
+                let kind = self.kind?;
+                let close = (kind == FrameKind::Close)
+                    .then(|| self.close_info())
+                    .flatten();
+                let payload = match (self.payload(), &close) {
+                    (Some(p), _) => p,
+                    (None, Some(c)) => c.payload(),
+                    _ => bytes::Bytes::new(),
+                };
+                Some(NetEvent::Frame(Frame {
+                    conn,
+                    ts,
+                    dir,
+                    kind,
+                    payload,
+                    close,
+                    rtt: self.rtt_us.map(|us| Rtt {
+                        kind: if kind == FrameKind::Pong {
+                            RttKind::Ping
+                        } else {
+                            RttKind::Echo
+                        },
+                        duration: Duration::from_micros(us),
+                    }),
+                }))
+            }
+            _ => None,
+        }
+    }
+
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).expect("a record always serializes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts() -> DateTime<Utc> {
+        parse_ts("2026-11-28T20:00:00.123456Z").unwrap()
+    }
+
+    fn frame(dir: Direction, kind: FrameKind, payload: &[u8]) -> NetEvent {
+        NetEvent::Frame(Frame {
+            conn: 3,
+            ts: ts(),
+            dir,
+            kind,
+            payload: bytes::Bytes::copy_from_slice(payload),
+            close: None,
+            rtt: None,
+        })
+    }
+
+    /// Event -> record -> event -> record: what is written reads back as it was.
+    fn round_trip(ev: NetEvent) -> (Record, Record) {
+        let first = Record::from_event(&ev);
+        let line = first.to_line();
+        let read: Record = serde_json::from_str(&line).expect("a record parses");
+        assert_eq!(read, first, "{line}");
+        let back = read
+            .to_event(parse_ts(&read.ts).expect("its time parses"))
+            .unwrap_or_else(|| panic!("no event from {line}"));
+        (first, Record::from_event(&back))
+    }
+
+    #[test]
+    fn every_event_survives_a_round_trip_through_its_record() {
+        let echo = NetEvent::Frame(Frame {
+            rtt: Some(Rtt {
+                kind: RttKind::Echo,
+                duration: Duration::from_micros(152),
+            }),
+            ..match frame(Direction::In, FrameKind::Text, b"hi \x1b") {
+                NetEvent::Frame(f) => f,
+                _ => unreachable!(),
+            }
+        });
+        let close = NetEvent::Frame(Frame {
+            close: Some(CloseInfo::invalid(1005, "gone")),
+            ..match frame(
+                Direction::In,
+                FrameKind::Close,
+                &CloseInfo::invalid(1005, "gone").payload(),
+            ) {
+                NetEvent::Frame(f) => f,
+                _ => unreachable!(),
+            }
+        });
+        let opened = NetEvent::Opened(Box::new(Opened {
+            conn: 3,
+            ts: ts(),
+            peer: "127.0.0.1:40000".parse().unwrap(),
+            path: "/chat?x=1".into(),
+            handshake: Handshake {
+                request_line: "GET /chat?x=1 HTTP/1.1".into(),
+                request_headers: vec![("Host".into(), "127.0.0.1:8765".into())],
+                status: "HTTP/1.1 101 Switching Protocols".into(),
+                response_headers: vec![("upgrade".into(), "websocket".into())],
+                subprotocol: Some("chat".into()),
+                tls: None,
+                proxy: None,
+            },
+            counters: Arc::default(),
+            commands: tokio::sync::mpsc::channel(1).0,
+            faults: Some("drop 10%".into()),
+        }));
+        let events = vec![
+            echo,
+            close,
+            frame(Direction::Out, FrameKind::Binary, &[0, 159, 255]),
+            frame(Direction::Out, FrameKind::Ping, b"7"),
+            opened,
+            NetEvent::Closed {
+                conn: 3,
+                ts: ts(),
+                close: Some(CloseInfo::new(1000, "bye")),
+                cause: CloseCause::Peer,
+            },
+            NetEvent::Closed {
+                conn: 3,
+                ts: ts(),
+                close: None,
+                cause: CloseCause::Error("reset".into()),
+            },
+            NetEvent::Reconnecting {
+                conn: 4,
+                ts: ts(),
+                attempt: 2,
+                delay: Duration::from_millis(500),
+                lost: 1,
+            },
+            NetEvent::NotSent {
+                conn: 4,
+                ts: ts(),
+                kind: FrameKind::Text,
+                payload: bytes::Bytes::from_static(b"late"),
+                reason: "the connection had closed".into(),
+            },
+            NetEvent::LeftBeforeHandshake {
+                ts: ts(),
+                peer: "127.0.0.1:40001".parse().unwrap(),
+            },
+            NetEvent::Error {
+                conn: None,
+                ts: ts(),
+                message: "accept failed".into(),
+            },
+        ];
+        for ev in events {
+            let (first, again) = round_trip(ev);
+            assert_eq!(first, again);
+        }
+    }
+
+    #[test]
+    fn the_schema_words_are_the_documented_ones() {
+        let r = Record::from_event(&frame(Direction::Out, FrameKind::Binary, b"a"));
+        let v: serde_json::Value = serde_json::from_str(&r.to_line()).unwrap();
+        assert_eq!(v["dir"], "out");
+        assert_eq!(v["kind"], "binary");
+        let r = Record {
+            side: Some(Side::Server),
+            cause: Some(Cause::Local),
+            ..Record::event(ts(), Event::LeftBeforeHandshake)
+        };
+        let v: serde_json::Value = serde_json::from_str(&r.to_line()).unwrap();
+        assert_eq!(v["side"], "server");
+        assert_eq!(v["cause"], "local");
+        assert_eq!(v["event"], "left_before_handshake");
+        assert_eq!(v["ts"], "2026-11-28T20:00:00.123456Z");
+    }
+
+    #[test]
+    fn a_later_versions_words_are_read_not_refused() {
+        let r: Record = serde_json::from_str(
+            r#"{"ts":"2026-11-28T20:00:00Z","event":"teleport","cause":"aliens"}"#,
+        )
+        .unwrap();
+        assert_eq!(r.event, Some(Event::Unknown));
+        assert_eq!(r.cause, Some(Cause::Error));
+        assert!(r.to_event(ts()).is_none());
+    }
+}

@@ -1,0 +1,70 @@
+//! `wsprobe bench URL`: the load/echo tester, with its live view or a report.
+
+use std::io::IsTerminal;
+
+use crate::bench;
+use crate::cli::BenchArgs;
+use crate::config::Options;
+use crate::error::UsageError;
+use crate::present;
+use crate::signal::shutdown_signal;
+
+use super::client::client_options;
+
+pub async fn run(args: BenchArgs, out: &Options) -> anyhow::Result<u8> {
+    let config = bench::BenchConfig {
+        connect: client_options(&args.connect)?,
+        connections: args.connections,
+        messages: args.messages,
+        duration: match (args.messages, args.duration) {
+            (None, None) => Some(std::time::Duration::from_secs(10)),
+            (_, d) => d,
+        },
+        size: args.size,
+        binary: args.binary,
+        window: args.window,
+        rate: args.rate,
+        warmup: args.warmup,
+        echo_prefix: args.connect.echo_prefix.clone(),
+        drain: args.timeout,
+    };
+    config.validate().map_err(UsageError)?;
+    let live = !out.no_tui && !out.json && std::io::stdout().is_terminal();
+    let report = if live {
+        let title = vec![
+            format!("wsprobe bench {}", args.connect.url),
+            present::count(config.connections as u64, "connection", "connections"),
+            format!("{} B", config.size),
+            match config.rate {
+                Some(r) => format!("open loop {r} msg/s"),
+                None => format!("window {}", config.window),
+            },
+        ];
+        bench::live::run(&config, title).await?
+    } else {
+        let (running, handle) = bench::start(&config);
+        tokio::pin!(handle);
+        let shutdown = shutdown_signal();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                r = &mut handle => break r?,
+                _ = &mut shutdown => running.stop(),
+            }
+        }
+    };
+    if out.json {
+        println!("{}", serde_json::to_string(&report.to_json())?);
+    } else {
+        print!("{}", report.text());
+    }
+    // The text report on a terminal already says why no connection succeeded.
+    let said = report.no_connection() && !out.json && std::io::stdout().is_terminal();
+    match &report.first_error {
+        Some(_) if said => {}
+        Some(e) if report.no_connection() => eprintln!("error: no connection succeeded: {e}"),
+        Some(e) => eprintln!("error: {e}"),
+        None => {}
+    }
+    Ok(if report.failed() { 1 } else { 0 })
+}

@@ -1,0 +1,85 @@
+//! No arguments: an echo server on loopback and a client connected to it, side
+//! by side; without a terminal, lines typed go to the embedded server.
+
+use std::io::IsTerminal;
+
+use crate::config::Options;
+use crate::error::UsageError;
+use crate::headless::output::Printer;
+use crate::net::client::{ClientOptions, SessionOptions};
+use crate::net::server::{Server, ServerConfig};
+use crate::net::{self, Side};
+use crate::record::Recording;
+use crate::{app, headless, tui};
+
+use super::with_recording;
+
+/// No arguments: an echo server on loopback and a client connected to it.
+pub async fn run(out: &Options, rec: Option<&Recording>) -> anyhow::Result<u8> {
+    let session = SessionOptions {
+        recorder: rec.map(|r| r.recorder(Side::Client)),
+        ..SessionOptions::default()
+    };
+    let server_recorder = rec.map(|r| r.recorder(Side::Server));
+    if out.use_tui() {
+        let config = ServerConfig {
+            recorder: server_recorder,
+            ..ServerConfig::default()
+        };
+        let server = Server::bind("127.0.0.1:0", config).await?;
+        let uri = net::client::parse_ws_url(&server.url()).map_err(UsageError)?;
+        return tui::run(tui::Setup {
+            mode: app::Mode::Demo,
+            client: Some(tui::ClientSetup {
+                connect: ClientOptions::new(uri),
+                session,
+                script: None,
+                har: None,
+            }),
+            server: Some(server),
+            keep: out.keep,
+            hint: with_recording(
+                Some(
+                    " demo · in two terminals: wsprobe server  +  wsprobe client ws://127.0.0.1:8765"
+                        .to_string(),
+                ),
+                rec,
+            ),
+            replay: None,
+        })
+        .await;
+    }
+    let config = ServerConfig {
+        report_frames: false,
+        recorder: server_recorder,
+        ..ServerConfig::default()
+    };
+    let server = Server::bind("127.0.0.1:0", config).await?;
+    let url = server.url();
+    let mut printer = Printer::new(out.format(), out.quiet);
+    printer.listening(&url);
+    printer.flush().await;
+    if std::io::stdin().is_terminal() {
+        eprintln!("type a line and press Enter to send it; Ctrl-D ends");
+    }
+    // Nobody watches the embedded server: its events are dropped unread.
+    let (tx, _rx) = tokio::sync::mpsc::channel(1);
+    let accept = tokio::spawn(server.run(tx));
+    let url = net::client::parse_ws_url(&url).map_err(UsageError)?;
+    let code = headless::pipe::run(
+        ClientOptions::new(url),
+        session,
+        headless::pipe::PipeOptions {
+            binary: false,
+            lossy: false,
+            wait: std::time::Duration::from_secs(5),
+            script: None,
+            har: None,
+        },
+        printer,
+        out.format(),
+    )
+    .await;
+    accept.abort();
+    code
+}

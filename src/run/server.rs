@@ -1,0 +1,115 @@
+//! `wsprobe server`: the echo server, with its dashboard or as lines.
+
+use std::sync::Arc;
+
+use crate::cli::ServerArgs;
+use crate::config::Options;
+use crate::headless::output::Printer;
+use crate::net::server::{Server, ServerConfig, SubprotocolPolicy};
+use crate::net::{self, Side};
+use crate::record::Recording;
+use crate::{app, headless, present, tui};
+
+use super::private_file::PrivateFile;
+use super::with_recording;
+
+pub async fn run(args: ServerArgs, out: &Options, rec: Option<&Recording>) -> anyhow::Result<u8> {
+    let tui = out.use_tui();
+    let (tls, self_signed) = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => (Some(net::tls::server_from_pem(cert, key)?), None),
+        _ if args.tls_self_signed => {
+            let s = net::tls::self_signed()?;
+            (Some(s.config.clone()), Some(s))
+        }
+        _ => (None, None),
+    };
+    let server = Server::bind(
+        &args.addr,
+        server_config(&args, tui || !out.quiet, tls, rec),
+    )
+    .await?;
+    warn_if_exposed(&server);
+    // Held until the server stops, however it stops: the certificate file goes with it.
+    let (hint, _cert_file) = match &self_signed {
+        Some(s) => {
+            let (hint, file) = trust_hint(&server, s)?;
+            (Some(hint), Some(file))
+        }
+        None => (None, None),
+    };
+    if let Some(h) = &hint {
+        eprintln!("{h}");
+    }
+    if tui {
+        return tui::run(tui::Setup {
+            mode: app::Mode::Server,
+            client: None,
+            server: Some(server),
+            keep: out.keep,
+            // One row per line, wrapped rather than cut: the `--ca` command must be whole.
+            hint: with_recording(hint.map(|h| format!(" {}", h.replace('\n', "\n "))), rec),
+            replay: None,
+        })
+        .await;
+    }
+    headless::server::run(server, Printer::new(out.format(), out.quiet)).await
+}
+
+pub(super) fn server_config(
+    args: &ServerArgs,
+    report_frames: bool,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    rec: Option<&Recording>,
+) -> ServerConfig {
+    ServerConfig {
+        recorder: rec.map(|r| r.recorder(Side::Server)),
+        tls,
+        switches: Arc::default(),
+        faults: net::faults::Faults {
+            drop_percent: args.drop_percent.unwrap_or(0.0),
+            close_after: args.close_after,
+            close_code: args.close_code,
+            max_connections: args.max_connections,
+            fragment: args.fragment.unwrap_or(0),
+            no_pong: args.no_pong,
+            delay: args.delay.unwrap_or_default(),
+            jitter: args.jitter.unwrap_or_default(),
+        },
+        prefix: args.prefix.clone(),
+        subprotocols: if args.no_subprotocol {
+            SubprotocolPolicy::Refuse
+        } else if args.subprotocols.is_empty() {
+            SubprotocolPolicy::FirstOffered
+        } else {
+            SubprotocolPolicy::OneOf(args.subprotocols.clone())
+        },
+        max_message_size: args.max_message_size,
+        handshake_timeout: args.handshake_timeout,
+        read_buffer_size: args.read_buffer,
+        report_frames,
+    }
+}
+
+/// Writes the self-signed certificate where a client of the same user can read
+/// it (a private directory; removed when the returned guard drops, that is when
+/// the server stops) and says how to trust it.
+fn trust_hint(server: &Server, s: &net::tls::SelfSigned) -> anyhow::Result<(String, PrivateFile)> {
+    let port = server.local_addr().port();
+    let name = format!("self-signed-{port}-{}.pem", std::process::id());
+    let file = PrivateFile::create(&name, s.cert_pem.as_bytes())
+        .map_err(|e| anyhow::anyhow!("cannot write the self-signed certificate: {e}"))?;
+    let url = format!("wss://127.0.0.1:{port}");
+    let hint = present::self_signed_note(&s.fingerprint, &url, file.path());
+    Ok((hint, file))
+}
+
+/// Reachable from other machines: worth one line of warning.
+fn warn_if_exposed(server: &Server) {
+    let ip = server.local_addr().ip();
+    if !ip.is_loopback() {
+        eprintln!(
+            "warning: listening on {}, which other machines may be able to reach",
+            server.local_addr()
+        );
+    }
+}
