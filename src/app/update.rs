@@ -617,7 +617,7 @@ pub fn drop_description(close: Option<&CloseInfo>, cause: &CloseCause) -> String
 
 /// A message that never left, for the timeline and the events view.
 fn not_sent_note(conn: ConnId, kind: FrameKind, payload: &[u8], reason: &str) -> String {
-    let preview = crate::headless::output::payload_preview(kind, payload, 40);
+    let preview = crate::present::payload_preview(kind, payload, 40);
     format!("#{conn} not sent ({reason}): {preview}")
 }
 

@@ -1,29 +1,16 @@
-//! The bench's live view: progress, current rate, latency percentiles over time
-//! and the distribution so far. `q` stops early; the summary follows either way.
+//! What the bench's live view shows, sampled from the workers' shared progress
+//! every refresh: progress, current rate, latency percentiles over time and the
+//! distribution so far. Plain data; the terminal side is `tui::bench`.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{Event, EventStream, KeyCode, KeyEventKind, KeyModifiers};
-use futures_util::StreamExt;
 use hdrhistogram::Histogram;
-use ratatui::layout::{Constraint, Layout};
-use ratatui::symbols::Marker;
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, Gauge, GraphType, Paragraph};
-use ratatui::Frame;
 
-use super::report::histogram_chart;
 use super::worker::new_histogram;
-use super::{start, BenchConfig, Report};
-use crate::net::rtt::format_duration;
-use crate::signal::shutdown_signal;
-use crate::tui::fit::{fit, fit_line, Segment, Shrink, ALWAYS};
-use crate::tui::terminal;
-use crate::tui::theme::Theme;
+use super::{BenchConfig, Running};
 
-const REFRESH: Duration = Duration::from_millis(250);
 /// Points of percentile history kept for the chart.
 const HISTORY: usize = 480;
 
@@ -45,221 +32,70 @@ pub struct LiveState {
     pub history: VecDeque<(f64, f64, f64)>,
     pub so_far: Histogram<u64>,
     pub stopping: bool,
+    /// Messages to send, when the run is counted.
+    pub total: Option<u64>,
+    /// How long the run lasts, warm-up included, when it is timed.
+    pub planned: Option<Duration>,
+    /// When the last sample was taken and what had been received then.
+    pub last: (Instant, u64),
 }
 
-pub fn draw(f: &mut Frame, s: &LiveState, theme: &Theme) {
-    let [title, gauge, stats, chart, hist, keys] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Length(1),
-        Constraint::Length(2),
-        Constraint::Fill(1),
-        Constraint::Length(12),
-        Constraint::Length(1),
-    ])
-    .areas(f.area());
-    let parts: Vec<Segment> = s
-        .title
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            if i == 0 {
-                Segment::styled(ALWAYS, t.clone(), theme.bold()).shrink(Shrink::End)
-            } else {
-                Segment::styled(100 - i.min(99) as u8, t.clone(), theme.bold()).sep(" · ")
-            }
-        })
-        .collect();
-    f.render_widget(Paragraph::new(fit_line(&parts, title.width)), title);
-    f.render_widget(
-        Gauge::default()
-            .ratio(s.done.clamp(0.0, 1.0))
-            .label(format!(
-                "{:.0}% · {:.1}s",
-                s.done * 100.0,
-                s.elapsed.as_secs_f64()
-            ))
-            .gauge_style(theme.sent()),
-        gauge,
-    );
-    let last = s.history.back().copied().unwrap_or_default();
-    let ms = |v: f64| format_duration(Duration::from_secs_f64(v / 1000.0));
-    let us = |v: u64| format_duration(Duration::from_micros(v));
-    let mut segs = vec![
-        Segment::raw(6, format!("connected {}/{}", s.connected, s.connections))
-            .shrink(Shrink::Words),
-        Segment::styled(7, format!("sent {}", s.sent), theme.sent()).sep("  "),
-        Segment::styled(8, format!("received {}", s.received), theme.received())
-            .sep("  ")
-            .shrink(Shrink::Words),
-        Segment::styled(ALWAYS, format!("{:.0} msg/s", s.rate), theme.bold()).sep("  "),
-    ];
-    if s.errors > 0 {
-        segs.push(Segment::styled(ALWAYS, format!("errors {}", s.errors), theme.error()).sep("  "));
+impl LiveState {
+    pub fn new(config: &BenchConfig, title: Vec<String>, now: Instant) -> Self {
+        LiveState {
+            title,
+            elapsed: Duration::ZERO,
+            done: 0.0,
+            sent: 0,
+            received: 0,
+            errors: 0,
+            connected: 0,
+            connections: config.connections,
+            rate: 0.0,
+            history: VecDeque::new(),
+            so_far: new_histogram(),
+            stopping: false,
+            total: config.messages,
+            planned: config.duration.map(|d| d + config.warmup),
+            last: (now, 0),
+        }
     }
-    segs.extend([
-        Segment::raw(5, "now:").sep("   ").new_row().group(1),
-        Segment::raw(5, format!("p50 {}", ms(last.1)))
-            .glued()
-            .group(1),
-        Segment::raw(5, format!("p99 {}", ms(last.2)))
-            .sep("  ")
-            .glued()
-            .group(1),
-        Segment::raw(9, "so far:").sep("   ").group(2),
-        Segment::raw(9, format!("p50 {}", us(s.so_far.value_at_quantile(0.5))))
-            .glued()
-            .group(2),
-        Segment::raw(9, format!("p99 {}", us(s.so_far.value_at_quantile(0.99))))
-            .sep("  ")
-            .glued()
-            .group(2),
-        Segment::raw(8, format!("max {}", us(s.so_far.max())))
-            .sep("  ")
-            .glued(),
-    ]);
-    f.render_widget(Paragraph::new(fit(&segs, stats.width, stats.height)), stats);
-    let p50: Vec<(f64, f64)> = s.history.iter().map(|p| (p.0, p.1)).collect();
-    let p99: Vec<(f64, f64)> = s.history.iter().map(|p| (p.0, p.2)).collect();
-    let x0 = s.history.front().map(|p| p.0).unwrap_or(0.0);
-    let x1 = last.0.max(x0 + 1.0);
-    let ymax = p99.iter().map(|p| p.1).fold(0.001f64, f64::max) * 1.15;
-    f.render_widget(
-        Chart::new(vec![
-            Dataset::default()
-                .name("p50")
-                .marker(Marker::Braille)
-                .graph_type(GraphType::Line)
-                .style(theme.received())
-                .data(&p50),
-            Dataset::default()
-                .name("p99")
-                .marker(Marker::Braille)
-                .graph_type(GraphType::Line)
-                .style(theme.warn())
-                .data(&p99),
-        ])
-        .block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(Line::from(vec![
-                    Span::styled(" Round trip over time ", theme.bold()),
-                    Span::styled("— p50 ", theme.received()),
-                    Span::styled("— p99 ", theme.warn()),
-                ])),
-        )
-        .legend_position(None)
-        .x_axis(Axis::default().bounds([x0, x1]))
-        .y_axis(
-            Axis::default()
-                .bounds([0.0, ymax])
-                .labels([Span::raw("0"), Span::raw(format!("{ymax:.2}ms"))]),
-        ),
-        chart,
-    );
-    let bars: Vec<Line> = histogram_chart(
-        &s.so_far,
-        10,
-        (hist.width as usize).saturating_sub(26).max(5),
-    )
-    .into_iter()
-    .map(Line::raw)
-    .collect();
-    f.render_widget(
-        Paragraph::new(bars).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(Span::styled(" Distribution so far ", theme.bold())),
-        ),
-        hist,
-    );
-    let hint = if s.stopping {
-        "stopping: waiting for the last echoes…"
-    } else {
-        "q stops early and prints the summary"
-    };
-    f.render_widget(Paragraph::new(Span::styled(hint, theme.dim())), keys);
-}
 
-/// Runs the bench with the live view; the terminal is restored before returning.
-pub async fn run(config: &BenchConfig, title: Vec<String>) -> anyhow::Result<Report> {
-    let (running, mut handle) = start(config);
-    let theme = Theme::from_env();
-    let (mut term, guard) = terminal::init()?;
-    let mut events = EventStream::new();
-    let mut tick = tokio::time::interval(REFRESH);
-    let shutdown = shutdown_signal();
-    tokio::pin!(shutdown);
-    let total = config.messages;
-    let planned = config.duration.map(|d| d + config.warmup);
-    let mut state = LiveState {
-        title,
-        elapsed: Duration::ZERO,
-        done: 0.0,
-        sent: 0,
-        received: 0,
-        errors: 0,
-        connected: 0,
-        connections: config.connections,
-        rate: 0.0,
-        history: VecDeque::new(),
-        so_far: new_histogram(),
-        stopping: false,
-    };
-    let mut last = (Instant::now(), 0u64);
-    let report = loop {
-        tokio::select! {
-            report = &mut handle => break report?,
-            _ = &mut shutdown => { state.stopping = true; running.stop(); }
-            ev = events.next() => {
-                if let Some(Ok(Event::Key(k))) = ev {
-                    let ctrl_c = k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c');
-                    if k.kind == KeyEventKind::Press && (ctrl_c || matches!(k.code, KeyCode::Char('q') | KeyCode::Esc)) {
-                        state.stopping = true;
-                        running.stop();
-                    }
+    /// Takes in the workers' progress since the last sample.
+    pub fn sample(&mut self, running: &Running, now: Instant) {
+        let p = &running.progress;
+        self.elapsed = now - running.started;
+        self.sent = p.sent.load(Ordering::Relaxed);
+        self.received = p.received.load(Ordering::Relaxed);
+        self.errors = p.errors.load(Ordering::Relaxed);
+        self.connected = p.connected.load(Ordering::Relaxed);
+        let dt = now.saturating_duration_since(self.last.0).as_secs_f64();
+        if dt > 0.0 {
+            self.rate = self.received.saturating_sub(self.last.1) as f64 / dt;
+        }
+        self.last = (now, self.received);
+        self.done = match (self.total, self.planned) {
+            (Some(n), _) if n > 0 => self.received as f64 / n as f64,
+            (_, Some(d)) => self.elapsed.as_secs_f64() / d.as_secs_f64().max(0.001),
+            _ => 0.0,
+        };
+        let recent = p.recent.lock().map(|mut h| {
+            let copy = h.clone();
+            h.reset();
+            copy
+        });
+        if let Ok(recent) = recent {
+            if !recent.is_empty() {
+                let _ = self.so_far.add(&recent);
+                if self.history.len() >= HISTORY {
+                    self.history.pop_front();
                 }
-            }
-            _ = tick.tick() => {
-                let p = &running.progress;
-                let now = Instant::now();
-                state.elapsed = now - running.started;
-                state.sent = p.sent.load(Ordering::Relaxed);
-                state.received = p.received.load(Ordering::Relaxed);
-                state.errors = p.errors.load(Ordering::Relaxed);
-                state.connected = p.connected.load(Ordering::Relaxed);
-                let dt = now.saturating_duration_since(last.0).as_secs_f64();
-                if dt > 0.0 {
-                    state.rate = state.received.saturating_sub(last.1) as f64 / dt;
-                }
-                last = (now, state.received);
-                state.done = match (total, planned) {
-                    (Some(n), _) if n > 0 => state.received as f64 / n as f64,
-                    (_, Some(d)) => state.elapsed.as_secs_f64() / d.as_secs_f64().max(0.001),
-                    _ => 0.0,
-                };
-                let recent = p.recent.lock().map(|mut h| {
-                    let copy = h.clone();
-                    h.reset();
-                    copy
-                });
-                if let Ok(recent) = recent {
-                    if !recent.is_empty() {
-                        let _ = state.so_far.add(&recent);
-                        if state.history.len() >= HISTORY {
-                            state.history.pop_front();
-                        }
-                        state.history.push_back((
-                            state.elapsed.as_secs_f64(),
-                            recent.value_at_quantile(0.5) as f64 / 1000.0,
-                            recent.value_at_quantile(0.99) as f64 / 1000.0,
-                        ));
-                    }
-                }
-                term.draw(|f| draw(f, &state, &theme))?;
+                self.history.push_back((
+                    self.elapsed.as_secs_f64(),
+                    recent.value_at_quantile(0.5) as f64 / 1000.0,
+                    recent.value_at_quantile(0.99) as f64 / 1000.0,
+                ));
             }
         }
-    };
-    drop(guard);
-    drop(term);
-    Ok(report)
+    }
 }

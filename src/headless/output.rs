@@ -2,18 +2,15 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Local, Utc};
+use chrono::Utc;
 use tokio::io::AsyncWriteExt;
 
-use crate::escape::{escape_bytes, hex_preview};
+use crate::escape::escape_bytes;
 use crate::net::rtt::{format_duration, RttBook, RttSummary};
-use crate::net::{CloseCause, CloseInfo, Direction, Frame, FrameKind, NetEvent};
+use crate::net::{CloseCause, Direction, Frame, NetEvent};
+use crate::present::{arrow, clock, frame_summary, payload_preview, PREVIEW_CHARS};
 use crate::record::schema::Event;
 use crate::record::{Record, RttRecord};
-
-/// How much of a payload a human line shows.
-const PREVIEW_CHARS: usize = 200;
-const PREVIEW_HEX_BYTES: usize = 64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -25,44 +22,6 @@ pub struct Printer {
     format: Format,
     quiet: bool,
     buf: Vec<u8>,
-}
-
-pub fn clock(ts: DateTime<Utc>) -> String {
-    ts.with_timezone(&Local).format("%H:%M:%S%.3f").to_string()
-}
-
-/// `text 5B`, `close 1000 Normal Closure "bye"`.
-pub fn frame_summary(kind: FrameKind, len: usize, close: Option<&CloseInfo>) -> String {
-    match (kind, close) {
-        (FrameKind::Close, Some(c)) => format!(
-            "close {} {}{}",
-            c.code,
-            c.name(),
-            if c.reason.is_empty() {
-                String::new()
-            } else {
-                format!(" \"{}\"", escape_bytes(c.reason.as_bytes(), PREVIEW_CHARS))
-            }
-        ),
-        (FrameKind::Close, None) => "close (no code)".to_string(),
-        (kind, _) => format!("{} {len}B", kind.as_str()),
-    }
-}
-
-/// The payload as one safe line: text escaped, binary as hex.
-pub fn payload_preview(kind: FrameKind, payload: &[u8], max_chars: usize) -> String {
-    match kind {
-        FrameKind::Close => String::new(),
-        FrameKind::Binary => hex_preview(payload, PREVIEW_HEX_BYTES.min(max_chars / 3 + 1)),
-        _ => escape_bytes(payload, max_chars),
-    }
-}
-
-pub fn arrow(dir: Direction) -> &'static str {
-    match dir {
-        Direction::Out => "→",
-        Direction::In => "←",
-    }
 }
 
 impl Printer {

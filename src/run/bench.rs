@@ -2,12 +2,12 @@
 
 use std::io::IsTerminal;
 
-use crate::bench;
 use crate::cli::BenchArgs;
 use crate::config::Options;
 use crate::error::UsageError;
 use crate::present;
 use crate::signal::shutdown_signal;
+use crate::{bench, tui};
 
 use super::client::client_options;
 
@@ -40,7 +40,7 @@ pub async fn run(args: BenchArgs, out: &Options) -> anyhow::Result<u8> {
                 None => format!("window {}", config.window),
             },
         ];
-        bench::live::run(&config, title).await?
+        tui::bench::run(&config, title).await?
     } else {
         let (running, handle) = bench::start(&config);
         tokio::pin!(handle);

@@ -524,6 +524,9 @@ pub fn bench_live() -> LiveState {
         history,
         so_far,
         stopping: false,
+        total: None,
+        planned: Some(Duration::from_secs(10)),
+        last: (std::time::Instant::now(), 4_703),
     }
 }
 
@@ -536,7 +539,7 @@ pub fn render_bench(
 ) -> Terminal<TestBackend> {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test backend");
     terminal
-        .draw(|f| crate::bench::live::draw(f, state, theme))
+        .draw(|f| crate::tui::widgets::bench::draw(f, state, theme))
         .expect("draw to a test backend");
     terminal
 }

@@ -2,8 +2,9 @@
 //! `select!` over terminal events, a render tick, a clock tick and the network's
 //! events; `update` decides, this loop carries out the effects.
 
+pub mod bench;
 pub mod fit;
-#[doc(hidden)]
+#[cfg(feature = "fixture")]
 pub mod fixture;
 mod history;
 pub mod keymap;

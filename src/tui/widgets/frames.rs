@@ -10,9 +10,9 @@ use unicode_width::UnicodeWidthStr;
 use crate::app::state::{FrameEntry, LogView};
 use crate::app::AppState;
 use crate::escape::escape_text;
-use crate::headless::output::{arrow, payload_preview};
 use crate::net::rtt::format_duration;
 use crate::net::{Direction, FrameKind, RttKind};
+use crate::present::{arrow, payload_preview};
 use crate::tui::fit::{self, Segment, Shrink, ALWAYS};
 use crate::tui::theme::Theme;
 

@@ -1,5 +1,6 @@
 //! One file per screen region. Every widget only reads the state.
 
+pub mod bench;
 pub mod connections;
 pub mod frames;
 pub mod input;
