@@ -427,8 +427,7 @@ fn timed_recording() -> PathBuf {
 
 #[test]
 fn a_replay_shows_the_recorded_durations() {
-    use std::time::Instant;
-    use wsprobe::app::{AppState, Mode};
+    use wsprobe::app::Mode;
     use wsprobe::record::reader::RecordingFile;
 
     let f = timed_recording();
@@ -438,9 +437,10 @@ fn a_replay_shows_the_recorded_durations() {
         (true, true),
         "a demo's recording has both sides"
     );
-    let offset = chrono::FixedOffset::east_opt(0).unwrap();
-    let mut state = AppState::new(Mode::Demo, Instant::now(), chrono::Utc::now(), offset);
-    wsprobe::tui::replay::load(file, &mut state, 1000).unwrap();
+    let setup = wsprobe::tui::Setup::replay(file, 1000);
+    assert_eq!(setup.mode, Mode::Demo);
+    let dashboard = wsprobe::tui::Dashboard::start(setup).unwrap();
+    let state = dashboard.state();
 
     let c = state.client.as_ref().unwrap();
     assert_eq!(
@@ -469,7 +469,7 @@ fn a_replay_shows_the_recorded_durations() {
 
     // On screen: the ages are whole seconds (`1s`), never `0s`.
     let theme = wsprobe::tui::theme::Theme { no_color: true };
-    let screen = wsprobe::tui::fixture::render(&state, 160, 40, &theme)
+    let screen = wsprobe::tui::fixture::render(state, 160, 40, &theme)
         .backend()
         .to_string();
     assert!(

@@ -71,7 +71,7 @@ screens! {
     server => |w, h| screen(Mode::Server, w, h, |_| {});
     demo => |w, h| screen(Mode::Demo, w, h, |_| {});
     help_popup => |w, h| screen(Mode::Client, w, h, |s| {
-        update(s, Msg::Action(Action::ToggleHelp));
+        let _ = update(s, Msg::Action(Action::ToggleHelp));
     });
     json_frame_detail => |w, h| screen(Mode::Client, w, h, |s| {
         // The second sent message is the JSON one (seq 2).
@@ -86,17 +86,17 @@ screens! {
     });
     handshake_popup => |w, h| screen(Mode::Client, w, h, |s| {
         s.focus = Focus::ClientLog;
-        update(s, Msg::Action(Action::ShowHandshake));
+        let _ = update(s, Msg::Action(Action::ShowHandshake));
     });
     filtered_and_paused_log => |w, h| screen(Mode::Client, w, h, |s| {
         s.focus = Focus::ClientLog;
-        update(s, Msg::Action(Action::CycleDirFilter));
-        update(s, Msg::Action(Action::CycleDirFilter));
-        update(s, Msg::Action(Action::Up));
+        let _ = update(s, Msg::Action(Action::CycleDirFilter));
+        let _ = update(s, Msg::Action(Action::CycleDirFilter));
+        let _ = update(s, Msg::Action(Action::Up));
     });
     reconnected_client => |w, h| draw(reconnecting_client(), w, h, |_| {});
     timeline_popup => |w, h| draw(reconnecting_client(), w, h, |s| {
-        update(s, Msg::Action(Action::ShowTimeline));
+        let _ = update(s, Msg::Action(Action::ShowTimeline));
     });
     failed_client => |w, h| screen(Mode::Client, w, h, |s| {
         let c = s.client.as_mut().unwrap();
@@ -110,7 +110,7 @@ screens! {
     });
     troubled_server => |w, h| draw(troubled_server(), w, h, |_| {});
     server_events_popup => |w, h| draw(troubled_server(), w, h, |s| {
-        update(s, Msg::Action(Action::ShowEvents));
+        let _ = update(s, Msg::Action(Action::ShowEvents));
     });
     server_log_focus => |w, h| screen(Mode::Server, w, h, |s| {
         s.focus = Focus::ServerLog;
@@ -141,11 +141,11 @@ fn nothing_is_cut_at_80_columns() {
     let log = screen(Mode::Client, 80, 24, |s| s.focus = Focus::ClientLog);
     assert!(log.contains("h handshake · ? help"), "{log}");
     let help = screen(Mode::Client, 80, 24, |s| {
-        update(s, Msg::Action(Action::ToggleHelp));
+        let _ = update(s, Msg::Action(Action::ToggleHelp));
     });
     assert!(help.contains("(connections, errors,"), "{help}");
     let events = draw(troubled_server(), 80, 24, |s| {
-        update(s, Msg::Action(Action::ShowEvents));
+        let _ = update(s, Msg::Action(Action::ShowEvents));
     });
     assert!(events.contains("so it cannot be"), "{events}");
 }
@@ -163,14 +163,14 @@ fn every_screen_draws_at_tiny_sizes_without_panicking() {
         for mode in [Mode::Client, Mode::Server, Mode::Demo] {
             let mut fx = fixture(mode);
             render(&fx.state, w, h, &PLAIN);
-            update(&mut fx.state, Msg::Action(Action::ToggleHelp));
+            let _ = update(&mut fx.state, Msg::Action(Action::ToggleHelp));
             render(&fx.state, w, h, &PLAIN);
         }
         for mut fx in [reconnecting_client(), troubled_server()] {
             fx.state.hint = Some(self_signed_note());
             render(&fx.state, w, h, &PLAIN);
-            update(&mut fx.state, Msg::Action(Action::ShowTimeline));
-            update(&mut fx.state, Msg::Action(Action::ShowEvents));
+            let _ = update(&mut fx.state, Msg::Action(Action::ShowTimeline));
+            let _ = update(&mut fx.state, Msg::Action(Action::ShowEvents));
             render(&fx.state, w, h, &PLAIN);
         }
         render_bench(&bench_live(), w, h, &PLAIN);

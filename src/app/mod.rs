@@ -6,6 +6,6 @@ pub mod msg;
 pub mod state;
 pub mod update;
 
-pub use msg::{Action, Edit, Effect, Msg};
+pub use msg::{Action, Drawn, Edit, Effect, Msg, Target};
 pub use state::{AppState, Focus, Mode};
 pub use update::update;

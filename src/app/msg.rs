@@ -4,9 +4,8 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::mpsc;
 
-use crate::net::{NetCommand, NetEvent, Side};
+use crate::net::{ConnId, CounterSnapshot, NetCommand, NetEvent, Side};
 
 #[derive(Debug)]
 pub enum Msg {
@@ -21,6 +20,24 @@ pub enum Msg {
     },
     /// The terminal changed size: just redraw.
     Redraw,
+    /// The connections' counters as the network keeps them, sampled by the
+    /// loop (the screen only shows them: it never counts frames itself).
+    Counts {
+        conns: Vec<(Side, ConnId, CounterSnapshot)>,
+        /// Frames the server's connections could not hand to the screen.
+        not_shown: u64,
+    },
+    /// The screen was drawn; the next draw keeps each frame log's window
+    /// where this one left it, so scrolling is steady.
+    Drawn(Drawn),
+}
+
+/// What a draw worked out that the state keeps: the first row shown of each
+/// frame log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Drawn {
+    pub client_top: Option<usize>,
+    pub server_top: Option<usize>,
 }
 
 /// Editing keys for whichever one-line editor has focus.
@@ -83,21 +100,35 @@ pub enum Action {
     ToggleDrop,
 }
 
+/// Which connection a command goes to. The loop that carries out effects
+/// holds the connections' command queues; the state only names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The client's connection (its queue outlives a drop under --reconnect).
+    Client,
+    /// One of the server's connections.
+    Server(ConnId),
+}
+
 /// Work for the event loop: the only way `update` reaches the network or disk.
-#[derive(Debug)]
+/// Plain data: what to do and to which connection, never the means.
+#[derive(Clone, Debug, PartialEq)]
+#[must_use = "an effect does nothing until the loop carries it out"]
 pub enum Effect {
     Send {
-        to: mpsc::Sender<NetCommand>,
+        to: Target,
         cmd: NetCommand,
     },
     Repeat {
-        to: mpsc::Sender<NetCommand>,
+        to: Target,
         count: u64,
         interval: Duration,
         text: String,
     },
     SaveHistory(String),
-    /// Server faults switched at run time.
-    ToggleDelay(std::sync::Arc<crate::net::faults::Switches>),
-    ToggleDrop(std::sync::Arc<crate::net::faults::Switches>),
+    /// Server faults switched at run time: whether each is on now.
+    SetFaults {
+        delay_on: bool,
+        drop_on: bool,
+    },
 }

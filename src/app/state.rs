@@ -1,25 +1,22 @@
-//! Everything the dashboard shows, and nothing that does I/O. Only `update`
-//! changes it; widgets only read it.
+//! Everything the dashboard shows, as plain data: no channels, atomics or
+//! cells, nothing that does I/O. Only `update` changes it; drawing only reads it
+//! (what a draw works out for the next one comes back as `Msg::Drawn`).
 
-use std::cell::Cell;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono::{DateTime, FixedOffset, Utc};
 use regex::Regex;
-use tokio::sync::mpsc;
 
 use super::input::InputBox;
-use crate::net::faults::{Faults, Switches};
+use crate::net::faults::Faults;
 use crate::net::rtt::RttBook;
 use crate::net::Side;
 use crate::net::{
-    CloseCause, CloseInfo, ConnCounters, ConnId, CounterSnapshot, Direction, Frame, FrameKind,
-    Handshake, NetCommand, Rtt, RttKind,
+    CloseCause, CloseInfo, ConnId, CounterSnapshot, Direction, Frame, FrameKind, Handshake, Rtt,
+    RttKind,
 };
 
 /// The most of one payload the log keeps for the detail view.
@@ -195,8 +192,8 @@ pub struct LogView {
     pub follow: bool,
     /// The selected frame's seq when not following.
     pub selected: Option<u64>,
-    /// First visible row, remembered between draws so scrolling is steady.
-    pub top: Cell<usize>,
+    /// First visible row as the last draw left it, so scrolling is steady.
+    pub top: usize,
 }
 
 impl LogView {
@@ -206,7 +203,7 @@ impl LogView {
             filter: Filter::default(),
             follow: true,
             selected: None,
-            top: Cell::new(0),
+            top: 0,
         }
     }
 
@@ -282,7 +279,7 @@ impl LogView {
     pub fn clear(&mut self) {
         self.log.clear();
         self.bottom();
-        self.top.set(0);
+        self.top = 0;
     }
 }
 
@@ -364,8 +361,8 @@ pub struct ClientPane {
     pub handshake: Option<Handshake>,
     pub opened_at: Option<Instant>,
     pub closed_at: Option<Instant>,
-    pub counters: Arc<ConnCounters>,
-    pub commands: Option<mpsc::Sender<NetCommand>>,
+    /// The current connection's frames and bytes, as last sampled.
+    pub counts: CounterSnapshot,
     pub log: LogView,
     pub rtt: RttBook,
     pub rtt_points: VecDeque<RttPoint>,
@@ -394,8 +391,7 @@ impl ClientPane {
             handshake: None,
             opened_at: None,
             closed_at: None,
-            counters: Arc::default(),
-            commands: None,
+            counts: CounterSnapshot::default(),
             log: LogView::new(keep),
             rtt: RttBook::default(),
             rtt_points: VecDeque::new(),
@@ -422,7 +418,7 @@ impl ClientPane {
     /// Frames and bytes over every connection of the session.
     pub fn session_counts(&self) -> CounterSnapshot {
         let mut t = self.earlier;
-        t += self.counters.snapshot();
+        t += self.counts;
         t
     }
 
@@ -445,8 +441,8 @@ pub struct ConnRow {
     pub path: String,
     pub handshake: Handshake,
     pub opened_at: Instant,
-    pub counters: Arc<ConnCounters>,
-    pub commands: mpsc::Sender<NetCommand>,
+    /// Its frames and bytes, as last sampled.
+    pub counts: CounterSnapshot,
     pub closed: Option<ClosedRow>,
 }
 
@@ -460,6 +456,61 @@ pub struct ClosedRow {
 impl ConnRow {
     pub fn is_open(&self) -> bool {
         self.closed.is_none()
+    }
+}
+
+/// The server's faults (`--delay`, `--drop`, ...), two of which can be
+/// switched off and on while it runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerFaults {
+    pub faults: Faults,
+    pub delay_on: bool,
+    pub drop_on: bool,
+}
+
+impl ServerFaults {
+    pub fn new(faults: Faults) -> Self {
+        ServerFaults {
+            faults,
+            delay_on: true,
+            drop_on: true,
+        }
+    }
+
+    /// `delay 50ms (off), drop 5%`: each fault, and which are switched off.
+    pub fn describe(&self) -> Option<String> {
+        let f = &self.faults;
+        let mut parts = Vec::new();
+        let mut push = |on: bool, part: Faults| {
+            if let Some(d) = part.describe() {
+                parts.push(if on { d } else { format!("{d} (off)") });
+            }
+        };
+        push(
+            self.delay_on,
+            Faults {
+                delay: f.delay,
+                jitter: f.jitter,
+                ..Faults::default()
+            },
+        );
+        push(
+            self.drop_on,
+            Faults {
+                drop_percent: f.drop_percent,
+                ..Faults::default()
+            },
+        );
+        push(
+            true,
+            Faults {
+                delay: Duration::ZERO,
+                jitter: Duration::ZERO,
+                drop_percent: 0.0,
+                ..f.clone()
+            },
+        );
+        (!parts.is_empty()).then(|| parts.join(", "))
     }
 }
 
@@ -477,7 +528,7 @@ pub struct ServerPane {
     pub input: InputBox,
     pub input_error: Option<String>,
     /// Frames the connection tasks could not hand over (the screen fell behind).
-    pub not_shown: Arc<AtomicU64>,
+    pub not_shown: u64,
     /// Counters of rows that have left the table.
     pub retired: CounterSnapshot,
     pub total_conns: u64,
@@ -491,12 +542,12 @@ pub struct ServerPane {
     pub left_early: u64,
     /// Connections, errors and the like, oldest first, for the events view.
     pub events: VecDeque<TimelineEntry>,
-    /// Faults the server injects on purpose, and the switches for delay and drop.
-    pub faults: Option<(Faults, Arc<Switches>)>,
+    /// Faults the server injects on purpose, and whether delay and drop are on.
+    pub faults: Option<ServerFaults>,
 }
 
 impl ServerPane {
-    pub fn new(url: String, keep: usize, history: Vec<String>, not_shown: Arc<AtomicU64>) -> Self {
+    pub fn new(url: String, keep: usize, history: Vec<String>) -> Self {
         ServerPane {
             url,
             rows: VecDeque::new(),
@@ -506,7 +557,7 @@ impl ServerPane {
             send_to_all: false,
             input: InputBox::with_history(history),
             input_error: None,
-            not_shown,
+            not_shown: 0,
             retired: CounterSnapshot::default(),
             total_conns: 0,
             rates: Rates::default(),
@@ -534,13 +585,9 @@ impl ServerPane {
     pub fn totals(&self) -> CounterSnapshot {
         let mut t = self.retired;
         for r in &self.rows {
-            t += r.counters.snapshot();
+            t += r.counts;
         }
         t
-    }
-
-    pub fn not_shown(&self) -> u64 {
-        self.not_shown.load(Ordering::Relaxed)
     }
 
     pub fn selected_index(&self) -> Option<usize> {
@@ -630,7 +677,58 @@ pub struct AppState {
     pub read_only: bool,
 }
 
+/// What a dashboard opens with.
+#[derive(Clone, Debug)]
+pub struct Opening {
+    pub mode: Mode,
+    pub now: Instant,
+    pub wall: DateTime<Utc>,
+    pub offset: FixedOffset,
+    /// Frames each log keeps.
+    pub keep: usize,
+    /// Input history, oldest first.
+    pub history: Vec<String>,
+    /// The client's URL, when there is a client pane.
+    pub client: Option<String>,
+    /// The server's URL, when there is a server pane.
+    pub server: Option<String>,
+    /// The server's faults, when it injects any.
+    pub faults: Option<Faults>,
+    /// The note above the panes.
+    pub hint: Option<String>,
+    /// `wsprobe replay`: a recording, shown read-only.
+    pub replay: bool,
+}
+
 impl AppState {
+    /// The state a dashboard starts from: its panes, empty.
+    pub fn open(o: Opening) -> Self {
+        let mut state = AppState::new(o.mode, o.now, o.wall, o.offset);
+        let history = if o.replay { Vec::new() } else { o.history };
+        state.client = o.client.map(|url| {
+            let mut c = ClientPane::new(url, o.keep, history.clone(), o.now);
+            if o.replay {
+                c.input_error = Some("replay: read-only".into());
+            }
+            c
+        });
+        state.server = o.server.map(|url| {
+            let mut s = ServerPane::new(url, o.keep, history);
+            s.faults = o.faults.filter(Faults::is_active).map(ServerFaults::new);
+            s
+        });
+        state.hint = o.hint;
+        if o.replay {
+            // Closed connections stay in the table: it is the recording's.
+            state.read_only = true;
+            state.focus = match o.mode {
+                Mode::Server => Focus::ServerLog,
+                _ => Focus::ClientLog,
+            };
+        }
+        state
+    }
+
     pub fn new(mode: Mode, now: Instant, wall: DateTime<Utc>, offset: FixedOffset) -> Self {
         AppState {
             mode,

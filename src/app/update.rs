@@ -5,20 +5,23 @@ use std::time::Instant;
 
 use super::command::{self, Command};
 use super::input::InputBox;
-use super::msg::{Action, Edit, Effect, Msg};
+use super::msg::{Action, Edit, Effect, Msg, Target};
 use super::state::{
     AppState, ClientPane, ClosedRow, ConnRow, Focus, LinkState, Popup, Rates, RttPoint, Sample,
     ServerPane, CLOSED_ROW_TTL, MAX_ROWS, RATE_HISTORY, RTT_POINTS,
 };
 use crate::escape::escape_text;
 use crate::net::Side;
-use crate::net::{CloseCause, CloseInfo, ConnId, Direction, FrameKind, NetCommand, NetEvent};
+use crate::net::{
+    CloseCause, CloseInfo, ConnId, CounterSnapshot, Direction, FrameKind, NetCommand, NetEvent,
+};
 
 /// Rows PageUp/PageDown move.
 const PAGE: isize = 10;
 /// How often rates are recomputed.
 const RATE_PERIOD: std::time::Duration = std::time::Duration::from_millis(950);
 
+#[must_use = "the effects are the loop's to carry out"]
 pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
     let mut effects = Vec::new();
     match msg {
@@ -31,6 +34,22 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
         Msg::Net(pane, ev) => net(state, pane, ev),
         Msg::Tick { now, wall } => tick(state, now, wall),
         Msg::Redraw => {}
+        Msg::Counts { conns, not_shown } => {
+            if counts(state, conns, not_shown) {
+                state.dirty = true;
+            }
+            return effects;
+        }
+        Msg::Drawn(drawn) => {
+            if let (Some(c), Some(top)) = (state.client.as_mut(), drawn.client_top) {
+                c.log.top = top;
+            }
+            if let (Some(s), Some(top)) = (state.server.as_mut(), drawn.server_top) {
+                s.log.top = top;
+            }
+            state.dirty = false;
+            return effects;
+        }
     }
     state.dirty = true;
     effects
@@ -217,17 +236,21 @@ fn action(state: &mut AppState, a: Action, fx: &mut Vec<Effect>) {
                 .filter(|r| r.is_open())
             {
                 fx.push(Effect::Send {
-                    to: row.commands.clone(),
+                    to: Target::Server(row.id),
                     cmd: NetCommand::Close(Some(CloseInfo::new(1000, ""))),
                 });
             }
         }
         Action::ToggleDelay | Action::ToggleDrop => {
-            if let Some((_, switches)) = state.server.as_ref().and_then(|s| s.faults.as_ref()) {
-                fx.push(if a == Action::ToggleDelay {
-                    Effect::ToggleDelay(switches.clone())
+            if let Some(f) = state.server.as_mut().and_then(|s| s.faults.as_mut()) {
+                if a == Action::ToggleDelay {
+                    f.delay_on = !f.delay_on;
                 } else {
-                    Effect::ToggleDrop(switches.clone())
+                    f.drop_on = !f.drop_on;
+                }
+                fx.push(Effect::SetFaults {
+                    delay_on: f.delay_on,
+                    drop_on: f.drop_on,
                 });
             }
         }
@@ -366,7 +389,7 @@ fn submit(state: &mut AppState, fx: &mut Vec<Effect>) {
 }
 
 /// Turns a parsed command into the network command(s) for one connection.
-fn command_effects(cmd: Command, to: &tokio::sync::mpsc::Sender<NetCommand>, fx: &mut Vec<Effect>) {
+fn command_effects(cmd: Command, to: Target, fx: &mut Vec<Effect>) {
     let net = match cmd {
         Command::Text(t) => NetCommand::Text(t),
         Command::Binary(b) => NetCommand::Binary(b),
@@ -378,7 +401,7 @@ fn command_effects(cmd: Command, to: &tokio::sync::mpsc::Sender<NetCommand>, fx:
             text,
         } => {
             fx.push(Effect::Repeat {
-                to: to.clone(),
+                to,
                 count,
                 interval,
                 text,
@@ -387,10 +410,7 @@ fn command_effects(cmd: Command, to: &tokio::sync::mpsc::Sender<NetCommand>, fx:
         }
         Command::Help => return,
     };
-    fx.push(Effect::Send {
-        to: to.clone(),
-        cmd: net,
-    });
+    fx.push(Effect::Send { to, cmd: net });
 }
 
 /// Parses what was typed: `None` when it was `/help` (shown here) or wrong (the
@@ -421,14 +441,10 @@ fn submit_client(c: &mut ClientPane, fx: &mut Vec<Effect>, popup: &mut Option<Po
     // While --reconnect waits, the queue outlives the connection: what is sent
     // now goes out after the next connect and its init messages.
     let waiting = matches!(c.state, LinkState::Waiting { .. });
-    let Some(to) = c
-        .commands
-        .clone()
-        .filter(|_| c.state == LinkState::Open || waiting)
-    else {
+    if c.state != LinkState::Open && !waiting {
         c.input_error = Some("not connected: nothing can be sent".into());
         return;
-    };
+    }
     if let (true, Command::Close { code, reason }) = (waiting, &cmd) {
         // Closing while disconnected ends the retries; no close frame can say so.
         c.state = LinkState::Closed {
@@ -438,7 +454,7 @@ fn submit_client(c: &mut ClientPane, fx: &mut Vec<Effect>, popup: &mut Option<Po
     }
     let line = c.input.submit();
     fx.push(Effect::SaveHistory(line));
-    command_effects(cmd, &to, fx);
+    command_effects(cmd, Target::Client, fx);
     c.log.bottom();
 }
 
@@ -450,12 +466,12 @@ fn submit_server(s: &mut ServerPane, fx: &mut Vec<Effect>, popup: &mut Option<Po
         s.rows
             .iter()
             .filter(|r| r.is_open())
-            .map(|r| r.commands.clone())
+            .map(|r| Target::Server(r.id))
             .collect()
     } else {
         s.selected_row()
             .filter(|r| r.is_open())
-            .map(|r| r.commands.clone())
+            .map(|r| Target::Server(r.id))
             .into_iter()
             .collect()
     };
@@ -470,7 +486,7 @@ fn submit_server(s: &mut ServerPane, fx: &mut Vec<Effect>, popup: &mut Option<Po
     }
     let line = s.input.submit();
     fx.push(Effect::SaveHistory(line));
-    for to in &targets {
+    for to in targets {
         command_effects(cmd.clone(), to, fx);
     }
 }
@@ -513,9 +529,8 @@ fn client_event(c: &mut ClientPane, ev: NetEvent, now: Instant) {
             c.handshake = Some(o.handshake.clone());
             c.opened_at = Some(now);
             c.closed_at = None;
-            c.earlier += c.counters.snapshot();
-            c.counters = o.counters.clone();
-            c.commands = Some(o.commands.clone());
+            c.earlier += c.counts;
+            c.counts = CounterSnapshot::default();
             c.sample = None;
         }
         NetEvent::Frame(f) => {
@@ -647,8 +662,7 @@ fn server_event(s: &mut ServerPane, ev: NetEvent, now: Instant) {
                     path: o.path.clone(),
                     handshake: o.handshake.clone(),
                     opened_at: now,
-                    counters: o.counters.clone(),
-                    commands: o.commands.clone(),
+                    counts: CounterSnapshot::default(),
                     closed: None,
                 },
             );
@@ -764,7 +778,7 @@ fn tick(state: &mut AppState, now: std::time::Instant, wall: chrono::DateTime<ch
         sample.is_none_or(|s| now.saturating_duration_since(s.at) >= RATE_PERIOD)
     };
     if let Some(c) = state.client.as_mut().filter(|c| due(&c.sample)) {
-        let counts = c.counters.snapshot();
+        let counts = c.counts;
         if let Some(prev) = c.sample {
             c.rates = Rates::between(prev.counts, counts, now.saturating_duration_since(prev.at));
         }
@@ -804,10 +818,46 @@ fn tick(state: &mut AppState, now: std::time::Instant, wall: chrono::DateTime<ch
     }
 }
 
+/// Takes in the counters the loop sampled; true when any changed.
+fn counts(
+    state: &mut AppState,
+    conns: Vec<(Side, ConnId, CounterSnapshot)>,
+    not_shown: u64,
+) -> bool {
+    let mut changed = false;
+    let mut set = |slot: &mut CounterSnapshot, value: CounterSnapshot| {
+        if *slot != value {
+            *slot = value;
+            changed = true;
+        }
+    };
+    for (side, id, value) in conns {
+        match side {
+            Side::Client => {
+                if let Some(c) = state.client.as_mut().filter(|c| c.conn == Some(id)) {
+                    set(&mut c.counts, value);
+                }
+            }
+            Side::Server => {
+                if let Some(s) = state.server.as_mut() {
+                    if let Ok(i) = s.rows.binary_search_by_key(&id, |r| r.id) {
+                        set(&mut s.rows[i].counts, value);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(s) = state.server.as_mut().filter(|s| s.not_shown != not_shown) {
+        s.not_shown = not_shown;
+        changed = true;
+    }
+    changed
+}
+
 /// Removes a row, keeping its counters in the totals.
 fn evict_at(s: &mut ServerPane, i: usize) {
     if let Some(row) = s.rows.remove(i) {
-        s.retired += row.counters.snapshot();
+        s.retired += row.counts;
     }
 }
 
@@ -838,12 +888,7 @@ mod tests {
             ));
         }
         if mode != Mode::Client {
-            s.server = Some(ServerPane::new(
-                "ws://127.0.0.1:1".into(),
-                100,
-                vec![],
-                Arc::default(),
-            ));
+            s.server = Some(ServerPane::new("ws://127.0.0.1:1".into(), 100, vec![]));
         }
         (s, now)
     }
@@ -890,7 +935,7 @@ mod tests {
 
     fn type_text(s: &mut AppState, text: &str) {
         for c in text.chars() {
-            update(s, Msg::Action(Action::Edit(Edit::Char(c))));
+            let _ = update(s, Msg::Action(Action::Edit(Edit::Char(c))));
         }
     }
 
@@ -907,7 +952,7 @@ mod tests {
     fn typing_and_enter_send_text_and_save_history() {
         let (mut s, _) = state(Mode::Client);
         let (ev, _rx) = opened(1);
-        update(&mut s, Msg::Net(Side::Client, ev));
+        let _ = update(&mut s, Msg::Net(Side::Client, ev));
         type_text(&mut s, "héllo");
         let fx = update(&mut s, Msg::Action(Action::Submit));
         assert_eq!(sent(&fx), vec![NetCommand::Text("héllo".into())]);
@@ -932,7 +977,7 @@ mod tests {
     fn bad_slash_command_keeps_the_text_and_shows_why() {
         let (mut s, _) = state(Mode::Client);
         let (ev, _rx) = opened(1);
-        update(&mut s, Msg::Net(Side::Client, ev));
+        let _ = update(&mut s, Msg::Net(Side::Client, ev));
         type_text(&mut s, "/hex zz");
         let fx = update(&mut s, Msg::Action(Action::Submit));
         assert!(fx.is_empty());
@@ -948,7 +993,7 @@ mod tests {
     fn slash_commands_become_network_commands() {
         let (mut s, _) = state(Mode::Client);
         let (ev, _rx) = opened(1);
-        update(&mut s, Msg::Net(Side::Client, ev));
+        let _ = update(&mut s, Msg::Net(Side::Client, ev));
         for (input, expected) in [
             ("/ping x", NetCommand::Ping(Bytes::from_static(b"x"))),
             (
@@ -969,7 +1014,7 @@ mod tests {
         let fx = update(&mut s, Msg::Action(Action::Submit));
         assert!(matches!(&fx[1], Effect::Repeat { count: 3, text, .. } if text == "hi"));
         type_text(&mut s, "/help");
-        update(&mut s, Msg::Action(Action::Submit));
+        let _ = update(&mut s, Msg::Action(Action::Submit));
         assert!(matches!(s.popup, Some(Popup::Help { .. })));
     }
 
@@ -977,29 +1022,29 @@ mod tests {
     fn frames_feed_the_log_rtt_and_unmatched_count() {
         let (mut s, _) = state(Mode::Client);
         let (ev, _rx) = opened(1);
-        update(&mut s, Msg::Net(Side::Client, ev));
-        update(
+        let _ = update(&mut s, Msg::Net(Side::Client, ev));
+        let _ = update(
             &mut s,
             Msg::Net(
                 Side::Client,
                 frame(1, Direction::Out, FrameKind::Text, b"a", None),
             ),
         );
-        update(
+        let _ = update(
             &mut s,
             Msg::Net(
                 Side::Client,
                 frame(1, Direction::In, FrameKind::Text, b"a", Some(250)),
             ),
         );
-        update(
+        let _ = update(
             &mut s,
             Msg::Net(
                 Side::Client,
                 frame(1, Direction::In, FrameKind::Text, b"push", None),
             ),
         );
-        update(
+        let _ = update(
             &mut s,
             Msg::Net(
                 Side::Client,
@@ -1017,7 +1062,7 @@ mod tests {
     #[test]
     fn connect_failure_and_close_are_shown() {
         let (mut s, _) = state(Mode::Client);
-        update(
+        let _ = update(
             &mut s,
             Msg::Net(
                 Side::Client,
@@ -1034,8 +1079,8 @@ mod tests {
         );
         let (mut s, _) = state(Mode::Client);
         let (ev, _rx) = opened(1);
-        update(&mut s, Msg::Net(Side::Client, ev));
-        update(
+        let _ = update(&mut s, Msg::Net(Side::Client, ev));
+        let _ = update(
             &mut s,
             Msg::Net(
                 Side::Client,
@@ -1051,7 +1096,7 @@ mod tests {
         assert!(matches!(&c.state, LinkState::Closed { close: Some(ci), .. } if ci.code == 1011));
         // Closed for good: nothing can be sent.
         for ch in "late".chars() {
-            update(&mut s, Msg::Action(Action::Edit(Edit::Char(ch))));
+            let _ = update(&mut s, Msg::Action(Action::Edit(Edit::Char(ch))));
         }
         assert!(update(&mut s, Msg::Action(Action::Submit)).is_empty());
         let c = s.client.as_ref().unwrap();
@@ -1066,7 +1111,7 @@ mod tests {
     fn scrolling_pauses_and_end_follows_again() {
         let (mut s, _) = state(Mode::Client);
         for _ in 0..20 {
-            update(
+            let _ = update(
                 &mut s,
                 Msg::Net(
                     Side::Client,
@@ -1075,38 +1120,38 @@ mod tests {
             );
         }
         s.focus = Focus::ClientLog;
-        update(&mut s, Msg::Action(Action::Up));
+        let _ = update(&mut s, Msg::Action(Action::Up));
         let log = &s.client.as_ref().unwrap().log;
         assert!(!log.follow);
         assert_eq!(log.selected_seq(), Some(18));
-        update(&mut s, Msg::Action(Action::Top));
+        let _ = update(&mut s, Msg::Action(Action::Top));
         assert_eq!(s.client.as_ref().unwrap().log.selected_seq(), Some(0));
-        update(&mut s, Msg::Action(Action::Bottom));
+        let _ = update(&mut s, Msg::Action(Action::Bottom));
         assert!(s.client.as_ref().unwrap().log.follow);
-        update(&mut s, Msg::Action(Action::TogglePause));
+        let _ = update(&mut s, Msg::Action(Action::TogglePause));
         assert!(!s.client.as_ref().unwrap().log.follow);
-        update(&mut s, Msg::Action(Action::TogglePause));
+        let _ = update(&mut s, Msg::Action(Action::TogglePause));
         assert!(s.client.as_ref().unwrap().log.follow);
     }
 
     #[test]
     fn filters_by_direction_and_regex() {
         let (mut s, _) = state(Mode::Client);
-        update(
+        let _ = update(
             &mut s,
             Msg::Net(
                 Side::Client,
                 frame(1, Direction::Out, FrameKind::Text, b"Hello", None),
             ),
         );
-        update(
+        let _ = update(
             &mut s,
             Msg::Net(
                 Side::Client,
                 frame(1, Direction::In, FrameKind::Text, b"hello", None),
             ),
         );
-        update(
+        let _ = update(
             &mut s,
             Msg::Net(
                 Side::Client,
@@ -1114,50 +1159,52 @@ mod tests {
             ),
         );
         s.focus = Focus::ClientLog;
-        update(&mut s, Msg::Action(Action::CycleDirFilter));
+        let _ = update(&mut s, Msg::Action(Action::CycleDirFilter));
         assert_eq!(s.client.as_ref().unwrap().log.filter.dir, DirFilter::Sent);
         assert_eq!(s.client.as_ref().unwrap().log.visible().len(), 1);
-        update(&mut s, Msg::Action(Action::CycleDirFilter));
-        update(&mut s, Msg::Action(Action::StartFilter));
+        let _ = update(&mut s, Msg::Action(Action::CycleDirFilter));
+        let _ = update(&mut s, Msg::Action(Action::StartFilter));
         assert!(s.typing());
         type_text(&mut s, "HEL+O");
-        update(&mut s, Msg::Action(Action::Submit));
+        let _ = update(&mut s, Msg::Action(Action::Submit));
         assert_eq!(
             s.client.as_ref().unwrap().log.visible().len(),
             1,
             "received + /hel+o/ case-insensitive"
         );
-        update(&mut s, Msg::Action(Action::StartFilter));
+        let _ = update(&mut s, Msg::Action(Action::StartFilter));
         type_text(&mut s, "(");
-        update(&mut s, Msg::Action(Action::Submit));
+        let _ = update(&mut s, Msg::Action(Action::Submit));
         assert!(s.filter_error.is_some());
         assert!(s.filter_edit.is_some(), "a bad regex stays in the editor");
-        update(&mut s, Msg::Action(Action::Escape));
+        let _ = update(&mut s, Msg::Action(Action::Escape));
         assert!(s.filter_edit.is_none());
     }
 
     #[test]
     fn server_sends_to_selected_or_all_and_closes_selected() {
         let (mut s, _) = state(Mode::Server);
-        let (ev1, mut rx1) = opened(1);
-        let (ev2, mut rx2) = opened(2);
-        update(&mut s, Msg::Net(Side::Server, ev1));
-        update(&mut s, Msg::Net(Side::Server, ev2));
+        let (ev1, _rx1) = opened(1);
+        let (ev2, _rx2) = opened(2);
+        let _ = update(&mut s, Msg::Net(Side::Server, ev1));
+        let _ = update(&mut s, Msg::Net(Side::Server, ev2));
         assert_eq!(s.server.as_ref().unwrap().selected, Some(1));
-        update(&mut s, Msg::Action(Action::Down));
+        let _ = update(&mut s, Msg::Action(Action::Down));
         assert_eq!(s.server.as_ref().unwrap().selected, Some(2));
         s.focus = Focus::ServerInput;
         type_text(&mut s, "to two");
         let fx = update(&mut s, Msg::Action(Action::Submit));
-        assert_eq!(fx.len(), 2);
-        for e in fx {
-            if let Effect::Send { to, cmd } = e {
-                to.try_send(cmd).unwrap();
-            }
-        }
-        assert_eq!(rx2.try_recv().unwrap(), NetCommand::Text("to two".into()));
-        assert!(rx1.try_recv().is_err());
-        update(&mut s, Msg::Action(Action::ToggleSendAll));
+        assert_eq!(
+            fx,
+            vec![
+                Effect::SaveHistory("to two".into()),
+                Effect::Send {
+                    to: Target::Server(2),
+                    cmd: NetCommand::Text("to two".into())
+                }
+            ]
+        );
+        let _ = update(&mut s, Msg::Action(Action::ToggleSendAll));
         type_text(&mut s, "everyone");
         let fx = update(&mut s, Msg::Action(Action::Submit));
         assert_eq!(sent(&fx).len(), 2);
@@ -1188,17 +1235,17 @@ mod tests {
         for id in 1..=3 {
             let (ev, rx) = opened(id);
             queues.push(rx);
-            update(&mut s, Msg::Net(Side::Server, ev));
+            let _ = update(&mut s, Msg::Net(Side::Server, ev));
         }
-        update(&mut s, Msg::Action(Action::Down));
+        let _ = update(&mut s, Msg::Action(Action::Down));
         assert_eq!(s.server.as_ref().unwrap().selected, Some(2));
-        update(&mut s, closed(2, CloseCause::Peer));
+        let _ = update(&mut s, closed(2, CloseCause::Peer));
         assert_eq!(
             s.server.as_ref().unwrap().selected,
             Some(3),
             "the next open one"
         );
-        update(&mut s, closed(3, CloseCause::Peer));
+        let _ = update(&mut s, closed(3, CloseCause::Peer));
         assert_eq!(
             s.server.as_ref().unwrap().selected,
             Some(1),
@@ -1206,11 +1253,11 @@ mod tests {
         );
         // A connection that closes while another is selected changes nothing.
         let (ev, _rx4) = opened(4);
-        update(&mut s, Msg::Net(Side::Server, ev));
-        update(&mut s, closed(4, CloseCause::Peer));
+        let _ = update(&mut s, Msg::Net(Side::Server, ev));
+        let _ = update(&mut s, closed(4, CloseCause::Peer));
         assert_eq!(s.server.as_ref().unwrap().selected, Some(1));
         // The last one closing keeps it where it is.
-        update(&mut s, closed(1, CloseCause::Local));
+        let _ = update(&mut s, closed(1, CloseCause::Local));
         assert_eq!(s.server.as_ref().unwrap().selected, Some(1));
     }
 
@@ -1218,7 +1265,7 @@ mod tests {
     fn server_events_keep_errors_and_handshakes_given_up_apart() {
         let (mut s, _) = state(Mode::Server);
         let peer: SocketAddr = "127.0.0.1:5999".parse().unwrap();
-        update(
+        let _ = update(
             &mut s,
             Msg::Net(
                 Side::Server,
@@ -1228,7 +1275,7 @@ mod tests {
                 },
             ),
         );
-        update(
+        let _ = update(
             &mut s,
             Msg::Net(
                 Side::Server,
@@ -1251,7 +1298,7 @@ mod tests {
             "{texts:?}"
         );
         assert!(!server.events[0].bad && server.events[1].bad);
-        update(&mut s, Msg::Action(Action::ShowEvents));
+        let _ = update(&mut s, Msg::Action(Action::ShowEvents));
         assert_eq!(s.popup, Some(Popup::Events { scroll: 0 }));
     }
 
@@ -1260,26 +1307,45 @@ mod tests {
         let (mut s, _) = state(Mode::Server);
         s.focus = Focus::ServerConns;
         assert!(update(&mut s, Msg::Action(Action::ToggleDelay)).is_empty());
-        let switches = Arc::new(crate::net::faults::Switches::default());
-        s.server.as_mut().unwrap().faults = Some((
+        s.server.as_mut().unwrap().faults = Some(crate::app::state::ServerFaults::new(
             crate::net::faults::Faults {
                 drop_percent: 5.0,
                 ..Default::default()
             },
-            switches.clone(),
         ));
         let fx = update(&mut s, Msg::Action(Action::ToggleDrop));
-        assert!(matches!(&fx[..], [Effect::ToggleDrop(sw)] if Arc::ptr_eq(sw, &switches)));
+        assert_eq!(
+            fx,
+            vec![Effect::SetFaults {
+                delay_on: true,
+                drop_on: false
+            }]
+        );
         let fx = update(&mut s, Msg::Action(Action::ToggleDelay));
-        assert!(matches!(&fx[..], [Effect::ToggleDelay(_)]));
+        assert_eq!(
+            fx,
+            vec![Effect::SetFaults {
+                delay_on: false,
+                drop_on: false
+            }]
+        );
+        let described = s
+            .server
+            .as_ref()
+            .unwrap()
+            .faults
+            .as_ref()
+            .unwrap()
+            .describe();
+        assert_eq!(described.as_deref(), Some("drop 5% (off)"));
     }
 
     #[test]
     fn closed_rows_stay_a_while_then_go() {
         let (mut s, now) = state(Mode::Server);
         let (ev, _rx) = opened(1);
-        update(&mut s, Msg::Net(Side::Server, ev));
-        update(
+        let _ = update(&mut s, Msg::Net(Side::Server, ev));
+        let _ = update(
             &mut s,
             Msg::Net(
                 Side::Server,
@@ -1291,7 +1357,7 @@ mod tests {
                 },
             ),
         );
-        update(
+        let _ = update(
             &mut s,
             Msg::Tick {
                 now: now + Duration::from_secs(5),
@@ -1299,7 +1365,7 @@ mod tests {
             },
         );
         assert_eq!(s.server.as_ref().unwrap().rows.len(), 1);
-        update(
+        let _ = update(
             &mut s,
             Msg::Tick {
                 now: now + CLOSED_ROW_TTL + Duration::from_secs(5),
@@ -1313,14 +1379,14 @@ mod tests {
     fn tab_cycles_focus_and_esc_leaves_the_input() {
         let (mut s, _) = state(Mode::Demo);
         assert_eq!(s.focus, Focus::ClientInput);
-        update(&mut s, Msg::Action(Action::FocusNext));
+        let _ = update(&mut s, Msg::Action(Action::FocusNext));
         assert_eq!(s.focus, Focus::ClientLog);
-        update(&mut s, Msg::Action(Action::FocusPrev));
-        update(&mut s, Msg::Action(Action::FocusPrev));
+        let _ = update(&mut s, Msg::Action(Action::FocusPrev));
+        let _ = update(&mut s, Msg::Action(Action::FocusPrev));
         assert_eq!(s.focus, Focus::ServerInput);
-        update(&mut s, Msg::Action(Action::Escape));
+        let _ = update(&mut s, Msg::Action(Action::Escape));
         assert_eq!(s.focus, Focus::ServerLog);
-        update(&mut s, Msg::Action(Action::FocusInput));
+        let _ = update(&mut s, Msg::Action(Action::FocusInput));
         assert_eq!(s.focus, Focus::ServerInput);
     }
 
@@ -1328,7 +1394,7 @@ mod tests {
     fn paste_goes_in_whole() {
         let (mut s, _) = state(Mode::Client);
         let big = "line\n".repeat(10_000);
-        update(&mut s, Msg::Paste(big.clone()));
+        let _ = update(&mut s, Msg::Paste(big.clone()));
         assert_eq!(s.client.as_ref().unwrap().input.text(), big);
     }
 
@@ -1336,7 +1402,7 @@ mod tests {
     fn log_is_a_bounded_ring() {
         let (mut s, _) = state(Mode::Client);
         for _ in 0..250 {
-            update(
+            let _ = update(
                 &mut s,
                 Msg::Net(
                     Side::Client,
@@ -1350,7 +1416,7 @@ mod tests {
     #[test]
     fn detail_opens_on_the_selected_frame_and_scrolls() {
         let (mut s, _) = state(Mode::Client);
-        update(
+        let _ = update(
             &mut s,
             Msg::Net(
                 Side::Client,
@@ -1358,7 +1424,7 @@ mod tests {
             ),
         );
         s.focus = Focus::ClientLog;
-        update(&mut s, Msg::Action(Action::OpenDetail));
+        let _ = update(&mut s, Msg::Action(Action::OpenDetail));
         assert_eq!(
             s.popup,
             Some(Popup::Detail {
@@ -1367,7 +1433,7 @@ mod tests {
                 scroll: 0
             })
         );
-        update(&mut s, Msg::Action(Action::Down));
+        let _ = update(&mut s, Msg::Action(Action::Down));
         assert_eq!(
             s.popup,
             Some(Popup::Detail {
@@ -1376,7 +1442,7 @@ mod tests {
                 scroll: 1
             })
         );
-        update(&mut s, Msg::Action(Action::ClosePopup));
+        let _ = update(&mut s, Msg::Action(Action::ClosePopup));
         assert!(s.popup.is_none());
     }
 
@@ -1384,8 +1450,8 @@ mod tests {
     fn the_timeline_tells_connects_drops_and_retries() {
         let (mut s, now) = state(Mode::Client);
         let (ev, _rx) = opened(1);
-        update(&mut s, Msg::Net(Side::Client, ev));
-        update(
+        let _ = update(&mut s, Msg::Net(Side::Client, ev));
+        let _ = update(
             &mut s,
             Msg::Net(
                 Side::Client,
@@ -1397,7 +1463,7 @@ mod tests {
                 },
             ),
         );
-        update(
+        let _ = update(
             &mut s,
             Msg::Net(
                 Side::Client,
@@ -1415,7 +1481,7 @@ mod tests {
             matches!(c.state, LinkState::Waiting { attempt: 1, until } if until == now + Duration::from_millis(500))
         );
         assert_eq!(c.lost, 3);
-        update(
+        let _ = update(
             &mut s,
             Msg::Net(
                 Side::Client,
@@ -1427,7 +1493,7 @@ mod tests {
             ),
         );
         let (ev, _rx2) = opened(2);
-        update(&mut s, Msg::Net(Side::Client, ev));
+        let _ = update(&mut s, Msg::Net(Side::Client, ev));
         let c = s.client.as_ref().unwrap();
         let texts: Vec<&str> = c.timeline.iter().map(|e| e.text.as_str()).collect();
         assert_eq!(
@@ -1443,8 +1509,8 @@ mod tests {
         assert_eq!(c.connects, 2);
         assert_eq!(c.state, LinkState::Open);
         assert!(c.timeline[1].bad && !c.timeline[2].bad);
-        update(&mut s, Msg::Action(Action::Escape));
-        update(&mut s, Msg::Action(Action::ShowTimeline));
+        let _ = update(&mut s, Msg::Action(Action::Escape));
+        let _ = update(&mut s, Msg::Action(Action::ShowTimeline));
         assert_eq!(s.popup, Some(Popup::Timeline { scroll: 0 }));
     }
 
@@ -1452,10 +1518,10 @@ mod tests {
     fn a_replay_sends_nothing() {
         let (mut s, _) = state(Mode::Client);
         let (ev, mut rx) = opened(1);
-        update(&mut s, Msg::Net(Side::Client, ev));
+        let _ = update(&mut s, Msg::Net(Side::Client, ev));
         s.read_only = true;
         for c in "hi".chars() {
-            update(&mut s, Msg::Action(Action::Edit(Edit::Char(c))));
+            let _ = update(&mut s, Msg::Action(Action::Edit(Edit::Char(c))));
         }
         let fx = update(&mut s, Msg::Action(Action::Submit));
         assert!(fx.is_empty());
@@ -1474,7 +1540,7 @@ mod tests {
     fn while_reconnecting_typed_messages_wait_in_the_queue_and_close_stops() {
         let (mut s, _) = state(Mode::Client);
         let (ev, _rx) = opened(1);
-        update(&mut s, Msg::Net(Side::Client, ev));
+        let _ = update(&mut s, Msg::Net(Side::Client, ev));
         for ev in [
             NetEvent::Closed {
                 conn: 1,
@@ -1490,11 +1556,11 @@ mod tests {
                 lost: 0,
             },
         ] {
-            update(&mut s, Msg::Net(Side::Client, ev));
+            let _ = update(&mut s, Msg::Net(Side::Client, ev));
         }
         let typed = |s: &mut AppState, text: &str| {
             for ch in text.chars() {
-                update(s, Msg::Action(Action::Edit(Edit::Char(ch))));
+                let _ = update(s, Msg::Action(Action::Edit(Edit::Char(ch))));
             }
             update(s, Msg::Action(Action::Submit))
         };

@@ -2,7 +2,6 @@
 //! clocks, fixed addresses, a scripted session fed through `update`.
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,14 +13,14 @@ use tokio::sync::mpsc;
 
 use super::theme::Theme;
 use super::ui;
-use crate::app::state::{ClientPane, Rates, ServerPane};
+use crate::app::state::{ClientPane, Rates, ServerFaults, ServerPane};
 use crate::app::{update, AppState, Mode, Msg};
 use crate::bench::live::LiveState;
-use crate::net::faults::{Faults, Switches};
+use crate::net::faults::Faults;
 use crate::net::Side;
 use crate::net::{
-    CloseCause, CloseInfo, ConnCounters, Direction, Frame, FrameKind, Handshake, NetCommand,
-    NetEvent, Opened, Rtt, RttKind,
+    CloseCause, CloseInfo, ConnCounters, CounterSnapshot, Direction, Frame, FrameKind, Handshake,
+    NetCommand, NetEvent, Opened, Rtt, RttKind,
 };
 
 fn wall(ms: i64) -> DateTime<Utc> {
@@ -68,6 +67,34 @@ fn handshake(path: &str, subprotocol: Option<&str>) -> Handshake {
     }
 }
 
+fn counted(counts: [u64; 4]) -> CounterSnapshot {
+    CounterSnapshot {
+        frames_in: counts[0],
+        frames_out: counts[1],
+        bytes_in: counts[2],
+        bytes_out: counts[3],
+    }
+}
+
+/// A connection opens with these counts, as the dashboard's loop would report them.
+fn connect(
+    state: &mut AppState,
+    side: Side,
+    (conn, ms, peer, path): (u64, i64, &str, &str),
+    counts: [u64; 4],
+) -> mpsc::Receiver<NetCommand> {
+    let (ev, rx) = opened(conn, ms, peer, path, counts);
+    let _ = update(state, Msg::Net(side, ev));
+    let _ = update(
+        state,
+        Msg::Counts {
+            conns: vec![(side, conn, counted(counts))],
+            not_shown: 0,
+        },
+    );
+    rx
+}
+
 fn opened(
     conn: u64,
     ms: i64,
@@ -77,10 +104,7 @@ fn opened(
 ) -> (NetEvent, mpsc::Receiver<NetCommand>) {
     let (tx, rx) = mpsc::channel(8);
     let counters = Arc::new(ConnCounters::default());
-    counters.frames_in.store(counts[0], Ordering::Relaxed);
-    counters.frames_out.store(counts[1], Ordering::Relaxed);
-    counters.bytes_in.store(counts[2], Ordering::Relaxed);
-    counters.bytes_out.store(counts[3], Ordering::Relaxed);
+    counters.add(&counted(counts));
     let ev = NetEvent::Opened(Box::new(Opened {
         conn,
         ts: wall(ms),
@@ -124,14 +148,17 @@ const SESSION: &[(&str, u64)] = &[
 ];
 
 fn client_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Receiver<NetCommand>>) {
-    let (ev, rx) = opened(1, 0, "127.0.0.1:8765", "/chat?room=1", [9, 8, 260, 231]);
-    keep.push(rx);
     state.now = base;
-    update(state, Msg::Net(Side::Client, ev));
+    keep.push(connect(
+        state,
+        Side::Client,
+        (1, 0, "127.0.0.1:8765", "/chat?room=1"),
+        [9, 8, 260, 231],
+    ));
     let mut ms = 1000;
     for (i, (text, rtt)) in SESSION.iter().enumerate() {
         state.now = base + Duration::from_millis(ms as u64);
-        update(
+        let _ = update(
             state,
             Msg::Net(
                 Side::Client,
@@ -145,7 +172,7 @@ fn client_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Rece
                 ),
             ),
         );
-        update(
+        let _ = update(
             state,
             Msg::Net(
                 Side::Client,
@@ -160,7 +187,7 @@ fn client_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Rece
             ),
         );
         if i == 1 {
-            update(
+            let _ = update(
                 state,
                 Msg::Net(
                     Side::Client,
@@ -174,7 +201,7 @@ fn client_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Rece
                     ),
                 ),
             );
-            update(
+            let _ = update(
                 state,
                 Msg::Net(
                     Side::Client,
@@ -192,7 +219,7 @@ fn client_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Rece
         ms += 1700;
     }
     state.now = base + Duration::from_millis(ms as u64);
-    update(
+    let _ = update(
         state,
         Msg::Net(
             Side::Client,
@@ -206,7 +233,7 @@ fn client_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Rece
             ),
         ),
     );
-    update(
+    let _ = update(
         state,
         Msg::Net(
             Side::Client,
@@ -220,7 +247,7 @@ fn client_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Rece
             ),
         ),
     );
-    update(
+    let _ = update(
         state,
         Msg::Net(
             Side::Client,
@@ -252,20 +279,23 @@ fn server_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Rece
     ];
     for (id, peer, path, counts) in conns {
         state.now = base + Duration::from_millis(id * 400);
-        let (ev, rx) = opened(id, id as i64 * 400, peer, path, counts);
-        keep.push(rx);
-        update(state, Msg::Net(Side::Server, ev));
+        keep.push(connect(
+            state,
+            Side::Server,
+            (id, id as i64 * 400, peer, path),
+            counts,
+        ));
     }
     let mut ms = 1000;
     for (text, _) in SESSION {
-        update(
+        let _ = update(
             state,
             Msg::Net(
                 Side::Server,
                 frame(1, ms, Direction::In, FrameKind::Text, text.as_bytes(), None),
             ),
         );
-        update(
+        let _ = update(
             state,
             Msg::Net(
                 Side::Server,
@@ -281,7 +311,7 @@ fn server_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Rece
         );
         ms += 1700;
     }
-    update(
+    let _ = update(
         state,
         Msg::Net(
             Side::Server,
@@ -295,7 +325,7 @@ fn server_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Rece
             ),
         ),
     );
-    update(
+    let _ = update(
         state,
         Msg::Net(
             Side::Server,
@@ -310,7 +340,7 @@ fn server_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Rece
         ),
     );
     let bye = CloseInfo::new(1001, "going away");
-    update(
+    let _ = update(
         state,
         Msg::Net(
             Side::Server,
@@ -326,7 +356,7 @@ fn server_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Rece
         ),
     );
     state.now = base + Duration::from_millis(ms as u64 + 200);
-    update(
+    let _ = update(
         state,
         Msg::Net(
             Side::Server,
@@ -370,7 +400,6 @@ pub fn fixture(mode: Mode) -> Fixture {
             "ws://127.0.0.1:8765".into(),
             10_000,
             vec![],
-            Arc::default(),
         ));
         server_session(&mut state, base, &mut keep);
     }
@@ -425,12 +454,15 @@ pub fn reconnecting_client() -> Fixture {
         },
     ];
     for ev in events {
-        update(s, Msg::Net(Side::Client, ev));
+        let _ = update(s, Msg::Net(Side::Client, ev));
     }
     s.now = fx.base + Duration::from_secs(60);
-    let (ev, rx) = opened(3, 10_500, "127.0.0.1:8765", "/chat?room=1", [2, 2, 40, 40]);
-    fx._keep.push(rx);
-    update(s, Msg::Net(Side::Client, ev));
+    fx._keep.push(connect(
+        s,
+        Side::Client,
+        (3, 10_500, "127.0.0.1:8765", "/chat?room=1"),
+        [2, 2, 40, 40],
+    ));
     s.now = fx.base + Duration::from_secs(83);
     fx
 }
@@ -458,18 +490,15 @@ pub fn troubled_server() -> Fixture {
         },
     ];
     for ev in events {
-        update(s, Msg::Net(Side::Server, ev));
+        let _ = update(s, Msg::Net(Side::Server, ev));
     }
     if let Some(server) = s.server.as_mut() {
-        server.faults = Some((
-            Faults {
-                delay: Duration::from_millis(20),
-                drop_percent: 10.0,
-                ..Faults::default()
-            },
-            Arc::new(Switches::default()),
-        ));
-        server.not_shown.store(10_340_572, Ordering::Relaxed);
+        server.faults = Some(ServerFaults::new(Faults {
+            delay: Duration::from_millis(20),
+            drop_percent: 10.0,
+            ..Faults::default()
+        }));
+        server.not_shown = 10_340_572;
     }
     fx
 }
@@ -548,7 +577,9 @@ pub fn render_bench(
 pub fn render(state: &AppState, width: u16, height: u16, theme: &Theme) -> Terminal<TestBackend> {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test backend");
     terminal
-        .draw(|f| ui::draw(f, state, theme))
+        .draw(|f| {
+            ui::draw(f, state, theme);
+        })
         .expect("draw to a test backend");
     terminal
 }

@@ -21,7 +21,7 @@ use super::widgets::frames::FrameLogWidget;
 use super::widgets::input::{self, InputWidget};
 use super::widgets::{connections, popup, rate, rtt, status};
 use crate::app::state::{ClientPane, ServerPane};
-use crate::app::{AppState, Focus, Mode};
+use crate::app::{AppState, Drawn, Focus, Mode};
 use crate::escape::escape_text;
 use crate::net::Side;
 
@@ -30,23 +30,26 @@ const WIDE: u16 = 100;
 /// Wide enough for the demo's two panes side by side.
 const DEMO_WIDE: u16 = 120;
 
-pub fn draw(f: &mut Frame, state: &AppState, theme: &Theme) {
+/// Draws the whole screen from the state; returns what the next draw needs
+/// to know of this one (the state keeps it through `Msg::Drawn`).
+pub fn draw(f: &mut Frame, state: &AppState, theme: &Theme) -> Drawn {
     let area = f.area();
+    let mut drawn = Drawn::default();
     let [main, keys] = Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(area);
     match state.mode {
         Mode::Client => {
             if let Some(c) = &state.client {
                 let pane = hint_line(f, main, state, theme);
-                client_pane(f, pane, c, state, theme);
+                drawn.client_top = Some(client_pane(f, pane, c, state, theme));
             }
         }
         Mode::Server => {
             if let Some(s) = &state.server {
                 let pane = hint_line(f, main, state, theme);
-                server_pane(f, pane, s, state, theme);
+                drawn.server_top = Some(server_pane(f, pane, s, state, theme));
             }
         }
-        Mode::Demo => demo(f, main, state, theme),
+        Mode::Demo => drawn = demo(f, main, state, theme),
     }
     f.render_widget(
         Paragraph::new(fit::hints(key_hints(state), theme.dim(), keys.width)),
@@ -56,6 +59,7 @@ pub fn draw(f: &mut Frame, state: &AppState, theme: &Theme) {
         // Over everything but the key hints, which say how to scroll and close it.
         popup::render(f, main, p, state, theme);
     }
+    drawn
 }
 
 /// A note for the user on top (how to trust a self-signed certificate, where
@@ -85,7 +89,7 @@ fn wrap_whole(text: &str, width: u16) -> Vec<String> {
         .collect()
 }
 
-fn demo(f: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
+fn demo(f: &mut Frame, area: Rect, state: &AppState, theme: &Theme) -> Drawn {
     let panes = hint_line(f, area, state, theme);
     let (server_area, client_area) = if area.width >= DEMO_WIDE {
         let [s, c] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
@@ -101,11 +105,15 @@ fn demo(f: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         let [c, s] = Layout::vertical([Constraint::Fill(cw), Constraint::Fill(sw)]).areas(panes);
         (s, c)
     };
-    if let Some(s) = &state.server {
-        server_pane(f, server_area, s, state, theme);
-    }
-    if let Some(c) = &state.client {
-        client_pane(f, client_area, c, state, theme);
+    Drawn {
+        server_top: state
+            .server
+            .as_ref()
+            .map(|s| server_pane(f, server_area, s, state, theme)),
+        client_top: state
+            .client
+            .as_ref()
+            .map(|c| client_pane(f, client_area, c, state, theme)),
     }
 }
 
@@ -140,7 +148,14 @@ fn status_height(area: Rect) -> u16 {
     }
 }
 
-fn client_pane(f: &mut Frame, area: Rect, c: &ClientPane, state: &AppState, theme: &Theme) {
+/// Draws the client's pane; returns its frame log's first row shown.
+fn client_pane(
+    f: &mut Frame,
+    area: Rect,
+    c: &ClientPane,
+    state: &AppState,
+    theme: &Theme,
+) -> usize {
     let filtering = state.filter_edit.is_some() && state.focus.pane() == Side::Client;
     let [status_area, body, filter_area, input_area] = Layout::vertical([
         Constraint::Length(status_height(area)),
@@ -163,7 +178,7 @@ fn client_pane(f: &mut Frame, area: Rect, c: &ClientPane, state: &AppState, them
         let [l, r] = Layout::vertical([Constraint::Fill(1), Constraint::Length(rtt_h)]).areas(body);
         (l, r)
     };
-    FrameLogWidget {
+    let top = FrameLogWidget {
         view: &c.log,
         title: "Frames",
         focused: state.focus == Focus::ClientLog,
@@ -185,9 +200,17 @@ fn client_pane(f: &mut Frame, area: Rect, c: &ClientPane, state: &AppState, them
             && state.filter_edit.is_none(),
     }
     .render(f, input_area, theme);
+    top
 }
 
-fn server_pane(f: &mut Frame, area: Rect, s: &ServerPane, state: &AppState, theme: &Theme) {
+/// Draws the server's pane; returns its frame log's first row shown.
+fn server_pane(
+    f: &mut Frame,
+    area: Rect,
+    s: &ServerPane,
+    state: &AppState,
+    theme: &Theme,
+) -> usize {
     let filtering = state.filter_edit.is_some() && state.focus.pane() == Side::Server;
     let table_h = (s.rows.len() as u16 + 3).clamp(4, (area.height / 3).max(4));
     // A short pane shows its input box only while it is being typed in.
@@ -224,7 +247,7 @@ fn server_pane(f: &mut Frame, area: Rect, s: &ServerPane, state: &AppState, them
     } else {
         "all connections (s)"
     };
-    FrameLogWidget {
+    let top = FrameLogWidget {
         view: &s.log,
         title: "Frames",
         focused: state.focus == Focus::ServerLog,
@@ -263,7 +286,7 @@ fn server_pane(f: &mut Frame, area: Rect, s: &ServerPane, state: &AppState, them
         }
     };
     if input_h == 0 {
-        return;
+        return top;
     }
     InputWidget {
         input: &s.input,
@@ -275,6 +298,7 @@ fn server_pane(f: &mut Frame, area: Rect, s: &ServerPane, state: &AppState, them
             && state.filter_edit.is_none(),
     }
     .render(f, input_area, theme);
+    top
 }
 
 /// The keys that work now, most useful first: a narrow footer drops them from the right.

@@ -69,7 +69,7 @@ pub fn render(
         .skip(top)
         .take(inner_h)
         .map(|(i, r)| {
-            let c = r.counters.snapshot();
+            let c = r.counts;
             let state_text = match &r.closed {
                 None => "open".to_string(),
                 Some(cl) => match (&cl.close, &cl.cause) {

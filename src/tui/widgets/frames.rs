@@ -82,7 +82,8 @@ fn window(top: usize, selected: Option<usize>, total: usize, height: usize, foll
 }
 
 impl FrameLogWidget<'_> {
-    pub fn render(&self, f: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
+    /// Draws the log; returns the first row shown, for the next draw to start from.
+    pub fn render(&self, f: &mut Frame, area: Rect, state: &AppState, theme: &Theme) -> usize {
         let visible = self.view.visible();
         let filter = &self.view.filter;
         let mut title = vec![
@@ -122,14 +123,7 @@ impl FrameLogWidget<'_> {
         let inner = block.inner(area);
         let height = inner.height as usize;
         let sel = self.view.selected_index(&visible);
-        let top = window(
-            self.view.top.get(),
-            sel,
-            visible.len(),
-            height,
-            self.view.follow,
-        );
-        self.view.top.set(top);
+        let top = window(self.view.top, sel, visible.len(), height, self.view.follow);
 
         let time_w = 12u16;
         let conn_w = if self.show_conn { 5 } else { 0 };
@@ -195,6 +189,7 @@ impl FrameLogWidget<'_> {
                 inner,
             );
         }
+        top
     }
 }
 

@@ -55,7 +55,7 @@ pub fn link_state(c: &ClientPane, now: std::time::Instant, theme: &Theme) -> Spa
 }
 
 pub fn client_status(f: &mut Frame, area: Rect, c: &ClientPane, state: &AppState, theme: &Theme) {
-    let counts = c.counters.snapshot();
+    let counts = c.counts;
     let mut segs = vec![
         Segment::styled(ALWAYS, escape_text(&c.url, 200), theme.bold()).shrink(Shrink::End),
         Segment::span(ALWAYS, link_state(c, state.now, theme))
@@ -143,14 +143,14 @@ pub fn server_status(f: &mut Frame, area: Rect, s: &ServerPane, theme: &Theme) {
         .sep(" │ "),
     ];
     // Warnings are the last to give way.
-    if let Some(f) = s.faults.as_ref().and_then(|(f, sw)| f.describe_live(sw)) {
+    if let Some(f) = s.faults.as_ref().and_then(|f| f.describe()) {
         segs.push(
             Segment::styled(9, format!("faults: {f}"), theme.error())
                 .sep(" │ ")
                 .shrink(Shrink::Words),
         );
     }
-    let missing = s.not_shown();
+    let missing = s.not_shown;
     if missing > 0 {
         segs.push(
             Segment::styled(9, format!("{missing} frames not shown"), theme.warn())

@@ -1,0 +1,502 @@
+//! The dashboard's event loop. One `select!` over terminal events, a render
+//! tick, a clock tick and the network's events; `update` decides what changes,
+//! this loop carries out the effects and owns everything live: the tasks, the
+//! channels, the terminal.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use chrono::{Local, Offset, Utc};
+use crossterm::event::Event;
+use futures_util::{Stream, StreamExt};
+use ratatui::backend::Backend;
+use ratatui::Terminal;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::links::Links;
+use super::replay::RecordedClock;
+use super::theme::Theme;
+use super::{history, keymap, ui, ClientSetup, Setup};
+use crate::app::state::{LinkState, Opening};
+use crate::app::{update, Action, AppState, Drawn, Effect, Mode, Msg, Target};
+use crate::headless::server::shutdown_close;
+use crate::net::client;
+use crate::net::rtt::format_duration;
+use crate::net::server::Registry;
+use crate::net::{CloseCause, CloseInfo, NetCommand, NetEvent, Side};
+use crate::record::har::HarFile;
+use crate::record::reader::RecordingFile;
+use keymap::KeyContext;
+
+/// At most this often the screen is redrawn (only when something changed): 30 a
+/// second reads as live and leaves the CPU to the echo.
+const FRAME_INTERVAL: Duration = Duration::from_millis(33);
+/// Rates, ages and the clock move on this often even when nothing happens.
+const TICK_INTERVAL: Duration = Duration::from_secs(1);
+/// The server's frames reach the dashboard through a channel this deep; what does
+/// not fit is counted as not shown (the echo never waits for the screen).
+const SERVER_EVENTS: usize = 2048;
+/// The client's events: it waits for room, so this only sets the batch size.
+const CLIENT_EVENTS: usize = 1024;
+/// A drain this large means a flood: the next waits for the next frame interval,
+/// so the dashboard takes at most ~60 batches a second and leaves the CPU to the echo.
+const FLOOD_BATCH: usize = 256;
+/// How long quitting waits for the client's close handshake.
+const QUIT_CLOSE_WAIT: Duration = Duration::from_secs(1);
+
+/// A dashboard whose connections are under way, ready to be driven.
+pub struct Dashboard {
+    state: AppState,
+    links: Links,
+    client_rx: Option<mpsc::Receiver<NetEvent>>,
+    server_rx: Option<mpsc::Receiver<NetEvent>>,
+    client_task: Option<JoinHandle<()>>,
+    server_task: Option<JoinHandle<()>>,
+    registry: Option<Registry>,
+    har: Option<HarFile>,
+    repeats: Vec<JoinHandle<()>>,
+    /// A replay's clock is the recording's: it stops at the last record.
+    replaying: bool,
+}
+
+/// How the dashboard ended: its last state, and what is left to say.
+pub struct Ended {
+    pub state: AppState,
+    har: Option<HarFile>,
+}
+
+impl Dashboard {
+    /// Starts the connections (or reads the recording) of `setup`.
+    pub fn start(setup: Setup) -> anyhow::Result<Dashboard> {
+        let replaying = setup.replay.is_some();
+        let history = if replaying {
+            Vec::new()
+        } else {
+            history::load()
+        };
+        let (client_url, server_url) = match &setup.replay {
+            Some(file) => {
+                let (client, server) = file.sides();
+                (
+                    client.then(|| file.url(Side::Client).to_string()),
+                    server.then(|| file.url(Side::Server).to_string()),
+                )
+            }
+            None => (
+                setup.client.as_ref().map(|c| c.connect.url.to_string()),
+                setup.server.as_ref().map(|s| s.url()),
+            ),
+        };
+        let hint = match &setup.replay {
+            Some(file) => Some(format!(" replay {} · read-only", file.path().display())),
+            None => setup.hint,
+        };
+        let faults = setup.server.as_ref().map(|s| s.faults());
+        let state = AppState::open(Opening {
+            mode: setup.mode,
+            now: Instant::now(),
+            wall: Utc::now(),
+            offset: Local::now().offset().fix(),
+            keep: setup.keep,
+            history,
+            client: client_url,
+            server: server_url,
+            faults: faults.as_ref().map(|(f, _)| f.clone()),
+            hint,
+            replay: replaying,
+        });
+        let links = Links::new(
+            setup.server.as_ref().map(|s| s.not_shown()),
+            faults.map(|(_, switches)| switches),
+        );
+        let mut dashboard = Dashboard {
+            state,
+            links,
+            client_rx: None,
+            server_rx: None,
+            client_task: None,
+            server_task: None,
+            registry: None,
+            har: None,
+            repeats: Vec::new(),
+            replaying,
+        };
+        if let Some(server) = setup.server {
+            let (tx, rx) = mpsc::channel(SERVER_EVENTS);
+            dashboard.registry = Some(server.registry());
+            dashboard.server_task = Some(tokio::spawn(server.run(tx)));
+            dashboard.server_rx = Some(rx);
+        }
+        if let Some(mut c) = setup.client {
+            let (tx, rx) = mpsc::channel(CLIENT_EVENTS);
+            dashboard.har = c.har.take();
+            dashboard.client_task = Some(tokio::spawn(connect_and_run(c, tx)));
+            dashboard.client_rx = Some(rx);
+        }
+        if let Some(file) = setup.replay {
+            dashboard.play(&file).map_err(anyhow::Error::msg)?;
+        }
+        Ok(dashboard)
+    }
+
+    /// What the dashboard shows now.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Feeds a recording through `update` as if it were happening: the
+    /// dashboard's clock follows the recorded times, event by event, so uptimes,
+    /// ages and rates are the recording's; it stops at the last record.
+    fn play(&mut self, file: &RecordingFile) -> Result<(), String> {
+        // The dashboard's clock now stands for the time of the first record.
+        let mut clock = RecordedClock::new(self.state.now);
+        for (side, ev) in file.events()? {
+            let wall = ev.ts();
+            self.apply(Msg::Tick {
+                now: clock.at(wall),
+                wall,
+            });
+            let frame_of = match &ev {
+                NetEvent::Frame(f) => Some(f.conn),
+                _ => None,
+            };
+            self.net(side, ev);
+            if let Some(counts) = frame_of.and_then(|conn| self.links.sample_one(side, conn)) {
+                self.apply(counts);
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs until the user quits (or `shutdown` resolves), reading `input` for
+    /// keys and drawing on `terminal`; `drawn` sees every screen drawn.
+    pub async fn drive<B: Backend>(
+        mut self,
+        terminal: &mut Terminal<B>,
+        mut input: impl Stream<Item = std::io::Result<Event>> + Unpin,
+        shutdown: impl Future<Output = ()>,
+        theme: &Theme,
+        mut drawn: impl FnMut(&Terminal<B>),
+    ) -> anyhow::Result<Ended> {
+        let mut render = tokio::time::interval(FRAME_INTERVAL);
+        render.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut tick = tokio::time::interval(TICK_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        tokio::pin!(shutdown);
+        let (mut client_batch, mut server_batch) = (
+            Vec::with_capacity(CLIENT_EVENTS),
+            Vec::with_capacity(SERVER_EVENTS),
+        );
+        let test_panic = std::env::var_os("WSPROBE_TEST_PANIC").is_some();
+        let mut flood_pause: Option<tokio::time::Instant> = None;
+        let mut client_rx = self.client_rx.take();
+        let mut server_rx = self.server_rx.take();
+
+        while !self.state.should_quit {
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => self.apply(Msg::Action(Action::Quit)),
+                ev = input.next() => match ev {
+                    Some(Ok(ev)) => {
+                        if let Some(msg) = terminal_msg(ev, &self.state) {
+                            self.apply(msg);
+                        }
+                    }
+                    Some(Err(e)) => return Err(e.into()),
+                    None => break,
+                },
+                _ = render.tick(), if self.state.dirty => {
+                    if !self.replaying {
+                        self.apply(self.links.sample());
+                    }
+                    let mut positions = Drawn::default();
+                    terminal
+                        .draw(|f| positions = ui::draw(f, &self.state, theme))
+                        .map_err(|e| anyhow::anyhow!("cannot draw the dashboard: {e}"))?;
+                    self.apply(Msg::Drawn(positions));
+                    drawn(terminal);
+                    if test_panic {
+                        panic!("WSPROBE_TEST_PANIC: a deliberate panic to check the terminal is restored");
+                    }
+                }
+                _ = tick.tick() => {
+                    if !self.replaying {
+                        self.apply(self.links.sample());
+                        self.apply(clock());
+                    }
+                    self.repeats.retain(|t| !t.is_finished());
+                }
+                n = recv_some(&mut client_rx, &mut client_batch, CLIENT_EVENTS), if client_rx.is_some() => {
+                    if n == 0 {
+                        client_rx = None;
+                    }
+                    self.apply(clock());
+                    for ev in client_batch.drain(..) {
+                        if let Some(h) = self.har.as_mut() {
+                            h.event(&ev);
+                        }
+                        self.net(Side::Client, ev);
+                    }
+                }
+                n = recv_some(&mut server_rx, &mut server_batch, SERVER_EVENTS), if server_rx.is_some() && flood_pause.is_none() => {
+                    if n == 0 {
+                        server_rx = None;
+                    }
+                    self.apply(clock());
+                    for ev in server_batch.drain(..) {
+                        self.net(Side::Server, ev);
+                    }
+                    if n >= FLOOD_BATCH {
+                        flood_pause = Some(tokio::time::Instant::now() + FRAME_INTERVAL);
+                    }
+                }
+                _ = async { tokio::time::sleep_until(flood_pause.expect("guarded")).await }, if flood_pause.is_some() => {
+                    flood_pause = None;
+                }
+            }
+        }
+
+        for t in self.repeats.drain(..) {
+            t.abort();
+        }
+        if let Some(rx) = client_rx.as_mut() {
+            self.close_client(rx).await;
+        }
+        if let Some(registry) = self.registry.take() {
+            if let Some(t) = &self.server_task {
+                t.abort();
+            }
+            // Clients get 1001 Going Away, not a reset; their closes are drained unseen.
+            let closing = registry.close_all(shutdown_close(), QUIT_CLOSE_WAIT);
+            tokio::pin!(closing);
+            loop {
+                tokio::select! {
+                    _ = &mut closing => break,
+                    ev = recv_one(&mut server_rx) => if ev.is_none() { break },
+                }
+            }
+        }
+        if let Some(t) = self.server_task.take() {
+            t.abort();
+        }
+        if let Some(t) = self.client_task.take() {
+            t.abort();
+        }
+        if !self.replaying {
+            self.apply(self.links.sample());
+        }
+        Ok(Ended {
+            state: self.state,
+            har: self.har,
+        })
+    }
+
+    /// Hands one message to `update` and carries out what it asks.
+    fn apply(&mut self, msg: Msg) {
+        let effects = update(&mut self.state, msg);
+        self.carry_out(effects);
+    }
+
+    /// A network event: the links learn of it first (a closing connection's
+    /// last counts go in before its close), then `update`.
+    fn net(&mut self, side: Side, ev: NetEvent) {
+        if let Some(counts) = self.links.observe(side, &ev) {
+            self.apply(counts);
+        }
+        self.apply(Msg::Net(side, ev));
+    }
+
+    fn carry_out(&mut self, effects: Vec<Effect>) {
+        for fx in effects {
+            match fx {
+                Effect::Send { to, cmd } => {
+                    let Some(queue) = self.links.queue(to) else {
+                        continue;
+                    };
+                    // A full queue (a /repeat in flight, a slow peer) must not stall
+                    // the screen, nor lose what the user typed: wait for room aside.
+                    if let Err(mpsc::error::TrySendError::Full(cmd)) = queue.try_send(cmd) {
+                        tokio::spawn(async move {
+                            let _ = queue.send(cmd).await;
+                        });
+                    }
+                }
+                Effect::Repeat {
+                    to,
+                    count,
+                    interval,
+                    text,
+                } => {
+                    let Some(queue) = self.links.queue(to) else {
+                        continue;
+                    };
+                    self.repeats.push(tokio::spawn(async move {
+                        let mut timer =
+                            tokio::time::interval(interval.max(Duration::from_micros(1)));
+                        timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                        for _ in 0..count {
+                            timer.tick().await;
+                            if queue.send(NetCommand::Text(text.clone())).await.is_err() {
+                                break;
+                            }
+                        }
+                    }));
+                }
+                Effect::SaveHistory(line) => history::append(&line),
+                Effect::SetFaults { delay_on, drop_on } => self.links.set_faults(delay_on, drop_on),
+            }
+        }
+    }
+
+    /// Quitting closes the client's connection properly, briefly; what comes
+    /// back meanwhile is counted as usual.
+    async fn close_client(&mut self, events: &mut mpsc::Receiver<NetEvent>) {
+        let open = self
+            .state
+            .client
+            .as_ref()
+            .is_some_and(|c| c.state == LinkState::Open);
+        let Some(queue) = self.links.queue(Target::Client).filter(|_| open) else {
+            return;
+        };
+        if queue
+            .try_send(NetCommand::Close(Some(CloseInfo::new(1000, ""))))
+            .is_err()
+        {
+            return;
+        }
+        let _ = tokio::time::timeout(QUIT_CLOSE_WAIT, async {
+            while let Some(ev) = events.recv().await {
+                let closed = matches!(ev, NetEvent::Closed { .. });
+                if let Some(h) = self.har.as_mut() {
+                    h.event(&ev);
+                }
+                self.net(Side::Client, ev);
+                if closed {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+}
+
+impl Ended {
+    /// What is said on the normal screen once the dashboard is gone: the
+    /// client's summary, its error, the HAR file written. Returns the exit code.
+    pub fn farewell(self) -> anyhow::Result<u8> {
+        let code = farewell(&self.state);
+        if let Some(h) = self.har {
+            match h.write() {
+                Ok(wrote) => eprintln!("{wrote}"),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(1);
+                }
+            }
+        }
+        Ok(code)
+    }
+}
+
+/// Waits for a batch of events; 0 when the channel has closed.
+async fn recv_some(
+    rx: &mut Option<mpsc::Receiver<NetEvent>>,
+    batch: &mut Vec<NetEvent>,
+    limit: usize,
+) -> usize {
+    match rx {
+        Some(rx) => rx.recv_many(batch, limit).await,
+        None => 0,
+    }
+}
+
+async fn recv_one(rx: &mut Option<mpsc::Receiver<NetEvent>>) -> Option<NetEvent> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => None,
+    }
+}
+
+fn clock() -> Msg {
+    Msg::Tick {
+        now: Instant::now(),
+        wall: Utc::now(),
+    }
+}
+
+fn terminal_msg(ev: Event, state: &AppState) -> Option<Msg> {
+    let ctx = KeyContext {
+        typing: state.typing(),
+        popup: state.popup.is_some(),
+    };
+    match ev {
+        Event::Key(k) => keymap::map_key(k, ctx).map(Msg::Action),
+        Event::Mouse(m) => keymap::map_mouse(m).map(Msg::Action),
+        Event::Paste(s) => Some(Msg::Paste(s)),
+        Event::Resize(..) => Some(Msg::Redraw),
+        _ => None,
+    }
+}
+
+async fn connect_and_run(c: ClientSetup, events: mpsc::Sender<NetEvent>) {
+    let (commands, task) = client::supervise(Some(c.connect), None, 1, c.session, events);
+    if let Some(script) = c.script {
+        // Messages wait in the queue while connecting; the dashboard shows them go.
+        let mut plays = script.play(false);
+        while let Some(cmd) = plays.recv().await {
+            if commands.send(cmd).await.is_err() {
+                break;
+            }
+        }
+    }
+    drop(commands);
+    let _ = task.await;
+}
+/// One line on the normal screen after the dashboard is gone; the exit code.
+fn farewell(state: &AppState) -> u8 {
+    let Some(c) = state.client.as_ref().filter(|_| !state.read_only) else {
+        return 0;
+    };
+    let counts = c.session_counts();
+    let echo = c.rtt.echo.summary();
+    let rtt = if echo.count > 0 {
+        format!(
+            ", echo rtt p50 {} p99 {}",
+            format_duration(echo.p50),
+            format_duration(echo.p99)
+        )
+    } else {
+        String::new()
+    };
+    if state.mode == Mode::Client {
+        let reconnects = match c.connects {
+            0 | 1 => String::new(),
+            n => format!(" over {n} connections"),
+        };
+        let lost = if c.lost > 0 {
+            format!(", {} lost with dropped connections", c.lost)
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "{}: sent {}, received {}{reconnects}{lost}{rtt}",
+            c.url, counts.frames_out, counts.frames_in
+        );
+    }
+    match &c.state {
+        LinkState::Failed(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+        LinkState::Closed {
+            cause: CloseCause::Error(e),
+            ..
+        } if state.mode == Mode::Client => {
+            eprintln!("error: {e}");
+            1
+        }
+        _ => 0,
+    }
+}

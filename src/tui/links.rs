@@ -1,0 +1,107 @@
+//! The live ends of the connections on screen: their command queues, their
+//! counters, the server's switches. The state only names a connection; the
+//! loop reaches it through here, and samples the counters into messages.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::app::{Msg, Target};
+use crate::net::faults::Switches;
+use crate::net::{ConnCounters, ConnId, NetCommand, NetEvent, Side};
+
+struct Link {
+    counters: Arc<ConnCounters>,
+    commands: mpsc::Sender<NetCommand>,
+}
+
+#[derive(Default)]
+pub struct Links {
+    /// Open connections only: a closed one's last counts were handed over.
+    open: HashMap<(Side, ConnId), Link>,
+    /// The client's queue, which outlives a dropped connection under --reconnect.
+    client: Option<mpsc::Sender<NetCommand>>,
+    not_shown: Option<Arc<AtomicU64>>,
+    switches: Option<Arc<Switches>>,
+}
+
+impl Links {
+    pub fn new(not_shown: Option<Arc<AtomicU64>>, switches: Option<Arc<Switches>>) -> Self {
+        Links {
+            not_shown,
+            switches,
+            ..Links::default()
+        }
+    }
+
+    /// Takes note of a connection opening or closing. A closing connection's
+    /// final counts come back as a message for `update`, before the event.
+    pub fn observe(&mut self, side: Side, ev: &NetEvent) -> Option<Msg> {
+        match ev {
+            NetEvent::Opened(o) => {
+                if side == Side::Client {
+                    self.client = Some(o.commands.clone());
+                }
+                self.open.insert(
+                    (side, o.conn),
+                    Link {
+                        counters: o.counters.clone(),
+                        commands: o.commands.clone(),
+                    },
+                );
+                None
+            }
+            NetEvent::Closed { conn, .. } => {
+                let link = self.open.remove(&(side, *conn))?;
+                Some(self.counts(vec![(side, *conn, link.counters.snapshot())]))
+            }
+            _ => None,
+        }
+    }
+
+    /// The counts of every open connection.
+    pub fn sample(&self) -> Msg {
+        self.counts(
+            self.open
+                .iter()
+                .map(|(&(side, id), l)| (side, id, l.counters.snapshot()))
+                .collect(),
+        )
+    }
+
+    /// The counts of one connection, if it is open.
+    pub fn sample_one(&self, side: Side, conn: ConnId) -> Option<Msg> {
+        let link = self.open.get(&(side, conn))?;
+        Some(self.counts(vec![(side, conn, link.counters.snapshot())]))
+    }
+
+    fn counts(&self, conns: Vec<(Side, ConnId, crate::net::CounterSnapshot)>) -> Msg {
+        Msg::Counts {
+            conns,
+            not_shown: self
+                .not_shown
+                .as_ref()
+                .map_or(0, |n| n.load(Ordering::Relaxed)),
+        }
+    }
+
+    /// Where a command for `to` goes, while the connection can take one.
+    pub fn queue(&self, to: Target) -> Option<mpsc::Sender<NetCommand>> {
+        match to {
+            Target::Client => self.client.clone(),
+            Target::Server(id) => self
+                .open
+                .get(&(Side::Server, id))
+                .map(|l| l.commands.clone()),
+        }
+    }
+
+    pub fn set_faults(&self, delay_on: bool, drop_on: bool) {
+        if let Some(s) = &self.switches {
+            s.delay_on.store(delay_on, Ordering::Relaxed);
+            s.drop_on.store(drop_on, Ordering::Relaxed);
+        }
+    }
+}
