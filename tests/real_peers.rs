@@ -6,7 +6,8 @@ mod support;
 use std::process::Stdio;
 
 use support::bin::{wsprobe, ServerProcess};
-use support::peers::{event, run_client, Client, PyServer};
+use support::json::event;
+use support::peers::{run_client, Client, PyServer};
 
 /// The clients that fail a connection whose subprotocol offer gets no answer
 /// (as browsers do); Python `websockets` tolerates it, so it is not here.
@@ -14,7 +15,7 @@ const STRICT: [Client; 3] = [Client::NodeWs, Client::NodeBuiltin, Client::PyWebs
 
 #[test]
 fn a_default_server_accepts_the_first_subprotocol_offered() {
-    let mut server = ServerProcess::start(&["--json"]);
+    let server = ServerProcess::start(&["--json"]);
     for client in STRICT.into_iter().chain([Client::PyWebsockets]) {
         let events = run_client(
             client,
@@ -182,7 +183,7 @@ fn an_http_1_0_server_is_shown_with_its_status_line_and_body() {
 
 #[test]
 fn plain_ws_to_a_tls_server_is_told_to_use_wss_on_both_sides() {
-    let mut server = ServerProcess::start(&["--tls-self-signed", "--json"]);
+    let server = ServerProcess::start(&["--tls-self-signed", "--json"]);
     let plain = server.url.replacen("wss://", "ws://", 1);
     let (code, stderr) = client_stderr(&format!("{plain}/chat"));
     assert_eq!(code, Some(1), "{stderr}");
