@@ -5,8 +5,8 @@ mod support;
 
 use std::process::Stdio;
 
-use support::bin::{wsprobe, ServerProcess};
-use support::json::event;
+use support::bin::{run_with_input, wsprobe, ServerProcess};
+use support::json::{self, event};
 use support::peers::{run_client, Client, PyServer};
 
 /// The clients that fail a connection whose subprotocol offer gets no answer
@@ -63,35 +63,25 @@ fn no_subprotocol_refuses_every_offer_and_strict_clients_give_up() {
 #[test]
 fn the_client_against_python_websockets_offers_sees_and_closes_cleanly() {
     let server = PyServer::start(&["graphql-ws"]);
-    let mut child = wsprobe()
-        .args([
+    let out = run_with_input(
+        wsprobe().args([
             "client",
             &server.url,
             "--json",
             "--subprotocol",
             "chat,graphql-ws",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    support::bin::feed(child.stdin.take(), "hello\nwörld\n".as_bytes());
-    let out = child.wait_with_output().unwrap();
+        ]),
+        "hello\nwörld\n",
+    );
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let records: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let open = records.iter().find(|r| r["event"] == "open").unwrap();
+    let records = json::stdout(&out);
+    let open = event(&records, "open").unwrap();
     assert_eq!(open["subprotocol"], "graphql-ws", "{open}");
     assert_eq!(
         open["request_headers"]["sec-websocket-protocol"],
         "chat, graphql-ws"
     );
-    let echoes: Vec<&serde_json::Value> = records
-        .iter()
-        .filter(|r| r["dir"] == "in" && r["kind"] == "text")
+    let echoes: Vec<&serde_json::Value> = json::frames(&records, "in", "text")
         .map(|r| &r["text"])
         .collect();
     assert_eq!(echoes, ["hello", "wörld"]);

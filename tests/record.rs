@@ -184,7 +184,7 @@ async fn a_client_recording_replays_exports_and_resends() {
         "{}",
         String::from_utf8_lossy(&har.stderr)
     );
-    let har: Value = serde_json::from_str(&std::fs::read_to_string(&har_path).unwrap()).unwrap();
+    let har = json::file(&har_path);
     let entry = &har["log"]["entries"][0];
     assert_eq!(entry["request"]["url"], format!("{url}/"));
     let msgs = entry["_webSocketMessages"].as_array().unwrap();
@@ -240,7 +240,7 @@ fn the_client_writes_har_when_asked() {
     let har_path = temp("direct.har");
     let out = client(&url, &["--har", har_path.to_str().unwrap()], "x\n");
     assert!(out.status.success());
-    let har: Value = serde_json::from_str(&std::fs::read_to_string(&har_path).unwrap()).unwrap();
+    let har = json::file(&har_path);
     let msgs = &har["log"]["entries"][0]["_webSocketMessages"];
     assert_eq!(msgs.as_array().unwrap().len(), 2, "{har}");
     assert_eq!(har["log"]["entries"][0]["response"]["status"], 101);

@@ -1,6 +1,7 @@
 //! JSON Lines as wsprobe writes them (`--json`, `--record` files) and as the
 //! peer scripts report: parsed whole, and searched for events and frames.
 
+use std::path::Path;
 use std::process::Output;
 
 use serde_json::Value;
@@ -40,4 +41,11 @@ pub fn frames<'a>(
 /// The first such frame record.
 pub fn frame<'a>(records: &'a [Value], dir: &'a str, kind: &'a str) -> Option<&'a Value> {
     frames(records, dir, kind).next()
+}
+
+/// A whole file as one JSON document (a HAR export); fails naming the file.
+pub fn file(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON ({e})", path.display()))
 }
