@@ -260,18 +260,9 @@ async fn a_server_that_closes_early_is_an_error() {
     assert!(r.checks.lost > 0);
 }
 
-/// A loopback port nothing listens on: bound, then let go.
-fn refused_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 async fn refused_connections_are_errors_with_a_message() {
-    let port = refused_port();
+    let port = free_port();
     let c = config(&format!("ws://127.0.0.1:{port}"));
     let r = within("bench", bench::run(&c)).await;
     assert_eq!(r.errors.get("connect failed"), Some(&4));
@@ -280,7 +271,7 @@ async fn refused_connections_are_errors_with_a_message() {
 
 #[tokio::test]
 async fn no_connection_reports_why_and_no_zeros() {
-    let c = config(&format!("ws://127.0.0.1:{}", refused_port()));
+    let c = config(&format!("ws://127.0.0.1:{}", free_port()));
     let r = within("bench", bench::run(&c)).await;
     assert!(r.no_connection() && r.failed(), "{}", r.text());
     let text = r.text();
@@ -307,12 +298,10 @@ async fn no_connection_reports_why_and_no_zeros() {
 
 #[test]
 fn the_binary_exits_1_and_says_no_connection_succeeded() {
-    use assert_cmd::cargo::CommandCargoExt;
-    let url = format!("ws://127.0.0.1:{}", refused_port());
+    let url = format!("ws://127.0.0.1:{}", free_port());
     let run = |json: bool| {
-        let mut cmd = std::process::Command::cargo_bin("wsprobe").unwrap();
-        cmd.env_remove("WSPROBE_JSON")
-            .args(["bench", &url, "-n", "10", "-c", "2"]);
+        let mut cmd = support::bin::wsprobe();
+        cmd.args(["bench", &url, "-n", "10", "-c", "2"]);
         if json {
             cmd.arg("--json");
         }

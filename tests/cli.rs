@@ -3,27 +3,13 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use support::bin::{wsprobe, ServerProcess};
-
-fn run_with_stdin(cmd: &mut Command, input: &str) -> std::process::Output {
-    run_with_bytes(cmd, input.as_bytes())
-}
-
-fn run_with_bytes(cmd: &mut Command, input: &[u8]) -> std::process::Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    support::bin::feed(child.stdin.take(), input);
-    child.wait_with_output().unwrap()
-}
+use support::bin::{run_with_input, wsprobe, ServerProcess};
+use support::json;
+use support::lines::Lines;
 
 #[test]
 fn help_lists_the_commands() {
@@ -86,7 +72,7 @@ fn subcommand_help_shows_only_the_output_flags_that_apply() {
 #[test]
 fn pipe_round_trip_through_both_binaries() {
     let server = ServerProcess::start(&[]);
-    let out = run_with_stdin(wsprobe().args(["client", &server.url]), "hello\nwörld\n");
+    let out = run_with_input(wsprobe().args(["client", &server.url]), "hello\nwörld\n");
     assert!(out.status.success(), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let echoes: Vec<&str> = stdout.lines().filter(|l| l.contains(" ← text")).collect();
@@ -103,23 +89,17 @@ fn pipe_round_trip_through_both_binaries() {
 #[test]
 fn json_lines_follow_the_schema() {
     let server = ServerProcess::start(&["--prefix", "Echo: "]);
-    let out = run_with_stdin(
+    let out = run_with_input(
         wsprobe().args(["client", &server.url, "--json", "--echo-prefix", "Echo: "]),
         "a\n",
     );
     assert!(out.status.success());
-    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-        .collect();
+    let lines = json::stdout(&out);
     let open = &lines[0];
     assert_eq!(open["event"], "open");
     assert_eq!(open["status"], "101 Switching Protocols");
     assert!(open["request_headers"]["sec-websocket-key"].is_string());
-    let echo = lines
-        .iter()
-        .find(|l| l["dir"] == "in" && l["kind"] == "text")
-        .expect("an echo");
+    let echo = json::frame(&lines, "in", "text").expect("an echo");
     assert_eq!(echo["text"], "Echo: a");
     assert_eq!(echo["len"], 7);
     assert!(echo["rtt_us"].as_u64().is_some());
@@ -129,7 +109,7 @@ fn json_lines_follow_the_schema() {
         chrono::DateTime::parse_from_rfc3339(ts).is_ok() && ts.len() == 27,
         "{ts}"
     );
-    let close = lines.iter().find(|l| l["event"] == "close").unwrap();
+    let close = json::event(&lines, "close").unwrap();
     assert_eq!(close["code"], 1000);
     assert_eq!(lines.last().unwrap()["event"], "summary");
 }
@@ -137,39 +117,25 @@ fn json_lines_follow_the_schema() {
 #[test]
 fn binary_lines_are_sent_as_binary() {
     let server = ServerProcess::start(&[]);
-    let out = run_with_stdin(
+    let out = run_with_input(
         wsprobe().args(["client", &server.url, "--json", "--binary"]),
         "AB\n",
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let echo: Value = stdout
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .find(|l| l["dir"] == "in" && l["kind"] == "binary")
-        .expect("binary echo");
+    let records = json::stdout(&out);
+    let echo = json::frame(&records, "in", "binary").expect("binary echo");
     assert_eq!(echo["base64"], "QUI=");
 }
 
 #[test]
 fn server_prints_json_lines_too() {
-    let mut child = wsprobe()
-        .args(["server", "127.0.0.1:0", "--json"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    reader.read_line(&mut first).unwrap();
-    let v: Value = serde_json::from_str(&first).unwrap();
+    let server = ServerProcess::start(&["--json"]);
+    let v = json::parse_line(&server.listening);
     assert_eq!(v["event"], "listening");
-    let url = v["url"].as_str().unwrap().to_string();
-    let out = run_with_stdin(wsprobe().args(["client", &url, "-q"]), "x\n");
+    let out = run_with_input(wsprobe().args(["client", &server.url, "-q"]), "x\n");
     assert!(out.status.success());
     let mut kinds = Vec::new();
     for _ in 0..4 {
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        let v: Value = serde_json::from_str(&line).unwrap();
+        let v = server.stdout.next_record("the server's next line");
         kinds.push(format!(
             "{}{}",
             v["event"].as_str().unwrap_or(""),
@@ -177,14 +143,12 @@ fn server_prints_json_lines_too() {
         ));
     }
     assert_eq!(kinds, ["open", "in", "out", "in"]);
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[test]
 fn quiet_client_prints_no_frames() {
     let server = ServerProcess::start(&[]);
-    let out = run_with_stdin(wsprobe().args(["client", &server.url, "-q"]), "x\n");
+    let out = run_with_input(wsprobe().args(["client", &server.url, "-q"]), "x\n");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains(" open "), "{stdout}");
     assert!(!stdout.contains(" text "), "{stdout}");
@@ -194,7 +158,7 @@ fn quiet_client_prints_no_frames() {
 fn stdin_closed_early_still_gets_its_replies() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let url = rt.block_on(support::slow_echo_server(Duration::from_millis(300)));
-    let out = run_with_stdin(wsprobe().args(["client", &url]), "one\ntwo\n");
+    let out = run_with_input(wsprobe().args(["client", &url]), "one\ntwo\n");
     assert!(out.status.success(), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let echoes = stdout.lines().filter(|l| l.contains(" ← text")).count();
@@ -219,12 +183,7 @@ fn bad_url_is_a_usage_error() {
 
 #[test]
 fn refused_names_the_address() {
-    // Bind then drop: the port is free and nobody listens.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::free_port();
     let out = wsprobe()
         .args(["client", &format!("ws://127.0.0.1:{port}")])
         .stdin(Stdio::null())
@@ -280,7 +239,7 @@ fn server_closing_with_an_error_code_exits_1() {
 
 #[test]
 fn demo_headless_echoes_stdin() {
-    let out = run_with_stdin(wsprobe().arg("--no-tui"), "demo line\n");
+    let out = run_with_input(wsprobe().arg("--no-tui"), "demo line\n");
     assert!(out.status.success(), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -333,11 +292,7 @@ fn bench_text_summary_and_failure_exit_code() {
     for word in ["messages/s", "p99.9", "Checks", "Errors    none"] {
         assert!(s.contains(word), "summary lacks {word}:\n{s}");
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::free_port();
     let out = wsprobe()
         .args(["bench", &format!("ws://127.0.0.1:{port}"), "-n", "10"])
         .output()
@@ -377,11 +332,7 @@ fn sigterm_closes_every_connection_with_1001() {
             .unwrap()
             .0
     });
-    let status = Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    support::bin::sigterm(&server.child);
     let msg = rt.block_on(async {
         use futures_util::StreamExt;
         tokio::time::timeout(Duration::from_secs(10), ws.next()).await
@@ -396,13 +347,6 @@ fn sigterm_closes_every_connection_with_1001() {
     assert!(code.success(), "{code:?}");
 }
 
-fn json_records(out: &std::process::Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
-        .collect()
-}
-
 fn sent(records: &[Value]) -> Vec<Value> {
     records
         .iter()
@@ -414,12 +358,12 @@ fn sent(records: &[Value]) -> Vec<Value> {
 #[test]
 fn binary_pipe_lines_go_byte_for_byte_whatever_they_hold() {
     let server = ServerProcess::start(&[]);
-    let out = run_with_bytes(
+    let out = run_with_input(
         wsprobe().args(["client", &server.url, "--json", "--binary"]),
         b"one\n\xff\xfe two\r\nthree\n",
     );
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let frames: Vec<String> = sent(&json_records(&out))
+    let frames: Vec<String> = sent(&json::stdout(&out))
         .iter()
         .map(|r| r["base64"].as_str().unwrap().to_string())
         .collect();
@@ -430,12 +374,12 @@ fn binary_pipe_lines_go_byte_for_byte_whatever_they_hold() {
 #[test]
 fn a_text_line_that_is_not_utf8_stops_the_input_with_an_error_naming_it() {
     let server = ServerProcess::start(&[]);
-    let out = run_with_bytes(
+    let out = run_with_input(
         wsprobe().args(["client", &server.url, "--json"]),
         b"one\n\xff\xfe two\nthree\n",
     );
     assert_eq!(out.status.code(), Some(1), "{out:?}");
-    let texts: Vec<Value> = sent(&json_records(&out))
+    let texts: Vec<Value> = sent(&json::stdout(&out))
         .iter()
         .map(|r| r["text"].clone())
         .collect();
@@ -446,12 +390,12 @@ fn a_text_line_that_is_not_utf8_stops_the_input_with_an_error_naming_it() {
         "{stderr}"
     );
 
-    let out = run_with_bytes(
+    let out = run_with_input(
         wsprobe().args(["client", &server.url, "--json", "--lossy"]),
         b"one\n\xff two\nthree\n",
     );
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let texts: Vec<Value> = sent(&json_records(&out))
+    let texts: Vec<Value> = sent(&json::stdout(&out))
         .iter()
         .map(|r| r["text"].clone())
         .collect();
@@ -477,29 +421,27 @@ fn lines_after_the_servers_close_frame_are_reported_as_not_sent() {
         .spawn()
         .unwrap();
     let stdin = child.stdin.take();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let stdout = Lines::read(child.stdout.take().unwrap());
     // Type only once the close frame has come in.
-    let mut seen = Vec::new();
+    let mut records = Vec::new();
     loop {
-        let mut line = String::new();
-        assert!(
-            stdout.read_line(&mut line).unwrap() > 0,
-            "no close frame: {seen:?}"
-        );
-        let r: Value = serde_json::from_str(&line).unwrap();
-        seen.push(r.clone());
+        let line = stdout
+            .next("the close frame")
+            .unwrap_or_else(|| panic!("no close frame: {records:?}"));
+        let r = json::parse_line(&line);
+        records.push(r.clone());
         if r["dir"] == "in" && r["kind"] == "close" {
             break;
         }
     }
     support::bin::feed(stdin, b"late one\nlate two\n");
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    records.extend(
+        stdout
+            .rest("the client to end")
+            .iter()
+            .map(|l| json::parse_line(l)),
+    );
     let out = child.wait_with_output().unwrap();
-    let records: Vec<Value> = seen
-        .into_iter()
-        .chain(rest.lines().map(|l| serde_json::from_str(l).unwrap()))
-        .collect();
     assert!(
         sent(&records).is_empty(),
         "nothing may be logged as sent: {records:?}"
@@ -515,7 +457,7 @@ fn lines_after_the_servers_close_frame_are_reported_as_not_sent() {
     );
     if not_sent > 0 {
         assert!(stderr.contains("not sent"), "{stderr}");
-        let summary = records.iter().find(|r| r["event"] == "summary").unwrap();
+        let summary = json::event(&records, "summary").unwrap();
         assert_eq!(summary["sent"], 0, "{summary}");
         assert_eq!(summary["not_sent"], not_sent, "{summary}");
     }
@@ -556,7 +498,7 @@ fn completions_for_every_shell() {
              _wsprobe wsprobe \"${{COMP_WORDS[$COMP_CWORD]}}\" \"${{COMP_WORDS[$COMP_CWORD-1]}}\"; \
              printf '%s\\n' \"${{COMPREPLY[@]}}\""
         );
-        let out = run_with_stdin(Command::new("bash").args(["-c", &program]), &bash);
+        let out = run_with_input(Command::new("bash").args(["-c", &program]), &bash);
         assert!(out.status.success(), "{out:?}");
         String::from_utf8(out.stdout).unwrap()
     };

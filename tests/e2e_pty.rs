@@ -133,11 +133,7 @@ fn resizing_reflows_the_demo() {
 
 #[test]
 fn refused_connection_is_shown_and_exits_1() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::free_port();
     let mut pty = Pty::spawn(&["client", &format!("ws://127.0.0.1:{port}")], &[], 100, 24);
     pty.wait_for("the failure in the status bar", |s| {
         s.contains("failed") && s.contains("refused")
@@ -281,8 +277,7 @@ fn the_client_dashboard_writes_har_on_quit() {
     pty.escape();
     pty.send("q");
     assert_eq!(pty.wait_exit(), 0);
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&har).unwrap()).unwrap();
+    let v = support::json::file(&har);
     let msgs = v["log"]["entries"][0]["_webSocketMessages"]
         .as_array()
         .unwrap()

@@ -5,11 +5,11 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::{Arc, Mutex};
 
-use assert_cmd::cargo::CommandCargoExt;
-use serde_json::Value;
+use support::bin::{run_with_input, wsprobe};
+use support::json;
 use wsprobe::net::server::ServerConfig;
 
 #[derive(Clone, Copy)]
@@ -84,33 +84,21 @@ fn serve(mut conn: TcpStream, behaviour: Behaviour, log: Arc<Mutex<Vec<String>>>
 
 /// `wsprobe client URL --json ARGS` with `hello` on stdin.
 fn client(url: &str, args: &[&str]) -> Output {
-    let mut child = Command::cargo_bin("wsprobe")
-        .unwrap()
-        .args(["client", url, "--json", "--connect-timeout", "5s"])
-        .args(args)
-        .env_remove("https_proxy")
-        .env_remove("HTTPS_PROXY")
-        .env_remove("http_proxy")
-        .env_remove("ALL_PROXY")
-        .env_remove("all_proxy")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    support::bin::feed(child.stdin.take(), b"hello\n");
-    child.wait_with_output().unwrap()
-}
-
-fn records(out: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    run_with_input(
+        wsprobe()
+            .args(["client", url, "--json", "--connect-timeout", "5s"])
+            .args(args)
+            .env_remove("https_proxy")
+            .env_remove("HTTPS_PROXY")
+            .env_remove("http_proxy")
+            .env_remove("ALL_PROXY")
+            .env_remove("all_proxy"),
+        "hello\n",
+    )
 }
 
 fn echoed_hello(out: &Output) -> bool {
-    records(out)
+    json::stdout(out)
         .iter()
         .any(|r| r["dir"] == "in" && r["text"] == "hello")
 }
@@ -136,10 +124,8 @@ async fn ws_goes_through_the_proxy() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    let open = records(&out)
-        .into_iter()
-        .find(|r| r["event"] == "open")
-        .unwrap();
+    let records = json::stdout(&out);
+    let open = json::event(&records, "open").unwrap();
     assert_eq!(open["proxy"], format!("http://{proxy_addr}"));
     let target = url.trim_start_matches("ws://");
     let heads = seen.lock().unwrap();
@@ -187,10 +173,8 @@ async fn wss_goes_through_the_proxy_with_credentials() {
         String::from_utf8_lossy(&ok.stderr)
     );
     assert!(echoed_hello(&ok));
-    let open = records(&ok)
-        .into_iter()
-        .find(|r| r["event"] == "open")
-        .unwrap();
+    let records = json::stdout(&ok);
+    let open = json::event(&records, "open").unwrap();
     assert!(open["tls"].as_str().unwrap().starts_with("TLS"), "{open}");
     // The password is never shown.
     assert_eq!(open["proxy"], format!("http://alice:***@{proxy_addr}"));
@@ -214,9 +198,7 @@ async fn a_refusing_proxy_gives_its_status_line() {
 
 #[test]
 fn an_unreachable_proxy_and_a_bad_proxy_url_are_clear() {
-    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = closed.local_addr().unwrap();
-    drop(closed);
+    let addr = format!("127.0.0.1:{}", support::free_port());
     let out = client("ws://127.0.0.1:9", &["--proxy", &format!("http://{addr}")]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -232,8 +214,7 @@ fn an_unreachable_proxy_and_a_bad_proxy_url_are_clear() {
 
 #[test]
 fn a_bad_proxy_variable_is_a_usage_error() {
-    let out = Command::cargo_bin("wsprobe")
-        .unwrap()
+    let out = wsprobe()
         .args(["client", "wss://example.invalid/", "--json"])
         .env("https_proxy", "socks5://127.0.0.1:1")
         .stdin(Stdio::null())

@@ -5,8 +5,9 @@ mod support;
 
 use std::process::Stdio;
 
-use support::bin::{wsprobe, ServerProcess};
-use support::peers::{event, run_client, Client, PyServer};
+use support::bin::{run_with_input, wsprobe, ServerProcess};
+use support::json::{self, event};
+use support::peers::{run_client, Client, PyServer};
 
 /// The clients that fail a connection whose subprotocol offer gets no answer
 /// (as browsers do); Python `websockets` tolerates it, so it is not here.
@@ -14,7 +15,7 @@ const STRICT: [Client; 3] = [Client::NodeWs, Client::NodeBuiltin, Client::PyWebs
 
 #[test]
 fn a_default_server_accepts_the_first_subprotocol_offered() {
-    let mut server = ServerProcess::start(&["--json"]);
+    let server = ServerProcess::start(&["--json"]);
     for client in STRICT.into_iter().chain([Client::PyWebsockets]) {
         let events = run_client(
             client,
@@ -62,35 +63,25 @@ fn no_subprotocol_refuses_every_offer_and_strict_clients_give_up() {
 #[test]
 fn the_client_against_python_websockets_offers_sees_and_closes_cleanly() {
     let server = PyServer::start(&["graphql-ws"]);
-    let mut child = wsprobe()
-        .args([
+    let out = run_with_input(
+        wsprobe().args([
             "client",
             &server.url,
             "--json",
             "--subprotocol",
             "chat,graphql-ws",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    support::bin::feed(child.stdin.take(), "hello\nwörld\n".as_bytes());
-    let out = child.wait_with_output().unwrap();
+        ]),
+        "hello\nwörld\n",
+    );
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let records: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let open = records.iter().find(|r| r["event"] == "open").unwrap();
+    let records = json::stdout(&out);
+    let open = event(&records, "open").unwrap();
     assert_eq!(open["subprotocol"], "graphql-ws", "{open}");
     assert_eq!(
         open["request_headers"]["sec-websocket-protocol"],
         "chat, graphql-ws"
     );
-    let echoes: Vec<&serde_json::Value> = records
-        .iter()
-        .filter(|r| r["dir"] == "in" && r["kind"] == "text")
+    let echoes: Vec<&serde_json::Value> = json::frames(&records, "in", "text")
         .map(|r| &r["text"])
         .collect();
     assert_eq!(echoes, ["hello", "wörld"]);
@@ -182,7 +173,7 @@ fn an_http_1_0_server_is_shown_with_its_status_line_and_body() {
 
 #[test]
 fn plain_ws_to_a_tls_server_is_told_to_use_wss_on_both_sides() {
-    let mut server = ServerProcess::start(&["--tls-self-signed", "--json"]);
+    let server = ServerProcess::start(&["--tls-self-signed", "--json"]);
     let plain = server.url.replacen("wss://", "ws://", 1);
     let (code, stderr) = client_stderr(&format!("{plain}/chat"));
     assert_eq!(code, Some(1), "{stderr}");

@@ -3,13 +3,14 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::io::Write;
+use std::process::Stdio;
 use std::time::Duration;
 
-use assert_cmd::cargo::CommandCargoExt;
 use futures_util::{SinkExt, StreamExt};
-use serde_json::Value;
+use support::bin::wsprobe;
+use support::json;
+use support::lines::Lines;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -61,8 +62,7 @@ async fn reconnects_re_runs_init_and_counts_lost_echoes() {
     let (url, mut seen) = flaky_server().await;
     let init_file = std::env::temp_dir().join(format!("wsprobe-init-{}", std::process::id()));
     std::fs::write(&init_file, "from-file\n").unwrap();
-    let mut child = Command::cargo_bin("wsprobe")
-        .unwrap()
+    let mut child = wsprobe()
         .args([
             "client",
             &url,
@@ -107,19 +107,16 @@ async fn reconnects_re_runs_init_and_counts_lost_echoes() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let records: Vec<Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records = json::stdout(&out);
     let events: Vec<&str> = records.iter().filter_map(|r| r["event"].as_str()).collect();
     assert_eq!(
         events,
         ["open", "close", "reconnect", "open", "close", "summary"],
         "{records:#?}"
     );
-    let drop = records.iter().find(|r| r["event"] == "close").unwrap();
+    let drop = json::event(&records, "close").unwrap();
     assert_eq!(drop["cause"], "error", "{drop}");
-    let retry = records.iter().find(|r| r["event"] == "reconnect").unwrap();
+    let retry = json::event(&records, "reconnect").unwrap();
     assert_eq!(retry["attempt"], 1);
     assert_eq!(retry["conn"], 2);
     assert_eq!(
@@ -136,11 +133,8 @@ async fn reconnects_re_runs_init_and_counts_lost_echoes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_until_the_server_is_back() {
     // Nothing listens yet: the client keeps trying with growing delays.
-    let spot = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = spot.local_addr().unwrap();
-    drop(spot);
-    let mut child = Command::cargo_bin("wsprobe")
-        .unwrap()
+    let addr = format!("127.0.0.1:{}", support::free_port());
+    let mut child = wsprobe()
         .args(["client", &format!("ws://{addr}"), "--json", "--reconnect"])
         .args(["--reconnect-max-delay", "300ms", "--init", "again"])
         .stdin(Stdio::piped())
@@ -148,10 +142,10 @@ async fn retries_until_the_server_is_back() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let out = records_of(child.stdout.take().unwrap());
+    let out = Lines::read(child.stdout.take().unwrap());
     let mut failures = 0;
     while failures < 2 {
-        let r = next_record(&out, "a failed attempt");
+        let r = out.next_record("a failed attempt");
         if r["event"] == "error" {
             assert!(r["message"].as_str().unwrap().contains("refused"), "{r}");
             failures += 1;
@@ -161,7 +155,7 @@ async fn retries_until_the_server_is_back() {
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(b"early\n").unwrap();
     // Now a server appears on that port.
-    let listener = TcpListener::bind(addr).await.unwrap();
+    let listener = TcpListener::bind(&addr).await.unwrap();
     let (stream, _) = support::within("the retry", listener.accept())
         .await
         .unwrap();
@@ -179,31 +173,11 @@ async fn retries_until_the_server_is_back() {
     );
     ws.send(first).await.unwrap();
     ws.send(second).await.unwrap();
-    while next_record(&out, "the open")["event"] != "open" {}
+    while out.next_record("the open")["event"] != "open" {}
     drop(stdin);
     let status = tokio::task::spawn_blocking(move || child.wait());
     let status = support::within("the client to exit", status).await;
     assert!(status.unwrap().unwrap().success());
-}
-
-/// The client's JSON lines, read by a thread so that a silent client fails the
-/// test instead of hanging it.
-fn records_of(stdout: std::process::ChildStdout) -> std::sync::mpsc::Receiver<Value> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if tx.send(serde_json::from_str(&line).unwrap()).is_err() {
-                return;
-            }
-        }
-    });
-    rx
-}
-
-fn next_record(rx: &std::sync::mpsc::Receiver<Value>, what: &str) -> Value {
-    rx.recv_timeout(support::WAIT)
-        .unwrap_or_else(|e| panic!("no record ({what}): {e}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -217,8 +191,7 @@ async fn an_unanswered_ping_drops_the_connection() {
         tokio::time::sleep(Duration::from_secs(30)).await;
     });
     let run = tokio::task::spawn_blocking(move || {
-        let mut child = Command::cargo_bin("wsprobe")
-            .unwrap()
+        let mut child = wsprobe()
             .args(["client", &url, "--ping-timeout", "300ms"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -253,8 +226,7 @@ fn backoff_doubles_is_capped_and_jittered() {
 
 #[test]
 fn init_file_that_cannot_be_read_is_a_usage_error() {
-    let out = Command::cargo_bin("wsprobe")
-        .unwrap()
+    let out = wsprobe()
         .args([
             "client",
             "ws://127.0.0.1:9",

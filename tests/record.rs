@@ -4,15 +4,14 @@
 mod support;
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use assert_cmd::cargo::CommandCargoExt;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
-use support::within;
+use support::bin::{run_with_input, ServerProcess};
+use support::{json, within};
 use tokio_tungstenite::tungstenite::Message;
 use wsprobe::net::server::ServerConfig;
 
@@ -28,43 +27,15 @@ fn lines(path: &Path) -> Vec<Value> {
         text.is_empty() || text.ends_with('\n'),
         "the recording ends inside a line"
     );
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect()
-}
-
-/// `wsprobe server 127.0.0.1:0 --json ARGS`; returns the child and its URL.
-fn server(args: &[&str]) -> (Child, String) {
-    let mut child = Command::cargo_bin("wsprobe")
-        .unwrap()
-        .args(["server", "127.0.0.1:0", "--json"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let v: Value = serde_json::from_str(&first).unwrap();
-    (child, v["url"].as_str().unwrap().to_string())
-}
-
-fn sigterm(child: &Child) {
-    let ok = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -TERM failed");
+    json::parse(&text)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_flood_leaves_every_echo_in_the_recording() {
     let file = temp("flood.jsonl");
-    let (mut child, url) = server(&["--quiet", "--record", file.to_str().unwrap()]);
-    let (ws, _) = within("connect", tokio_tungstenite::connect_async(&url))
+    let mut server =
+        ServerProcess::start(&["--json", "--quiet", "--record", file.to_str().unwrap()]);
+    let (ws, _) = within("connect", tokio_tungstenite::connect_async(&server.url))
         .await
         .unwrap();
     let (mut tx, mut rx) = ws.split();
@@ -87,7 +58,7 @@ async fn sigterm_mid_flood_leaves_every_echo_in_the_recording() {
                 Ok(Message::Text(t)) => {
                     echoed.insert(t.to_string());
                     if echoed.len() == 20_000 && !signalled {
-                        sigterm(&child);
+                        support::bin::sigterm(&server.child);
                         signalled = true;
                     }
                 }
@@ -102,7 +73,7 @@ async fn sigterm_mid_flood_leaves_every_echo_in_the_recording() {
     .await;
     flood.abort();
     assert!(signalled, "the flood never reached 20 000 echoes");
-    let status = child.wait().unwrap();
+    let status = server.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
     assert_eq!(
         close_code,
@@ -111,9 +82,7 @@ async fn sigterm_mid_flood_leaves_every_echo_in_the_recording() {
     );
 
     let records = lines(&file);
-    let recorded: HashSet<String> = records
-        .iter()
-        .filter(|r| r["dir"] == "out" && r["kind"] == "text")
+    let recorded: HashSet<String> = json::frames(&records, "out", "text")
         .map(|r| r["text"].as_str().unwrap().to_string())
         .collect();
     let missing: Vec<_> = echoed.difference(&recorded).take(5).collect();
@@ -125,28 +94,23 @@ async fn sigterm_mid_flood_leaves_every_echo_in_the_recording() {
     );
     assert!(records.iter().all(|r| r["side"] == "server"));
     assert_eq!(records[0]["event"], "open");
-    assert!(records.iter().any(|r| r["event"] == "close"));
+    assert!(json::event(&records, "close").is_some());
     let _ = std::fs::remove_file(&file);
 }
 
 /// `wsprobe client URL --json ARGS` with `input` on stdin.
 fn client(url: &str, args: &[&str], input: &str) -> Output {
-    let mut child = Command::cargo_bin("wsprobe")
-        .unwrap()
-        .args(["client", url, "--json"])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    support::bin::feed(child.stdin.take(), input.as_bytes());
-    child.wait_with_output().unwrap()
+    run_with_input(
+        support::bin::wsprobe()
+            .args(["client", url, "--json"])
+            .args(args),
+        input,
+    )
 }
 
+/// `wsprobe ARGS` with nothing on stdin.
 fn wsprobe(args: &[&str]) -> Output {
-    Command::cargo_bin("wsprobe")
-        .unwrap()
+    support::bin::wsprobe()
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -201,10 +165,7 @@ async fn a_client_recording_replays_exports_and_resends() {
     // replay without a terminal: the same events as lines.
     let replayed = wsprobe(&["replay", &f, "--json"]);
     assert!(replayed.status.success());
-    let replayed: Vec<Value> = String::from_utf8_lossy(&replayed.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let replayed = json::stdout(&replayed);
     assert_eq!(replayed.len(), records.len());
     assert_eq!(replayed[1]["text"], "alpha");
     assert_eq!(replayed[echo]["rtt_us"], records[echo]["rtt_us"]);
@@ -223,7 +184,7 @@ async fn a_client_recording_replays_exports_and_resends() {
         "{}",
         String::from_utf8_lossy(&har.stderr)
     );
-    let har: Value = serde_json::from_str(&std::fs::read_to_string(&har_path).unwrap()).unwrap();
+    let har = json::file(&har_path);
     let entry = &har["log"]["entries"][0];
     assert_eq!(entry["request"]["url"], format!("{url}/"));
     let msgs = entry["_webSocketMessages"].as_array().unwrap();
@@ -279,7 +240,7 @@ fn the_client_writes_har_when_asked() {
     let har_path = temp("direct.har");
     let out = client(&url, &["--har", har_path.to_str().unwrap()], "x\n");
     assert!(out.status.success());
-    let har: Value = serde_json::from_str(&std::fs::read_to_string(&har_path).unwrap()).unwrap();
+    let har = json::file(&har_path);
     let msgs = &har["log"]["entries"][0]["_webSocketMessages"];
     assert_eq!(msgs.as_array().unwrap().len(), 2, "{har}");
     assert_eq!(har["log"]["entries"][0]["response"]["status"], 101);
@@ -288,16 +249,11 @@ fn the_client_writes_har_when_asked() {
 #[test]
 fn the_demo_records_both_sides() {
     let file = temp("demo.jsonl");
-    let mut child = Command::cargo_bin("wsprobe")
-        .unwrap()
-        .args(["--no-tui", "--record", file.to_str().unwrap()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    support::bin::feed(child.stdin.take(), b"hi\n");
-    assert!(child.wait().unwrap().success());
+    let out = run_with_input(
+        support::bin::wsprobe().args(["--no-tui", "--record", file.to_str().unwrap()]),
+        "hi\n",
+    );
+    assert!(out.status.success());
     let records = lines(&file);
     let has = |side: &str, dir: &str| {
         records
@@ -356,14 +312,11 @@ fn send_file_keeps_the_spacing_scaled_by_speed() {
         "",
     );
     assert!(out.status.success());
-    let sent: Vec<Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|r| r["dir"] == "out" && r["kind"] == "text")
-        .collect();
+    let records = json::stdout(&out);
+    let sent: Vec<&Value> = json::frames(&records, "out", "text").collect();
     assert_eq!(sent.len(), 2);
     let ts = |r: &Value| chrono::DateTime::parse_from_rfc3339(r["ts"].as_str().unwrap()).unwrap();
-    let gap = (ts(&sent[1]) - ts(&sent[0])).to_std().unwrap();
+    let gap = (ts(sent[1]) - ts(sent[0])).to_std().unwrap();
     assert!(
         gap >= Duration::from_millis(190),
         "the spacing was not kept: {gap:?}"

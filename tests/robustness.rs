@@ -4,11 +4,11 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use assert_cmd::cargo::CommandCargoExt;
 use futures_util::{SinkExt, StreamExt};
+use support::bin::{wsprobe, ServerProcess};
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
@@ -99,8 +99,7 @@ async fn an_unfinished_handshake_is_dropped_after_the_timeout() {
 /// Runs `wsprobe client URL args…` headless, returning (code, stderr). With
 /// `--echo` it waits for what the server sends instead of closing at end of input.
 fn client(url: &str, args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::cargo_bin("wsprobe")
-        .unwrap()
+    let out = wsprobe()
         .args(["client", url])
         .args(args)
         .stdin(Stdio::null())
@@ -164,10 +163,9 @@ fn a_message_over_the_limit_is_refused_before_it_is_read() {
 
 #[test]
 fn a_server_killed_mid_flood_ends_the_client_with_1() {
-    let mut server = support::bin::ServerProcess::start(&["-q"]);
+    let mut server = ServerProcess::start(&["-q"]);
     let url = server.url.clone();
-    let mut client = Command::cargo_bin("wsprobe")
-        .unwrap()
+    let mut client = wsprobe()
         .args(["client", &url, "-q"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -201,8 +199,7 @@ fn a_server_that_stops_reading_cannot_hold_the_client_forever() {
         tokio::time::sleep(Duration::from_secs(60)).await;
         drop(ws);
     });
-    let mut client = Command::cargo_bin("wsprobe")
-        .unwrap()
+    let mut client = wsprobe()
         .args(["client", &url, "-q"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -236,12 +233,7 @@ fn a_server_that_stops_reading_cannot_hold_the_client_forever() {
             (now, 0)
         };
     }
-    let pid = client.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
+    support::bin::sigterm(&client);
     let out = client.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -258,21 +250,14 @@ fn a_server_closing_with_an_invalid_code_is_reported_as_it_sent_it() {
             .await;
         while ws.next().await.is_some() {}
     });
-    let out = Command::cargo_bin("wsprobe")
-        .unwrap()
+    let out = wsprobe()
         .args(["client", &url, "--json"])
         .stdin(Stdio::null())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{out:?}");
-    let records: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let close_in = records
-        .iter()
-        .find(|r| r["dir"] == "in" && r["kind"] == "close")
-        .expect("the incoming close");
+    let records = json::stdout(&out);
+    let close_in = json::frame(&records, "in", "close").expect("the incoming close");
     assert_eq!(
         (
             close_in["code"].as_u64(),
@@ -281,10 +266,7 @@ fn a_server_closing_with_an_invalid_code_is_reported_as_it_sent_it() {
         (Some(5000), Some(true))
     );
     assert_eq!(close_in["reason"], "bye");
-    let close_out = records
-        .iter()
-        .find(|r| r["dir"] == "out" && r["kind"] == "close")
-        .expect("our answer");
+    let close_out = json::frame(&records, "out", "close").expect("our answer");
     assert_eq!(close_out["code"], 1002);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -3,12 +3,14 @@
 
 mod support;
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use assert_cmd::cargo::CommandCargoExt;
 use futures_util::{SinkExt, StreamExt};
 use rustls::pki_types::PrivateKeyDer;
+use support::bin::{run_with_input, wsprobe, ServerProcess};
+use support::scratch;
 use tokio::net::TcpListener;
 
 /// A TLS echo server on 127.0.0.1:0; returns its wss:// URL and the CA PEM.
@@ -52,17 +54,7 @@ fn tls_echo_server() -> (String, String) {
 }
 
 fn client(args: &[&str]) -> std::process::Output {
-    let mut child = Command::cargo_bin("wsprobe")
-        .unwrap()
-        .arg("client")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    support::bin::feed(child.stdin.take(), b"over tls\n");
-    child.wait_with_output().unwrap()
+    run_with_input(wsprobe().arg("client").args(args), "over tls\n")
 }
 
 fn echoed(out: &std::process::Output) -> bool {
@@ -137,57 +129,22 @@ fn ca_flagged_cert(
     (c, k)
 }
 
-/// `wsprobe server 127.0.0.1:0 --json --tls-cert CERT --tls-key KEY`, killed on drop.
-struct WsprobeServer {
-    child: std::process::Child,
-    url: String,
-}
-
-impl WsprobeServer {
-    fn start(cert: &std::path::Path, key: &std::path::Path) -> Self {
-        use std::io::{BufRead, BufReader};
-        let mut child = Command::cargo_bin("wsprobe")
-            .unwrap()
-            .args(["server", "127.0.0.1:0", "--json", "--tls-cert"])
-            .arg(cert)
-            .arg("--tls-key")
-            .arg(key)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_str(&first)
-            .unwrap_or_else(|e| panic!("not the listening line ({e}): {first:?}"));
-        WsprobeServer {
-            child,
-            url: v["url"].as_str().unwrap().to_string(),
-        }
-    }
-}
-
-impl Drop for WsprobeServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn scratch(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("wsprobe-tlsc-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir(&d).unwrap();
-    d
+/// `wsprobe server 127.0.0.1:0 --json --tls-cert CERT --tls-key KEY`.
+fn wsprobe_server(cert: &Path, key: &Path) -> ServerProcess {
+    ServerProcess::start(&[
+        "--json",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ])
 }
 
 #[test]
 fn a_ca_flagged_certificate_in_ca_is_trusted_as_the_servers_own() {
     let dir = scratch("own");
     let (cert, key) = ca_flagged_cert(&dir, "server", &["localhost", "127.0.0.1"], false);
-    let server = WsprobeServer::start(&cert, &key);
+    let server = wsprobe_server(&cert, &key);
     let ca = cert.to_str().unwrap();
     let out = client(&[&server.url, "--ca", ca]);
     assert!(out.status.success(), "{out:?}");
@@ -203,7 +160,7 @@ fn the_name_and_the_dates_of_a_ca_flagged_certificate_still_count() {
     let dir = scratch("checks");
     // Made for localhost only: 127.0.0.1 is not its name.
     let (cert, key) = ca_flagged_cert(&dir, "named", &["localhost"], false);
-    let server = WsprobeServer::start(&cert, &key);
+    let server = wsprobe_server(&cert, &key);
     let out = client(&[&server.url, "--ca", cert.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -211,7 +168,7 @@ fn the_name_and_the_dates_of_a_ca_flagged_certificate_still_count() {
     drop(server);
 
     let (cert, key) = ca_flagged_cert(&dir, "old", &["localhost", "127.0.0.1"], true);
-    let server = WsprobeServer::start(&cert, &key);
+    let server = wsprobe_server(&cert, &key);
     let out = client(&[&server.url, "--ca", cert.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -224,7 +181,7 @@ fn a_different_ca_flagged_certificate_in_ca_fails_with_a_hint() {
     let dir = scratch("other");
     let (cert, key) = ca_flagged_cert(&dir, "server", &["localhost", "127.0.0.1"], false);
     let (other, _) = ca_flagged_cert(&dir, "other", &["localhost", "127.0.0.1"], false);
-    let server = WsprobeServer::start(&cert, &key);
+    let server = wsprobe_server(&cert, &key);
     let out = client(&[&server.url, "--ca", other.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(!echoed(&out));
@@ -271,7 +228,7 @@ fn an_openssl_req_x509_certificate_in_ca_is_trusted() {
         .status()
         .unwrap();
     assert!(made.success());
-    let server = WsprobeServer::start(&cert, &key);
+    let server = wsprobe_server(&cert, &key);
     let out = client(&[&server.url, "--ca", cert.to_str().unwrap()]);
     assert!(out.status.success(), "{out:?}");
     assert!(echoed(&out));

@@ -3,105 +3,43 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 
-use assert_cmd::cargo::CommandCargoExt;
 use serde_json::Value;
+use support::bin::{output_within, run_with_input, wsprobe, ServerProcess};
+use support::{json, scratch};
 
-struct Running {
-    child: Child,
-    url: String,
-    stderr: String,
-}
-
-impl Drop for Running {
-    /// SIGTERM first, so the server removes its certificate file; SIGKILL if it
-    /// has not gone after a while.
-    fn drop(&mut self) {
-        if !matches!(self.child.try_wait(), Ok(None)) {
-            return; // already waited for: its pid may be someone else's by now
-        }
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .stderr(Stdio::null())
-            .status();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while matches!(self.child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `wsprobe server 127.0.0.1:0 ARGS --json`; the stderr lines printed
+/// Starts `wsprobe server 127.0.0.1:0 --json ARGS`; the stderr lines printed
 /// before the server starts (the trust hint) come back too.
-fn server(args: &[&str], hint_lines: usize) -> Running {
-    let mut cmd = Command::cargo_bin("wsprobe").unwrap();
-    cmd.args(["server", "127.0.0.1:0", "--json"]).args(args);
-    start(cmd, hint_lines)
-}
-
-fn start(mut cmd: Command, hint_lines: usize) -> Running {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = String::new();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    for _ in 0..hint_lines {
-        err.read_line(&mut stderr).unwrap();
-    }
-    let mut first = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let v: Value = serde_json::from_str(&first).unwrap();
-    Running {
-        child,
-        url: v["url"].as_str().unwrap().to_string(),
-        stderr,
-    }
+fn server(args: &[&str], hint_lines: usize) -> (ServerProcess, String) {
+    let server = ServerProcess::start(&[&["--json"], args].concat());
+    let hint = server.stderr_lines(hint_lines);
+    (server, hint)
 }
 
 fn client(url: &str, args: &[&str]) -> std::process::Output {
-    let mut child = Command::cargo_bin("wsprobe")
-        .unwrap()
-        .args(["client", url, "--json"])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    support::bin::feed(child.stdin.take(), b"secret\n");
-    child.wait_with_output().unwrap()
+    run_with_input(
+        wsprobe().args(["client", url, "--json"]).args(args),
+        "secret\n",
+    )
 }
 
 fn open_event(out: &std::process::Output) -> Value {
-    let line = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .next()
-        .unwrap_or("{}")
-        .to_string();
-    serde_json::from_str(&line).unwrap()
+    json::parse_line(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or("{}"),
+    )
 }
 
 #[test]
 fn self_signed_server_tells_how_to_trust_it() {
-    let s = server(&["--tls-self-signed"], 3);
+    let (s, hint) = server(&["--tls-self-signed"], 3);
     assert!(s.url.starts_with("wss://127.0.0.1:"), "{}", s.url);
-    assert!(s.stderr.contains("SHA-256"), "{}", s.stderr);
-    let ca = s
-        .stderr
-        .split_whitespace()
-        .skip_while(|w| *w != "--ca")
-        .nth(1)
-        .expect("a --ca FILE hint")
-        .to_string();
-    let out = client(&s.url, &["--ca", &ca]);
+    assert!(hint.contains("SHA-256"), "{hint}");
+    let ca = ca_path(&hint);
+    let out = client(&s.url, &["--ca", ca.to_str().unwrap()]);
     assert!(out.status.success(), "{out:?}");
     let open = open_event(&out);
     assert!(
@@ -126,7 +64,7 @@ fn pem_files_serve_wss_and_the_server_sees_tls() {
     );
     std::fs::write(&cert, ck.cert.pem()).unwrap();
     std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
-    let mut s = server(
+    let (s, _) = server(
         &[
             "--tls-cert",
             cert.to_str().unwrap(),
@@ -137,15 +75,8 @@ fn pem_files_serve_wss_and_the_server_sees_tls() {
     );
     let out = client(&s.url, &["--insecure"]);
     assert!(out.status.success(), "{out:?}");
-    let _ = s.child.kill();
-    let mut rest = String::new();
-    s.child
-        .stdout
-        .as_mut()
-        .unwrap()
-        .read_to_string(&mut rest)
-        .unwrap();
-    let open: Value = serde_json::from_str(rest.lines().next().unwrap()).unwrap();
+    // The server's next line after its listening line.
+    let open = s.stdout.next_record("the server's open event");
     assert_eq!(open["event"], "open");
     assert!(open["tls"].as_str().unwrap().contains("TLS"), "{open}");
     let _ = std::fs::remove_file(cert);
@@ -154,8 +85,7 @@ fn pem_files_serve_wss_and_the_server_sees_tls() {
 
 #[test]
 fn bad_certificate_files_are_one_line_and_exit_2() {
-    let out = Command::cargo_bin("wsprobe")
-        .unwrap()
+    let out = wsprobe()
         .args([
             "server",
             "127.0.0.1:0",
@@ -174,11 +104,10 @@ fn bad_certificate_files_are_one_line_and_exit_2() {
 
 #[test]
 fn no_pong_works_over_tls_too() {
-    let s = server(&["--tls-self-signed", "--no-pong"], 3);
+    let (s, _) = server(&["--tls-self-signed", "--no-pong"], 3);
     // --echo keeps the client running until something ends the connection; were
     // the pongs let through, nothing would: give up after a while instead of hanging.
-    let mut child = Command::cargo_bin("wsprobe")
-        .unwrap()
+    let child = wsprobe()
         .args([
             "client",
             &s.url,
@@ -193,15 +122,7 @@ fn no_pong_works_over_tls_too() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the client never gave up: pongs got through");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = output_within(child, "the client never gave up: pongs got through");
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("ping timeout"), "{err}");
@@ -222,41 +143,20 @@ fn ca_path(hint: &str) -> std::path::PathBuf {
         .into()
 }
 
-/// An empty directory of this test's own, mode 0700.
-fn scratch(name: &str) -> std::path::PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let d = std::env::temp_dir().join(format!("wsprobe-tls-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir(&d).unwrap();
-    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
-    d
-}
-
-fn sigterm_and_wait(child: &mut Child) -> std::process::ExitStatus {
-    let ok = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -TERM failed");
-    child.wait().unwrap()
-}
-
 #[test]
 fn the_self_signed_certificate_is_private_and_goes_with_the_server() {
     use std::os::unix::fs::MetadataExt;
     let runtime = scratch("runtime");
-    let mut cmd = Command::cargo_bin("wsprobe").unwrap();
-    cmd.env("XDG_RUNTIME_DIR", &runtime).args([
+    let mut s = ServerProcess::spawn(wsprobe().env("XDG_RUNTIME_DIR", &runtime).args([
         "server",
         "127.0.0.1:0",
         "--json",
         "--tls-self-signed",
-    ]);
-    let mut s = start(cmd, 3);
-    let ca = ca_path(&s.stderr);
+    ]));
+    let hint = s.stderr_lines(3);
+    let ca = ca_path(&hint);
     let dir = runtime.join("wsprobe");
-    assert_eq!(ca.parent(), Some(dir.as_path()), "{}", s.stderr);
+    assert_eq!(ca.parent(), Some(dir.as_path()), "{hint}");
     let (file, folder) = (
         std::fs::symlink_metadata(&ca).unwrap(),
         std::fs::symlink_metadata(&dir).unwrap(),
@@ -269,7 +169,7 @@ fn the_self_signed_certificate_is_private_and_goes_with_the_server() {
     let out = client(&s.url, &["--ca", ca.to_str().unwrap()]);
     assert!(out.status.success(), "the file trusts the server: {out:?}");
 
-    let status = sigterm_and_wait(&mut s.child);
+    let status = s.sigterm();
     assert!(status.success(), "{status:?}");
     assert!(!ca.exists(), "the certificate file is removed on SIGTERM");
     std::fs::remove_dir_all(&runtime).unwrap();
@@ -280,13 +180,9 @@ fn planted_links_are_not_followed() {
     use std::os::unix::fs::{symlink, MetadataExt};
     let tmp = scratch("tmp");
     let me = std::fs::metadata(&tmp).unwrap().uid();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::free_port();
     let cmd = |port: u16| {
-        let mut cmd = Command::cargo_bin("wsprobe").unwrap();
+        let mut cmd = wsprobe();
         cmd.env_remove("XDG_RUNTIME_DIR")
             .env("TMPDIR", &tmp)
             .args(["server", &format!("127.0.0.1:{port}"), "--json"])
@@ -296,15 +192,12 @@ fn planted_links_are_not_followed() {
     // Where the certificate used to go, a link to a file someone wants written.
     let victim = tmp.join("victim");
     symlink(&victim, tmp.join(format!("wsprobe-self-signed-{port}.pem"))).unwrap();
-    let mut s = start(cmd(port), 3);
-    let ca = ca_path(&s.stderr);
-    assert!(
-        ca.starts_with(tmp.join(format!("wsprobe-{me}"))),
-        "{}",
-        s.stderr
-    );
+    let mut s = ServerProcess::spawn(&mut cmd(port));
+    let hint = s.stderr_lines(3);
+    let ca = ca_path(&hint);
+    assert!(ca.starts_with(tmp.join(format!("wsprobe-{me}"))), "{hint}");
     assert!(!victim.exists(), "nothing was written through the link");
-    assert!(sigterm_and_wait(&mut s.child).success());
+    assert!(s.sigterm().success());
     assert!(!ca.exists());
 
     // A link where the private directory goes: refused, not followed.
@@ -312,20 +205,12 @@ fn planted_links_are_not_followed() {
     let elsewhere = tmp.join("elsewhere");
     std::fs::create_dir(&elsewhere).unwrap();
     symlink(&elsewhere, tmp.join(format!("wsprobe-{me}"))).unwrap();
-    let mut child = cmd(0)
+    let child = cmd(0)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the server started in a directory that is a link");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = output_within(child, "the server started in a directory that is a link");
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("symbolic link"), "{err}");

@@ -2,19 +2,34 @@
 //! server on a free port, and stdin fed without tripping over a child that
 //! already left.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
 
-use assert_cmd::cargo::CommandCargoExt;
+use super::lines::Lines;
+
+/// Where cargo built the binary for these tests.
+pub fn path() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("wsprobe")
+}
+
+/// The `WSPROBE_*` variables of the tests' own environment: no child of
+/// theirs inherits them (the pseudo-terminal's included, see `pty`).
+pub fn inherited_settings() -> Vec<OsString> {
+    std::env::vars_os()
+        .map(|(k, _)| k)
+        .filter(|k| k.to_string_lossy().starts_with("WSPROBE_"))
+        .collect()
+}
 
 /// `wsprobe` with none of the caller's `WSPROBE_*` settings, so what a test
 /// passes is all it gets.
 pub fn wsprobe() -> Command {
-    let mut c = Command::cargo_bin("wsprobe").unwrap();
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("WSPROBE_") {
-            c.env_remove(k);
-        }
+    let mut c = Command::new(path());
+    for k in inherited_settings() {
+        c.env_remove(k);
     }
     c
 }
@@ -31,42 +46,88 @@ pub fn feed(stdin: Option<ChildStdin>, bytes: &[u8]) {
     }
 }
 
-/// `wsprobe server 127.0.0.1:0 ARGS` headless, killed when dropped.
+/// Runs `cmd` with `input` on its stdin (then closed) and its stdout and
+/// stderr captured.
+pub fn run_with_input(cmd: &mut Command, input: impl AsRef<[u8]>) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    feed(child.stdin.take(), input.as_ref());
+    child.wait_with_output().unwrap()
+}
+
+/// Sends SIGTERM, as a person's Ctrl-C or a service manager would.
+pub fn sigterm(child: &Child) {
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -TERM failed");
+}
+
+/// Waits for a child that must end by itself; after [`super::WAIT`] kills it
+/// and fails with `never_ended`.
+pub fn output_within(mut child: Child, never_ended: &str) -> Output {
+    let deadline = Instant::now() + super::WAIT;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{never_ended}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A `wsprobe server` headless, stopped when dropped: SIGTERM first (a
+/// self-signed server then removes its certificate file), SIGKILL if it has
+/// not gone after 5 s.
 pub struct ServerProcess {
     pub child: Child,
     pub url: String,
-    /// The rest of its stdout, line by line, read by a thread of its own so
-    /// that waiting for a line can time out.
-    pub lines: std::sync::mpsc::Receiver<String>,
+    /// Its first line: `listening on URL`, or with --json the listening record.
+    pub listening: String,
+    /// The rest of its stdout.
+    pub stdout: Lines,
+    /// Its stderr (where --tls-self-signed tells how to trust it).
+    pub stderr: Lines,
 }
 
 impl ServerProcess {
+    /// `wsprobe server 127.0.0.1:0 --no-tui ARGS`.
     pub fn start(args: &[&str]) -> Self {
-        let mut child = wsprobe()
-            .args(["server", "127.0.0.1:0", "--no-tui"])
-            .args(args)
+        Self::spawn(
+            wsprobe()
+                .args(["server", "127.0.0.1:0", "--no-tui"])
+                .args(args),
+        )
+    }
+
+    /// A server command the caller made (an address or an environment of its
+    /// own): started, and its listening line read.
+    pub fn spawn(cmd: &mut Command) -> Self {
+        let mut child = cmd
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        std::thread::spawn(move || {
-            for line in stdout.lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        // Made before anything can fail, so a failing start still kills it.
+        let stdout = Lines::read(child.stdout.take().unwrap());
+        let stderr = Lines::read(child.stderr.take().unwrap());
+        // Made before anything can fail, so a failing start still stops it.
         let mut server = ServerProcess {
             child,
             url: String::new(),
-            lines,
+            listening: String::new(),
+            stdout,
+            stderr,
         };
         let first = server
-            .lines
-            .recv_timeout(super::WAIT)
+            .stdout
+            .next("the listening line")
             .expect("the server printed no listening line");
         // `listening on URL`, or with --json a record with a `url` field.
         server.url = match first.trim().strip_prefix("listening on ") {
@@ -76,25 +137,49 @@ impl ServerProcess {
                 .and_then(|v| v["url"].as_str().map(str::to_string))
                 .unwrap_or_else(|| panic!("unexpected first line: {first:?}")),
         };
+        server.listening = first;
         server
     }
 
     /// Reads its output until a line satisfies `pred` (fails at its end).
-    pub fn wait_for_line(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = std::time::Instant::now() + super::WAIT;
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if pred(&line) => return line,
-                Ok(_) => {}
-                Err(_) => panic!("timed out waiting for {what} in the server's output"),
-            }
-        }
+    pub fn wait_for_line(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        self.stdout
+            .wait_for(&format!("{what} in the server's output"), pred)
+    }
+
+    /// The first `n` lines of its stderr, each with its newline.
+    pub fn stderr_lines(&self, n: usize) -> String {
+        (0..n)
+            .map(|_| {
+                let line = self
+                    .stderr
+                    .next("the server's stderr")
+                    .expect("the server's stderr ended");
+                line + "\n"
+            })
+            .collect()
+    }
+
+    /// Stops it with SIGTERM and waits for it to exit.
+    pub fn sigterm(&mut self) -> ExitStatus {
+        sigterm(&self.child);
+        self.child.wait().unwrap()
     }
 }
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return; // already waited for: its pid may be someone else's by now
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

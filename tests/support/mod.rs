@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod bin;
+pub mod json;
+pub mod lines;
 pub mod peers;
 pub mod pty;
 
@@ -81,6 +83,25 @@ pub async fn slow_echo_server(delay: Duration) -> String {
         }
     })
     .await
+}
+
+/// A loopback port nothing listens on: bound, then let go.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An empty directory of this test's own, mode 0700, under the temp directory.
+pub fn scratch(name: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let d = std::env::temp_dir().join(format!("wsprobe-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir(&d).unwrap();
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
+    d
 }
 
 pub fn text(m: &Message) -> &str {

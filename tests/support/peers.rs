@@ -8,6 +8,8 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+use super::lines::Lines;
+
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -89,17 +91,7 @@ pub fn run_client(client: Client, url: &str, protocols: &[&str], sends: &[&str])
     // The peers bound their own run (10 s) and always end with a close line.
     let out = cmd.output().expect("run the peer client");
     assert!(out.status.success(), "{client:?} failed to run: {out:?}");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| {
-            serde_json::from_str(l).unwrap_or_else(|e| panic!("{client:?} printed {l:?}: {e}"))
-        })
-        .collect()
-}
-
-/// The first event of this name a peer reported.
-pub fn event<'a>(events: &'a [Value], name: &str) -> Option<&'a Value> {
-    events.iter().find(|e| e["event"] == name)
+    super::json::stdout(&out)
 }
 
 /// Python `websockets`' echo server on a free loopback port; it reports each
@@ -107,12 +99,11 @@ pub fn event<'a>(events: &'a [Value], name: &str) -> Option<&'a Value> {
 pub struct PyServer {
     child: std::process::Child,
     pub url: String,
-    lines: std::sync::mpsc::Receiver<Value>,
+    lines: Lines,
 }
 
 impl PyServer {
     pub fn start(protocols: &[&str]) -> PyServer {
-        use std::io::BufRead;
         ensure_installed();
         let mut cmd = Command::new(python());
         cmd.arg(root().join("tests/peers/py_websockets_server.py"));
@@ -124,17 +115,7 @@ impl PyServer {
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("start the Python server");
-        let (tx, lines) = std::sync::mpsc::channel();
-        let out = std::io::BufReader::new(child.stdout.take().unwrap());
-        std::thread::spawn(move || {
-            for line in out.lines().map_while(Result::ok) {
-                if let Ok(v) = serde_json::from_str(&line) {
-                    if tx.send(v).is_err() {
-                        break;
-                    }
-                }
-            }
-        });
+        let lines = Lines::read(child.stdout.take().unwrap());
         let mut server = PyServer {
             child,
             url: String::new(),
@@ -145,11 +126,14 @@ impl PyServer {
         server
     }
 
-    /// Its next report, within the tests' bound.
+    /// Its next report (a JSON line), within the tests' bound.
     pub fn next(&self, what: &str) -> Value {
-        self.lines
-            .recv_timeout(super::WAIT)
-            .unwrap_or_else(|_| panic!("the Python server never reported {what}"))
+        let line = self
+            .lines
+            .wait_for(&format!("the Python server to report {what}"), |l| {
+                serde_json::from_str::<Value>(l).is_ok()
+            });
+        super::json::parse_line(&line)
     }
 }
 

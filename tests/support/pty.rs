@@ -1,4 +1,5 @@
-//! Runs the real binary in a pseudo-terminal and reads its screen with vt100.
+//! Runs the real binary in a pseudo-terminal (with the same clean `WSPROBE_*`
+//! environment as `bin::wsprobe`) and reads its screen with vt100.
 
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
@@ -29,7 +30,10 @@ impl Pty {
         let pair = native_pty_system()
             .openpty(size(cols, rows))
             .expect("openpty");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_wsprobe"));
+        let mut cmd = CommandBuilder::new(super::bin::path());
+        for k in super::bin::inherited_settings() {
+            cmd.env_remove(k);
+        }
         cmd.args(args);
         cmd.env("TERM", "xterm-256color");
         cmd.env("NO_COLOR", "1");
