@@ -3,8 +3,11 @@
 
 use chrono::{DateTime, Local, Utc};
 
-use crate::escape::{escape_bytes, hex_preview};
-use crate::net::{CloseInfo, Direction, FrameKind};
+use std::time::Duration;
+
+use crate::escape::{escape_bytes, escape_text, hex_preview};
+use crate::net::rtt::{format_duration, RttBook, RttSummary};
+use crate::net::{CloseCause, CloseInfo, Direction, Frame, FrameKind, NetEvent, Side};
 
 /// How much of a payload a line shows.
 pub const PREVIEW_CHARS: usize = 200;
@@ -76,5 +79,125 @@ mod tests {
             "0 connections"
         );
         assert_eq!(super::count(2, "error", "errors"), "2 errors");
+    }
+}
+
+/// Who ended a connection, told from the side of wsprobe that saw it: `closed
+/// by us`, `closed by server` (the client's peer), `closed by client` (the
+/// server's), or `dropped: ` and the error when there was no close handshake.
+pub fn who_closed(side: Side, cause: &CloseCause, error_chars: usize) -> String {
+    match (cause, side) {
+        (CloseCause::Local, _) => "closed by us".to_string(),
+        (CloseCause::Peer, Side::Client) => "closed by server".to_string(),
+        (CloseCause::Peer, Side::Server) => "closed by client".to_string(),
+        (CloseCause::Error(e), _) => format!("dropped: {}", escape_text(e, error_chars)),
+    }
+}
+
+/// ` 1000 Normal Closure "bye"`: a close's code, its name and its reason.
+pub fn close_code(close: Option<&CloseInfo>, reason_chars: usize) -> String {
+    close
+        .map(|c| {
+            let reason = if c.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" \"{}\"", escape_text(&c.reason, reason_chars))
+            };
+            format!(" {} {}{reason}", c.code, c.name())
+        })
+        .unwrap_or_default()
+}
+
+/// How a connection ended: who closed it, then the code and reason.
+pub fn ending(side: Side, close: Option<&CloseInfo>, cause: &CloseCause) -> String {
+    format!("{}{}", who_closed(side, cause, 120), close_code(close, 60))
+}
+
+fn rtt_line(name: &str, s: &RttSummary) -> String {
+    format!(
+        "{name} rtt: count {} min {} p50 {} p90 {} p99 {} max {}",
+        s.count,
+        format_duration(s.min),
+        format_duration(s.p50),
+        format_duration(s.p90),
+        format_duration(s.p99),
+        format_duration(s.max)
+    )
+}
+
+/// What a client run adds up to: data messages each way, echoes matched
+/// and not, round trips. Counted from the frames as they are reported.
+#[derive(Clone, Debug, Default)]
+pub struct ClientTotals {
+    pub sent: u64,
+    /// Messages asked for that never went on the wire (the connection had closed).
+    pub not_sent: u64,
+    pub received: u64,
+    pub unmatched: u64,
+    /// Sends whose echo was lost with a dropped connection (`--reconnect`).
+    pub lost: u64,
+    /// Connections made (more than one with `--reconnect`).
+    pub connects: u64,
+    pub rtt: RttBook,
+}
+
+impl ClientTotals {
+    /// Counts one event of the client's.
+    pub fn event(&mut self, ev: &NetEvent) {
+        match ev {
+            NetEvent::Frame(f) => self.count(f),
+            NetEvent::Opened(_) => self.connects += 1,
+            NetEvent::Reconnecting { lost, .. } => self.lost += lost,
+            NetEvent::NotSent { .. } => self.not_sent += 1,
+            _ => {}
+        }
+    }
+
+    pub fn count(&mut self, f: &Frame) {
+        if !f.kind.is_data() {
+            if let Some(rtt) = f.rtt {
+                self.rtt.record(rtt);
+            }
+            return;
+        }
+        match f.dir {
+            Direction::Out => self.sent += 1,
+            Direction::In => {
+                self.received += 1;
+                match f.rtt {
+                    Some(rtt) => self.rtt.record(rtt),
+                    None => self.unmatched += 1,
+                }
+            }
+        }
+    }
+
+    /// What a run adds up to, in lines for people: the same at the end of a
+    /// piped run, a replay and the dashboard.
+    pub fn human(&self, elapsed: Duration) -> Vec<String> {
+        let mut lines = vec![format!(
+            "sent {} received {} ({} matched, {} unmatched) in {}",
+            self.sent,
+            self.received,
+            self.rtt.echo.count(),
+            self.unmatched,
+            format_duration(elapsed)
+        )];
+        if self.connects > 1 {
+            lines[0].push_str(&format!(" over {} connections", self.connects));
+        }
+        if self.lost > 0 {
+            lines[0].push_str(&format!(", {} lost with dropped connections", self.lost));
+        }
+        if self.not_sent > 0 {
+            lines[0].push_str(&format!(", {} not sent", self.not_sent));
+        }
+        if self.rtt.echo.count() > 0 {
+            lines.push(rtt_line("echo", &self.rtt.echo.summary()));
+        }
+        if self.rtt.ping.count() > 0 {
+            lines.push(rtt_line("ping", &self.rtt.ping.summary()));
+        }
+        lines
     }
 }

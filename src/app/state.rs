@@ -12,12 +12,12 @@ use regex::Regex;
 
 use super::input::InputBox;
 use crate::net::faults::Faults;
-use crate::net::rtt::RttBook;
 use crate::net::Side;
 use crate::net::{
     CloseCause, CloseInfo, ConnId, CounterSnapshot, Direction, Frame, FrameKind, Handshake, Rtt,
     RttKind,
 };
+use crate::present::ClientTotals;
 
 /// The most of one payload the log keeps for the detail view.
 pub const PAYLOAD_KEEP: usize = 1 << 20;
@@ -364,21 +364,17 @@ pub struct ClientPane {
     /// The current connection's frames and bytes, as last sampled.
     pub counts: CounterSnapshot,
     pub log: LogView,
-    pub rtt: RttBook,
+    /// Messages, echoes and round trips over the whole session.
+    pub totals: ClientTotals,
     pub rtt_points: VecDeque<RttPoint>,
-    pub unmatched: u64,
     pub rates: Rates,
     pub sample: Option<Sample>,
     pub input: InputBox,
     pub input_error: Option<String>,
     pub started: Instant,
     pub timeline: VecDeque<TimelineEntry>,
-    /// Connections made so far (more than one with --reconnect).
-    pub connects: u64,
     /// What the connections before the current one sent and received.
     pub earlier: CounterSnapshot,
-    /// Sends whose echo was lost with a dropped connection.
-    pub lost: u64,
 }
 
 impl ClientPane {
@@ -393,18 +389,15 @@ impl ClientPane {
             closed_at: None,
             counts: CounterSnapshot::default(),
             log: LogView::new(keep),
-            rtt: RttBook::default(),
+            totals: ClientTotals::default(),
             rtt_points: VecDeque::new(),
-            unmatched: 0,
             rates: Rates::default(),
             sample: None,
             input: InputBox::with_history(history),
             input_error: None,
             started: now,
             timeline: VecDeque::new(),
-            connects: 0,
             earlier: CounterSnapshot::default(),
-            lost: 0,
         }
     }
 

@@ -12,9 +12,7 @@ use super::state::{
 };
 use crate::escape::escape_text;
 use crate::net::Side;
-use crate::net::{
-    CloseCause, CloseInfo, ConnId, CounterSnapshot, Direction, FrameKind, NetCommand, NetEvent,
-};
+use crate::net::{CloseCause, CloseInfo, ConnId, CounterSnapshot, FrameKind, NetCommand, NetEvent};
 
 /// Rows PageUp/PageDown move.
 const PAGE: isize = 10;
@@ -507,9 +505,9 @@ fn net(state: &mut AppState, pane: Side, ev: NetEvent) {
 }
 
 fn client_event(c: &mut ClientPane, ev: NetEvent, now: Instant) {
+    c.totals.event(&ev);
     match ev {
         NetEvent::Opened(o) => {
-            c.connects += 1;
             let to = match o.handshake.proxy.as_deref() {
                 Some(p) => format!("via {p}"),
                 None => format!("to {}", o.peer),
@@ -535,7 +533,6 @@ fn client_event(c: &mut ClientPane, ev: NetEvent, now: Instant) {
         }
         NetEvent::Frame(f) => {
             if let Some(rtt) = f.rtt {
-                c.rtt.record(rtt);
                 if c.rtt_points.len() >= RTT_POINTS * 2 {
                     c.rtt_points.pop_front();
                 }
@@ -544,8 +541,6 @@ fn client_event(c: &mut ClientPane, ev: NetEvent, now: Instant) {
                     ms: rtt.duration.as_secs_f64() * 1000.0,
                     kind: rtt.kind,
                 });
-            } else if f.dir == Direction::In && f.kind.is_data() {
-                c.unmatched += 1;
             }
             c.log.log.push(&f);
         }
@@ -571,7 +566,6 @@ fn client_event(c: &mut ClientPane, ev: NetEvent, now: Instant) {
             delay,
             lost,
         } => {
-            c.lost += lost;
             let (wait, lost) = crate::net::describe_retry(delay, lost);
             c.note(
                 ts,
@@ -873,7 +867,9 @@ mod tests {
 
     use super::*;
     use crate::app::state::{DirFilter, Mode};
-    use crate::net::{CloseCause, ConnCounters, Frame, FrameKind, Handshake, Opened, Rtt, RttKind};
+    use crate::net::{
+        CloseCause, ConnCounters, Direction, Frame, FrameKind, Handshake, Opened, Rtt, RttKind,
+    };
 
     fn state(mode: Mode) -> (AppState, Instant) {
         let now = Instant::now();
@@ -1053,9 +1049,9 @@ mod tests {
         );
         let c = s.client.as_ref().unwrap();
         assert_eq!(c.log.log.len(), 4);
-        assert_eq!(c.rtt.echo.count(), 1);
-        assert_eq!(c.rtt.ping.count(), 1);
-        assert_eq!(c.unmatched, 1);
+        assert_eq!(c.totals.rtt.echo.count(), 1);
+        assert_eq!(c.totals.rtt.ping.count(), 1);
+        assert_eq!(c.totals.unmatched, 1);
         assert_eq!(c.rtt_points.len(), 2);
     }
 
@@ -1480,7 +1476,7 @@ mod tests {
         assert!(
             matches!(c.state, LinkState::Waiting { attempt: 1, until } if until == now + Duration::from_millis(500))
         );
-        assert_eq!(c.lost, 3);
+        assert_eq!(c.totals.lost, 3);
         let _ = update(
             &mut s,
             Msg::Net(
@@ -1506,7 +1502,7 @@ mod tests {
                 "#2 connected to 127.0.0.1:5000: ",
             ]
         );
-        assert_eq!(c.connects, 2);
+        assert_eq!(c.totals.connects, 2);
         assert_eq!(c.state, LinkState::Open);
         assert!(c.timeline[1].bad && !c.timeline[2].bad);
         let _ = update(&mut s, Msg::Action(Action::Escape));

@@ -1,16 +1,14 @@
 //! Lines for people and JSON lines for machines, written to stdout in batches.
 
-use std::time::Duration;
-
 use chrono::Utc;
 use tokio::io::AsyncWriteExt;
 
 use crate::escape::escape_bytes;
-use crate::net::rtt::{format_duration, RttBook, RttSummary};
-use crate::net::{CloseCause, Direction, Frame, NetEvent};
-use crate::present::{arrow, clock, frame_summary, payload_preview, PREVIEW_CHARS};
+use crate::net::rtt::format_duration;
+use crate::net::{NetEvent, Side};
+use crate::present::{arrow, clock, ending, frame_summary, payload_preview, PREVIEW_CHARS};
 use crate::record::schema::Event;
-use crate::record::{Record, RttRecord};
+use crate::record::Record;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -56,7 +54,8 @@ impl Printer {
         }
     }
 
-    pub fn event(&mut self, ev: &NetEvent) {
+    /// One event that `side` of wsprobe saw.
+    pub fn event(&mut self, side: Side, ev: &NetEvent) {
         if self.quiet && matches!(ev, NetEvent::Frame(_)) {
             return;
         }
@@ -66,7 +65,7 @@ impl Printer {
                 self.line(&line);
             }
             Format::Human => {
-                let line = human_line(ev);
+                let line = human_line(side, ev);
                 self.line(&line);
             }
         }
@@ -101,7 +100,8 @@ impl Printer {
     }
 }
 
-pub fn human_line(ev: &NetEvent) -> String {
+/// An event as one line for people.
+pub fn human_line(side: Side, ev: &NetEvent) -> String {
     match ev {
         NetEvent::Frame(f) => {
             let rtt = f
@@ -155,18 +155,11 @@ pub fn human_line(ev: &NetEvent) -> String {
             close,
             cause,
         } => {
-            let code = close
-                .as_ref()
-                .map(|c| format!(" {} {}", c.code, c.name()))
-                .unwrap_or_default();
-            let how = match cause {
-                CloseCause::Local => "closed by us".to_string(),
-                CloseCause::Peer => "closed by peer".to_string(),
-                CloseCause::Error(e) => {
-                    format!("closed: {}", escape_bytes(e.as_bytes(), PREVIEW_CHARS))
-                }
-            };
-            format!("{} #{conn} {how}{code}", clock(*ts))
+            format!(
+                "{} #{conn} {}",
+                clock(*ts),
+                ending(side, close.as_ref(), cause)
+            )
         }
         NetEvent::Reconnecting {
             conn,
@@ -208,90 +201,6 @@ pub fn human_line(ev: &NetEvent) -> String {
                 clock(*ts),
                 escape_bytes(message.as_bytes(), 500)
             )
-        }
-    }
-}
-
-fn rtt_line(name: &str, s: &RttSummary) -> String {
-    format!(
-        "{name} rtt: count {} min {} p50 {} p90 {} p99 {} max {}",
-        s.count,
-        format_duration(s.min),
-        format_duration(s.p50),
-        format_duration(s.p90),
-        format_duration(s.p99),
-        format_duration(s.max)
-    )
-}
-
-/// What a client run adds up to.
-#[derive(Clone, Debug, Default)]
-pub struct ClientTotals {
-    pub sent: u64,
-    /// Messages asked for that never went on the wire (the connection had closed).
-    pub not_sent: u64,
-    pub received: u64,
-    pub unmatched: u64,
-    /// Sends whose echo was lost with a dropped connection (`--reconnect`).
-    pub lost: u64,
-    pub rtt: RttBook,
-}
-
-impl ClientTotals {
-    pub fn count(&mut self, f: &Frame) {
-        if !f.kind.is_data() {
-            if let Some(rtt) = f.rtt {
-                self.rtt.record(rtt);
-            }
-            return;
-        }
-        match f.dir {
-            Direction::Out => self.sent += 1,
-            Direction::In => {
-                self.received += 1;
-                match f.rtt {
-                    Some(rtt) => self.rtt.record(rtt),
-                    None => self.unmatched += 1,
-                }
-            }
-        }
-    }
-
-    /// Human lines for stderr.
-    pub fn human(&self, elapsed: Duration) -> Vec<String> {
-        let mut lines = vec![format!(
-            "sent {} received {} ({} matched, {} unmatched) in {}",
-            self.sent,
-            self.received,
-            self.rtt.echo.count(),
-            self.unmatched,
-            format_duration(elapsed)
-        )];
-        if self.lost > 0 {
-            lines[0].push_str(&format!(", {} lost with dropped connections", self.lost));
-        }
-        if self.not_sent > 0 {
-            lines[0].push_str(&format!(", {} not sent", self.not_sent));
-        }
-        if self.rtt.echo.count() > 0 {
-            lines.push(rtt_line("echo", &self.rtt.echo.summary()));
-        }
-        if self.rtt.ping.count() > 0 {
-            lines.push(rtt_line("ping", &self.rtt.ping.summary()));
-        }
-        lines
-    }
-
-    pub fn record(&self) -> Record {
-        Record {
-            sent: Some(self.sent),
-            received: Some(self.received),
-            unmatched: Some(self.unmatched),
-            lost: (self.lost > 0).then_some(self.lost),
-            not_sent: (self.not_sent > 0).then_some(self.not_sent),
-            echo_rtt_us: Some(RttRecord::from(self.rtt.echo.summary())),
-            ping_rtt_us: Some(RttRecord::from(self.rtt.ping.summary())),
-            ..Record::event(Utc::now(), Event::Summary)
         }
     }
 }

@@ -9,11 +9,13 @@ use bytes::Bytes;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
 
-use super::output::{ClientTotals, Format, Printer};
+use super::output::{Format, Printer};
 use crate::net::client::{self, ClientOptions, SessionOptions};
-use crate::net::{CloseCause, CloseInfo, NetCommand, NetEvent};
+use crate::net::{CloseCause, CloseInfo, NetCommand, NetEvent, Side};
+use crate::present::ClientTotals;
 use crate::record::har::HarFile;
 use crate::record::sendfile::Script;
+use crate::record::Record;
 use crate::signal::shutdown_signal;
 
 /// How long a close may take, queue and handshake included, before the client
@@ -118,14 +120,12 @@ pub async fn run(
                     batch.push(ev);
                 }
                 for ev in &batch {
+                    totals.event(ev);
                     match ev {
-                        NetEvent::Frame(f) => totals.count(f),
                         NetEvent::Opened(o) => {
                             opens += 1;
                             last_conn = o.conn;
                         }
-                        NetEvent::Reconnecting { lost, .. } => totals.lost += lost,
-                        NetEvent::NotSent { .. } => totals.not_sent += 1,
                         // A failed (re)connect: if nothing follows, it is how the run ended.
                         NetEvent::Error { message, .. } => {
                             outcome = Some((None, CloseCause::Error(message.clone())));
@@ -135,7 +135,7 @@ pub async fn run(
                     if let Some(h) = har.as_mut() {
                         h.event(ev);
                     }
-                    printer.event(ev);
+                    printer.event(Side::Client, ev);
                 }
                 printer.flush().await;
                 for ev in batch {
@@ -167,7 +167,7 @@ pub async fn run(
                             let reason = "the connection had ended before it could be sent";
                             let ev = NetEvent::not_sent(last_conn, cmd, reason);
                             totals.not_sent += 1;
-                            printer.event(&ev);
+                            printer.event(Side::Client, &ev);
                             printer.flush().await;
                         }
                         stdin_open = false;
@@ -198,7 +198,7 @@ pub async fn run(
         eprintln!("{line}");
     }
     if format == Format::Json {
-        printer.line_record(&totals.record());
+        printer.line_record(&Record::summary(&totals));
         printer.flush().await;
     }
     if let Some(h) = &har {

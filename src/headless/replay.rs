@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::output::{ClientTotals, Printer};
+use super::output::Printer;
 use crate::net::rtt::format_duration;
 use crate::net::{CounterSnapshot, NetEvent, Side};
+use crate::present::ClientTotals;
 use crate::record::reader::RecordingFile;
 
 /// Prints every event of the recording, then its summary on stderr.
@@ -15,7 +16,7 @@ pub async fn run(file: &RecordingFile, mut printer: Printer) -> anyhow::Result<u
     let mut summary = Summary::default();
     for (i, (side, ev)) in file.events().map_err(anyhow::Error::msg)?.enumerate() {
         summary.event(side, &ev);
-        printer.event(&ev);
+        printer.event(side, &ev);
         if i % 1024 == 1023 {
             printer.flush().await;
         }
@@ -56,11 +57,7 @@ impl Summary {
         match side {
             Side::Client => {
                 widen(&mut self.client_span, ts);
-                match ev {
-                    NetEvent::Frame(f) => self.client.count(f),
-                    NetEvent::Reconnecting { lost, .. } => self.client.lost += lost,
-                    _ => {}
-                }
+                self.client.event(ev);
             }
             Side::Server => {
                 widen(&mut self.server_span, ts);

@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 
 use super::output::Printer;
 use crate::net::server::Server;
-use crate::net::{CloseInfo, NetEvent};
+use crate::net::{CloseInfo, NetEvent, Side};
 use crate::signal::shutdown_signal;
 
 /// Events are reported through a bounded channel: a printer that falls behind
@@ -60,7 +60,7 @@ pub async fn run(server: Server, mut printer: Printer) -> anyhow::Result<u8> {
         }
     }
     while let Ok(ev) = rx.try_recv() {
-        printer.event(&ev);
+        printer.event(Side::Server, &ev);
     }
     printer.flush().await;
     Ok(0)
@@ -72,10 +72,10 @@ pub fn shutdown_close() -> CloseInfo {
 }
 
 fn print_batch(printer: &mut Printer, first: NetEvent, rx: &mut mpsc::Receiver<NetEvent>) {
-    printer.event(&first);
+    printer.event(Side::Server, &first);
     for _ in 0..EVENT_CHANNEL {
         match rx.try_recv() {
-            Ok(ev) => printer.event(&ev),
+            Ok(ev) => printer.event(Side::Server, &ev),
             Err(_) => break,
         }
     }

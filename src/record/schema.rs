@@ -17,6 +17,7 @@ use crate::net::{
     CloseCause, CloseInfo, ConnCounters, Direction, Frame, FrameKind, Handshake, NetEvent, Opened,
     Rtt, RttKind, Side,
 };
+use crate::present::ClientTotals;
 
 /// What a record that is not a frame tells.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -441,6 +442,20 @@ impl Record {
                 }))
             }
             _ => None,
+        }
+    }
+
+    /// The summary line of a client run, for `--json`.
+    pub fn summary(totals: &ClientTotals) -> Record {
+        Record {
+            sent: Some(totals.sent),
+            received: Some(totals.received),
+            unmatched: Some(totals.unmatched),
+            lost: (totals.lost > 0).then_some(totals.lost),
+            not_sent: (totals.not_sent > 0).then_some(totals.not_sent),
+            echo_rtt_us: Some(RttRecord::from(totals.rtt.echo.summary())),
+            ping_rtt_us: Some(RttRecord::from(totals.rtt.ping.summary())),
+            ..Record::event(chrono::Utc::now(), Event::Summary)
         }
     }
 

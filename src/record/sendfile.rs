@@ -119,9 +119,11 @@ impl Script {
             }
         });
         tokio::spawn(async move {
-            let start = tokio::time::Instant::now();
+            let mut start: Option<tokio::time::Instant> = None;
             while let Some((at, item)) = ahead.recv().await {
-                tokio::time::sleep_until(start + at).await;
+                if let Some(start) = start {
+                    tokio::time::sleep_until(start + at).await;
+                }
                 let cmd = match item {
                     ToSend::Text(t) if binary => NetCommand::Binary(Bytes::from(t.into_bytes())),
                     ToSend::Text(t) => NetCommand::Text(t),
@@ -129,6 +131,16 @@ impl Script {
                 };
                 if tx.send(cmd).await.is_err() {
                     break;
+                }
+                if start.is_none() {
+                    // The spacing counts from when the first message was taken,
+                    // not from when the file began to play: a slow start (a busy
+                    // machine, a connect) must not squeeze the first gap.
+                    match tx.reserve().await {
+                        Ok(room) => drop(room),
+                        Err(_) => break,
+                    }
+                    start = Some(tokio::time::Instant::now() - at);
                 }
             }
         });

@@ -22,7 +22,6 @@ use crate::app::state::{LinkState, Opening};
 use crate::app::{update, Action, AppState, Drawn, Effect, Mode, Msg, Target};
 use crate::headless::server::shutdown_close;
 use crate::net::client;
-use crate::net::rtt::format_duration;
 use crate::net::server::Registry;
 use crate::net::{CloseCause, CloseInfo, NetCommand, NetEvent, Side};
 use crate::record::har::HarFile;
@@ -454,36 +453,22 @@ async fn connect_and_run(c: ClientSetup, events: mpsc::Sender<NetEvent>) {
     drop(commands);
     let _ = task.await;
 }
-/// One line on the normal screen after the dashboard is gone; the exit code.
+
+/// The summary on the normal screen after the dashboard is gone; the exit code.
 fn farewell(state: &AppState) -> u8 {
     let Some(c) = state.client.as_ref().filter(|_| !state.read_only) else {
         return 0;
     };
-    let counts = c.session_counts();
-    let echo = c.rtt.echo.summary();
-    let rtt = if echo.count > 0 {
-        format!(
-            ", echo rtt p50 {} p99 {}",
-            format_duration(echo.p50),
-            format_duration(echo.p99)
-        )
-    } else {
-        String::new()
-    };
     if state.mode == Mode::Client {
-        let reconnects = match c.connects {
-            0 | 1 => String::new(),
-            n => format!(" over {n} connections"),
-        };
-        let lost = if c.lost > 0 {
-            format!(", {} lost with dropped connections", c.lost)
-        } else {
-            String::new()
-        };
-        eprintln!(
-            "{}: sent {}, received {}{reconnects}{lost}{rtt}",
-            c.url, counts.frames_out, counts.frames_in
-        );
+        // The same summary a piped client prints, after the URL.
+        let elapsed = state.now.saturating_duration_since(c.started);
+        for (i, line) in c.totals.human(elapsed).iter().enumerate() {
+            if i == 0 {
+                eprintln!("{}: {line}", c.url);
+            } else {
+                eprintln!("{line}");
+            }
+        }
     }
     match &c.state {
         LinkState::Failed(e) => {

@@ -45,14 +45,14 @@ fn stat_line(
 /// One line per kind: `echo n=12 min … max …`.
 pub fn summary_lines(c: &ClientPane, theme: &Theme, width: u16) -> Vec<Line<'static>> {
     vec![
-        stat_line("echo", &c.rtt.echo, theme, theme.received(), width),
-        stat_line("ping", &c.rtt.ping, theme, theme.ping(), width),
+        stat_line("echo", &c.totals.rtt.echo, theme, theme.received(), width),
+        stat_line("ping", &c.totals.rtt.ping, theme, theme.ping(), width),
     ]
 }
 
 /// A column per kind, a row per statistic: for the narrow side panel.
 fn stat_table<'a>(c: &ClientPane, theme: &Theme) -> Vec<Line<'a>> {
-    let (e, p) = (c.rtt.echo.summary(), c.rtt.ping.summary());
+    let (e, p) = (c.totals.rtt.echo.summary(), c.totals.rtt.ping.summary());
     let cell = |count: u64, d: std::time::Duration| {
         if count == 0 {
             "—".to_string()

@@ -68,7 +68,7 @@ pub fn client_status(f: &mut Frame, area: Rect, c: &ClientPane, state: &AppState
     {
         segs.push(Segment::raw(5, age(up)).glued());
     }
-    if c.connects > 1 {
+    if c.totals.connects > 1 {
         // The id is the timeline's (#4 after two failed attempts), the count the connects made.
         segs.push(
             Segment::raw(
@@ -76,7 +76,7 @@ pub fn client_status(f: &mut Frame, area: Rect, c: &ClientPane, state: &AppState
                 format!(
                     "#{} · {}",
                     c.conn.unwrap_or_default(),
-                    crate::present::count(c.connects, "connect", "connects")
+                    crate::present::count(c.totals.connects, "connect", "connects")
                 ),
             )
             .sep(" │ "),
@@ -98,12 +98,13 @@ pub fn client_status(f: &mut Frame, area: Rect, c: &ClientPane, state: &AppState
             rate(c.rates.frames_in),
         ),
     ));
-    if c.lost > 0 {
-        segs.push(Segment::styled(9, format!("{} lost", c.lost), theme.error()).sep(" │ "));
+    if c.totals.lost > 0 {
+        segs.push(Segment::styled(9, format!("{} lost", c.totals.lost), theme.error()).sep(" │ "));
     }
-    if c.unmatched > 0 {
+    if c.totals.unmatched > 0 {
         segs.push(
-            Segment::styled(8, format!("{} unmatched", c.unmatched), theme.warn()).sep(" │ "),
+            Segment::styled(8, format!("{} unmatched", c.totals.unmatched), theme.warn())
+                .sep(" │ "),
         );
     }
     render_segments(f, area, &segs);
