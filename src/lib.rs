@@ -76,7 +76,7 @@ fn server_config(
         recorder: rec.map(|r| r.recorder(Side::Server)),
         tls,
         switches: Arc::default(),
-        faults: net::faults::Faults {
+        faults: net::server::faults::Faults {
             drop_percent: args.drop_percent.unwrap_or(0.0),
             close_after: args.close_after,
             close_code: args.close_code,

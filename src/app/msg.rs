@@ -105,6 +105,6 @@ pub enum Effect {
     },
     SaveHistory(String),
     /// Server faults switched at run time.
-    ToggleDelay(std::sync::Arc<crate::net::faults::Switches>),
-    ToggleDrop(std::sync::Arc<crate::net::faults::Switches>),
+    ToggleDelay(std::sync::Arc<crate::net::server::faults::Switches>),
+    ToggleDrop(std::sync::Arc<crate::net::server::faults::Switches>),
 }

@@ -15,8 +15,8 @@ use tokio::sync::mpsc;
 
 use super::input::InputBox;
 use super::msg::Pane;
-use crate::net::faults::{Faults, Switches};
 use crate::net::rtt::RttBook;
+use crate::net::server::faults::{Faults, Switches};
 use crate::net::{
     CloseCause, CloseInfo, ConnCounters, ConnId, CounterSnapshot, Direction, Frame, FrameKind,
     Handshake, NetCommand, Rtt, RttKind,

@@ -1259,9 +1259,9 @@ mod tests {
         let (mut s, _) = state(Mode::Server);
         s.focus = Focus::ServerConns;
         assert!(update(&mut s, Msg::Action(Action::ToggleDelay)).is_empty());
-        let switches = Arc::new(crate::net::faults::Switches::default());
+        let switches = Arc::new(crate::net::server::faults::Switches::default());
         s.server.as_mut().unwrap().faults = Some((
-            crate::net::faults::Faults {
+            crate::net::server::faults::Faults {
                 drop_percent: 5.0,
                 ..Default::default()
             },

@@ -5,8 +5,7 @@
 //! [`NetCommand`]s. Nothing in here knows about terminals.
 
 pub mod client;
-pub mod faults;
-pub mod nopong;
+pub mod dice;
 pub mod proxy;
 pub mod rtt;
 pub mod server;

@@ -17,7 +17,7 @@ use super::ui;
 use crate::app::state::{ClientPane, Rates, ServerPane};
 use crate::app::{update, AppState, Mode, Msg, Pane};
 use crate::bench::live::LiveState;
-use crate::net::faults::{Faults, Switches};
+use crate::net::server::faults::{Faults, Switches};
 use crate::net::{
     CloseCause, CloseInfo, ConnCounters, Direction, Frame, FrameKind, Handshake, NetCommand,
     NetEvent, Opened, Rtt, RttKind,

@@ -59,7 +59,7 @@ pub fn supervise(
             },
             opts,
             commands,
-            dice: crate::net::faults::Dice::new(
+            dice: crate::net::dice::Dice::new(
                 std::process::id() as u64 ^ Utc::now().timestamp_subsec_nanos() as u64,
             ),
         }
@@ -74,7 +74,7 @@ struct Supervisor {
     opts: SessionOptions,
     outlet: Outlet,
     commands: mpsc::Sender<NetCommand>,
-    dice: crate::net::faults::Dice,
+    dice: crate::net::dice::Dice,
 }
 
 impl Supervisor {
