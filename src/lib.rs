@@ -73,7 +73,7 @@ fn server_config(
     rec: Option<&Recording>,
 ) -> ServerConfig {
     ServerConfig {
-        recorder: rec.map(|r| r.recorder(Side::Server)),
+        tap: rec.map(|r| r.tap(Side::Server)),
         tls,
         switches: Arc::default(),
         faults: net::server::faults::Faults {
@@ -234,7 +234,7 @@ async fn run_client(
         echo_prefix: args.connect.echo_prefix.clone(),
         init,
         reconnect: args.reconnect.then_some(args.reconnect_max_delay),
-        recorder: rec.map(|r| r.recorder(Side::Client)),
+        tap: rec.map(|r| r.tap(Side::Client)),
     };
     if use_tui(out) && !args.echo {
         return tui::run(tui::Setup {
@@ -330,13 +330,13 @@ async fn run_bench(args: BenchArgs, out: &Options) -> anyhow::Result<u8> {
 /// No arguments: an echo server on loopback and a client connected to it.
 async fn run_demo(out: &Options, rec: Option<&Recording>) -> anyhow::Result<u8> {
     let session = SessionOptions {
-        recorder: rec.map(|r| r.recorder(Side::Client)),
+        tap: rec.map(|r| r.tap(Side::Client)),
         ..SessionOptions::default()
     };
-    let server_recorder = rec.map(|r| r.recorder(Side::Server));
+    let server_tap = rec.map(|r| r.tap(Side::Server));
     if use_tui(out) {
         let config = ServerConfig {
-            recorder: server_recorder,
+            tap: server_tap,
             ..ServerConfig::default()
         };
         let server = Server::bind("127.0.0.1:0", config).await?;
@@ -364,7 +364,7 @@ async fn run_demo(out: &Options, rec: Option<&Recording>) -> anyhow::Result<u8> 
     }
     let config = ServerConfig {
         report_frames: false,
-        recorder: server_recorder,
+        tap: server_tap,
         ..ServerConfig::default()
     };
     let server = Server::bind("127.0.0.1:0", config).await?;

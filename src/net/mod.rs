@@ -24,6 +24,11 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message;
 
+/// Where net hands every event for a recording (`--record`). Lossless: net awaits
+/// room (`send(ev).await`), so a recording loses nothing; the echo slows to the
+/// disk's pace instead. Whoever reads it decides what the events become.
+pub type Tap = mpsc::Sender<NetEvent>;
+
 /// Identifies one connection for the lifetime of a server or client.
 pub type ConnId = u64;
 

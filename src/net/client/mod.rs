@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue, Uri};
 
-use super::{NetEvent, DEFAULT_MAX_MESSAGE_SIZE};
+use super::{NetEvent, Tap, DEFAULT_MAX_MESSAGE_SIZE};
 
 pub use connect::{connect, parse_header, parse_ws_url, Connected, WsStream};
 pub use reconnect::{backoff, spawn, supervise, RECONNECT_FIRST_DELAY};
@@ -67,8 +67,8 @@ pub struct SessionOptions {
     pub init: Vec<String>,
     /// Reconnect after any drop, waiting at most this long between attempts.
     pub reconnect: Option<Duration>,
-    /// `--record`: every event and frame, waiting for the writer.
-    pub recorder: Option<crate::recorder::Recorder>,
+    /// `--record`: every event and frame, waiting for room.
+    pub tap: Option<Tap>,
 }
 
 /// Where a client's events go: the recording first (it must not miss one), then
@@ -76,13 +76,13 @@ pub struct SessionOptions {
 #[derive(Clone)]
 struct Outlet {
     events: mpsc::Sender<NetEvent>,
-    recorder: Option<crate::recorder::Recorder>,
+    tap: Option<Tap>,
 }
 
 impl Outlet {
     async fn emit(&self, ev: NetEvent) {
-        if let Some(r) = &self.recorder {
-            r.record(ev.clone()).await;
+        if let Some(tap) = &self.tap {
+            let _ = tap.send(ev.clone()).await;
         }
         // A driver that went away just means nobody is watching.
         let _ = self.events.send(ev).await;

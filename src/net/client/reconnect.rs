@@ -55,7 +55,7 @@ pub fn supervise(
             connect_opts,
             outlet: Outlet {
                 events,
-                recorder: opts.recorder.clone(),
+                tap: opts.tap.clone(),
             },
             opts,
             commands,

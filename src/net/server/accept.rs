@@ -23,7 +23,7 @@ impl Server {
             tx: events,
             not_shown: self.not_shown.clone(),
             frames: self.config.report_frames,
-            recorder: self.config.recorder.clone(),
+            tap: self.config.tap.clone(),
         };
         let mut next_id: ConnId = 1;
         loop {

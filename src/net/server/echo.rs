@@ -112,7 +112,7 @@ struct EchoConn<'a, S> {
     delayed: VecDeque<(tokio::time::Instant, Message)>,
     /// Decides which echoes a `drop` fault swallows.
     dice: Dice,
-    /// Frames for `--record` not yet handed to the recorder: handed over before
+    /// Frames for `--record` not yet handed to the tap: handed over before
     /// the bytes they describe leave, so a recording never misses an echo.
     recording: Vec<NetEvent>,
 }
@@ -373,7 +373,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
     /// rewrote what the peer sent.
     fn report_with(&mut self, dir: Direction, msg: &Message, close_as_sent: Option<CloseInfo>) {
         self.batch.count(dir, payload_len(msg));
-        let recording = self.reporter.recorder.is_some();
+        let recording = self.reporter.tap.is_some();
         let show = self.reporter.frames && self.show;
         if self.reporter.frames && !self.show {
             self.unshown += 1;
@@ -408,9 +408,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
 
     async fn record_pending(&mut self) {
         let reporter = self.reporter;
-        if let Some(r) = &reporter.recorder {
+        if let Some(tap) = &reporter.tap {
             for ev in self.recording.drain(..) {
-                r.record(ev).await;
+                let _ = tap.send(ev).await;
             }
         }
     }

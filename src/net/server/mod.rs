@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 
 use self::faults::{Faults, Switches};
 use super::{
-    CloseInfo, ConnId, Frame, NetCommand, NetEvent, DEFAULT_MAX_MESSAGE_SIZE, READ_BUFFER_SIZE,
+    CloseInfo, ConnId, Frame, NetCommand, NetEvent, Tap, DEFAULT_MAX_MESSAGE_SIZE, READ_BUFFER_SIZE,
 };
 use crate::error::NetError;
 
@@ -47,8 +47,8 @@ pub struct ServerConfig {
     pub switches: Arc<Switches>,
     /// Report every frame (false: only connection events, for long runs).
     pub report_frames: bool,
-    /// `--record`: every event and frame, waiting for the writer rather than dropping.
-    pub recorder: Option<crate::recorder::Recorder>,
+    /// `--record`: every event and frame, waiting for room rather than dropping.
+    pub tap: Option<Tap>,
 }
 
 impl Default for ServerConfig {
@@ -63,7 +63,7 @@ impl Default for ServerConfig {
             faults: Faults::default(),
             switches: Arc::default(),
             report_frames: true,
-            recorder: None,
+            tap: None,
         }
     }
 }
@@ -75,7 +75,7 @@ struct Reporter {
     tx: mpsc::Sender<NetEvent>,
     not_shown: Arc<AtomicU64>,
     frames: bool,
-    recorder: Option<crate::recorder::Recorder>,
+    tap: Option<Tap>,
 }
 
 impl Reporter {
@@ -98,8 +98,8 @@ impl Reporter {
     }
 
     async fn event(&self, ev: NetEvent) {
-        if let Some(r) = &self.recorder {
-            r.record(ev.clone()).await;
+        if let Some(tap) = &self.tap {
+            let _ = tap.send(ev.clone()).await;
         }
         // A receiver that went away just means nobody is watching.
         let _ = self.tx.send(ev).await;
