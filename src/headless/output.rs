@@ -335,3 +335,25 @@ impl ClientTotals {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invalid_close_code_says_so_in_the_line() {
+        let line = human_line(&NetEvent::Frame(Frame {
+            conn: 1,
+            ts: Utc::now(),
+            dir: Direction::In,
+            kind: FrameKind::Close,
+            payload: CloseInfo::invalid(5000, "bye").payload(),
+            close: Some(CloseInfo::invalid(5000, "bye")),
+            rtt: None,
+        }));
+        assert!(
+            line.contains("close 5000 Unknown (invalid on the wire) \"bye\""),
+            "{line}"
+        );
+    }
+}

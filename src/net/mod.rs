@@ -548,18 +548,5 @@ mod tests {
             CloseInfo::invalid(1005, "").name(),
             "No Status Received (invalid on the wire)"
         );
-        let line = crate::headless::output::human_line(&NetEvent::Frame(Frame {
-            conn: 1,
-            ts: Utc::now(),
-            dir: Direction::In,
-            kind: FrameKind::Close,
-            payload: CloseInfo::invalid(5000, "bye").payload(),
-            close: Some(CloseInfo::invalid(5000, "bye")),
-            rtt: None,
-        }));
-        assert!(
-            line.contains("close 5000 Unknown (invalid on the wire) \"bye\""),
-            "{line}"
-        );
     }
 }
