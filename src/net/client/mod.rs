@@ -71,16 +71,16 @@ pub struct SessionOptions {
     pub tap: Option<Tap>,
 }
 
-/// Where a client's events go: the recording first (it must not miss one), then
-/// whoever drives the client, waiting for room in both.
+/// Where a client reports its events: the tap first (a recording must not miss
+/// one), then whoever drives the client, waiting for room in both.
 #[derive(Clone)]
-struct Outlet {
+struct Reporter {
     events: mpsc::Sender<NetEvent>,
     tap: Option<Tap>,
 }
 
-impl Outlet {
-    async fn emit(&self, ev: NetEvent) {
+impl Reporter {
+    async fn event(&self, ev: NetEvent) {
         if let Some(tap) = &self.tap {
             let _ = tap.send(ev.clone()).await;
         }

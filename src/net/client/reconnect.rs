@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::connect::{connect, Connected};
-use super::{session, ClientOptions, Outlet, SessionOptions};
+use super::{session, ClientOptions, Reporter, SessionOptions};
 use crate::error::NetError;
 use crate::net::{ConnId, NetCommand, NetEvent};
 
@@ -53,7 +53,7 @@ pub fn supervise(
     let task = tokio::spawn(async move {
         Supervisor {
             connect_opts,
-            outlet: Outlet {
+            reporter: Reporter {
                 events,
                 tap: opts.tap.clone(),
             },
@@ -72,7 +72,7 @@ pub fn supervise(
 struct Supervisor {
     connect_opts: Option<ClientOptions>,
     opts: SessionOptions,
-    outlet: Outlet,
+    reporter: Reporter,
     commands: mpsc::Sender<NetCommand>,
     dice: crate::net::dice::Dice,
 }
@@ -97,8 +97,8 @@ impl Supervisor {
         for cmd in held {
             if !matches!(cmd, NetCommand::Close(_)) {
                 let reason = "the connection had ended before it could be sent";
-                self.outlet
-                    .emit(NetEvent::not_sent(last, cmd, reason))
+                self.reporter
+                    .event(NetEvent::not_sent(last, cmd, reason))
                     .await;
             }
         }
@@ -125,24 +125,24 @@ impl Supervisor {
             match conn {
                 Ok(conn) => {
                     failures = 0;
-                    let ended = session::run(
+                    let end = session::run(
                         conn,
                         id,
                         &self.opts,
-                        &self.outlet,
+                        &self.reporter,
                         &self.commands,
                         cmd_rx,
                         held,
                     )
                     .await;
-                    if ended.finished {
+                    if end.for_good {
                         return id;
                     }
-                    lost = ended.lost;
+                    lost = end.lost;
                 }
                 Err(e) => {
-                    self.outlet
-                        .emit(NetEvent::Error {
+                    self.reporter
+                        .event(NetEvent::Error {
                             conn: Some(id),
                             ts: Utc::now(),
                             message: e.to_string(),
@@ -158,8 +158,8 @@ impl Supervisor {
             };
             failures += 1;
             let delay = backoff(failures, max, self.dice.unit());
-            self.outlet
-                .emit(NetEvent::Reconnecting {
+            self.reporter
+                .event(NetEvent::Reconnecting {
                     conn: id + 1,
                     ts: Utc::now(),
                     attempt: failures,

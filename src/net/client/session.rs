@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::MaybeTlsStream;
 
 use super::connect::{Connected, WsStream};
-use super::{Outlet, SessionOptions};
+use super::{Reporter, SessionOptions};
 use crate::net::rtt::RttMatcher;
 use crate::net::{
     describe, error_text, CloseCause, CloseInfo, ConnCounters, ConnId, CounterSnapshot, Direction,
@@ -29,14 +29,14 @@ pub(super) async fn run(
     conn: Connected,
     id: ConnId,
     opts: &SessionOptions,
-    outlet: &Outlet,
+    reporter: &Reporter,
     commands: &mpsc::Sender<NetCommand>,
     cmd_rx: &mut mpsc::Receiver<NetCommand>,
     held: &mut VecDeque<NetCommand>,
-) -> Ended {
+) -> SessionEnd {
     let counters = Arc::new(ConnCounters::default());
-    outlet
-        .emit(NetEvent::Opened(Box::new(Opened {
+    reporter
+        .event(NetEvent::Opened(Box::new(Opened {
             conn: id,
             ts: Utc::now(),
             peer: conn.peer,
@@ -52,32 +52,32 @@ pub(super) async fn run(
         ws: conn.ws,
         matcher: RttMatcher::new(opts.echo_prefix.as_deref()),
         opts: opts.clone(),
-        outlet: outlet.clone(),
+        reporter: reporter.clone(),
         counters,
         first_close: None,
         ping_seq: 0,
         awaiting_pong: None,
     };
-    let ended = session.run(cmd_rx, held).await;
-    outlet
-        .emit(NetEvent::Closed {
+    let end = session.run(cmd_rx, held).await;
+    reporter
+        .event(NetEvent::Closed {
             conn: id,
             ts: Utc::now(),
-            close: ended.close.clone(),
-            cause: ended.cause.clone(),
+            close: end.close.clone(),
+            cause: end.cause.clone(),
         })
         .await;
-    ended
+    end
 }
 
-/// How a connection ended.
-pub(super) struct Ended {
+/// How a session (one connection) ended, and whether another may follow.
+pub(super) struct SessionEnd {
     pub(super) close: Option<CloseInfo>,
     pub(super) cause: CloseCause,
     /// Sends whose echo never came: lost with the connection.
     pub(super) lost: u64,
     /// Closed on purpose (or nobody is left to drive it): no reconnect.
-    pub(super) finished: bool,
+    pub(super) for_good: bool,
 }
 
 struct Session {
@@ -85,7 +85,7 @@ struct Session {
     ws: WsStream,
     opts: SessionOptions,
     matcher: RttMatcher,
-    outlet: Outlet,
+    reporter: Reporter,
     counters: Arc<ConnCounters>,
     first_close: Option<(CloseInfo, CloseCause)>,
     ping_seq: u64,
@@ -98,10 +98,10 @@ impl Session {
         mut self,
         commands: &mut mpsc::Receiver<NetCommand>,
         held: &mut VecDeque<NetCommand>,
-    ) -> Ended {
+    ) -> SessionEnd {
         let (close, cause, commands_open) = self.exchange(commands, held).await;
-        Ended {
-            finished: cause == CloseCause::Local || !commands_open,
+        SessionEnd {
+            for_good: cause == CloseCause::Local || !commands_open,
             lost: self.matcher.outstanding() as u64,
             close,
             cause,
@@ -274,8 +274,8 @@ impl Session {
                 CloseCause::Peer => "the server had already sent its close frame",
                 _ => "the connection was already closing",
             };
-            self.outlet
-                .emit(NetEvent::not_sent(self.id, cmd, reason))
+            self.reporter
+                .event(NetEvent::not_sent(self.id, cmd, reason))
                 .await;
             return Ok(());
         }
@@ -298,7 +298,7 @@ impl Session {
                         payload,
                         reason: reason.clone(),
                     };
-                    self.outlet.emit(unsent).await;
+                    self.reporter.event(unsent).await;
                 }
                 return Err(reason);
             }
@@ -333,6 +333,6 @@ impl Session {
             close,
             rtt,
         });
-        self.outlet.emit(ev).await;
+        self.reporter.event(ev).await;
     }
 }

@@ -126,12 +126,12 @@ impl Reporter {
 /// The open connections' command queues, so the server can close them all when
 /// it shuts down (clients get 1001 Going Away instead of a reset).
 #[derive(Clone, Debug, Default)]
-pub struct Registry(Arc<Mutex<HashMap<ConnId, Entry>>>);
+pub struct Registry(Arc<Mutex<HashMap<ConnId, OpenConn>>>);
 
-/// How the registry reaches one connection: its commands, and a bell that
+/// An open connection as the registry reaches it: its commands, and a bell that
 /// makes it stop waiting for a close reply that does not come.
 #[derive(Debug)]
-struct Entry {
+struct OpenConn {
     commands: mpsc::Sender<NetCommand>,
     give_up: Arc<tokio::sync::Notify>,
 }
@@ -142,7 +142,7 @@ impl Registry {
         if let Ok(mut m) = self.0.lock() {
             m.insert(
                 id,
-                Entry {
+                OpenConn {
                     commands,
                     give_up: give_up.clone(),
                 },
