@@ -78,19 +78,24 @@ struct Reporter {
     tap: Option<Tap>,
 }
 
+// The echo (echo.rs) calls the first three per batch or per frame: inlinable
+// there, as when they shared one module.
 impl Reporter {
     /// Whether frames can be handed over now; asked once per batch, since under a
     /// flood the answer is mostly no and asking per frame costs the echo.
+    #[inline]
     fn has_room(&self) -> bool {
         self.frames && self.tx.capacity() > 0
     }
 
     /// Offers a frame; false when it did not fit.
+    #[inline]
     fn frame(&self, frame: Frame) -> bool {
         self.tx.try_send(NetEvent::Frame(frame)).is_ok()
     }
 
     /// Frames counted but not handed over, published once per batch.
+    #[inline]
     fn not_shown(&self, n: u64) {
         if n > 0 {
             self.not_shown.fetch_add(n, Ordering::Relaxed);
