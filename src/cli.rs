@@ -227,7 +227,7 @@ pub struct ServerArgs {
     pub tls_self_signed: bool,
 
     /// Fault: silently drop this share of echoes (e.g. 5%)
-    #[arg(help_heading = "Faults (to test clients against a bad server)", long = "drop", value_name = "PERCENT", value_parser = crate::net::faults::parse_percent, env = "WSPROBE_DROP")]
+    #[arg(help_heading = "Faults (to test clients against a bad server)", long = "drop", value_name = "PERCENT", value_parser = crate::net::server::faults::parse_percent, env = "WSPROBE_DROP")]
     pub drop_percent: Option<f64>,
 
     /// Fault: close each connection after echoing N messages (with --close-code)

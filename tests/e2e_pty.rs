@@ -206,7 +206,7 @@ fn a_recorded_demo_replays_read_only() {
 fn the_dashboard_reconnects_and_shows_the_timeline() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let config = wsprobe::net::server::ServerConfig {
-        faults: wsprobe::net::faults::Faults {
+        faults: wsprobe::net::server::faults::Faults {
             close_after: Some(1),
             close_code: 1001,
             ..Default::default()

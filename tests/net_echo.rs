@@ -572,7 +572,7 @@ async fn echoes_read_before_a_bad_frame_are_still_sent() {
 
 mod faults {
     use super::*;
-    use wsprobe::net::faults::Faults;
+    use wsprobe::net::server::faults::Faults;
 
     fn with(faults: Faults) -> ServerConfig {
         ServerConfig {
@@ -774,7 +774,7 @@ mod faults {
 
     #[tokio::test]
     async fn drop_and_delay_can_be_switched_off_while_running() {
-        let switches = std::sync::Arc::new(wsprobe::net::faults::Switches::default());
+        let switches = std::sync::Arc::new(wsprobe::net::server::faults::Switches::default());
         let (url, _e) = start_server(ServerConfig {
             faults: Faults {
                 drop_percent: 100.0,

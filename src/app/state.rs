@@ -11,7 +11,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use regex::Regex;
 
 use super::input::InputBox;
-use crate::net::faults::Faults;
+use crate::net::server::faults::Faults;
 use crate::net::Side;
 use crate::net::{
     CloseCause, CloseInfo, ConnId, CounterSnapshot, Direction, Frame, FrameKind, Handshake, Rtt,

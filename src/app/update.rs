@@ -1304,7 +1304,7 @@ mod tests {
         s.focus = Focus::ServerConns;
         assert!(update(&mut s, Msg::Action(Action::ToggleDelay)).is_empty());
         s.server.as_mut().unwrap().faults = Some(crate::app::state::ServerFaults::new(
-            crate::net::faults::Faults {
+            crate::net::server::faults::Faults {
                 drop_percent: 5.0,
                 ..Default::default()
             },

@@ -57,13 +57,14 @@ pub async fn run(
         match client::connect(&connect).await {
             Ok(c) => Some(c),
             Err(e) => {
-                if let Some(r) = &session.recorder {
-                    r.record(NetEvent::Error {
-                        conn: Some(1),
-                        ts: chrono::Utc::now(),
-                        message: e.to_string(),
-                    })
-                    .await;
+                if let Some(tap) = &session.tap {
+                    let _ = tap
+                        .send(NetEvent::Error {
+                            conn: Some(1),
+                            ts: chrono::Utc::now(),
+                            message: e.to_string(),
+                        })
+                        .await;
                 }
                 return Err(e.into());
             }

@@ -10,4 +10,4 @@ pub mod sendfile;
 pub mod writer;
 
 pub use schema::{Record, RttRecord};
-pub use writer::{Recorder, Recording};
+pub use writer::Recording;

@@ -1,74 +1,37 @@
 //! `--record FILE`: every event and frame as JSON Lines, written by a thread of
-//! its own. Senders wait for room (a recording loses nothing; the echo slows
-//! down to the disk's pace instead), and whatever was handed over before an exit
-//! is on disk when [`Recording::finish`] returns, which the guard's `Drop` calls
-//! on every way out, unwinding panics included.
+//! its own. Each side hands its events over through a [`Tap`], a bounded channel
+//! whose senders wait for room (a recording loses nothing; the echo slows down to
+//! the disk's pace instead), and whatever was handed over (a completed send) before
+//! [`Recording::finish`] is called is on disk when it returns, which the guard's
+//! `Drop` calls on every way out, unwinding panics included.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::net::{NetEvent, Side};
-use crate::record::Record;
+use super::schema::Record;
+use crate::net::{NetEvent, Side, Tap};
 
-/// Events waiting for the writer; beyond this, senders wait.
+/// Events waiting for the writer, per side; beyond this, senders wait.
 const QUEUE: usize = 8192;
 /// How long an exit waits for the writer to catch up.
 const FINISH_WAIT: Duration = Duration::from_secs(5);
 
-/// What the writer has made durable, for `finish` to wait on.
-#[derive(Default)]
-struct Progress {
-    /// Events handed to the queue.
-    sent: AtomicU64,
-    /// Events written and flushed, and whether the writer has stopped.
-    written: Mutex<(u64, bool)>,
-    changed: Condvar,
-}
+/// How `finish` asks the writer to write out what is queued and flush: the writer
+/// answers on it when that is done.
+type FinishRequest = std::sync::mpsc::SyncSender<()>;
 
-/// A handle that records events; cheap to clone, one per side.
-#[derive(Clone)]
-pub struct Recorder {
-    tx: mpsc::Sender<(Side, NetEvent)>,
-    side: Side,
-    progress: Arc<Progress>,
-}
-
-impl std::fmt::Debug for Recorder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Recorder({})", self.side.as_str())
-    }
-}
-
-impl Recorder {
-    pub fn side(&self, side: Side) -> Recorder {
-        Recorder {
-            side,
-            ..self.clone()
-        }
-    }
-
-    /// Records one event, waiting for room in the queue.
-    pub async fn record(&self, ev: NetEvent) {
-        self.progress.sent.fetch_add(1, Ordering::SeqCst);
-        if self.tx.send((self.side, ev)).await.is_err() {
-            // The writer stopped (a disk error, already reported): count it as
-            // done so that `finish` does not wait for it.
-            self.progress.sent.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-}
-
-/// The recording as a whole. Its writer thread ends when the last recorder is
-/// gone (connection tasks may outlive this), so it is never joined: `finish`
-/// waits for what matters, the lines on disk.
+/// The recording as a whole. Its writer thread ends when every tap is gone
+/// (connection tasks may outlive this), so it is never joined: `finish` waits for
+/// what matters, the lines on disk.
 pub struct Recording {
-    recorder: Recorder,
+    server: Tap,
+    client: Tap,
+    finish: mpsc::UnboundedSender<FinishRequest>,
     path: PathBuf,
     error: Arc<Mutex<Option<String>>>,
 }
@@ -78,57 +41,53 @@ impl Recording {
     pub fn start(path: &Path) -> Result<Recording, String> {
         let file = File::create(path)
             .map_err(|e| format!("cannot create the recording {}: {e}", path.display()))?;
-        let (tx, rx) = mpsc::channel(QUEUE);
-        let progress = Arc::new(Progress::default());
+        let (server, server_rx) = mpsc::channel(QUEUE);
+        let (client, client_rx) = mpsc::channel(QUEUE);
+        let (finish, finish_rx) = mpsc::unbounded_channel();
         let error = Arc::new(Mutex::new(None));
+        // The writer waits on both sides and on `finish` at once: a small runtime
+        // of its own, on its own thread, away from the echo's.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(|e| format!("cannot start the recorder: {e}"))?;
+        let writer = Writer {
+            out: BufWriter::with_capacity(64 * 1024, file),
+            error: error.clone(),
+            path: path.to_path_buf(),
+        };
         std::thread::Builder::new()
             .name("wsprobe-recorder".into())
-            .spawn({
-                let progress = progress.clone();
-                let error = error.clone();
-                let path = path.to_path_buf();
-                move || {
-                    write_all(
-                        rx,
-                        BufWriter::with_capacity(64 * 1024, file),
-                        &progress,
-                        &error,
-                        &path,
-                    )
-                }
-            })
+            .spawn(move || runtime.block_on(writer.run(server_rx, client_rx, finish_rx)))
             .map_err(|e| format!("cannot start the recorder: {e}"))?;
         Ok(Recording {
-            recorder: Recorder {
-                tx,
-                side: Side::Client,
-                progress,
-            },
+            server,
+            client,
+            finish,
             path: path.to_path_buf(),
             error,
         })
     }
 
-    pub fn recorder(&self, side: Side) -> Recorder {
-        self.recorder.side(side)
+    /// Where one side hands its events over; every clone feeds the same file.
+    pub fn tap(&self, side: Side) -> Tap {
+        match side {
+            Side::Server => self.server.clone(),
+            Side::Client => self.client.clone(),
+        }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Waits until every event handed over so far is on disk. Returns the
-    /// writer's error, if it had one.
+    /// Waits until every event handed over so far is on disk (at most
+    /// `FINISH_WAIT`). Returns the writer's error, if it had one.
     pub fn finish(&mut self) -> Option<String> {
-        let target = self.recorder.progress.sent.load(Ordering::SeqCst);
-        let progress = &self.recorder.progress;
-        if let Ok(guard) = progress.written.lock() {
-            let _ =
-                progress
-                    .changed
-                    .wait_timeout_while(guard, FINISH_WAIT, |(written, stopped)| {
-                        *written < target && !*stopped
-                    });
+        let (done, written) = std::sync::mpsc::sync_channel(1);
+        // A writer that stopped (a disk error, kept below) takes no request, and
+        // one that stops while at it drops the request: either way, no waiting.
+        if self.finish.send(done).is_ok() {
+            let _ = written.recv_timeout(FINISH_WAIT);
         }
         self.error.lock().ok().and_then(|e| e.clone())
     }
@@ -140,49 +99,93 @@ impl Drop for Recording {
     }
 }
 
-fn write_all(
-    mut rx: mpsc::Receiver<(Side, NetEvent)>,
-    mut out: BufWriter<File>,
-    progress: &Progress,
-    error: &Mutex<Option<String>>,
-    path: &Path,
-) {
-    let mut count = 0u64;
-    let failed = |e: std::io::Error| {
-        if let Ok(mut slot) = error.lock() {
-            *slot = Some(format!("writing the recording {}: {e}", path.display()));
+/// The writer's end: the file and where its first error goes.
+struct Writer {
+    out: BufWriter<File>,
+    error: Arc<Mutex<Option<String>>>,
+    path: PathBuf,
+}
+
+impl Writer {
+    /// Writes events as they come from either side until every tap is gone, or
+    /// until the disk fails (then the taps' senders get an error, and the error is
+    /// kept for `finish`).
+    async fn run(
+        mut self,
+        mut server: mpsc::Receiver<NetEvent>,
+        mut client: mpsc::Receiver<NetEvent>,
+        mut finishing: mpsc::UnboundedReceiver<FinishRequest>,
+    ) {
+        let mut asked = true;
+        loop {
+            let result = tokio::select! {
+                Some(ev) = server.recv() => self.write(Side::Server, &ev),
+                Some(ev) = client.recv() => self.write(Side::Client, &ev),
+                request = finishing.recv(), if asked => match request {
+                    Some(done) => {
+                        // Every send completed before `finish` was called is queued by now.
+                        let result = self
+                            .drain(&mut server, Side::Server)
+                            .and_then(|()| self.drain(&mut client, Side::Client))
+                            .and_then(|()| self.out.flush());
+                        if let Err(e) = result {
+                            return self.failed(e);
+                        }
+                        let _ = done.send(());
+                        Ok(())
+                    }
+                    // The recording is gone; taps may still be held.
+                    None => {
+                        asked = false;
+                        Ok(())
+                    }
+                },
+                else => break,
+            };
+            // Flushed whenever the writer catches up.
+            let result = result.and_then(|()| {
+                if server.is_empty() && client.is_empty() {
+                    self.out.flush()
+                } else {
+                    Ok(())
+                }
+            });
+            if let Err(e) = result {
+                return self.failed(e);
+            }
         }
-    };
-    while let Some((side, ev)) = rx.blocking_recv() {
-        let mut rec = Record::from_event(&ev);
+        let _ = self.out.flush();
+    }
+
+    /// Writes what one side had queued when asked; later sends do not keep
+    /// `finish` waiting.
+    fn drain(&mut self, rx: &mut mpsc::Receiver<NetEvent>, side: Side) -> std::io::Result<()> {
+        for _ in 0..rx.len() {
+            match rx.try_recv() {
+                Ok(ev) => self.write(side, &ev)?,
+                Err(_) => break,
+            }
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, side: Side, ev: &NetEvent) -> std::io::Result<()> {
+        let mut rec = Record::from_event(ev);
         rec.side = Some(side);
         let mut line = rec.to_line();
         line.push('\n');
         // One write per whole line: the file never ends inside one.
-        if let Err(e) = out.write_all(line.as_bytes()) {
-            failed(e);
-            break;
-        }
-        count += 1;
-        // Flushed whenever the writer catches up, and now and then under a flood
-        // so that `finish` has a point to wait for.
-        if rx.is_empty() || count.is_multiple_of(4096) {
-            if let Err(e) = out.flush() {
-                failed(e);
-                break;
-            }
-            if let Ok(mut w) = progress.written.lock() {
-                w.0 = count;
-            }
-            progress.changed.notify_all();
+        self.out.write_all(line.as_bytes())
+    }
+
+    fn failed(&self, e: std::io::Error) {
+        if let Ok(mut slot) = self.error.lock() {
+            *slot = Some(format!(
+                "writing the recording {}: {e}",
+                self.path.display()
+            ));
         }
     }
-    let _ = out.flush();
-    if let Ok(mut w) = progress.written.lock() {
-        w.0 = count;
-        w.1 = true;
-    }
-    progress.changed.notify_all();
 }
 
 #[cfg(test)]
@@ -199,15 +202,16 @@ mod tests {
                 .build()
                 .unwrap();
             let recording = Recording::start(&p).unwrap();
-            let rec = recording.recorder(Side::Client);
+            let tap = recording.tap(Side::Client);
             rt.block_on(async {
                 for i in 0..10_000u64 {
-                    rec.record(NetEvent::Error {
+                    tap.send(NetEvent::Error {
                         conn: Some(i),
                         ts: Utc::now(),
                         message: "x".into(),
                     })
-                    .await;
+                    .await
+                    .unwrap();
                 }
             });
             panic!("on purpose, with {} queued", recording.path().display());
@@ -216,6 +220,38 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.ends_with('\n'));
         assert_eq!(text.lines().count(), 10_000);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn finish_writes_what_both_sides_handed_over_while_their_taps_live_on() {
+        let path = std::env::temp_dir().join(format!("wsprobe-rec-sides-{}", std::process::id()));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let mut recording = Recording::start(&path).unwrap();
+        let (server, client) = (recording.tap(Side::Server), recording.tap(Side::Client));
+        rt.block_on(async {
+            for i in 0..20_000u64 {
+                let ev = NetEvent::Error {
+                    conn: Some(i),
+                    ts: Utc::now(),
+                    message: "x".into(),
+                };
+                server.send(ev.clone()).await.unwrap();
+                client.send(ev).await.unwrap();
+            }
+        });
+        assert_eq!(recording.finish(), None);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.ends_with('\n'));
+        let side = |name: &str| {
+            text.lines()
+                .filter(|l| l.contains(&format!(r#""side":"{name}""#)))
+                .count()
+        };
+        assert_eq!((side("server"), side("client")), (20_000, 20_000));
+        drop((server, client, recording));
         let _ = std::fs::remove_file(&path);
     }
 }

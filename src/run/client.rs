@@ -32,7 +32,7 @@ pub async fn run(args: ClientArgs, out: &Options, rec: Option<&Recording>) -> an
         echo_prefix: args.connect.echo_prefix.clone(),
         init,
         reconnect: args.reconnect.then_some(args.reconnect_max_delay),
-        recorder: rec.map(|r| r.recorder(Side::Client)),
+        tap: rec.map(|r| r.tap(Side::Client)),
     };
     if out.use_tui() && !args.echo {
         return tui::run(tui::Setup {

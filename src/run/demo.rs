@@ -17,13 +17,13 @@ use super::with_recording;
 /// No arguments: an echo server on loopback and a client connected to it.
 pub async fn run(out: &Options, rec: Option<&Recording>) -> anyhow::Result<u8> {
     let session = SessionOptions {
-        recorder: rec.map(|r| r.recorder(Side::Client)),
+        tap: rec.map(|r| r.tap(Side::Client)),
         ..SessionOptions::default()
     };
-    let server_recorder = rec.map(|r| r.recorder(Side::Server));
+    let server_tap = rec.map(|r| r.tap(Side::Server));
     if out.use_tui() {
         let config = ServerConfig {
-            recorder: server_recorder,
+            tap: server_tap,
             ..ServerConfig::default()
         };
         let server = Server::bind("127.0.0.1:0", config).await?;
@@ -51,7 +51,7 @@ pub async fn run(out: &Options, rec: Option<&Recording>) -> anyhow::Result<u8> {
     }
     let config = ServerConfig {
         report_frames: false,
-        recorder: server_recorder,
+        tap: server_tap,
         ..ServerConfig::default()
     };
     let server = Server::bind("127.0.0.1:0", config).await?;

@@ -62,10 +62,10 @@ pub(super) fn server_config(
     rec: Option<&Recording>,
 ) -> ServerConfig {
     ServerConfig {
-        recorder: rec.map(|r| r.recorder(Side::Server)),
+        tap: rec.map(|r| r.tap(Side::Server)),
         tls,
         switches: Arc::default(),
-        faults: net::faults::Faults {
+        faults: net::server::faults::Faults {
             drop_percent: args.drop_percent.unwrap_or(0.0),
             close_after: args.close_after,
             close_code: args.close_code,

@@ -16,7 +16,7 @@ use super::ui;
 use crate::app::state::{ClientPane, Rates, ServerFaults, ServerPane};
 use crate::app::{update, AppState, Mode, Msg};
 use crate::bench::live::LiveState;
-use crate::net::faults::Faults;
+use crate::net::server::faults::Faults;
 use crate::net::Side;
 use crate::net::{
     CloseCause, CloseInfo, ConnCounters, CounterSnapshot, Direction, Frame, FrameKind, Handshake,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use crate::app::{Msg, Target};
-use crate::net::faults::Switches;
+use crate::net::server::faults::Switches;
 use crate::net::{ConnCounters, ConnId, NetCommand, NetEvent, Side};
 
 struct Link {

@@ -1,0 +1,90 @@
+//! The client, by role: `connect` makes a connection (URL and headers, TCP, TLS,
+//! proxy, the handshake, and what went wrong when it fails), `reconnect` keeps one
+//! command queue across connections and retries after drops, and `session` runs
+//! one connection: it sends what it is told, matches round trips and reports every
+//! frame without losing one. This file holds the options and the re-exports.
+
+mod connect;
+mod reconnect;
+mod session;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue, Uri};
+
+use super::{NetEvent, Tap, DEFAULT_MAX_MESSAGE_SIZE};
+
+pub use connect::{connect, parse_header, parse_ws_url, Connected, WsStream};
+pub use reconnect::{backoff, spawn, supervise, RECONNECT_FIRST_DELAY};
+
+/// How to reach the server.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    pub url: Uri,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub subprotocols: Vec<String>,
+    pub origin: Option<String>,
+    pub connect_timeout: Duration,
+    pub insecure: bool,
+    pub ca_file: Option<PathBuf>,
+    pub max_message_size: usize,
+    /// Bytes read per call. Each read zeroes this much first, so it should fit
+    /// the traffic: small for small messages, large for large ones.
+    pub read_buffer_size: usize,
+    /// An HTTP CONNECT proxy to tunnel through.
+    pub proxy: Option<super::proxy::Proxy>,
+}
+
+impl ClientOptions {
+    pub fn new(url: Uri) -> Self {
+        ClientOptions {
+            url,
+            headers: Vec::new(),
+            subprotocols: Vec::new(),
+            origin: None,
+            connect_timeout: Duration::from_secs(10),
+            insecure: false,
+            ca_file: None,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            read_buffer_size: super::CLIENT_READ_BUFFER_SIZE,
+            proxy: None,
+        }
+    }
+}
+
+/// What the connection task does besides obeying commands.
+#[derive(Clone, Debug, Default)]
+pub struct SessionOptions {
+    /// Send every received text or binary message straight back.
+    pub echo: bool,
+    pub ping_interval: Option<Duration>,
+    /// A ping unanswered this long drops the connection.
+    pub ping_timeout: Option<Duration>,
+    pub echo_prefix: Option<String>,
+    /// Messages sent after every (re)connect, before anything else.
+    pub init: Vec<String>,
+    /// Reconnect after any drop, waiting at most this long between attempts.
+    pub reconnect: Option<Duration>,
+    /// `--record`: every event and frame, waiting for room.
+    pub tap: Option<Tap>,
+}
+
+/// Where a client reports its events: the tap first (a recording must not miss
+/// one), then whoever drives the client, waiting for room in both.
+#[derive(Clone)]
+struct Reporter {
+    events: mpsc::Sender<NetEvent>,
+    tap: Option<Tap>,
+}
+
+impl Reporter {
+    async fn event(&self, ev: NetEvent) {
+        if let Some(tap) = &self.tap {
+            let _ = tap.send(ev.clone()).await;
+        }
+        // A driver that went away just means nobody is watching.
+        let _ = self.events.send(ev).await;
+    }
+}

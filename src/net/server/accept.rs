@@ -1,0 +1,175 @@
+//! Taking connections: the accept loop, TLS when configured, and the clients that
+//! leave before their handshake is done or take longer than it may.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
+use tokio_tungstenite::tungstenite::Error as WsError;
+
+use super::nopong::NoPong;
+use super::{echo, handshake, Registry, Reporter, Server, ServerConfig};
+use crate::net::{tls, ConnId, NetEvent};
+
+impl Server {
+    /// Accepts connections until the task is dropped.
+    pub async fn run(self, events: mpsc::Sender<NetEvent>) {
+        let reporter = Reporter {
+            tx: events,
+            not_shown: self.not_shown.clone(),
+            frames: self.config.report_frames,
+            tap: self.config.tap.clone(),
+        };
+        let mut next_id: ConnId = 1;
+        loop {
+            match self.listener.accept().await {
+                Ok((stream, peer)) => {
+                    let id = next_id;
+                    next_id += 1;
+                    let config = self.config.clone();
+                    let reporter = reporter.clone();
+                    let registry = self.registry.clone();
+                    tokio::spawn(async move {
+                        serve(stream, peer, id, config, reporter, registry).await;
+                    });
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: say so, breathe, go on.
+                    tracing::warn!("accept failed: {e}");
+                    reporter
+                        .event(NetEvent::Error {
+                            conn: None,
+                            ts: Utc::now(),
+                            message: format!("accept failed: {e}"),
+                        })
+                        .await;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+}
+
+/// One connection from accept to close: TLS when configured, the WebSocket
+/// handshake, then the echo. The handshake timeout covers TLS and WebSocket both.
+async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    id: ConnId,
+    config: Arc<ServerConfig>,
+    reporter: Reporter,
+    registry: Registry,
+) {
+    let _ = stream.set_nodelay(true);
+    let deadline = tokio::time::Instant::now() + config.handshake_timeout;
+    let Some(acceptor) = config.tls.clone().map(tokio_rustls::TlsAcceptor::from) else {
+        return serve_ws(stream, None, deadline, peer, id, config, reporter, registry).await;
+    };
+    match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => {
+            let info = tls::describe(
+                tls.get_ref().1.protocol_version(),
+                tls.get_ref().1.negotiated_cipher_suite(),
+            );
+            serve_ws(tls, info, deadline, peer, id, config, reporter, registry).await
+        }
+        Ok(Err(e)) if left_early(&e) => reporter.left_early(peer).await,
+        Ok(Err(e)) => reporter.handshake_failed(tls_failure(peer, &e)).await,
+        Err(_) => {
+            reporter
+                .handshake_failed(timeout_message(peer, &config))
+                .await
+        }
+    }
+}
+
+/// The peer went away before its handshake was done: a probe, not a failure.
+fn left_early(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(e.kind(), UnexpectedEof | ConnectionReset | BrokenPipe)
+}
+
+/// A failed TLS handshake as a person would put it.
+fn tls_failure(peer: SocketAddr, e: &std::io::Error) -> String {
+    let rustls_error = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    match rustls_error {
+        // The first bytes were not a TLS record: most likely `GET / HTTP/1.1`.
+        Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)) => {
+            format!("{peer} sent plain HTTP to this TLS port (it should connect with wss://)")
+        }
+        _ => format!("TLS handshake with {peer} failed: {e}"),
+    }
+}
+
+fn timeout_message(peer: SocketAddr, config: &ServerConfig) -> String {
+    format!(
+        "handshake with {peer} timed out after {}",
+        humantime::format_duration(config.handshake_timeout)
+    )
+}
+
+/// The WebSocket on a plain or TLS stream; with `--no-pong`, on a stream that
+/// takes the pongs out (only then: the wrapper stays off the normal echo path).
+#[allow(clippy::too_many_arguments)]
+async fn serve_ws<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    tls: Option<String>,
+    deadline: tokio::time::Instant,
+    peer: SocketAddr,
+    id: ConnId,
+    config: Arc<ServerConfig>,
+    reporter: Reporter,
+    registry: Registry,
+) {
+    if config.faults.no_pong {
+        let stream = NoPong::new(stream);
+        serve_ws_on(stream, tls, deadline, peer, id, config, reporter, registry).await
+    } else {
+        serve_ws_on(stream, tls, deadline, peer, id, config, reporter, registry).await
+    }
+}
+
+/// The WebSocket handshake within the deadline, then the echo; a client that
+/// leaves or stalls before its handshake is done is reported as such.
+#[allow(clippy::too_many_arguments)]
+async fn serve_ws_on<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    tls: Option<String>,
+    deadline: tokio::time::Instant,
+    peer: SocketAddr,
+    id: ConnId,
+    config: Arc<ServerConfig>,
+    reporter: Reporter,
+    registry: Registry,
+) {
+    let full = config
+        .faults
+        .max_connections
+        .is_some_and(|max| registry.len() >= max);
+    let upgrade = handshake::upgrade(stream, tls, &config, full);
+    let upgraded = match tokio::time::timeout_at(deadline, upgrade).await {
+        Ok(Ok(upgraded)) => upgraded,
+        Ok(Err(WsError::Protocol(ProtocolError::HandshakeIncomplete))) => {
+            return reporter.left_early(peer).await
+        }
+        Ok(Err(WsError::Io(e))) if left_early(&e) => return reporter.left_early(peer).await,
+        Ok(Err(e)) => {
+            return reporter
+                .handshake_failed(format!("handshake with {peer} failed: {e}"))
+                .await
+        }
+        Err(_) => {
+            return reporter
+                .handshake_failed(timeout_message(peer, &config))
+                .await
+        }
+    };
+    echo::serve(upgraded, peer, id, config, reporter, registry).await
+}

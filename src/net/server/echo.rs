@@ -1,0 +1,426 @@
+//! One connection's echo: every message read is echoed back, batched (fed, then
+//! flushed once when nothing more is ready), with the faults asked for; frames are
+//! offered to whoever watches with `try_send` and counted when there is no room.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::Utc;
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame as WsFrame;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::WebSocketStream;
+
+use super::handshake::Upgraded;
+use super::{Registry, Reporter, ServerConfig};
+use crate::net::dice::Dice;
+use crate::net::witness::Witness;
+use crate::net::{
+    describe, error_text, CloseCause, CloseInfo, ConnCounters, ConnId, CounterSnapshot, Direction,
+    Frame, NetCommand, NetEvent, Opened,
+};
+
+/// How many already-read messages one batch may echo before the connection task
+/// looks at its commands again.
+const MAX_BATCH: usize = 256;
+/// Echoes `--delay` may hold per connection before the connection stops reading.
+const MAX_DELAYED: usize = 10_000;
+
+/// One connection from its completed handshake to its close: registered (so a
+/// shutdown can close it), reported as opened, echoed, reported as closed.
+pub(super) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    upgraded: Upgraded<S>,
+    peer: SocketAddr,
+    id: ConnId,
+    config: Arc<ServerConfig>,
+    reporter: Reporter,
+    registry: Registry,
+) {
+    let Upgraded {
+        ws,
+        path,
+        handshake,
+    } = upgraded;
+    let counters = Arc::new(ConnCounters::default());
+    let (cmd_tx, cmd_rx) = mpsc::channel(64);
+    let give_up = registry.add(id, cmd_tx.clone());
+    reporter
+        .event(NetEvent::Opened(Box::new(Opened {
+            conn: id,
+            ts: Utc::now(),
+            peer,
+            path,
+            handshake,
+            counters: counters.clone(),
+            commands: cmd_tx,
+            faults: config.faults.describe_live(&config.switches),
+        })))
+        .await;
+    let (close, cause) = EchoConn {
+        id,
+        ws,
+        config: &config,
+        reporter: &reporter,
+        counters: &counters,
+        batch: CounterSnapshot::default(),
+        show: false,
+        unshown: 0,
+        first_close: None,
+        echoed: 0,
+        delayed: VecDeque::new(),
+        recording: Vec::new(),
+        dice: Dice::new(id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ std::process::id() as u64),
+    }
+    .run(cmd_rx, &give_up)
+    .await;
+    reporter
+        .event(NetEvent::Closed {
+            conn: id,
+            ts: Utc::now(),
+            close,
+            cause,
+        })
+        .await;
+    // Only now does a shutdown waiting for the registry to empty see it gone:
+    // its close is recorded and reported before the program may exit.
+    registry.remove(id);
+}
+
+/// One echo connection's state while it runs.
+struct EchoConn<'a, S> {
+    id: ConnId,
+    ws: WebSocketStream<Witness<S>>,
+    config: &'a ServerConfig,
+    reporter: &'a Reporter,
+    counters: &'a ConnCounters,
+    /// Counted locally and published once per batch: cheaper than an atomic per frame.
+    batch: CounterSnapshot,
+    /// Whether this batch's frames go to the reporter (decided per batch).
+    show: bool,
+    /// Frames of this batch that could not be shown.
+    unshown: u64,
+    /// The first close frame of the closing handshake and who sent it.
+    first_close: Option<(CloseInfo, CloseCause)>,
+    /// Data messages echoed so far (for `close_after`).
+    echoed: u64,
+    /// Echoes held back by `--delay`, oldest first, with when they are due.
+    delayed: VecDeque<(tokio::time::Instant, Message)>,
+    /// Decides which echoes a `drop` fault swallows.
+    dice: Dice,
+    /// Frames for `--record` not yet handed to the tap: handed over before
+    /// the bytes they describe leave, so a recording never misses an echo.
+    recording: Vec<NetEvent>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
+    async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<NetCommand>,
+        give_up: &tokio::sync::Notify,
+    ) -> (Option<CloseInfo>, CloseCause) {
+        let mut commands_open = true;
+        let error = loop {
+            let next_due = self.delayed.front().map(|(due, _)| *due);
+            tokio::select! {
+                biased;
+                // Shutting down, and the peer has not answered our close in time.
+                _ = give_up.notified() => break Some("the peer did not answer our close frame before the server stopped".to_string()),
+                _ = async { tokio::time::sleep_until(next_due.expect("guarded")).await }, if next_due.is_some() => {
+                    if let Err(e) = self.send_due().await {
+                        break Some(e);
+                    }
+                }
+                cmd = commands.recv(), if commands_open => match cmd {
+                    Some(cmd) => {
+                        if let Err(e) = self.command(cmd).await {
+                            break Some(e);
+                        }
+                    }
+                    None => commands_open = false,
+                },
+                // With echoes held back, reading stops at a bound: memory stays bounded.
+                msg = self.ws.next(), if self.delayed.len() < MAX_DELAYED => {
+                    let Some(msg) = msg else { break None };
+                    if let Err(e) = self.echo_batch(msg).await {
+                        break Some(e);
+                    }
+                }
+            }
+        };
+        self.publish();
+        match (self.first_close, error) {
+            (Some((close, cause)), _) => (Some(close), cause),
+            (None, Some(e)) => (None, CloseCause::Error(e)),
+            (None, None) => (
+                None,
+                CloseCause::Error("the peer closed the connection without a close frame".into()),
+            ),
+        }
+    }
+
+    /// Echoes one message and every further one that is already readable, then
+    /// flushes once: batching the writes is what makes the echo fast.
+    async fn echo_batch(&mut self, first: Result<Message, WsError>) -> Result<(), String> {
+        self.show = self.reporter.has_room();
+        let mut result = self.echo_one(first).await;
+        for _ in 1..MAX_BATCH {
+            if result.is_err() {
+                break;
+            }
+            match self.ws.next().now_or_never() {
+                Some(Some(msg)) => result = self.echo_one(msg).await,
+                _ => break,
+            }
+        }
+        // Even when a later frame of the batch was bad, the echoes already fed
+        // are owed to the peer (and so is any close frame tungstenite queued).
+        self.record_pending().await;
+        let flushed = self.ws.flush().await;
+        self.publish();
+        result?;
+        match flushed {
+            Ok(()) | Err(WsError::ConnectionClosed) => Ok(()),
+            Err(e) => Err(error_text(e, "peer")),
+        }
+    }
+
+    async fn echo_one(&mut self, msg: Result<Message, WsError>) -> Result<(), String> {
+        let msg = match msg {
+            Ok(msg) => msg,
+            Err(WsError::Capacity(e)) => {
+                let info = CloseInfo::new(1009, "message too big");
+                self.report(Direction::Out, &Message::Close(Some(info.to_frame())));
+                self.record_pending().await;
+                let _ = self.ws.close(Some(info.to_frame())).await;
+                self.first_close = Some((info, CloseCause::Error(format!("{e}"))));
+                return Err(e.to_string());
+            }
+            Err(WsError::ConnectionClosed) => return Ok(()),
+            Err(e) => return Err(error_text(e, "peer")),
+        };
+        let invalid = crate::net::invalid_peer_close(&msg, || self.ws.get_ref().peer_close(true));
+        // Logged as it came, not as tungstenite rewrote it.
+        self.report_with(Direction::In, &msg, invalid.clone());
+        let echo = match msg {
+            Message::Text(t) => match &self.config.prefix {
+                Some(prefix) => Message::text(format!("{prefix}{}", t.as_str())),
+                None => Message::Text(t),
+            },
+            Message::Binary(b) => Message::Binary(b),
+            Message::Ping(p) => {
+                // tungstenite queues the pong itself; it leaves with the next flush
+                // (or is taken out on its way by --no-pong).
+                if !self.config.faults.no_pong {
+                    self.report(Direction::Out, &Message::Pong(p));
+                }
+                return Ok(());
+            }
+            Message::Close(frame) => {
+                // Nothing may follow the close reply: held-back echoes are dropped.
+                self.delayed.clear();
+                // tungstenite answers with the same code (1002 for an invalid
+                // one); record both halves.
+                if self.first_close.is_none() {
+                    let info = frame.as_ref().map(CloseInfo::from_frame);
+                    let (first, cause) = match invalid {
+                        Some(theirs) => {
+                            let cause = crate::net::invalid_close_cause(&theirs, "peer");
+                            (theirs, cause)
+                        }
+                        None => (
+                            info.unwrap_or_else(|| CloseInfo::new(1005, "")),
+                            CloseCause::Peer,
+                        ),
+                    };
+                    self.first_close = Some((first, cause));
+                    self.report(Direction::Out, &Message::Close(frame));
+                }
+                return Ok(());
+            }
+            Message::Pong(_) | Message::Frame(_) => return Ok(()),
+        };
+        let faults = &self.config.faults;
+        let switches = &self.config.switches;
+        if self.first_close.is_some()
+            || (switches.dropping() && self.dice.roll(faults.drop_percent))
+        {
+            return Ok(());
+        }
+        if faults.delays() && switches.delaying() {
+            let extra = faults.jitter.mul_f64(self.dice.unit());
+            let due = tokio::time::Instant::now() + faults.delay + extra;
+            // Jitter never reorders: an echo is not due before the one ahead of it.
+            let due = self.delayed.back().map_or(due, |(last, _)| due.max(*last));
+            self.delayed.push_back((due, echo));
+            return Ok(());
+        }
+        self.send_echo(echo).await
+    }
+
+    /// Sends one echo now, and the close `--close-after` asks for after it.
+    async fn send_echo(&mut self, echo: Message) -> Result<(), String> {
+        self.report(Direction::Out, &echo);
+        self.record_pending().await;
+        self.feed_echo(echo).await?;
+        self.echoed += 1;
+        let faults = &self.config.faults;
+        if faults.close_after.is_some_and(|n| self.echoed >= n) {
+            let info = CloseInfo::new(faults.close_code, "--close-after");
+            self.first_close = Some((info.clone(), CloseCause::Local));
+            self.delayed.clear();
+            let msg = Message::Close(Some(info.to_frame()));
+            self.report(Direction::Out, &msg);
+            self.record_pending().await;
+            self.ws.feed(msg).await.map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Sends the held-back echoes whose time has come.
+    async fn send_due(&mut self) -> Result<(), String> {
+        self.show = self.reporter.has_room();
+        let now = tokio::time::Instant::now();
+        let mut result = Ok(());
+        while self.first_close.is_none() && self.delayed.front().is_some_and(|(due, _)| *due <= now)
+        {
+            let (_, echo) = self.delayed.pop_front().expect("checked front");
+            result = self.send_echo(echo).await;
+            if result.is_err() {
+                break;
+            }
+        }
+        self.record_pending().await;
+        let flushed = self.ws.flush().await;
+        self.publish();
+        result?;
+        match flushed {
+            Ok(()) | Err(WsError::ConnectionClosed) => Ok(()),
+            Err(e) => Err(error_text(e, "peer")),
+        }
+    }
+
+    /// Feeds one echo, split into `--fragment` frames when asked.
+    async fn feed_echo(&mut self, echo: Message) -> Result<(), String> {
+        let wanted = self.config.faults.fragment;
+        let (kind, data) = match &echo {
+            Message::Text(t) if wanted > 1 => (Data::Text, Bytes::from(t.clone())),
+            Message::Binary(b) if wanted > 1 => (Data::Binary, b.clone()),
+            _ => return self.ws.feed(echo).await.map_err(|e| e.to_string()),
+        };
+        // At least one byte a frame (a text frame may end mid-character: the peer
+        // validates the whole message).
+        let pieces = wanted.min(data.len().max(1));
+        for i in 0..pieces {
+            let part = data.slice(i * data.len() / pieces..(i + 1) * data.len() / pieces);
+            let opcode = OpCode::Data(if i == 0 { kind } else { Data::Continue });
+            let frame = WsFrame::message(part, opcode, i + 1 == pieces);
+            self.ws
+                .feed(Message::Frame(frame))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Hands the batch's counts to the shared counters.
+    fn publish(&mut self) {
+        self.counters.add(&self.batch);
+        self.batch = CounterSnapshot::default();
+        self.reporter.not_shown(std::mem::take(&mut self.unshown));
+    }
+
+    async fn command(&mut self, cmd: NetCommand) -> Result<(), String> {
+        self.show = self.reporter.has_room();
+        if self.first_close.is_some() && !matches!(cmd, NetCommand::Close(_)) {
+            // Nothing may follow a close frame: say it never left.
+            let reason = "the connection was already closing";
+            let unsent = NetEvent::not_sent(self.id, cmd, reason);
+            self.reporter.event(unsent).await;
+            return Ok(());
+        }
+        let msg = cmd.into_message();
+        if let Message::Close(frame) = &msg {
+            if self.first_close.is_some() {
+                return Ok(());
+            }
+            let info = frame
+                .as_ref()
+                .map(CloseInfo::from_frame)
+                .unwrap_or_else(|| CloseInfo::new(1005, ""));
+            self.first_close = Some((info, CloseCause::Local));
+        }
+        self.report(Direction::Out, &msg);
+        self.record_pending().await;
+        let sent = self.ws.send(msg).await;
+        // Counted now, not with the next echo: the screen shows it at once.
+        self.publish();
+        match sent {
+            Ok(()) | Err(WsError::ConnectionClosed) => Ok(()),
+            Err(e) => Err(error_text(e, "peer")),
+        }
+    }
+
+    fn report(&mut self, dir: Direction, msg: &Message) {
+        self.report_with(dir, msg, None);
+    }
+
+    /// Reports `msg`, with `close` standing for its close frame when tungstenite
+    /// rewrote what the peer sent.
+    fn report_with(&mut self, dir: Direction, msg: &Message, close_as_sent: Option<CloseInfo>) {
+        self.batch.count(dir, payload_len(msg));
+        let recording = self.reporter.tap.is_some();
+        let show = self.reporter.frames && self.show;
+        if self.reporter.frames && !self.show {
+            self.unshown += 1;
+        }
+        if !show && !recording {
+            return;
+        }
+        let Some((kind, mut payload, mut close)) = describe(msg) else {
+            return;
+        };
+        if let Some(c) = close_as_sent {
+            payload = c.payload();
+            close = Some(c);
+        }
+        let frame = Frame {
+            conn: self.id,
+            ts: Utc::now(),
+            dir,
+            kind,
+            payload,
+            close,
+            rtt: None,
+        };
+        if recording {
+            self.recording.push(NetEvent::Frame(frame.clone()));
+        }
+        if show && !self.reporter.frame(frame) {
+            self.show = false;
+            self.unshown += 1;
+        }
+    }
+
+    async fn record_pending(&mut self) {
+        let reporter = self.reporter;
+        if let Some(tap) = &reporter.tap {
+            for ev in self.recording.drain(..) {
+                let _ = tap.send(ev).await;
+            }
+        }
+    }
+}
+
+/// The payload size as a frame reports it, without building the frame.
+fn payload_len(msg: &Message) -> usize {
+    match msg {
+        Message::Close(Some(c)) => 2 + c.reason.len(),
+        Message::Close(None) => 0,
+        m => m.len(),
+    }
+}
