@@ -9,7 +9,7 @@ use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue, Uri};
 
 use crate::net::client::{parse_header, parse_ws_url};
 use crate::net::proxy::{parse_proxy_url, Proxy};
-use crate::units::{parse_close_code, parse_duration, parse_size, parse_speed};
+use crate::units::{parse_close_code, parse_duration, parse_percent, parse_size, parse_speed};
 
 const ABOUT: &str = "WebSocket echo server, client and inspector with a live terminal dashboard";
 
@@ -227,7 +227,7 @@ pub struct ServerArgs {
     pub tls_self_signed: bool,
 
     /// Fault: silently drop this share of echoes (e.g. 5%)
-    #[arg(help_heading = "Faults (to test clients against a bad server)", long = "drop", value_name = "PERCENT", value_parser = crate::net::server::faults::parse_percent, env = "WSPROBE_DROP")]
+    #[arg(help_heading = "Faults (to test clients against a bad server)", long = "drop", value_name = "PERCENT", value_parser = parse_percent, env = "WSPROBE_DROP")]
     pub drop_percent: Option<f64>,
 
     /// Fault: close each connection after echoing N messages (with --close-code)

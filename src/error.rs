@@ -38,11 +38,16 @@ pub enum NetError {
     #[error("proxy {proxy}: {reason}")]
     Proxy { proxy: String, reason: String },
 
-    #[error("{0}")]
-    Usage(String),
+    /// Something asked for that cannot be done as asked: exit code 2.
+    #[error(transparent)]
+    Usage(#[from] UsageError),
 }
 
 impl NetError {
+    pub fn usage(message: impl Into<String>) -> Self {
+        NetError::Usage(UsageError(message.into()))
+    }
+
     /// Usage errors exit with 2, everything else that stops the program with 1.
     pub fn exit_code(&self) -> u8 {
         match self {

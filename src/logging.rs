@@ -13,7 +13,9 @@ pub fn init(path: Option<&Path>) -> anyhow::Result<Option<WorkerGuard>> {
         .create(true)
         .append(true)
         .open(path)
-        .map_err(|e| anyhow::anyhow!("cannot open log file {}: {e}", path.display()))?;
+        .map_err(|e| {
+            crate::error::UsageError(format!("cannot open log file {}: {e}", path.display()))
+        })?;
     let (writer, guard) = tracing_appender::non_blocking(file);
     let filter = EnvFilter::try_from_env("WSPROBE_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())

@@ -8,7 +8,7 @@ fn main() -> ExitCode {
         Ok(guard) => guard,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(wsprobe::exit_code(&e));
         }
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -6,7 +6,7 @@ use chrono::{DateTime, Local, Utc};
 use std::time::Duration;
 
 use crate::escape::{escape_bytes, escape_text, hex_preview};
-use crate::net::rtt::{format_duration, RttBook, RttSummary};
+use crate::net::rtt::{RttBook, RttSummary};
 use crate::net::{CloseCause, CloseInfo, Direction, Frame, FrameKind, NetEvent, Side};
 
 /// How much of a payload a line shows.
@@ -67,19 +67,6 @@ pub fn self_signed_note(fingerprint: &str, url: &str, ca_file: &std::path::Path)
         "self-signed certificate, SHA-256 {fingerprint}\ntrust it: wsprobe client {url} --ca {} (removed when the server stops)\nor skip checks: wsprobe client {url} --insecure",
         ca_file.display()
     )
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn counts_agree_with_their_noun() {
-        assert_eq!(super::count(1, "connection", "connections"), "1 connection");
-        assert_eq!(
-            super::count(0, "connection", "connections"),
-            "0 connections"
-        );
-        assert_eq!(super::count(2, "error", "errors"), "2 errors");
-    }
 }
 
 /// Who ended a connection, told from the side of wsprobe that saw it: `closed
@@ -199,5 +186,50 @@ impl ClientTotals {
             lines.push(rtt_line("ping", &self.rtt.ping.summary()));
         }
         lines
+    }
+}
+
+/// `1.23ms`, `850µs`, `2.10s`: short and readable at a glance.
+pub fn format_duration(d: Duration) -> String {
+    let us = d.as_micros();
+    if us < 1_000 {
+        format!("{us}µs")
+    } else if us < 1_000_000 {
+        format!("{:.2}ms", us as f64 / 1_000.0)
+    } else {
+        format!("{:.2}s", us as f64 / 1_000_000.0)
+    }
+}
+
+/// How a reconnect reads in lines and in the timeline: the delay in whole
+/// milliseconds and, when any, the echoes the dropped connection took with it.
+pub fn describe_retry(delay: std::time::Duration, lost: u64) -> (String, String) {
+    let delay =
+        humantime::format_duration(std::time::Duration::from_millis(delay.as_millis() as u64))
+            .to_string();
+    let lost = match lost {
+        0 => String::new(),
+        1 => ", 1 echo lost".to_string(),
+        n => format!(", {n} echoes lost"),
+    };
+    (delay, lost)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_agree_with_their_noun() {
+        assert_eq!(count(1, "connection", "connections"), "1 connection");
+        assert_eq!(count(0, "connection", "connections"), "0 connections");
+        assert_eq!(count(2, "error", "errors"), "2 errors");
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(format_duration(Duration::from_micros(850)), "850µs");
+        assert_eq!(format_duration(Duration::from_micros(1234)), "1.23ms");
+        assert_eq!(format_duration(Duration::from_millis(2100)), "2.10s");
     }
 }

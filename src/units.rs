@@ -1,4 +1,4 @@
-//! Values people write and read: sizes, durations, speeds and close codes.
+//! Values people write: sizes, durations, speeds, percentages and close codes.
 //! One place for the command line and the slash commands alike.
 
 use std::time::Duration;
@@ -67,6 +67,19 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_err(|e| format!("`{s}` is not a duration ({e}); try 500ms, 5s or 1m"))
 }
 
+/// `5%`, `5`, `0.5%`: a percentage from 0 to 100.
+pub fn parse_percent(s: &str) -> Result<f64, String> {
+    let t = s.trim().trim_end_matches('%');
+    let v: f64 = t
+        .parse()
+        .map_err(|_| format!("`{s}` is not a percentage; try 5% or 0.5"))?;
+    if (0.0..=100.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("`{s}` is not between 0% and 100%"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +103,13 @@ mod tests {
         assert!(parse_duration("-1").is_err());
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("NaN").is_err());
+    }
+
+    #[test]
+    fn percentages() {
+        assert_eq!(parse_percent("5%"), Ok(5.0));
+        assert_eq!(parse_percent("0.5"), Ok(0.5));
+        assert!(parse_percent("101%").is_err());
+        assert!(parse_percent("lots").is_err());
     }
 }

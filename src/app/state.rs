@@ -472,38 +472,7 @@ impl ServerFaults {
 
     /// `delay 50ms (off), drop 5%`: each fault, and which are switched off.
     pub fn describe(&self) -> Option<String> {
-        let f = &self.faults;
-        let mut parts = Vec::new();
-        let mut push = |on: bool, part: Faults| {
-            if let Some(d) = part.describe() {
-                parts.push(if on { d } else { format!("{d} (off)") });
-            }
-        };
-        push(
-            self.delay_on,
-            Faults {
-                delay: f.delay,
-                jitter: f.jitter,
-                ..Faults::default()
-            },
-        );
-        push(
-            self.drop_on,
-            Faults {
-                drop_percent: f.drop_percent,
-                ..Faults::default()
-            },
-        );
-        push(
-            true,
-            Faults {
-                delay: Duration::ZERO,
-                jitter: Duration::ZERO,
-                drop_percent: 0.0,
-                ..f.clone()
-            },
-        );
-        (!parts.is_empty()).then(|| parts.join(", "))
+        self.faults.describe_switched(self.delay_on, self.drop_on)
     }
 }
 

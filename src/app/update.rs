@@ -566,7 +566,7 @@ fn client_event(c: &mut ClientPane, ev: NetEvent, now: Instant) {
             delay,
             lost,
         } => {
-            let (wait, lost) = crate::net::describe_retry(delay, lost);
+            let (wait, lost) = crate::present::describe_retry(delay, lost);
             c.note(
                 ts,
                 format!("#{conn} retry {attempt} in {wait}{lost}"),

@@ -7,7 +7,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::worker::{new_histogram, Checks};
-use crate::net::rtt::format_duration;
+use crate::present::format_duration;
 
 #[derive(Clone, Debug)]
 pub struct Report {

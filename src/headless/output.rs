@@ -4,8 +4,8 @@ use chrono::Utc;
 use tokio::io::AsyncWriteExt;
 
 use crate::escape::escape_bytes;
-use crate::net::rtt::format_duration;
 use crate::net::{NetEvent, Side};
+use crate::present::format_duration;
 use crate::present::{arrow, clock, ending, frame_summary, payload_preview, PREVIEW_CHARS};
 use crate::record::schema::Event;
 use crate::record::Record;
@@ -168,7 +168,7 @@ pub fn human_line(side: Side, ev: &NetEvent) -> String {
             delay,
             lost,
         } => {
-            let (wait, lost) = crate::net::describe_retry(*delay, *lost);
+            let (wait, lost) = crate::present::describe_retry(*delay, *lost);
             format!(
                 "{} #{conn} reconnecting in {wait} (attempt {attempt}{lost})",
                 clock(*ts)

@@ -6,8 +6,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::output::Printer;
-use crate::net::rtt::format_duration;
 use crate::net::{CounterSnapshot, NetEvent, Side};
+use crate::present::format_duration;
 use crate::present::ClientTotals;
 use crate::record::reader::RecordingFile;
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::output::Printer;
-use crate::net::server::Server;
-use crate::net::{CloseInfo, NetEvent, Side};
+use crate::net::server::{shutdown_close, Server};
+use crate::net::{NetEvent, Side};
 use crate::signal::shutdown_signal;
 
 /// Events are reported through a bounded channel: a printer that falls behind
@@ -64,11 +64,6 @@ pub async fn run(server: Server, mut printer: Printer) -> anyhow::Result<u8> {
     }
     printer.flush().await;
     Ok(0)
-}
-
-/// What clients are told when the server stops.
-pub fn shutdown_close() -> CloseInfo {
-    CloseInfo::new(1001, "server shutting down")
 }
 
 fn print_batch(printer: &mut Printer, first: NetEvent, rx: &mut mpsc::Receiver<NetEvent>) {

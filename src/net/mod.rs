@@ -472,20 +472,6 @@ pub(crate) fn invalid_close_cause(theirs: &CloseInfo, peer: &str) -> CloseCause 
     ))
 }
 
-/// How a reconnect reads in lines and in the timeline: the delay in whole
-/// milliseconds and, when any, the echoes the dropped connection took with it.
-pub fn describe_retry(delay: std::time::Duration, lost: u64) -> (String, String) {
-    let delay =
-        humantime::format_duration(std::time::Duration::from_millis(delay.as_millis() as u64))
-            .to_string();
-    let lost = match lost {
-        0 => String::new(),
-        1 => ", 1 echo lost".to_string(),
-        n => format!(", {n} echoes lost"),
-    };
-    (delay, lost)
-}
-
 /// What a driver can ask a connection to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NetCommand {

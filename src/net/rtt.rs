@@ -171,18 +171,6 @@ impl RttBook {
     }
 }
 
-/// `1.23ms`, `850µs`, `2.10s`: short and readable at a glance.
-pub fn format_duration(d: Duration) -> String {
-    let us = d.as_micros();
-    if us < 1_000 {
-        format!("{us}µs")
-    } else if us < 1_000_000 {
-        format!("{:.2}ms", us as f64 / 1_000.0)
-    } else {
-        format!("{:.2}s", us as f64 / 1_000_000.0)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,12 +285,5 @@ mod tests {
     #[test]
     fn empty_stats_are_zero() {
         assert_eq!(RttStats::default().summary(), RttSummary::default());
-    }
-
-    #[test]
-    fn durations_read_well() {
-        assert_eq!(format_duration(Duration::from_micros(850)), "850µs");
-        assert_eq!(format_duration(Duration::from_micros(1234)), "1.23ms");
-        assert_eq!(format_duration(Duration::from_millis(2100)), "2.10s");
     }
 }

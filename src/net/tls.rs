@@ -28,7 +28,7 @@ pub fn client_config(
 ) -> Result<Arc<ClientConfig>, NetError> {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| NetError::Usage(format!("TLS setup failed: {e}")))?;
+        .map_err(|e| NetError::usage(format!("TLS setup failed: {e}")))?;
     let config = if insecure {
         builder
             .dangerous()
@@ -43,7 +43,7 @@ pub fn client_config(
                 let webpki =
                     WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
                         .build()
-                        .map_err(|e| NetError::Usage(format!("--ca {}: {e}", path.display())))?;
+                        .map_err(|e| NetError::usage(format!("--ca {}: {e}", path.display())))?;
                 builder
                     .dangerous()
                     .with_custom_certificate_verifier(Arc::new(CaFileVerifier { webpki, pinned }))
@@ -60,7 +60,7 @@ fn add_pem_roots(
     roots: &mut RootCertStore,
     path: &Path,
 ) -> Result<Vec<CertificateDer<'static>>, NetError> {
-    let bad = |why: String| NetError::Usage(format!("--ca {}: {why}", path.display()));
+    let bad = |why: String| NetError::usage(format!("--ca {}: {why}", path.display()));
     let certs = CertificateDer::pem_file_iter(path)
         .map_err(|e| bad(e.to_string()))?
         .collect::<Result<Vec<_>, _>>()
@@ -219,7 +219,7 @@ fn server_builder() -> Result<rustls::ConfigBuilder<ServerConfig, rustls::WantsV
 {
     ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| NetError::Usage(format!("TLS setup failed: {e}")))
+        .map_err(|e| NetError::usage(format!("TLS setup failed: {e}")))
 }
 
 fn finish(mut config: ServerConfig) -> Arc<ServerConfig> {
@@ -231,22 +231,22 @@ fn finish(mut config: ServerConfig) -> Arc<ServerConfig> {
 /// clear line at start rather than a failure at the first connection.
 pub fn server_from_pem(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, NetError> {
     let certs = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| NetError::Usage(format!("--tls-cert {}: {e}", cert.display())))?
+        .map_err(|e| NetError::usage(format!("--tls-cert {}: {e}", cert.display())))?
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| {
-            NetError::Usage(format!(
+            NetError::usage(format!(
                 "--tls-cert {}: not a PEM certificate file ({e})",
                 cert.display()
             ))
         })?;
     if certs.is_empty() {
-        return Err(NetError::Usage(format!(
+        return Err(NetError::usage(format!(
             "--tls-cert {}: no certificate found in the file",
             cert.display()
         )));
     }
     let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
-        NetError::Usage(format!(
+        NetError::usage(format!(
             "--tls-key {}: no usable private key ({e})",
             key.display()
         ))
@@ -254,7 +254,7 @@ pub fn server_from_pem(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, Net
     let config = server_builder()?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(|e| NetError::Usage(format!("--tls-cert/--tls-key: {e}")))?;
+        .map_err(|e| NetError::usage(format!("--tls-cert/--tls-key: {e}")))?;
     Ok(finish(config))
 }
 
@@ -273,15 +273,15 @@ pub fn self_signed() -> Result<SelfSigned, NetError> {
         "::1".to_string(),
     ];
     let ck = rcgen::generate_simple_self_signed(names)
-        .map_err(|e| NetError::Usage(format!("cannot make a self-signed certificate: {e}")))?;
+        .map_err(|e| NetError::usage(format!("cannot make a self-signed certificate: {e}")))?;
     let der = ck.cert.der().clone();
     let fingerprint = fingerprint(&der);
     let key = PrivateKeyDer::try_from(ck.signing_key.serialize_der())
-        .map_err(|e| NetError::Usage(format!("cannot use the self-signed key: {e}")))?;
+        .map_err(|e| NetError::usage(format!("cannot use the self-signed key: {e}")))?;
     let config = server_builder()?
         .with_no_client_auth()
         .with_single_cert(vec![der], key)
-        .map_err(|e| NetError::Usage(format!("cannot use the self-signed certificate: {e}")))?;
+        .map_err(|e| NetError::usage(format!("cannot use the self-signed certificate: {e}")))?;
     Ok(SelfSigned {
         config: finish(config),
         cert_pem: ck.cert.pem(),

@@ -20,9 +20,9 @@ use super::theme::Theme;
 use super::{history, keymap, ui, ClientSetup, Setup};
 use crate::app::state::{LinkState, Opening};
 use crate::app::{update, Action, AppState, Drawn, Effect, Mode, Msg, Target};
-use crate::headless::server::shutdown_close;
+
 use crate::net::client;
-use crate::net::server::Registry;
+use crate::net::server::{shutdown_close, Registry};
 use crate::net::{CloseCause, CloseInfo, NetCommand, NetEvent, Side};
 use crate::record::har::HarFile;
 use crate::record::reader::RecordingFile;

@@ -155,18 +155,18 @@ pub async fn connect(opts: &ClientOptions) -> Result<Connected, NetError> {
     let mut request = uri
         .clone()
         .into_client_request()
-        .map_err(|e| NetError::Usage(format!("cannot build a request for {uri}: {e}")))?;
+        .map_err(|e| NetError::usage(format!("cannot build a request for {uri}: {e}")))?;
     {
         let h = request.headers_mut();
         if !opts.subprotocols.is_empty() {
             let joined = opts.subprotocols.join(", ");
             let v = HeaderValue::from_str(&joined)
-                .map_err(|_| NetError::Usage(format!("invalid subprotocol list `{joined}`")))?;
+                .map_err(|_| NetError::usage(format!("invalid subprotocol list `{joined}`")))?;
             h.insert("sec-websocket-protocol", v);
         }
         if let Some(origin) = &opts.origin {
             let v = HeaderValue::from_str(origin)
-                .map_err(|_| NetError::Usage(format!("invalid origin `{origin}`")))?;
+                .map_err(|_| NetError::usage(format!("invalid origin `{origin}`")))?;
             h.insert("origin", v);
         }
         for (k, v) in &opts.headers {

@@ -110,6 +110,11 @@ impl Switches {
 impl Faults {
     /// The description with the switches' state: `delay 50ms (off), drop 5%`.
     pub fn describe_live(&self, switches: &Switches) -> Option<String> {
+        self.describe_switched(switches.delaying(), switches.dropping())
+    }
+
+    /// The description with delay and drop each on or off.
+    pub fn describe_switched(&self, delay_on: bool, drop_on: bool) -> Option<String> {
         let mut parts = Vec::new();
         let mut push = |on: bool, f: Faults| {
             if let Some(d) = f.describe() {
@@ -117,7 +122,7 @@ impl Faults {
             }
         };
         push(
-            switches.delaying(),
+            delay_on,
             Faults {
                 delay: self.delay,
                 jitter: self.jitter,
@@ -125,7 +130,7 @@ impl Faults {
             },
         );
         push(
-            switches.dropping(),
+            drop_on,
             Faults {
                 drop_percent: self.drop_percent,
                 ..Faults::default()
@@ -144,30 +149,9 @@ impl Faults {
     }
 }
 
-/// `5%`, `5`, `0.5%`: a percentage from 0 to 100.
-pub fn parse_percent(s: &str) -> Result<f64, String> {
-    let t = s.trim().trim_end_matches('%');
-    let v: f64 = t
-        .parse()
-        .map_err(|_| format!("`{s}` is not a percentage; try 5% or 0.5"))?;
-    if (0.0..=100.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err(format!("`{s}` is not between 0% and 100%"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percentages() {
-        assert_eq!(parse_percent("5%"), Ok(5.0));
-        assert_eq!(parse_percent("0.5"), Ok(0.5));
-        assert!(parse_percent("101%").is_err());
-        assert!(parse_percent("lots").is_err());
-    }
 
     #[test]
     fn live_description_marks_switched_off_faults() {

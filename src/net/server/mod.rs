@@ -128,6 +128,11 @@ impl Reporter {
     }
 }
 
+/// What clients are told when the server stops.
+pub fn shutdown_close() -> CloseInfo {
+    CloseInfo::new(1001, "server shutting down")
+}
+
 /// The open connections' command queues, so the server can close them all when
 /// it shuts down (clients get 1001 Going Away instead of a reset).
 #[derive(Clone, Debug, Default)]

@@ -11,7 +11,7 @@ use ratatui::Frame;
 
 use crate::bench::live::LiveState;
 use crate::bench::report::histogram_chart;
-use crate::net::rtt::format_duration;
+use crate::present::format_duration;
 use crate::tui::fit::{fit, fit_line, Segment, Shrink, ALWAYS};
 use crate::tui::theme::Theme;
 

@@ -7,8 +7,9 @@ use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragrap
 use ratatui::Frame;
 
 use crate::app::state::ClientPane;
-use crate::net::rtt::{format_duration, RttStats};
+use crate::net::rtt::RttStats;
 use crate::net::RttKind;
+use crate::present::format_duration;
 use crate::tui::fit::{self, Segment, ALWAYS};
 use crate::tui::theme::Theme;
 
