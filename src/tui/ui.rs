@@ -19,11 +19,12 @@ use super::fit::{self, Segment, Shrink, ALWAYS};
 use super::theme::Theme;
 use super::widgets::frames::FrameLogWidget;
 use super::widgets::input::{self, InputWidget};
-use super::widgets::{connections, popup, rate, rtt, status};
+use super::widgets::{connections, popup, rtt, status};
 use crate::app::state::{ClientPane, ServerPane};
 use crate::app::{AppState, Drawn, Focus, Mode};
 use crate::escape::escape_text;
 use crate::net::Side;
+use crate::present::rate;
 
 /// Wide enough to put panels side by side.
 const WIDE: u16 = 100;

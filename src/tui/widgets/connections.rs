@@ -5,11 +5,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 use ratatui::Frame;
 
-use super::{age, bytes};
 use crate::app::state::ServerPane;
 use crate::app::AppState;
 use crate::escape::escape_text;
 use crate::net::CloseCause;
+use crate::present::{age, bytes};
 use crate::tui::theme::Theme;
 use unicode_width::UnicodeWidthStr;
 

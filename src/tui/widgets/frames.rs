@@ -42,7 +42,7 @@ fn kind_and_size(e: &FrameEntry) -> String {
         (kind, _) => format!(
             "{:<6} {}",
             kind.as_str(),
-            super::bytes(e.len as u64).replace(' ', "")
+            crate::present::bytes(e.len as u64).replace(' ', "")
         ),
     }
 }

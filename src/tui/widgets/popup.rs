@@ -14,11 +14,11 @@ use crate::app::AppState;
 use crate::escape::escape_text;
 use crate::net::Side;
 use crate::net::{FrameKind, Handshake, RttKind};
+use crate::present::bytes;
 use crate::present::format_duration;
 use crate::tui::fit::{self, Segment, Shrink, ALWAYS};
 use crate::tui::keymap;
 use crate::tui::theme::Theme;
-use crate::tui::widgets::bytes;
 
 /// A popup as wide and tall as its content needs, up to all of `area`, in its middle.
 fn centered(area: Rect, width: usize, height: usize) -> Rect {

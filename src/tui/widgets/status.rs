@@ -7,11 +7,12 @@ use ratatui::text::Span;
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::{age, bytes, rate};
 use crate::app::state::{ClientPane, LinkState, ServerPane};
 use crate::app::AppState;
 use crate::escape::escape_text;
-use crate::net::CloseCause;
+use crate::net::Side;
+use crate::present::{age, bytes, rate};
+use crate::present::{close_code, who_closed};
 use crate::tui::fit::{fit, Segment, Shrink, ALWAYS};
 use crate::tui::theme::Theme;
 
@@ -20,22 +21,8 @@ pub fn link_state(c: &ClientPane, now: std::time::Instant, theme: &Theme) -> Spa
         LinkState::Connecting => Span::styled("connecting…", theme.warn()),
         LinkState::Open => Span::styled("open", theme.good()),
         LinkState::Closed { close, cause } => {
-            let who = match cause {
-                CloseCause::Local => "closed by us".to_string(),
-                CloseCause::Peer => "closed by server".to_string(),
-                CloseCause::Error(e) => format!("dropped: {}", escape_text(e, 80)),
-            };
-            let code = close
-                .as_ref()
-                .map(|c| {
-                    let reason = if c.reason.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" \"{}\"", escape_text(&c.reason, 40))
-                    };
-                    format!(" {} {}{reason}", c.code, c.name())
-                })
-                .unwrap_or_default();
+            let who = who_closed(Side::Client, cause, 80);
+            let code = close_code(close.as_ref(), 40);
             Span::styled(format!("{who}{code}"), theme.error())
         }
         LinkState::Failed(e) => {

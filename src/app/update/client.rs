@@ -1,0 +1,110 @@
+//! What the client's connection reports.
+
+use std::time::Instant;
+
+use super::not_sent_note;
+use crate::app::state::{ClientPane, LinkState, RttPoint, RTT_POINTS};
+use crate::escape::escape_text;
+use crate::net::Side;
+use crate::net::{CloseCause, CounterSnapshot, NetEvent};
+use crate::present::ending;
+
+pub(super) fn client_event(c: &mut ClientPane, ev: NetEvent, now: Instant) {
+    c.totals.event(&ev);
+    match ev {
+        NetEvent::Opened(o) => {
+            let to = match o.handshake.proxy.as_deref() {
+                Some(p) => format!("via {p}"),
+                None => format!("to {}", o.peer),
+            };
+            c.note(
+                o.ts,
+                format!(
+                    "#{} connected {to}: {}",
+                    o.conn,
+                    escape_text(&o.handshake.status, 60)
+                ),
+                false,
+            );
+            c.state = LinkState::Open;
+            c.conn = Some(o.conn);
+            c.peer = Some(o.peer);
+            c.handshake = Some(o.handshake.clone());
+            c.opened_at = Some(now);
+            c.closed_at = None;
+            c.earlier += c.counts;
+            c.counts = CounterSnapshot::default();
+            c.sample = None;
+        }
+        NetEvent::Frame(f) => {
+            if let Some(rtt) = f.rtt {
+                if c.rtt_points.len() >= RTT_POINTS * 2 {
+                    c.rtt_points.pop_front();
+                }
+                c.rtt_points.push_back(RttPoint {
+                    at: now.saturating_duration_since(c.started).as_secs_f64(),
+                    ms: rtt.duration.as_secs_f64() * 1000.0,
+                    kind: rtt.kind,
+                });
+            }
+            c.log.log.push(&f);
+        }
+        NetEvent::Closed {
+            conn,
+            ts,
+            close,
+            cause,
+        } => {
+            let bad = !matches!(cause, CloseCause::Local);
+            c.note(
+                ts,
+                format!("#{conn} {}", ending(Side::Client, close.as_ref(), &cause)),
+                bad,
+            );
+            c.state = LinkState::Closed { close, cause };
+            c.closed_at = Some(now);
+        }
+        NetEvent::Reconnecting {
+            conn,
+            ts,
+            attempt,
+            delay,
+            lost,
+        } => {
+            let (wait, lost) = crate::present::describe_retry(delay, lost);
+            c.note(
+                ts,
+                format!("#{conn} retry {attempt} in {wait}{lost}"),
+                false,
+            );
+            c.state = LinkState::Waiting {
+                attempt,
+                until: now + delay,
+            };
+        }
+        NetEvent::NotSent {
+            conn,
+            ts,
+            kind,
+            payload,
+            reason,
+        } => {
+            c.note(ts, not_sent_note(conn, kind, &payload, &reason), true);
+            c.input_error = Some(format!("not sent: {reason}"));
+        }
+        NetEvent::LeftBeforeHandshake { .. } => {}
+        NetEvent::Error { conn, ts, message } => {
+            if matches!(c.state, LinkState::Connecting | LinkState::Waiting { .. }) {
+                let id = conn.map(|c| format!("#{c} ")).unwrap_or_default();
+                c.note(
+                    ts,
+                    format!("{id}connect failed: {}", escape_text(&message, 200)),
+                    true,
+                );
+                c.state = LinkState::Failed(message);
+            } else {
+                c.input_error = Some(message);
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! A line submitted in an input box: parsed, then sent where it goes.
+
+use super::keys::action;
+use crate::app::command::{self, Command};
+use crate::app::input::InputBox;
+use crate::app::msg::{Action, Effect, Target};
+use crate::app::state::{AppState, ClientPane, Focus, LinkState, Popup, ServerPane};
+use crate::net::{CloseCause, CloseInfo, NetCommand};
+
+pub(super) fn submit(state: &mut AppState, fx: &mut Vec<Effect>) {
+    if let Some(mut ed) = state.filter_edit.take() {
+        let pattern = ed.submit();
+        let pane = state.focus.pane();
+        let result = if pattern.is_empty() {
+            Ok(None)
+        } else {
+            regex::RegexBuilder::new(&pattern)
+                .case_insensitive(true)
+                .size_limit(1 << 20)
+                .build()
+                .map(Some)
+        };
+        match result {
+            Ok(re) => {
+                if let Some(log) = state.log_mut(pane) {
+                    log.filter.regex = re;
+                }
+                state.filter_error = None;
+            }
+            Err(e) => {
+                state.filter_error = Some(format!(
+                    "bad regex: {}",
+                    e.to_string().lines().last().unwrap_or("")
+                ));
+                state.filter_edit = Some(ed);
+                state
+                    .filter_edit
+                    .as_mut()
+                    .expect("just set")
+                    .insert_str(&pattern);
+            }
+        }
+        return;
+    }
+    if state.read_only && matches!(state.focus, Focus::ClientInput | Focus::ServerInput) {
+        let note = Some("a replay is read-only: nothing is sent".to_string());
+        if let Some(c) = state
+            .client
+            .as_mut()
+            .filter(|_| state.focus == Focus::ClientInput)
+        {
+            c.input_error = note;
+        } else if let Some(s) = state.server.as_mut() {
+            s.input_error = note;
+        }
+        return;
+    }
+    match state.focus {
+        Focus::ClientInput => {
+            if let Some(c) = state.client.as_mut() {
+                submit_client(c, fx, &mut state.popup);
+            }
+        }
+        Focus::ServerInput => {
+            if let Some(s) = state.server.as_mut() {
+                submit_server(s, fx, &mut state.popup);
+            }
+        }
+        _ => action(state, Action::OpenDetail, fx),
+    }
+}
+
+/// Turns a parsed command into the network command(s) for one connection.
+pub(super) fn command_effects(cmd: Command, to: Target, fx: &mut Vec<Effect>) {
+    let net = match cmd {
+        Command::Text(t) => NetCommand::Text(t),
+        Command::Binary(b) => NetCommand::Binary(b),
+        Command::Ping(p) => NetCommand::Ping(p),
+        Command::Close { code, reason } => NetCommand::Close(Some(CloseInfo::new(code, reason))),
+        Command::Repeat {
+            count,
+            interval,
+            text,
+        } => {
+            fx.push(Effect::Repeat {
+                to,
+                count,
+                interval,
+                text,
+            });
+            return;
+        }
+        Command::Help => return,
+    };
+    fx.push(Effect::Send { to, cmd: net });
+}
+
+/// Parses what was typed: `None` when it was `/help` (shown here) or wrong (the
+/// error goes under the box and the text stays for fixing).
+pub(super) fn parse_typed(
+    input: &mut InputBox,
+    error: &mut Option<String>,
+    popup: &mut Option<Popup>,
+) -> Option<Command> {
+    match command::parse(input.text()) {
+        Ok(Command::Help) => {
+            input.submit();
+            *popup = Some(Popup::Help { scroll: 0 });
+            None
+        }
+        Ok(cmd) => Some(cmd),
+        Err(e) => {
+            *error = Some(e);
+            None
+        }
+    }
+}
+
+pub(super) fn submit_client(c: &mut ClientPane, fx: &mut Vec<Effect>, popup: &mut Option<Popup>) {
+    let Some(cmd) = parse_typed(&mut c.input, &mut c.input_error, popup) else {
+        return;
+    };
+    // While --reconnect waits, the queue outlives the connection: what is sent
+    // now goes out after the next connect and its init messages.
+    let waiting = matches!(c.state, LinkState::Waiting { .. });
+    if c.state != LinkState::Open && !waiting {
+        c.input_error = Some("not connected: nothing can be sent".into());
+        return;
+    }
+    if let (true, Command::Close { code, reason }) = (waiting, &cmd) {
+        // Closing while disconnected ends the retries; no close frame can say so.
+        c.state = LinkState::Closed {
+            close: Some(CloseInfo::new(*code, reason.clone())),
+            cause: CloseCause::Local,
+        };
+    }
+    let line = c.input.submit();
+    fx.push(Effect::SaveHistory(line));
+    command_effects(cmd, Target::Client, fx);
+    c.log.bottom();
+}
+
+pub(super) fn submit_server(s: &mut ServerPane, fx: &mut Vec<Effect>, popup: &mut Option<Popup>) {
+    let Some(cmd) = parse_typed(&mut s.input, &mut s.input_error, popup) else {
+        return;
+    };
+    let targets: Vec<_> = if s.send_to_all {
+        s.rows
+            .iter()
+            .filter(|r| r.is_open())
+            .map(|r| Target::Server(r.id))
+            .collect()
+    } else {
+        s.selected_row()
+            .filter(|r| r.is_open())
+            .map(|r| Target::Server(r.id))
+            .into_iter()
+            .collect()
+    };
+    if targets.is_empty() {
+        s.input_error = Some(if s.send_to_all {
+            "no open connection to send to".into()
+        } else {
+            "select an open connection first (Tab to the table, ↑/↓), or Ctrl-A to send to all"
+                .into()
+        });
+        return;
+    }
+    let line = s.input.submit();
+    fx.push(Effect::SaveHistory(line));
+    for to in targets {
+        command_effects(cmd.clone(), to, fx);
+    }
+}
