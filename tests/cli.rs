@@ -254,6 +254,47 @@ fn demo_headless_echoes_stdin() {
     );
 }
 
+/// Nobody reads the headless demo's server events: they must never hold up a
+/// connection (a channel kept alive but unread once blocked the second one).
+#[test]
+fn demo_headless_server_answers_every_client() {
+    let mut child = wsprobe()
+        .arg("--no-tui")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = Lines::read(child.stdout.take().unwrap());
+    let listening = stdout.wait_for("the demo's address", |l| l.starts_with("listening on "));
+    let url = listening.trim_start_matches("listening on ").to_string();
+    // The demo's own client is connected; two more come and go, then a third echoes.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use futures_util::{SinkExt, StreamExt};
+        for i in 0..3 {
+            let (mut ws, _) =
+                support::within("a connection", tokio_tungstenite::connect_async(&url))
+                    .await
+                    .unwrap();
+            let text = format!("extra {i}");
+            ws.send(tokio_tungstenite::tungstenite::Message::text(text.clone()))
+                .await
+                .unwrap();
+            let back = support::within("the echo", ws.next())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(support::text(&back), text);
+            ws.close(None).await.unwrap();
+            while let Some(Ok(_)) = support::within("the close", ws.next()).await {}
+        }
+    });
+    drop(child.stdin.take());
+    let out = support::bin::output_within(child, "the demo did not end with its input");
+    assert!(out.status.success(), "{out:?}");
+}
+
 #[test]
 fn bench_json_against_the_server_binary() {
     let server = ServerProcess::start(&["-q"]);

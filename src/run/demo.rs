@@ -62,8 +62,11 @@ pub async fn run(out: &Options, rec: Option<&Recording>) -> anyhow::Result<u8> {
     if std::io::stdin().is_terminal() {
         eprintln!("type a line and press Enter to send it; Ctrl-D ends");
     }
-    // Nobody watches the embedded server: its events are dropped unread.
-    let (tx, _rx) = tokio::sync::mpsc::channel(1);
+    // Nobody watches the embedded server. Its receiver goes at once, so its
+    // reports go nowhere and never wait: connection events wait for room, and a
+    // receiver kept but unread would hold up every connection after the first.
+    let (tx, unread) = tokio::sync::mpsc::channel(1);
+    drop(unread);
     let accept = tokio::spawn(server.run(tx));
     let url = net::client::parse_ws_url(&url).map_err(UsageError)?;
     let code = headless::pipe::run(
