@@ -19,11 +19,11 @@ use tokio_tungstenite::tungstenite::Message;
 use wsprobe::app::state::{ClientPane, LogView, ServerPane};
 use wsprobe::app::Mode;
 use wsprobe::net::client::{parse_ws_url, ClientOptions, SessionOptions};
-use wsprobe::net::faults::Faults;
+use wsprobe::net::server::faults::Faults;
 use wsprobe::net::server::{Server, ServerConfig};
 use wsprobe::net::{Direction, FrameKind};
 use wsprobe::tui::theme::Theme;
-use wsprobe::tui::{ClientSetup, Dashboard, Ended, Setup};
+use wsprobe::tui::{ClientSetup, Dashboard, Farewell, Setup};
 
 const PLAIN: Theme = Theme { no_color: true };
 const WIDTH: u16 = 120;
@@ -179,7 +179,7 @@ async fn drive_while<T>(
     shutdown: impl Future<Output = ()>,
     drawn: impl FnMut(&Terminal<TestBackend>),
     script: impl Future<Output = T>,
-) -> (Ended, T) {
+) -> (Farewell, T) {
     let mut terminal = Terminal::new(TestBackend::new(WIDTH, HEIGHT)).expect("test terminal");
     let driving = dashboard.drive(&mut terminal, input, shutdown, &PLAIN, drawn);
     tokio::pin!(driving);
@@ -286,7 +286,8 @@ async fn demo_sends_what_is_typed_shows_the_echo_and_quits_on_ctrl_c() {
         .find(|e| e.dir == Direction::In && e.kind == FrameKind::Text)
         .unwrap();
     assert!(echo.rtt.is_some(), "the echo has its round trip");
-    assert_eq!(client.rtt.echo.summary().count, 1);
+    assert_eq!(client.totals.rtt.echo.summary().count, 1);
+    assert_eq!((client.totals.sent, client.totals.received), (1, 1));
     // The text each way, and quitting's close handshake (logged like any frame).
     let counts = client.session_counts();
     let closes = |dir| {

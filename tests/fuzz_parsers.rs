@@ -3,8 +3,8 @@
 
 use clap::Parser;
 use proptest::prelude::*;
-use wsprobe::app::command::{self, Command};
 use wsprobe::app::input::InputBox;
+use wsprobe::app::slash::{self, SlashCommand};
 use wsprobe::bench::payload::Pattern;
 use wsprobe::cli::Cli;
 use wsprobe::escape::{escape_bytes, is_terminal_safe};
@@ -17,29 +17,29 @@ proptest! {
 
     #[test]
     fn slash_commands_never_panic(s in "\\PC*") {
-        let _ = command::parse(&s);
-        let _ = command::parse(&format!("/{s}"));
+        let _ = slash::parse(&s);
+        let _ = slash::parse(&format!("/{s}"));
     }
 
     #[test]
     fn command_words_with_any_arguments(name in "(ping|close|hex|json|repeat|help|x)", args in ".{0,80}") {
-        let _ = command::parse(&format!("/{name} {args}"));
+        let _ = slash::parse(&format!("/{name} {args}"));
     }
 
     #[test]
     fn hex_accepts_exactly_pairs_of_hex_digits(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
         let text: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        let parsed = command::parse(&format!("/hex {}", text.join(" ")));
+        let parsed = slash::parse(&format!("/hex {}", text.join(" ")));
         if bytes.is_empty() {
             prop_assert!(parsed.is_err());
         } else {
-            prop_assert_eq!(parsed, Ok(Command::Binary(bytes.into())));
+            prop_assert_eq!(parsed, Ok(SlashCommand::Binary(bytes.into())));
         }
     }
 
     #[test]
     fn json_round_trips_what_it_accepts(s in "\\PC{0,200}") {
-        if let Ok(Command::Text(compact)) = command::parse(&format!("/json {s}")) {
+        if let Ok(SlashCommand::Text(compact)) = slash::parse(&format!("/json {s}")) {
             let a: serde_json::Value = serde_json::from_str(&s).unwrap();
             let b: serde_json::Value = serde_json::from_str(&compact).unwrap();
             prop_assert_eq!(a, b);
@@ -48,7 +48,7 @@ proptest! {
 
     #[test]
     fn close_codes_that_parse_are_sendable(code in any::<i32>(), reason in ".{0,200}") {
-        if let Ok(Command::Close { code, reason }) = command::parse(&format!("/close {code} {reason}")) {
+        if let Ok(SlashCommand::Close { code, reason }) = slash::parse(&format!("/close {code} {reason}")) {
             prop_assert!(matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999));
             prop_assert!(reason.len() <= 123);
         }

@@ -1,8 +1,8 @@
 //! Dashboard state and how it changes: no I/O, no terminal.
 
-pub mod command;
 pub mod input;
 pub mod msg;
+pub mod slash;
 pub mod state;
 pub mod update;
 

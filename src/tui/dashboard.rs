@@ -60,7 +60,7 @@ pub struct Dashboard {
 }
 
 /// How the dashboard ended: its last state, and what is left to say.
-pub struct Ended {
+pub struct Farewell {
     pub state: AppState,
     har: Option<HarFile>,
 }
@@ -177,7 +177,7 @@ impl Dashboard {
         shutdown: impl Future<Output = ()>,
         theme: &Theme,
         mut drawn: impl FnMut(&Terminal<B>),
-    ) -> anyhow::Result<Ended> {
+    ) -> anyhow::Result<Farewell> {
         let mut render = tokio::time::interval(FRAME_INTERVAL);
         render.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut tick = tokio::time::interval(TICK_INTERVAL);
@@ -222,7 +222,7 @@ impl Dashboard {
                 _ = tick.tick() => {
                     if !self.replaying {
                         self.apply(self.links.sample());
-                        self.apply(clock());
+                        self.apply(tick_now());
                     }
                     self.repeats.retain(|t| !t.is_finished());
                 }
@@ -230,7 +230,7 @@ impl Dashboard {
                     if n == 0 {
                         client_rx = None;
                     }
-                    self.apply(clock());
+                    self.apply(tick_now());
                     for ev in client_batch.drain(..) {
                         if let Some(h) = self.har.as_mut() {
                             h.event(&ev);
@@ -242,7 +242,7 @@ impl Dashboard {
                     if n == 0 {
                         server_rx = None;
                     }
-                    self.apply(clock());
+                    self.apply(tick_now());
                     for ev in server_batch.drain(..) {
                         self.net(Side::Server, ev);
                     }
@@ -285,7 +285,7 @@ impl Dashboard {
         if !self.replaying {
             self.apply(self.links.sample());
         }
-        Ok(Ended {
+        Ok(Farewell {
             state: self.state,
             har: self.har,
         })
@@ -381,11 +381,11 @@ impl Dashboard {
     }
 }
 
-impl Ended {
+impl Farewell {
     /// What is said on the normal screen once the dashboard is gone: the
     /// client's summary, its error, the HAR file written. Returns the exit code.
-    pub fn farewell(self) -> anyhow::Result<u8> {
-        let code = farewell(&self.state);
+    pub fn say(self) -> anyhow::Result<u8> {
+        let code = summary(&self.state);
         if let Some(h) = self.har {
             match h.write() {
                 Ok(wrote) => eprintln!("{wrote}"),
@@ -418,7 +418,7 @@ async fn recv_one(rx: &mut Option<mpsc::Receiver<NetEvent>>) -> Option<NetEvent>
     }
 }
 
-fn clock() -> Msg {
+fn tick_now() -> Msg {
     Msg::Tick {
         now: Instant::now(),
         wall: Utc::now(),
@@ -455,7 +455,7 @@ async fn connect_and_run(c: ClientSetup, events: mpsc::Sender<NetEvent>) {
 }
 
 /// The summary on the normal screen after the dashboard is gone; the exit code.
-fn farewell(state: &AppState) -> u8 {
+fn summary(state: &AppState) -> u8 {
     let Some(c) = state.client.as_ref().filter(|_| !state.read_only) else {
         return 0;
     };

@@ -26,7 +26,7 @@ use crate::record::har::HarFile;
 use crate::record::reader::RecordingFile;
 use crate::record::sendfile::Script;
 use crate::signal::shutdown_signal;
-pub use dashboard::{Dashboard, Ended};
+pub use dashboard::{Dashboard, Farewell};
 use theme::Theme;
 
 pub struct ClientSetup {
@@ -78,5 +78,5 @@ pub async fn run(setup: Setup) -> anyhow::Result<u8> {
     // Gone before anything is said on the normal screen.
     drop(guard);
     drop(terminal);
-    ended?.farewell()
+    ended?.say()
 }

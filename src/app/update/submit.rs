@@ -1,9 +1,9 @@
 //! A line submitted in an input box: parsed, then sent where it goes.
 
 use super::keys::action;
-use crate::app::command::{self, Command};
 use crate::app::input::InputBox;
 use crate::app::msg::{Action, Effect, Target};
+use crate::app::slash::{self, SlashCommand};
 use crate::app::state::{AppState, ClientPane, Focus, LinkState, Popup, ServerPane};
 use crate::net::{CloseCause, CloseInfo, NetCommand};
 
@@ -71,13 +71,15 @@ pub(super) fn submit(state: &mut AppState, fx: &mut Vec<Effect>) {
 }
 
 /// Turns a parsed command into the network command(s) for one connection.
-pub(super) fn command_effects(cmd: Command, to: Target, fx: &mut Vec<Effect>) {
+pub(super) fn command_effects(cmd: SlashCommand, to: Target, fx: &mut Vec<Effect>) {
     let net = match cmd {
-        Command::Text(t) => NetCommand::Text(t),
-        Command::Binary(b) => NetCommand::Binary(b),
-        Command::Ping(p) => NetCommand::Ping(p),
-        Command::Close { code, reason } => NetCommand::Close(Some(CloseInfo::new(code, reason))),
-        Command::Repeat {
+        SlashCommand::Text(t) => NetCommand::Text(t),
+        SlashCommand::Binary(b) => NetCommand::Binary(b),
+        SlashCommand::Ping(p) => NetCommand::Ping(p),
+        SlashCommand::Close { code, reason } => {
+            NetCommand::Close(Some(CloseInfo::new(code, reason)))
+        }
+        SlashCommand::Repeat {
             count,
             interval,
             text,
@@ -90,7 +92,7 @@ pub(super) fn command_effects(cmd: Command, to: Target, fx: &mut Vec<Effect>) {
             });
             return;
         }
-        Command::Help => return,
+        SlashCommand::Help => return,
     };
     fx.push(Effect::Send { to, cmd: net });
 }
@@ -101,9 +103,9 @@ pub(super) fn parse_typed(
     input: &mut InputBox,
     error: &mut Option<String>,
     popup: &mut Option<Popup>,
-) -> Option<Command> {
-    match command::parse(input.text()) {
-        Ok(Command::Help) => {
+) -> Option<SlashCommand> {
+    match slash::parse(input.text()) {
+        Ok(SlashCommand::Help) => {
             input.submit();
             *popup = Some(Popup::Help { scroll: 0 });
             None
@@ -127,7 +129,7 @@ pub(super) fn submit_client(c: &mut ClientPane, fx: &mut Vec<Effect>, popup: &mu
         c.input_error = Some("not connected: nothing can be sent".into());
         return;
     }
-    if let (true, Command::Close { code, reason }) = (waiting, &cmd) {
+    if let (true, SlashCommand::Close { code, reason }) = (waiting, &cmd) {
         // Closing while disconnected ends the retries; no close frame can say so.
         c.state = LinkState::Closed {
             close: Some(CloseInfo::new(*code, reason.clone())),

@@ -6,7 +6,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
-use crate::app::command;
+use crate::app::slash;
 use std::collections::VecDeque;
 
 use crate::app::state::{FrameEntry, Popup, TimelineEntry};
@@ -191,7 +191,7 @@ fn help_lines() -> Vec<String> {
     out.extend(keymap::HELP.iter().map(|(k, v)| format!("  {k:<18} {v}")));
     out.push(String::new());
     out.push("Commands in the input box".into());
-    out.extend(command::HELP.iter().map(|(k, v)| format!("  {k:<24} {v}")));
+    out.extend(slash::HELP.iter().map(|(k, v)| format!("  {k:<24} {v}")));
     out
 }
 

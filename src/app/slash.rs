@@ -9,7 +9,7 @@ use bytes::Bytes;
 pub const MAX_REPEAT: u64 = 1_000_000;
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum Command {
+pub enum SlashCommand {
     Text(String),
     Binary(Bytes),
     Ping(Bytes),
@@ -42,33 +42,33 @@ pub const HELP: &[(&str, &str)] = &[
     ("/help", "show the keys and commands"),
 ];
 
-pub fn parse(input: &str) -> Result<Command, String> {
+pub fn parse(input: &str) -> Result<SlashCommand, String> {
     let Some(rest) = input.strip_prefix('/') else {
-        return Ok(Command::Text(input.to_string()));
+        return Ok(SlashCommand::Text(input.to_string()));
     };
     if rest.starts_with('/') {
-        return Ok(Command::Text(rest.to_string()));
+        return Ok(SlashCommand::Text(rest.to_string()));
     }
     let (name, args) = match rest.split_once(char::is_whitespace) {
         Some((n, a)) => (n, a.trim_start()),
         None => (rest, ""),
     };
     match name {
-        "ping" => Ok(Command::Ping(Bytes::from(args.as_bytes().to_vec()))),
+        "ping" => Ok(SlashCommand::Ping(Bytes::from(args.as_bytes().to_vec()))),
         "close" => parse_close(args),
-        "hex" => parse_hex(args).map(Command::Binary),
+        "hex" => parse_hex(args).map(SlashCommand::Binary),
         "json" => parse_json(args),
         "repeat" => parse_repeat(args),
-        "help" | "?" => Ok(Command::Help),
+        "help" | "?" => Ok(SlashCommand::Help),
         "" => Err("type a command after /, or //text to send text starting with /".into()),
         other => Err(format!("unknown command /{other}; /help lists them")),
     }
 }
 
-fn parse_close(args: &str) -> Result<Command, String> {
+fn parse_close(args: &str) -> Result<SlashCommand, String> {
     let args = args.trim();
     if args.is_empty() {
-        return Ok(Command::Close {
+        return Ok(SlashCommand::Close {
             code: 1000,
             reason: String::new(),
         });
@@ -90,7 +90,7 @@ fn parse_close(args: &str) -> Result<Command, String> {
     if reason.len() > 123 {
         return Err("/close: the reason must fit in 123 bytes".into());
     }
-    Ok(Command::Close {
+    Ok(SlashCommand::Close {
         code,
         reason: reason.to_string(),
     })
@@ -121,13 +121,13 @@ fn parse_hex(args: &str) -> Result<Bytes, String> {
     Ok(Bytes::from(bytes))
 }
 
-fn parse_json(args: &str) -> Result<Command, String> {
+fn parse_json(args: &str) -> Result<SlashCommand, String> {
     let value: serde_json::Value =
         serde_json::from_str(args).map_err(|e| format!("/json: not valid JSON: {e}"))?;
-    Ok(Command::Text(value.to_string()))
+    Ok(SlashCommand::Text(value.to_string()))
 }
 
-fn parse_repeat(args: &str) -> Result<Command, String> {
+fn parse_repeat(args: &str) -> Result<SlashCommand, String> {
     let usage = "usage: /repeat N INTERVAL text, e.g. /repeat 100 50ms hello";
     let mut parts = args.splitn(3, char::is_whitespace);
     let count = parts.next().filter(|s| !s.is_empty()).ok_or(usage)?;
@@ -143,7 +143,7 @@ fn parse_repeat(args: &str) -> Result<Command, String> {
     if text.is_empty() {
         return Err(format!("/repeat: nothing to send; {usage}"));
     }
-    Ok(Command::Repeat {
+    Ok(SlashCommand::Repeat {
         count,
         interval,
         text,
@@ -156,17 +156,17 @@ mod tests {
 
     #[test]
     fn plain_text_and_escaped_slash() {
-        assert_eq!(parse("hello"), Ok(Command::Text("hello".into())));
-        assert_eq!(parse("//etc"), Ok(Command::Text("/etc".into())));
-        assert_eq!(parse(""), Ok(Command::Text("".into())));
+        assert_eq!(parse("hello"), Ok(SlashCommand::Text("hello".into())));
+        assert_eq!(parse("//etc"), Ok(SlashCommand::Text("/etc".into())));
+        assert_eq!(parse(""), Ok(SlashCommand::Text("".into())));
     }
 
     #[test]
     fn ping_with_and_without_text() {
-        assert_eq!(parse("/ping"), Ok(Command::Ping(Bytes::new())));
+        assert_eq!(parse("/ping"), Ok(SlashCommand::Ping(Bytes::new())));
         assert_eq!(
             parse("/ping are you there"),
-            Ok(Command::Ping(Bytes::from_static(b"are you there")))
+            Ok(SlashCommand::Ping(Bytes::from_static(b"are you there")))
         );
     }
 
@@ -174,14 +174,14 @@ mod tests {
     fn close_codes() {
         assert_eq!(
             parse("/close"),
-            Ok(Command::Close {
+            Ok(SlashCommand::Close {
                 code: 1000,
                 reason: "".into()
             })
         );
         assert_eq!(
             parse("/close 4000 bye now"),
-            Ok(Command::Close {
+            Ok(SlashCommand::Close {
                 code: 4000,
                 reason: "bye now".into()
             })
@@ -198,15 +198,15 @@ mod tests {
     fn hex_bytes() {
         assert_eq!(
             parse("/hex 01 ff 7e"),
-            Ok(Command::Binary(Bytes::from_static(&[1, 0xff, 0x7e])))
+            Ok(SlashCommand::Binary(Bytes::from_static(&[1, 0xff, 0x7e])))
         );
         assert_eq!(
             parse("/hex 0x01,0XFF"),
-            Ok(Command::Binary(Bytes::from_static(&[1, 0xff])))
+            Ok(SlashCommand::Binary(Bytes::from_static(&[1, 0xff])))
         );
         assert_eq!(
             parse("/hex deadbeef"),
-            Ok(Command::Binary(Bytes::from_static(&[
+            Ok(SlashCommand::Binary(Bytes::from_static(&[
                 0xde, 0xad, 0xbe, 0xef
             ])))
         );
@@ -220,7 +220,7 @@ mod tests {
     fn json_is_validated_and_compacted() {
         assert_eq!(
             parse("/json { \"a\" : [1, 2] }"),
-            Ok(Command::Text("{\"a\":[1,2]}".into()))
+            Ok(SlashCommand::Text("{\"a\":[1,2]}".into()))
         );
         assert!(parse("/json {oops").unwrap_err().contains("not valid JSON"));
     }
@@ -229,7 +229,7 @@ mod tests {
     fn repeat() {
         assert_eq!(
             parse("/repeat 3 10ms hi there"),
-            Ok(Command::Repeat {
+            Ok(SlashCommand::Repeat {
                 count: 3,
                 interval: Duration::from_millis(10),
                 text: "hi there".into()
@@ -248,6 +248,6 @@ mod tests {
             .unwrap_err()
             .contains("unknown command"));
         assert!(parse("/").is_err());
-        assert_eq!(parse("/help"), Ok(Command::Help));
+        assert_eq!(parse("/help"), Ok(SlashCommand::Help));
     }
 }
