@@ -201,18 +201,16 @@ pub fn format_duration(d: Duration) -> String {
     }
 }
 
-/// How a reconnect reads in lines and in the timeline: the delay in whole
-/// milliseconds and, when any, the echoes the dropped connection took with it.
-pub fn describe_retry(delay: std::time::Duration, lost: u64) -> (String, String) {
-    let delay =
-        humantime::format_duration(std::time::Duration::from_millis(delay.as_millis() as u64))
-            .to_string();
+/// A reconnect, in the timeline and in lines: `retry 2 in 500ms, 3 echoes lost`
+/// (the delay in whole milliseconds; the echoes the dropped connection took).
+pub fn retry(attempt: u32, delay: Duration, lost: u64) -> String {
+    let wait = humantime::format_duration(Duration::from_millis(delay.as_millis() as u64));
     let lost = match lost {
         0 => String::new(),
         1 => ", 1 echo lost".to_string(),
         n => format!(", {n} echoes lost"),
     };
-    (delay, lost)
+    format!("retry {attempt} in {wait}{lost}")
 }
 
 /// `512 B`, `1.5 KiB`, `3.2 MiB`.

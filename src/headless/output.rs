@@ -6,7 +6,7 @@ use tokio::io::AsyncWriteExt;
 use crate::escape::escape_bytes;
 use crate::net::{NetEvent, Side};
 use crate::present::format_duration;
-use crate::present::{arrow, clock, ending, frame_summary, payload_preview, PREVIEW_CHARS};
+use crate::present::{arrow, clock, ending, frame_summary, payload_preview, retry, PREVIEW_CHARS};
 use crate::record::schema::Event;
 use crate::record::Record;
 
@@ -168,11 +168,7 @@ pub fn human_line(side: Side, ev: &NetEvent) -> String {
             delay,
             lost,
         } => {
-            let (wait, lost) = crate::present::describe_retry(*delay, *lost);
-            format!(
-                "{} #{conn} reconnecting in {wait} (attempt {attempt}{lost})",
-                clock(*ts)
-            )
+            format!("{} #{conn} {}", clock(*ts), retry(*attempt, *delay, *lost))
         }
         NetEvent::NotSent {
             conn,

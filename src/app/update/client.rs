@@ -7,7 +7,7 @@ use crate::app::state::{ClientPane, LinkState, RttPoint, RTT_POINTS};
 use crate::escape::escape_text;
 use crate::net::Side;
 use crate::net::{CloseCause, CounterSnapshot, NetEvent};
-use crate::present::ending;
+use crate::present::{ending, retry};
 
 pub(super) fn client_event(c: &mut ClientPane, ev: NetEvent, now: Instant) {
     c.totals.event(&ev);
@@ -71,10 +71,9 @@ pub(super) fn client_event(c: &mut ClientPane, ev: NetEvent, now: Instant) {
             delay,
             lost,
         } => {
-            let (wait, lost) = crate::present::describe_retry(delay, lost);
             c.note(
                 ts,
-                format!("#{conn} retry {attempt} in {wait}{lost}"),
+                format!("#{conn} {}", retry(attempt, delay, lost)),
                 false,
             );
             c.state = LinkState::Waiting {
