@@ -7,6 +7,8 @@
 #
 #   scripts/bench.sh                 # REPEAT=5 SECS=5 by default (about 15 minutes)
 #   REPEAT=1 SECS=2 scripts/bench.sh # a quick look
+#   BASE=/tmp/wsprobe-old scripts/bench.sh   # also an earlier build, side by side in the same run
+#   LOADS="throughput" scripts/bench.sh      # only some of the loads (rtt throughput bandwidth tail)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,7 +32,11 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 W=target/release/wsprobe
 EX=target/release/examples
 SERVERS=(wsprobe wsprobe-dashboard bare-echo websocat python-websockets)
-LOADS=(rtt throughput bandwidth tail)
+if [ -n "${BASE:-}" ]; then
+  [ -x "$BASE" ] || { echo "BASE=$BASE is not an executable" >&2; exit 2; }
+  SERVERS=(wsprobe wsprobe-base "${SERVERS[@]:1}")
+fi
+read -r -a LOADS <<< "${LOADS:-rtt throughput bandwidth tail}"
 PID=""
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -47,6 +53,7 @@ start_server() { # name port
   local name=$1 port=$2 addr=127.0.0.1:$2
   case $name in
     wsprobe) "$W" server "$addr" --no-tui -q >/dev/null 2>&1 & ;;
+    wsprobe-base) "$BASE" server "$addr" --no-tui -q >/dev/null 2>&1 & ;;
     # The dashboard open in a pseudo-terminal of 120x40, drawing as a user would see it.
     wsprobe-dashboard) TERM=xterm-256color script -qfec "stty cols 120 rows 40; exec $W server $addr" /dev/null >/dev/null 2>&1 & ;;
     bare-echo) "$EX/bare_echo" "$addr" >/dev/null 2>&1 & ;;
@@ -130,13 +137,19 @@ print(f"{version(['target/release/wsprobe', '--version'])}, {version(['target/be
 print()
 print("| server | RTT p50 / p99, 1 conn (µs) | msgs/s, 50 conns × 16 in flight | MB/s, 1 MiB messages | p99 / p99.9 at 1000 conns, 20k msgs/s (µs) | failed checks |")
 print("|---|---|---|---|---|---|")
-for s in ["wsprobe", "wsprobe-dashboard", "bare-echo", "websocat", "python-websockets"]:
+for s in ["wsprobe", "wsprobe-base", "wsprobe-dashboard", "bare-echo", "websocat", "python-websockets"]:
+    if not any(k[0] == s for k in vals):
+        continue
     bad = sum(med(s, l, "bad") for l in ["rtt", "throughput", "bandwidth", "tail"])
     print(f"| {s} | {med(s,'rtt','p50'):.0f} / {med(s,'rtt','p99'):.0f} | {med(s,'throughput','msgs'):,.0f} | "
           f"{med(s,'bandwidth','mbs'):.1f} | {med(s,'tail','p99'):.0f} / {med(s,'tail','p999'):.0f} | {bad:.0f} |")
 print()
 w, d, b = med("wsprobe", "throughput", "msgs"), med("wsprobe-dashboard", "throughput", "msgs"), med("bare-echo", "throughput", "msgs")
 print(f"- wsprobe headless / bare echo, msgs/s: **{w / b:.2f}×**; dashboard open / headless: **{d / w:.2f}×**")
+if any(k[0] == "wsprobe-base" for k in vals):
+    base = med("wsprobe-base", "throughput", "msgs")
+    print(f"- wsprobe / wsprobe-base (an earlier build, same run), msgs/s: **{w / base:.2f}×**; "
+          f"1 MiB MB/s: **{med('wsprobe', 'bandwidth', 'mbs') / med('wsprobe-base', 'bandwidth', 'mbs'):.2f}×**")
 for peer in ["websocat", "python-websockets"]:
     ratios = [f"{l} {med('wsprobe', l, k) / med(peer, l, k):.1f}×" if k in ('msgs', 'mbs') else f"{l} {med(peer, l, k) / med('wsprobe', l, k):.1f}×"
               for l, k in [("throughput", "msgs"), ("bandwidth", "mbs"), ("rtt", "p50"), ("tail", "p99")]]
