@@ -9,6 +9,7 @@
 #   REPEAT=1 SECS=2 scripts/bench.sh # a quick look
 #   BASE=/tmp/wsprobe-old scripts/bench.sh   # also an earlier build, side by side in the same run
 #   LOADS="throughput" scripts/bench.sh      # only some of the loads (rtt throughput bandwidth tail)
+#   ONLY="wsprobe wsprobe-base" BASE=... LOADS=throughput REPEAT=12 scripts/bench.sh   # an A/B
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +38,9 @@ if [ -n "${BASE:-}" ]; then
   SERVERS=(wsprobe wsprobe-base "${SERVERS[@]:1}")
 fi
 read -r -a LOADS <<< "${LOADS:-rtt throughput bandwidth tail}"
+if [ -n "${ONLY:-}" ]; then read -r -a SERVERS <<< "$ONLY"; fi
+# The yardsticks (loadgen, raw TCP) run with the full set only.
+YARDSTICKS=$([ -z "${ONLY:-}" ] && echo 1 || echo 0)
 PID=""
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -105,6 +109,7 @@ PY
     done
   done
   # The independent load generator against the bare echo, and the raw TCP floor.
+  [ "$YARDSTICKS" = 1 ] || continue
   port=$(free_port)
   start_server bare-echo "$port"
   lg=$("$EX/loadgen" "ws://127.0.0.1:$port" 50 16 "$SECS" | awk '{print $2}')

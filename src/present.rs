@@ -201,6 +201,22 @@ pub fn format_duration(d: Duration) -> String {
     }
 }
 
+/// A message that never left: `not sent: text 4B (the connection had closed) hi`.
+pub fn not_sent(kind: FrameKind, payload: &[u8], reason: &str, preview_chars: usize) -> String {
+    let preview = payload_preview(kind, payload, preview_chars);
+    let sep = if preview.is_empty() { "" } else { " " };
+    format!(
+        "not sent: {} ({}){sep}{preview}",
+        frame_summary(kind, payload.len(), None),
+        escape_text(reason, PREVIEW_CHARS)
+    )
+}
+
+/// A client that went before its handshake was done (a probe, a health check).
+pub fn left_early(peer: std::net::SocketAddr) -> String {
+    format!("{peer} disconnected before completing the WebSocket handshake")
+}
+
 /// A reconnect, in the timeline and in lines: `retry 2 in 500ms, 3 echoes lost`
 /// (the delay in whole milliseconds; the echoes the dropped connection took).
 pub fn retry(attempt: u32, delay: Duration, lost: u64) -> String {

@@ -112,4 +112,26 @@ mod tests {
         assert!(parse_percent("101%").is_err());
         assert!(parse_percent("lots").is_err());
     }
+
+    #[test]
+    fn close_codes_are_those_a_peer_may_send() {
+        assert_eq!(parse_close_code("1000"), Ok(1000));
+        assert_eq!(parse_close_code(" 4001 "), Ok(4001));
+        assert!(parse_close_code("1005")
+            .unwrap_err()
+            .contains("cannot be sent"));
+        assert!(parse_close_code("2999").is_err());
+        assert!(parse_close_code("bye")
+            .unwrap_err()
+            .contains("not a close code"));
+    }
+
+    #[test]
+    fn speeds() {
+        assert_eq!(parse_speed("2"), Ok(2.0));
+        assert_eq!(parse_speed("10x"), Ok(10.0));
+        assert_eq!(parse_speed("0"), Ok(0.0));
+        assert!(parse_speed("-1").is_err());
+        assert!(parse_speed("fast").is_err());
+    }
 }

@@ -29,12 +29,6 @@ const PLAIN: Theme = Theme { no_color: true };
 const WIDTH: u16 = 120;
 const HEIGHT: u16 = 30;
 
-/// Input history stays off: nothing typed here reaches the user's history file.
-/// (Every test of this binary sets the same value, so running them in parallel is fine.)
-fn no_history() {
-    std::env::set_var("WSPROBE_HISTORY", "");
-}
-
 /// A keyboard: what is sent on the sender comes out of the stream the loop reads.
 /// The stream ends (and with it the loop) only when the sender is dropped.
 fn keyboard() -> (
@@ -206,6 +200,8 @@ fn server_only(server: Server) -> Setup {
         client: None,
         server: Some(server),
         keep: 1000,
+        // Nothing typed here reaches the user's history file.
+        history: false,
         hint: None,
         replay: None,
     }
@@ -229,7 +225,6 @@ fn count(log: &LogView, dir: Direction) -> u64 {
 /// screen); Ctrl-C ends the loop, closing the client's connection.
 #[tokio::test]
 async fn demo_sends_what_is_typed_shows_the_echo_and_quits_on_ctrl_c() {
-    no_history();
     let server = server(ServerConfig::default()).await;
     let url = server.url();
     let uri = parse_ws_url(&url).expect("the server's URL");
@@ -243,6 +238,8 @@ async fn demo_sends_what_is_typed_shows_the_echo_and_quits_on_ctrl_c() {
         }),
         server: Some(server),
         keep: 1000,
+        // Nothing typed here reaches the user's history file.
+        history: false,
         hint: None,
         replay: None,
     })
@@ -315,7 +312,6 @@ async fn demo_sends_what_is_typed_shows_the_echo_and_quits_on_ctrl_c() {
 /// with no key pressed: the server's clients are told 1001 Going Away.
 #[tokio::test]
 async fn shutdown_ends_the_loop_and_closes_the_servers_clients() {
-    no_history();
     let server = server(ServerConfig::default()).await;
     let url = server.url();
     let dashboard = Dashboard::start(server_only(server)).expect("start the server dashboard");
@@ -366,7 +362,6 @@ async fn shutdown_ends_the_loop_and_closes_the_servers_clients() {
 /// runs, on the screen and in the server's live switches; `q` quits.
 #[tokio::test]
 async fn fault_keys_flip_the_servers_live_switches() {
-    no_history();
     let server = server(ServerConfig {
         faults: Faults {
             drop_percent: 10.0,

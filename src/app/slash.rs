@@ -77,16 +77,7 @@ fn parse_close(args: &str) -> Result<SlashCommand, String> {
         Some((c, r)) => (c, r.trim()),
         None => (args, ""),
     };
-    let code: u16 = code
-        .parse()
-        .map_err(|_| format!("/close: `{code}` is not a close code (1000, 4000…)"))?;
-    // Codes a peer may send on the wire (RFC 6455 §7.4).
-    let sendable = matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999);
-    if !sendable {
-        return Err(format!(
-            "/close: {code} cannot be sent; use 1000–1003, 1007–1014 or 3000–4999"
-        ));
-    }
+    let code = crate::units::parse_close_code(code).map_err(|e| format!("/close: {e}"))?;
     if reason.len() > 123 {
         return Err("/close: the reason must fit in 123 bytes".into());
     }

@@ -6,7 +6,10 @@ use tokio::io::AsyncWriteExt;
 use crate::escape::escape_bytes;
 use crate::net::{NetEvent, Side};
 use crate::present::format_duration;
-use crate::present::{arrow, clock, ending, frame_summary, payload_preview, retry, PREVIEW_CHARS};
+use crate::present::{
+    arrow, clock, ending, frame_summary, left_early, not_sent, payload_preview, retry,
+    PREVIEW_CHARS,
+};
 use crate::record::schema::Event;
 use crate::record::Record;
 
@@ -177,19 +180,15 @@ pub fn human_line(side: Side, ev: &NetEvent) -> String {
             payload,
             reason,
         } => {
-            let preview = payload_preview(*kind, payload, PREVIEW_CHARS);
-            let sep = if preview.is_empty() { "" } else { " " };
             format!(
-                "{} #{conn} not sent: {} ({}){sep}{preview}",
+                "{} #{conn} {}",
                 clock(*ts),
-                frame_summary(*kind, payload.len(), None),
-                escape_bytes(reason.as_bytes(), PREVIEW_CHARS)
+                not_sent(*kind, payload, reason, PREVIEW_CHARS)
             )
         }
-        NetEvent::LeftBeforeHandshake { ts, peer } => format!(
-            "{} {peer} disconnected before completing the WebSocket handshake",
-            clock(*ts)
-        ),
+        NetEvent::LeftBeforeHandshake { ts, peer } => {
+            format!("{} {}", clock(*ts), left_early(*peer))
+        }
         NetEvent::Error { conn, ts, message } => {
             let id = conn.map(|c| format!(" #{c}")).unwrap_or_default();
             format!(

@@ -24,10 +24,27 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message;
 
-/// Where net hands every event for a recording (`--record`). Lossless: net awaits
-/// room (`send(ev).await`), so a recording loses nothing; the echo slows to the
-/// disk's pace instead. Whoever reads it decides what the events become.
-pub type Tap = mpsc::Sender<NetEvent>;
+/// Where a recording hears of one side's events. Lossless: net waits for room
+/// (`send(ev).await`), so a recording loses nothing; the echo slows to the disk's
+/// pace instead. Both sides share one queue, so what reads it sees the events in
+/// the order they were handed over.
+#[derive(Clone, Debug)]
+pub struct Tap {
+    side: Side,
+    queue: mpsc::Sender<(Side, NetEvent)>,
+}
+
+impl Tap {
+    pub fn new(side: Side, queue: mpsc::Sender<(Side, NetEvent)>) -> Tap {
+        Tap { side, queue }
+    }
+
+    /// Hands an event over, waiting for room; the event comes back when no
+    /// one reads the queue any more.
+    pub async fn send(&self, ev: NetEvent) -> Result<(), NetEvent> {
+        self.queue.send((self.side, ev)).await.map_err(|e| e.0 .1)
+    }
+}
 
 /// Identifies one connection for the lifetime of a server or client.
 pub type ConnId = u64;

@@ -19,6 +19,17 @@ use crate::net::{
 };
 use crate::present::ClientTotals;
 
+/// A word this version does not know (a later version's side, direction or
+/// kind) reads as none: the record is kept, and what needs the word passes it over.
+fn lenient<'de, D, T>(de: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let value = Option::<serde_json::Value>::deserialize(de)?;
+    Ok(value.and_then(|v| serde_json::from_value(v).ok()))
+}
+
 /// What a record that is not a frame tells.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -55,16 +66,28 @@ pub struct Record {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conn: Option<u64>,
     /// In recordings: "server" or "client", the side of wsprobe that saw it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
     pub side: Option<Side>,
     /// Connection and program events; a frame has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<Event>,
 
     // Frames.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
     pub dir: Option<Direction>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
     pub kind: Option<FrameKind>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub len: Option<usize>,
@@ -612,5 +635,11 @@ mod tests {
         assert_eq!(r.event, Some(Event::Unknown));
         assert_eq!(r.cause, Some(Cause::Error));
         assert!(r.to_event(ts()).is_none());
+        let r: Record = serde_json::from_str(
+            r#"{"ts":"2026-11-28T20:00:00Z","side":"relay","dir":"sideways","kind":"hologram","conn":1}"#,
+        )
+        .unwrap();
+        assert_eq!((r.side, r.dir, r.kind), (None, None, None));
+        assert_eq!(r.conn, Some(1), "the rest of the record is kept");
     }
 }

@@ -134,8 +134,8 @@ impl Script {
                 }
                 if start.is_none() {
                     // The spacing counts from when the first message was taken,
-                    // not from when the file began to play: a slow start (a busy
-                    // machine, a connect) must not squeeze the first gap.
+                    // not from when the file began to play: the reader thread
+                    // starting late on a busy machine must not squeeze the first gap.
                     match tx.reserve().await {
                         Ok(room) => drop(room),
                         Err(_) => break,

@@ -1,9 +1,10 @@
 //! `--record FILE`: every event and frame as JSON Lines, written by a thread of
-//! its own. Each side hands its events over through a [`Tap`], a bounded channel
-//! whose senders wait for room (a recording loses nothing; the echo slows down to
-//! the disk's pace instead), and whatever was handed over (a completed send) before
-//! [`Recording::finish`] is called is on disk when it returns, which the guard's
-//! `Drop` calls on every way out, unwinding panics included.
+//! its own. Each side hands its events over through a [`Tap`] into one bounded
+//! queue whose senders wait for room (a recording loses nothing; the echo slows
+//! down to the disk's pace instead), so the file has the events in the order they
+//! were handed over. Whatever was handed over (a completed send) before
+//! [`Recording::finish`] is called is on disk when it returns, and `Recording`'s
+//! `Drop` calls it on every way out, unwinding panics included.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -16,8 +17,8 @@ use tokio::sync::mpsc;
 use super::schema::Record;
 use crate::net::{NetEvent, Side, Tap};
 
-/// Events waiting for the writer, per side; beyond this, senders wait.
-const QUEUE: usize = 8192;
+/// Events waiting for the writer; beyond this, senders wait.
+const QUEUE: usize = 16384;
 /// How long an exit waits for the writer to catch up.
 const FINISH_WAIT: Duration = Duration::from_secs(5);
 
@@ -29,8 +30,7 @@ type FinishRequest = std::sync::mpsc::SyncSender<()>;
 /// (connection tasks may outlive this), so it is never joined: `finish` waits for
 /// what matters, the lines on disk.
 pub struct Recording {
-    server: Tap,
-    client: Tap,
+    queue: mpsc::Sender<(Side, NetEvent)>,
     finish: mpsc::UnboundedSender<FinishRequest>,
     path: PathBuf,
     error: Arc<Mutex<Option<String>>>,
@@ -41,11 +41,10 @@ impl Recording {
     pub fn start(path: &Path) -> Result<Recording, String> {
         let file = File::create(path)
             .map_err(|e| format!("cannot create the recording {}: {e}", path.display()))?;
-        let (server, server_rx) = mpsc::channel(QUEUE);
-        let (client, client_rx) = mpsc::channel(QUEUE);
+        let (queue, events) = mpsc::channel(QUEUE);
         let (finish, finish_rx) = mpsc::unbounded_channel();
         let error = Arc::new(Mutex::new(None));
-        // The writer waits on both sides and on `finish` at once: a small runtime
+        // The writer waits on the events and on `finish` at once: a small runtime
         // of its own, on its own thread, away from the echo's.
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
@@ -57,11 +56,10 @@ impl Recording {
         };
         std::thread::Builder::new()
             .name("wsprobe-recorder".into())
-            .spawn(move || runtime.block_on(writer.run(server_rx, client_rx, finish_rx)))
+            .spawn(move || runtime.block_on(writer.run(events, finish_rx)))
             .map_err(|e| format!("cannot start the recorder: {e}"))?;
         Ok(Recording {
-            server,
-            client,
+            queue,
             finish,
             path: path.to_path_buf(),
             error,
@@ -70,10 +68,7 @@ impl Recording {
 
     /// Where one side hands its events over; every clone feeds the same file.
     pub fn tap(&self, side: Side) -> Tap {
-        match side {
-            Side::Server => self.server.clone(),
-            Side::Client => self.client.clone(),
-        }
+        Tap::new(side, self.queue.clone())
     }
 
     pub fn path(&self) -> &Path {
@@ -107,27 +102,22 @@ struct Writer {
 }
 
 impl Writer {
-    /// Writes events as they come from either side until every tap is gone, or
-    /// until the disk fails (then the taps' senders get an error, and the error is
-    /// kept for `finish`).
+    /// Writes events as they come until every tap is gone, or until the disk
+    /// fails (then the taps' senders get an error, and the error is kept for
+    /// `finish`).
     async fn run(
         mut self,
-        mut server: mpsc::Receiver<NetEvent>,
-        mut client: mpsc::Receiver<NetEvent>,
+        mut events: mpsc::Receiver<(Side, NetEvent)>,
         mut finishing: mpsc::UnboundedReceiver<FinishRequest>,
     ) {
         let mut asked = true;
         loop {
             let result = tokio::select! {
-                Some(ev) = server.recv() => self.write(Side::Server, &ev),
-                Some(ev) = client.recv() => self.write(Side::Client, &ev),
+                Some((side, ev)) = events.recv() => self.write(side, &ev),
                 request = finishing.recv(), if asked => match request {
                     Some(done) => {
                         // Every send completed before `finish` was called is queued by now.
-                        let result = self
-                            .drain(&mut server, Side::Server)
-                            .and_then(|()| self.drain(&mut client, Side::Client))
-                            .and_then(|()| self.out.flush());
+                        let result = self.drain(&mut events).and_then(|()| self.out.flush());
                         if let Err(e) = result {
                             return self.failed(e);
                         }
@@ -144,7 +134,7 @@ impl Writer {
             };
             // Flushed whenever the writer catches up.
             let result = result.and_then(|()| {
-                if server.is_empty() && client.is_empty() {
+                if events.is_empty() {
                     self.out.flush()
                 } else {
                     Ok(())
@@ -157,12 +147,11 @@ impl Writer {
         let _ = self.out.flush();
     }
 
-    /// Writes what one side had queued when asked; later sends do not keep
-    /// `finish` waiting.
-    fn drain(&mut self, rx: &mut mpsc::Receiver<NetEvent>, side: Side) -> std::io::Result<()> {
-        for _ in 0..rx.len() {
-            match rx.try_recv() {
-                Ok(ev) => self.write(side, &ev)?,
+    /// Writes what was queued when asked; later sends do not keep `finish` waiting.
+    fn drain(&mut self, events: &mut mpsc::Receiver<(Side, NetEvent)>) -> std::io::Result<()> {
+        for _ in 0..events.len() {
+            match events.try_recv() {
+                Ok((side, ev)) => self.write(side, &ev)?,
                 Err(_) => break,
             }
         }
@@ -251,6 +240,15 @@ mod tests {
                 .count()
         };
         assert_eq!((side("server"), side("client")), (20_000, 20_000));
+        // In the order they were handed over: server, client, server, client...
+        let sides: Vec<bool> = text
+            .lines()
+            .map(|l| l.contains(r#""side":"server""#))
+            .collect();
+        assert!(
+            sides.iter().enumerate().all(|(i, s)| *s == (i % 2 == 0)),
+            "the two sides' lines interleave as they were sent"
+        );
         drop((server, client, recording));
         let _ = std::fs::remove_file(&path);
     }

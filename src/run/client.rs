@@ -45,6 +45,7 @@ pub async fn run(args: ClientArgs, out: &Options, rec: Option<&Recording>) -> an
             }),
             server: None,
             keep: out.keep,
+            history: true,
             hint: with_recording(None, rec),
             replay: None,
         })

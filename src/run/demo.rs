@@ -38,6 +38,7 @@ pub async fn run(out: &Options, rec: Option<&Recording>) -> anyhow::Result<u8> {
             }),
             server: Some(server),
             keep: out.keep,
+            history: true,
             hint: with_recording(
                 Some(
                     " demo · in two terminals: wsprobe server  +  wsprobe client ws://127.0.0.1:8765"

@@ -46,6 +46,7 @@ pub async fn run(args: ServerArgs, out: &Options, rec: Option<&Recording>) -> an
             client: None,
             server: Some(server),
             keep: out.keep,
+            history: true,
             // One row per line, wrapped rather than cut: the `--ca` command must be whole.
             hint: with_recording(hint.map(|h| format!(" {}", h.replace('\n', "\n "))), rec),
             replay: None,

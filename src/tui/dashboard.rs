@@ -57,6 +57,8 @@ pub struct Dashboard {
     repeats: Vec<JoinHandle<()>>,
     /// A replay's clock is the recording's: it stops at the last record.
     replaying: bool,
+    /// Lines sent go into the input history.
+    save_history: bool,
 }
 
 /// How the dashboard ended: its last state, and what is left to say.
@@ -69,10 +71,10 @@ impl Dashboard {
     /// Starts the connections (or reads the recording) of `setup`.
     pub fn start(setup: Setup) -> anyhow::Result<Dashboard> {
         let replaying = setup.replay.is_some();
-        let history = if replaying {
-            Vec::new()
-        } else {
+        let history = if setup.history {
             history::load()
+        } else {
+            Vec::new()
         };
         let (client_url, server_url) = match &setup.replay {
             Some(file) => {
@@ -120,6 +122,7 @@ impl Dashboard {
             har: None,
             repeats: Vec::new(),
             replaying,
+            save_history: setup.history,
         };
         if let Some(server) = setup.server {
             let (tx, rx) = mpsc::channel(SERVER_EVENTS);
@@ -206,9 +209,7 @@ impl Dashboard {
                     None => break,
                 },
                 _ = render.tick(), if self.state.dirty => {
-                    if !self.replaying {
-                        self.apply(self.links.sample());
-                    }
+                    self.sample();
                     let mut positions = Drawn::default();
                     terminal
                         .draw(|f| positions = ui::draw(f, &self.state, theme))
@@ -221,7 +222,7 @@ impl Dashboard {
                 }
                 _ = tick.tick() => {
                     if !self.replaying {
-                        self.apply(self.links.sample());
+                        self.sample();
                         self.apply(tick_now());
                     }
                     self.repeats.retain(|t| !t.is_finished());
@@ -283,12 +284,21 @@ impl Dashboard {
             t.abort();
         }
         if !self.replaying {
-            self.apply(self.links.sample());
+            // The summary's counts and time are as the session ended.
+            self.sample();
+            self.apply(tick_now());
         }
         Ok(Farewell {
             state: self.state,
             har: self.har,
         })
+    }
+
+    /// Tells the state the counters that moved.
+    fn sample(&mut self) {
+        if let Some(counts) = self.links.sample() {
+            self.apply(counts);
+        }
     }
 
     /// Hands one message to `update` and carries out what it asks.
@@ -311,6 +321,8 @@ impl Dashboard {
             match fx {
                 Effect::Send { to, cmd } => {
                     let Some(queue) = self.links.queue(to) else {
+                        // `update` only sends to connections it saw open.
+                        debug_assert!(false, "no queue for {to:?}");
                         continue;
                     };
                     // A full queue (a /repeat in flight, a slow peer) must not stall
@@ -328,6 +340,7 @@ impl Dashboard {
                     text,
                 } => {
                     let Some(queue) = self.links.queue(to) else {
+                        debug_assert!(false, "no queue for {to:?}");
                         continue;
                     };
                     self.repeats.push(tokio::spawn(async move {
@@ -342,7 +355,11 @@ impl Dashboard {
                         }
                     }));
                 }
-                Effect::SaveHistory(line) => history::append(&line),
+                Effect::SaveHistory(line) => {
+                    if self.save_history {
+                        history::append(&line);
+                    }
+                }
                 Effect::SetFaults { delay_on, drop_on } => self.links.set_faults(delay_on, drop_on),
             }
         }

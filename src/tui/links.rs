@@ -10,11 +10,13 @@ use tokio::sync::mpsc;
 
 use crate::app::{Msg, Target};
 use crate::net::server::faults::Switches;
-use crate::net::{ConnCounters, ConnId, NetCommand, NetEvent, Side};
+use crate::net::{ConnCounters, ConnId, CounterSnapshot, NetCommand, NetEvent, Side};
 
 struct Link {
     counters: Arc<ConnCounters>,
     commands: mpsc::Sender<NetCommand>,
+    /// What the state was last told.
+    told: CounterSnapshot,
 }
 
 #[derive(Default)]
@@ -24,6 +26,7 @@ pub struct Links {
     /// The client's queue, which outlives a dropped connection under --reconnect.
     client: Option<mpsc::Sender<NetCommand>>,
     not_shown: Option<Arc<AtomicU64>>,
+    not_shown_told: u64,
     switches: Option<Arc<Switches>>,
 }
 
@@ -49,6 +52,7 @@ impl Links {
                     Link {
                         counters: o.counters.clone(),
                         commands: o.commands.clone(),
+                        told: CounterSnapshot::default(),
                     },
                 );
                 None
@@ -61,29 +65,47 @@ impl Links {
         }
     }
 
-    /// The counts of every open connection.
-    pub fn sample(&self) -> Msg {
-        self.counts(
-            self.open
-                .iter()
-                .map(|(&(side, id), l)| (side, id, l.counters.snapshot()))
-                .collect(),
-        )
+    /// The counts that changed since the state was last told, if any did:
+    /// thousands of idle connections cost a comparison each, not a message.
+    pub fn sample(&mut self) -> Option<Msg> {
+        let mut changed = Vec::new();
+        for (&(side, id), link) in self.open.iter_mut() {
+            let now = link.counters.snapshot();
+            if now != link.told {
+                link.told = now;
+                changed.push((side, id, now));
+            }
+        }
+        let not_shown = self.not_shown();
+        if changed.is_empty() && not_shown == self.not_shown_told {
+            return None;
+        }
+        self.not_shown_told = not_shown;
+        Some(Msg::Counts {
+            conns: changed,
+            not_shown,
+        })
     }
 
     /// The counts of one connection, if it is open.
-    pub fn sample_one(&self, side: Side, conn: ConnId) -> Option<Msg> {
-        let link = self.open.get(&(side, conn))?;
-        Some(self.counts(vec![(side, conn, link.counters.snapshot())]))
+    pub fn sample_one(&mut self, side: Side, conn: ConnId) -> Option<Msg> {
+        let link = self.open.get_mut(&(side, conn))?;
+        link.told = link.counters.snapshot();
+        let told = link.told;
+        Some(self.counts(vec![(side, conn, told)]))
     }
 
-    fn counts(&self, conns: Vec<(Side, ConnId, crate::net::CounterSnapshot)>) -> Msg {
+    fn not_shown(&self) -> u64 {
+        self.not_shown
+            .as_ref()
+            .map_or(0, |n| n.load(Ordering::Relaxed))
+    }
+
+    fn counts(&mut self, conns: Vec<(Side, ConnId, CounterSnapshot)>) -> Msg {
+        self.not_shown_told = self.not_shown();
         Msg::Counts {
             conns,
-            not_shown: self
-                .not_shown
-                .as_ref()
-                .map_or(0, |n| n.load(Ordering::Relaxed)),
+            not_shown: self.not_shown_told,
         }
     }
 

@@ -44,6 +44,8 @@ pub struct Setup {
     pub server: Option<Server>,
     pub keep: usize,
     pub hint: Option<String>,
+    /// Input history: read at the start, each line sent added (off in tests).
+    pub history: bool,
     /// `wsprobe replay`: a recording shown read-only instead of live connections.
     pub replay: Option<RecordingFile>,
 }
@@ -57,6 +59,7 @@ impl Setup {
             server: None,
             keep,
             hint: None,
+            history: false,
             replay: Some(file),
         }
     }

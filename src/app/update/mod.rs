@@ -84,6 +84,8 @@ fn net(state: &mut AppState, pane: Side, ev: NetEvent) {
 
 /// A message that never left, for the timeline and the events view.
 fn not_sent_note(conn: ConnId, kind: FrameKind, payload: &[u8], reason: &str) -> String {
-    let preview = crate::present::payload_preview(kind, payload, 40);
-    format!("#{conn} not sent ({reason}): {preview}")
+    format!(
+        "#{conn} {}",
+        crate::present::not_sent(kind, payload, reason, 40)
+    )
 }

@@ -92,11 +92,7 @@ pub(super) fn server_event(s: &mut ServerPane, ev: NetEvent, now: Instant) {
         }
         NetEvent::LeftBeforeHandshake { ts, peer } => {
             s.left_early += 1;
-            s.note(
-                ts,
-                format!("{peer} disconnected before completing the WebSocket handshake"),
-                false,
-            );
+            s.note(ts, crate::present::left_early(peer), false);
         }
         NetEvent::Reconnecting { .. } => {}
     }

@@ -123,8 +123,9 @@ pub(super) fn submit_client(c: &mut ClientPane, fx: &mut Vec<Effect>, popup: &mu
         return;
     };
     // While --reconnect waits, the queue outlives the connection: what is sent
-    // now goes out after the next connect and its init messages.
-    let waiting = matches!(c.state, LinkState::Waiting { .. });
+    // now goes out after the next connect and its init messages. Before the
+    // first connection there is no queue yet: nothing can be sent.
+    let waiting = matches!(c.state, LinkState::Waiting { .. }) && c.conn.is_some();
     if c.state != LinkState::Open && !waiting {
         c.input_error = Some("not connected: nothing can be sent".into());
         return;

@@ -726,3 +726,38 @@ fn while_reconnecting_typed_messages_wait_in_the_queue_and_close_stops() {
         }
     ));
 }
+
+#[test]
+fn waiting_to_retry_before_any_connection_sends_nothing() {
+    // --reconnect against a server that was never up: no queue exists yet, so
+    // the line stays in the box with the reason (it must not vanish).
+    let (mut s, _) = state(Mode::Client);
+    for ev in [
+        NetEvent::Error {
+            conn: Some(1),
+            ts: Utc::now(),
+            message: "connection refused".into(),
+        },
+        NetEvent::Reconnecting {
+            conn: 2,
+            ts: Utc::now(),
+            attempt: 1,
+            delay: Duration::from_secs(1),
+            lost: 0,
+        },
+    ] {
+        let _ = update(&mut s, Msg::Net(Side::Client, ev));
+    }
+    assert!(matches!(
+        s.client.as_ref().unwrap().state,
+        LinkState::Waiting { .. }
+    ));
+    for ch in "early".chars() {
+        let _ = update(&mut s, Msg::Action(Action::Edit(Edit::Char(ch))));
+    }
+    let fx = update(&mut s, Msg::Action(Action::Submit));
+    assert!(fx.is_empty(), "{fx:?}");
+    let c = s.client.as_ref().unwrap();
+    assert!(c.input_error.as_deref().unwrap().contains("not connected"));
+    assert_eq!(c.input.text(), "early", "the text stays for later");
+}
