@@ -86,8 +86,14 @@ load_args() {
 record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >> "$RAW"; }
 
 for rep in $(seq "$REPEAT"); do
+  # Every other repeat runs the servers in reverse: the order within a repeat
+  # moves a result by a few per cent on these machines, so no server always goes first.
+  order=("${SERVERS[@]}")
+  if [ $((rep % 2)) = 0 ]; then
+    order=(); for ((i=${#SERVERS[@]}-1; i>=0; i--)); do order+=("${SERVERS[$i]}"); done
+  fi
   for load in "${LOADS[@]}"; do
-    for server in "${SERVERS[@]}"; do
+    for server in "${order[@]}"; do
       port=$(free_port)
       start_server "$server" "$port"
       # shellcheck disable=SC2046
