@@ -4,13 +4,14 @@
 # real binary in tmux (installed with apt-get if missing); loopback only, bounded.
 #
 #   scripts/dashboard-bench.sh            # FLOOD_SECS=60 RATE=20000
+#   BIN=/tmp/wsprobe-old scripts/dashboard-bench.sh   # an earlier build, to compare
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FLOOD_SECS=${FLOOD_SECS:-60}
 RATE=${RATE:-20000}
 command -v tmux >/dev/null || { apt-get update -qq && apt-get install -y -qq tmux; }
 cargo build --release --quiet --bin wsprobe
-W=$PWD/target/release/wsprobe
+W=${BIN:-$PWD/target/release/wsprobe}
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 S=wsprobe-dash-$$
 tmux new-session -d -s "$S" -x 120 -y 40 "exec env WSPROBE_HISTORY= $W server 127.0.0.1:$PORT"

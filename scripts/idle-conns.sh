@@ -6,13 +6,14 @@
 #
 #   scripts/idle-conns.sh              # N=10000 HOLD=20
 #   DASHBOARD=1 scripts/idle-conns.sh
+#   BIN=/tmp/wsprobe-old scripts/idle-conns.sh   # an earlier build, to compare
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-10000}
 HOLD=${HOLD:-20}
 ulimit -n $((N * 2 + 1024)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 cargo build --release --quiet --bin wsprobe --example idle_conns
-W=$PWD/target/release/wsprobe
+W=${BIN:-$PWD/target/release/wsprobe}
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
 if [ "${DASHBOARD:-0}" = 1 ]; then
