@@ -18,7 +18,7 @@ tmux new-session -d -s "$S" -x 120 -y 40 "exec env WSPROBE_HISTORY= $W server 12
 trap 'tmux kill-session -t $S 2>/dev/null || true' EXIT
 sleep 1
 PID=$(tmux display -p -t "$S" '#{pane_pid}')
-[ "$(cat /proc/$PID/comm)" = wsprobe ] || { echo "could not find the wsprobe process" >&2; exit 1; }
+[ "$(cat /proc/$PID/comm)" = "$(basename "$W" | cut -c1-15)" ] || { echo "could not find the wsprobe process" >&2; exit 1; }
 TCK=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$PID/status"; }
