@@ -16,7 +16,6 @@ use crate::present::ClientTotals;
 use crate::record::har::HarFile;
 use crate::record::sendfile::Script;
 use crate::record::Record;
-use crate::signal::shutdown_signal;
 
 /// How long a close may take, queue and handshake included, before the client
 /// gives up on the connection.
@@ -43,6 +42,7 @@ pub async fn run(
     mut pipe: PipeOptions,
     mut printer: Printer,
     format: Format,
+    shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<u8> {
     let started = Instant::now();
     let echo_mode = session.echo;
@@ -93,7 +93,6 @@ pub async fn run(
     // A line read from stdin, waiting for room in the connection's queue.
     let mut pending: Option<NetCommand> = None;
     let mut outcome: Option<(Option<CloseInfo>, CloseCause)> = None;
-    let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
 
     // The close waits for room in the queue without holding up this loop, and a

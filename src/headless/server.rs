@@ -15,6 +15,10 @@ use crate::signal::shutdown_signal;
 pub const EVENT_CHANNEL: usize = 8192;
 
 pub async fn run(server: Server, mut printer: Printer) -> anyhow::Result<u8> {
+    // Listening for signals before saying "listening": a supervisor may stop
+    // the server the moment it reads that line.
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
     printer.listening(&server.url());
     printer.flush().await;
     let not_shown = server.not_shown();
@@ -22,8 +26,6 @@ pub async fn run(server: Server, mut printer: Printer) -> anyhow::Result<u8> {
     let (tx, mut rx) = mpsc::channel(EVENT_CHANNEL);
     let accept = tokio::spawn(server.run(tx));
     let mut reported_missing = 0u64;
-    let shutdown = shutdown_signal();
-    tokio::pin!(shutdown);
     loop {
         tokio::select! {
             ev = rx.recv() => {

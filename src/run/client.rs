@@ -9,6 +9,7 @@ use crate::net::{self, Side};
 use crate::record::har::HarFile;
 use crate::record::sendfile;
 use crate::record::Recording;
+use crate::signal::shutdown_signal;
 use crate::{app, headless, tui};
 
 use super::with_recording;
@@ -64,6 +65,7 @@ pub async fn run(args: ClientArgs, out: &Options, rec: Option<&Recording>) -> an
         pipe,
         Printer::new(out.format(), out.quiet),
         out.format(),
+        shutdown_signal(),
     )
     .await
 }

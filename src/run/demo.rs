@@ -10,6 +10,7 @@ use crate::net::client::{ClientOptions, SessionOptions};
 use crate::net::server::{Server, ServerConfig};
 use crate::net::{self, Side};
 use crate::record::Recording;
+use crate::signal::shutdown_signal;
 use crate::{app, headless, tui};
 
 use super::with_recording;
@@ -57,6 +58,8 @@ pub async fn run(out: &Options, rec: Option<&Recording>) -> anyhow::Result<u8> {
     };
     let server = Server::bind("127.0.0.1:0", config).await?;
     let url = server.url();
+    // Signals are listened for before "listening" is said.
+    let shutdown = shutdown_signal();
     let mut printer = Printer::new(out.format(), out.quiet);
     printer.listening(&url);
     printer.flush().await;
@@ -82,6 +85,7 @@ pub async fn run(out: &Options, rec: Option<&Recording>) -> anyhow::Result<u8> {
         },
         printer,
         out.format(),
+        shutdown,
     )
     .await;
     accept.abort();

@@ -67,13 +67,14 @@ impl Setup {
 
 /// Runs the dashboard on the terminal until the user quits; returns the exit code.
 pub async fn run(setup: Setup) -> anyhow::Result<u8> {
+    let shutdown = shutdown_signal();
     let dashboard = Dashboard::start(setup)?;
     let (mut terminal, guard) = terminal::init()?;
     let ended = dashboard
         .drive(
             &mut terminal,
             EventStream::new(),
-            shutdown_signal(),
+            shutdown,
             &Theme::from_env(),
             |_| {},
         )
