@@ -227,16 +227,10 @@ fn server_closing_with_an_error_code_exits_1() {
     // Input stays open (and empty) until the client is gone: with input at its
     // end at once, the client's own close could cross the server's 1011 and
     // the run would end as closed by us.
-    let mut child = wsprobe()
-        .args(["client", &url])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let input = child.stdin.take();
-    let out = support::bin::output_within(child, "the client did not end when the server closed");
-    drop(input);
+    let out = support::bin::run_with_open_input(
+        wsprobe().args(["client", &url]),
+        "the client did not end when the server closed",
+    );
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -71,6 +71,22 @@ pub fn sigterm(child: &Child) {
 
 /// Waits for a child that must end by itself; after [`super::WAIT`] kills it
 /// and fails with `never_ended`.
+/// Runs `cmd` with its input open and empty until it has ended: a client then
+/// never closes on its own (as it does at the end of its input), so what a
+/// server does first decides how the run ends.
+pub fn run_with_open_input(cmd: &mut Command, never_ended: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = child.stdin.take();
+    let out = output_within(child, never_ended);
+    drop(input);
+    out
+}
+
 pub fn output_within(mut child: Child, never_ended: &str) -> Output {
     let deadline = Instant::now() + super::WAIT;
     while child.try_wait().unwrap().is_none() {
