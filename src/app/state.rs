@@ -373,8 +373,6 @@ pub struct ClientPane {
     pub input_error: Option<String>,
     pub started: Instant,
     pub timeline: VecDeque<TimelineEntry>,
-    /// What the connections before the current one sent and received.
-    pub earlier: CounterSnapshot,
 }
 
 impl ClientPane {
@@ -397,7 +395,6 @@ impl ClientPane {
             input_error: None,
             started: now,
             timeline: VecDeque::new(),
-            earlier: CounterSnapshot::default(),
         }
     }
 
@@ -406,13 +403,6 @@ impl ClientPane {
             self.timeline.pop_front();
         }
         self.timeline.push_back(TimelineEntry { ts, text, bad });
-    }
-
-    /// Frames and bytes over every connection of the session.
-    pub fn session_counts(&self) -> CounterSnapshot {
-        let mut t = self.earlier;
-        t += self.counts;
-        t
     }
 
     /// How long the connection has been (or was) open.

@@ -166,7 +166,7 @@ pub async fn run(
                         if let Some(cmd) = pending.take() {
                             let reason = "the connection had ended before it could be sent";
                             let ev = NetEvent::not_sent(last_conn, cmd, reason);
-                            totals.not_sent += 1;
+                            totals.event(&ev);
                             printer.event(Side::Client, &ev);
                             printer.flush().await;
                         }

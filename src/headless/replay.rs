@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::output::Printer;
 use crate::net::{CounterSnapshot, NetEvent, Side};
 use crate::present::format_duration;
-use crate::present::ClientTotals;
+use crate::present::{self, ClientTotals};
 use crate::record::reader::RecordingFile;
 
 /// Prints every event of the recording, then its summary on stderr.
@@ -94,9 +94,8 @@ impl Summary {
             };
             let s = &self.server;
             lines.push(format!(
-                "server: {} connection{}, received {} ({}) sent {} ({}) in {}",
-                self.server_conns,
-                if self.server_conns == 1 { "" } else { "s" },
+                "server: {}, received {} ({}) sent {} ({}) in {}",
+                present::count(self.server_conns, "connection", "connections"),
                 s.frames_in,
                 per_sec(s.frames_in),
                 s.frames_out,

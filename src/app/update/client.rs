@@ -32,7 +32,6 @@ pub(super) fn client_event(c: &mut ClientPane, ev: NetEvent, now: Instant) {
             c.handshake = Some(o.handshake.clone());
             c.opened_at = Some(now);
             c.closed_at = None;
-            c.earlier += c.counts;
             c.counts = CounterSnapshot::default();
             c.sample = None;
         }
