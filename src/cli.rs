@@ -61,6 +61,12 @@ pub enum Command {
     /// Connect to a WebSocket server, send messages and watch what comes back
     #[command(after_help = CLIENT_EXAMPLES)]
     Client(ClientArgs),
+    /// Sit between a client and its server: pass every message on both ways, show it, steer it
+    #[command(
+        after_help = RELAY_EXAMPLES,
+        override_usage = "wsprobe relay [OPTIONS] [LISTEN] <UPSTREAM_URL>"
+    )]
+    Relay(RelayArgs),
     /// Load-test an echo server: throughput and round-trip percentiles, every echo checked
     #[command(after_help = BENCH_EXAMPLES)]
     Bench(BenchArgs),
@@ -73,6 +79,84 @@ pub enum Command {
     /// Print the man page (roff) to stdout, or write one page per command into a directory
     #[command(after_help = MAN_EXAMPLES)]
     Man(ManArgs),
+}
+
+const RELAY_EXAMPLES: &str = "\
+Examples:
+  wsprobe relay ws://127.0.0.1:9000             listen on 127.0.0.1:8765, pass on to :9000
+  wsprobe relay 127.0.0.1:0 wss://example.com   any free port (on the first line)
+  wsprobe relay ws://127.0.0.1:9000 --correlate '$.id'
+      latency of each request to the reply with the same id (JSON-RPC, GraphQL)
+  wsprobe relay ws://127.0.0.1:9000 -H 'Authorization: Bearer t' --drop-header Cookie
+  wsprobe relay ws://127.0.0.1:9000 --json      a JSON line per frame, with its direction
+  wsprobe relay ws://127.0.0.1:9000 --record relay.jsonl
+
+Point the app at ws://LISTEN instead of its server: the path and query it asks
+for are appended to UPSTREAM_URL, its headers passed on (Host rewritten), its
+subprotocol offer sent upstream and the upstream's answer passed back.";
+
+#[derive(Clone, Debug, Args)]
+pub struct RelayArgs {
+    /// Where to listen (default 127.0.0.1:8765), then the ws:// or wss:// URL of the
+    /// server to pass everything on to
+    #[arg(value_name = "ADDR_AND_URL", num_args = 1..=2, required = true, help_heading = None)]
+    pub endpoints: Vec<String>,
+
+    /// A header to send upstream, `Name: value`, replacing the client's of that name (repeatable)
+    #[arg(help_heading = "Upstream", short = 'H', long = "header", value_name = "HEADER", value_parser = parse_header)]
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+
+    /// A client header never to send upstream (repeatable)
+    #[arg(help_heading = "Upstream", long = "drop-header", value_name = "NAME", value_parser = parse_header_name)]
+    pub drop_headers: Vec<HeaderName>,
+
+    /// Give up connecting upstream (TCP, TLS and handshake) after this long; the client gets 502
+    #[arg(help_heading = "Upstream", long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, env = "WSPROBE_CONNECT_TIMEOUT")]
+    pub connect_timeout: Duration,
+
+    /// Do not verify the upstream's TLS certificate
+    #[arg(help_heading = "Upstream", short = 'k', long, env = "WSPROBE_INSECURE", value_parser = FalseyValueParser::new())]
+    pub insecure: bool,
+
+    /// Also trust the certificates in this PEM file (for the upstream)
+    #[arg(help_heading = "Upstream", long, value_name = "FILE", env = "WSPROBE_CA")]
+    pub ca: Option<PathBuf>,
+
+    /// Reach the upstream through this HTTP CONNECT proxy: http://[user:pass@]host:port
+    /// (without it, the proxy variables are read as the client reads them)
+    #[arg(help_heading = "Upstream", long, value_name = "URL", value_parser = parse_proxy_url, env = "WSPROBE_PROXY")]
+    pub proxy: Option<Proxy>,
+
+    /// Refuse messages larger than this, either way (e.g. 16MiB)
+    #[arg(help_heading = "Upstream", long, value_name = "BYTES", default_value = "64MiB", value_parser = parse_size, env = "WSPROBE_MAX_MESSAGE_SIZE")]
+    pub max_message_size: usize,
+
+    /// A request's latency is the time to the server message whose value at this
+    /// JSON path equals the request's (e.g. '$.id'); without it, to the next server message
+    #[arg(help_heading = "Latency", long, value_name = "JSONPATH", value_parser = parse_json_path, env = "WSPROBE_CORRELATE")]
+    pub correlate: Option<crate::net::relay::JsonPath>,
+
+    /// How long a client may take to send its upgrade request
+    #[arg(help_heading = "Upstream", long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, env = "WSPROBE_HANDSHAKE_TIMEOUT")]
+    pub handshake_timeout: Duration,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub dashboard: DashboardArgs,
+
+    #[command(flatten)]
+    pub record: RecordArgs,
+}
+
+fn parse_json_path(s: &str) -> Result<crate::net::relay::JsonPath, String> {
+    crate::net::relay::JsonPath::parse(s)
+}
+
+fn parse_header_name(s: &str) -> Result<HeaderName, String> {
+    HeaderName::from_bytes(s.trim().as_bytes())
+        .map_err(|_| format!("`{s}` is not a header name"))
 }
 
 const REPLAY_EXAMPLES: &str = "\

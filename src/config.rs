@@ -67,6 +67,11 @@ fn own(command: Option<&Command>) -> Own<'_> {
             dashboard: Some(&a.dashboard),
             record: Some(&a.record),
         },
+        Some(Command::Relay(a)) => Own {
+            output: Some(a.output.clone()),
+            dashboard: Some(&a.dashboard),
+            record: Some(&a.record),
+        },
         Some(Command::Replay(a)) => Own {
             output: Some(a.output.clone()),
             dashboard: Some(&a.dashboard),
@@ -91,7 +96,7 @@ pub fn resolve(cli: &Cli) -> Result<Options, UsageError> {
     let demo = cli.command.is_none();
     if cli.record.record.is_some() && !demo && own.record.is_none() {
         return Err(UsageError(
-            "--record works with `server`, `client` and the demo".into(),
+            "--record works with `server`, `client`, `relay` and the demo".into(),
         ));
     }
     let top = &cli.output;

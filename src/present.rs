@@ -6,6 +6,7 @@ use chrono::{DateTime, Local, Utc};
 use std::time::Duration;
 
 use crate::escape::{escape_bytes, escape_text, hex_preview};
+use crate::net::relay::Flow;
 use crate::net::rtt::{RttBook, RttSummary};
 use crate::net::{CloseCause, CloseInfo, Direction, Frame, FrameKind, NetEvent, Side};
 
@@ -49,6 +50,26 @@ pub fn arrow(dir: Direction) -> &'static str {
         Direction::Out => "→",
         Direction::In => "←",
     }
+}
+
+/// Which way a relayed message travels, as the relay's log shows it.
+pub fn flow_arrow(flow: Flow) -> &'static str {
+    match flow {
+        Flow::ClientToServer => "C→S",
+        Flow::ServerToClient => "S→C",
+    }
+}
+
+/// How one leg of a relayed pair ended: `client leg closed by the client 1000
+/// Normal Closure`, `server leg closed by the relay …`, `client leg dropped: …`.
+pub fn relay_ending(side: Side, close: Option<&CloseInfo>, cause: &CloseCause) -> String {
+    let leg = side.as_str();
+    let who = match cause {
+        CloseCause::Local => format!("{leg} leg closed by the relay"),
+        CloseCause::Peer => format!("{leg} leg closed by the {leg}"),
+        CloseCause::Error(e) => format!("{leg} leg dropped: {}", escape_text(e, 120)),
+    };
+    format!("{who}{}", close_code(close, 60))
 }
 
 /// `1 connection`, `2 connections`: a count with its noun in agreement.

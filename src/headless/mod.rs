@@ -2,5 +2,6 @@
 
 pub mod output;
 pub mod pipe;
+pub mod relay;
 pub mod replay;
 pub mod server;

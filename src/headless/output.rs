@@ -4,11 +4,12 @@ use chrono::Utc;
 use tokio::io::AsyncWriteExt;
 
 use crate::escape::escape_bytes;
-use crate::net::{NetEvent, Side};
+use crate::net::relay::Flow;
+use crate::net::{Direction, NetEvent, Opened, Side};
 use crate::present::format_duration;
 use crate::present::{
-    arrow, clock, ending, frame_summary, left_early, not_sent, payload_preview, retry,
-    PREVIEW_CHARS,
+    arrow, clock, ending, flow_arrow, frame_summary, left_early, not_sent, payload_preview,
+    relay_ending, retry, PREVIEW_CHARS,
 };
 use crate::record::schema::Event;
 use crate::record::Record;
@@ -74,6 +75,18 @@ impl Printer {
         }
     }
 
+    /// One event of a relay, seen on the leg to `side`.
+    pub fn relay_event(&mut self, side: Side, ev: &NetEvent) {
+        if self.quiet && matches!(ev, NetEvent::Frame(_)) {
+            return;
+        }
+        let line = match self.format {
+            Format::Json => Record::relayed(side, ev).to_line(),
+            Format::Human => relay_line(side, ev),
+        };
+        self.line(&line);
+    }
+
     /// Frames the printer was too slow to be handed.
     pub fn not_shown(&mut self, count: u64) {
         match self.format {
@@ -121,37 +134,8 @@ pub fn human_line(side: Side, ev: &NetEvent) -> String {
                 frame_summary(f.kind, f.len(), f.close.as_ref())
             )
         }
-        NetEvent::Opened(o) => {
-            let sub = o
-                .handshake
-                .subprotocol
-                .as_deref()
-                .map(|p| format!(" subprotocol={}", escape_bytes(p.as_bytes(), 100)))
-                .unwrap_or_default();
-            let tls = o
-                .handshake
-                .tls
-                .as_deref()
-                .map(|t| format!(" tls={}", t.replace(' ', "/")))
-                .unwrap_or_default();
-            // Through a proxy the peer is the proxy: say that once.
-            let peer = match o.handshake.proxy.as_deref() {
-                Some(p) => format!("via {p}"),
-                None => o.peer.to_string(),
-            };
-            let faults = o
-                .faults
-                .as_deref()
-                .map(|f| format!(" faults: {f}"))
-                .unwrap_or_default();
-            format!(
-                "{} #{} open {peer} {} → {}{sub}{tls}{faults}",
-                clock(o.ts),
-                o.conn,
-                escape_bytes(o.handshake.request_line.as_bytes(), PREVIEW_CHARS),
-                o.handshake.status
-            )
-        }
+        NetEvent::Opened(o) => format!("{} #{} open {}", clock(o.ts), o.conn, opened(o)),
+
         NetEvent::Closed {
             conn,
             ts,
@@ -197,5 +181,90 @@ pub fn human_line(side: Side, ev: &NetEvent) -> String {
                 escape_bytes(message.as_bytes(), 500)
             )
         }
+    }
+}
+
+/// An opened connection: peer, request, status, subprotocol, TLS, faults.
+fn opened(o: &Opened) -> String {
+    let sub = o
+                .handshake
+                .subprotocol
+                .as_deref()
+                .map(|p| format!(" subprotocol={}", escape_bytes(p.as_bytes(), 100)))
+                .unwrap_or_default();
+            let tls = o
+                .handshake
+                .tls
+                .as_deref()
+                .map(|t| format!(" tls={}", t.replace(' ', "/")))
+                .unwrap_or_default();
+            // Through a proxy the peer is the proxy: say that once.
+            let peer = match o.handshake.proxy.as_deref() {
+                Some(p) => format!("via {p}"),
+                None => o.peer.to_string(),
+            };
+            let faults = o
+                .faults
+                .as_deref()
+                .map(|f| format!(" faults: {f}"))
+                .unwrap_or_default();
+            format!(
+                "{peer} {} → {}{sub}{tls}{faults}",
+                escape_bytes(o.handshake.request_line.as_bytes(), PREVIEW_CHARS),
+                o.handshake.status
+            )
+}
+
+/// A relay's event as one line for people: messages with the way they travel,
+/// the rest with the leg they happened on.
+pub fn relay_line(side: Side, ev: &NetEvent) -> String {
+    match ev {
+        NetEvent::Frame(f) => {
+            let latency = f
+                .rtt
+                .map(|r| format!(" latency {}", format_duration(r.duration)))
+                .unwrap_or_default();
+            // What wsprobe itself said on a leg: an answer, an injection, a close.
+            let by = if f.dir == Direction::Out { " (relay)" } else { "" };
+            let preview = payload_preview(f.kind, &f.payload, PREVIEW_CHARS);
+            let sep = if preview.is_empty() { "" } else { " " };
+            format!(
+                "{} #{} {} {}{by}{latency}{sep}{preview}",
+                clock(f.ts),
+                f.conn,
+                flow_arrow(Flow::of(side, f.dir)),
+                frame_summary(f.kind, f.len(), f.close.as_ref())
+            )
+        }
+        NetEvent::Opened(o) => format!(
+            "{} #{} {} leg open {}",
+            clock(o.ts),
+            o.conn,
+            side.as_str(),
+            opened(o)
+        ),
+        NetEvent::Closed {
+            conn,
+            ts,
+            close,
+            cause,
+        } => format!(
+            "{} #{conn} {}",
+            clock(*ts),
+            relay_ending(side, close.as_ref(), cause)
+        ),
+        NetEvent::NotSent {
+            conn,
+            ts,
+            kind,
+            payload,
+            reason,
+        } => format!(
+            "{} #{conn} {} {}",
+            clock(*ts),
+            flow_arrow(Flow::of(side, Direction::Out)),
+            not_sent(*kind, payload, reason, PREVIEW_CHARS)
+        ),
+        other => human_line(side, other),
     }
 }

@@ -7,6 +7,7 @@
 pub mod client;
 pub mod dice;
 pub mod proxy;
+pub mod relay;
 pub mod rtt;
 pub mod server;
 pub mod tls;
@@ -42,7 +43,12 @@ impl Tap {
     /// Hands an event over, waiting for room; the event comes back when no
     /// one reads the queue any more.
     pub async fn send(&self, ev: NetEvent) -> Result<(), NetEvent> {
-        self.queue.send((self.side, ev)).await.map_err(|e| e.0 .1)
+        self.send_as(self.side, ev).await
+    }
+
+    /// Hands over an event of the other side (a relay's two legs share a tap).
+    pub async fn send_as(&self, side: Side, ev: NetEvent) -> Result<(), NetEvent> {
+        self.queue.send((side, ev)).await.map_err(|e| e.0 .1)
     }
 }
 
@@ -209,6 +215,8 @@ pub enum RttKind {
     Echo,
     /// A ping answered by its pong.
     Ping,
+    /// A relayed request answered by the server's reply.
+    Reply,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -165,7 +165,9 @@ pub struct RttBook {
 impl RttBook {
     pub fn record(&mut self, rtt: Rtt) {
         match rtt.kind {
-            RttKind::Echo => self.echo.record(rtt.duration),
+            // A relay's reply latency takes the echo's place: it is the round
+            // trip a data message makes.
+            RttKind::Echo | RttKind::Reply => self.echo.record(rtt.duration),
             RttKind::Ping => self.ping.record(rtt.duration),
         }
     }

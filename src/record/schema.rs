@@ -12,6 +12,7 @@ use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::net::relay::Flow;
 use crate::net::rtt::RttSummary;
 use crate::net::{
     CloseCause, CloseInfo, ConnCounters, Direction, Frame, FrameKind, Handshake, NetEvent, Opened,
@@ -95,8 +96,19 @@ pub struct Record {
     pub text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base64: Option<String>,
+    /// Relay recordings and lines: which way the message travels,
+    /// "client_to_server" or "server_to_client".
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub direction: Option<Flow>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rtt_us: Option<u64>,
+    /// Relay: how long after its request a server's reply came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_us: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -230,7 +242,14 @@ impl Record {
             dir: Some(f.dir),
             kind: Some(f.kind),
             len: Some(f.len()),
-            rtt_us: f.rtt.map(|r| r.duration.as_micros() as u64),
+            rtt_us: f
+                .rtt
+                .filter(|r| r.kind != RttKind::Reply)
+                .map(|r| r.duration.as_micros() as u64),
+            latency_us: f
+                .rtt
+                .filter(|r| r.kind == RttKind::Reply)
+                .map(|r| r.duration.as_micros() as u64),
             ..Default::default()
         };
         match f.kind {
@@ -244,6 +263,19 @@ impl Record {
             }
             _ => r.base64 = Some(base64::engine::general_purpose::STANDARD.encode(&f.payload)),
         }
+        r
+    }
+
+    /// A relay's event, with the leg it was seen on and, for a message, the
+    /// way it travels.
+    pub fn relayed(side: Side, ev: &NetEvent) -> Self {
+        let mut r = Record::from_event(ev);
+        r.side = Some(side);
+        r.direction = match ev {
+            NetEvent::Frame(f) => Some(Flow::of(side, f.dir)),
+            NetEvent::NotSent { .. } => Some(Flow::of(side, Direction::Out)),
+            _ => None,
+        };
         r
     }
 
@@ -454,14 +486,21 @@ impl Record {
                     kind,
                     payload,
                     close,
-                    rtt: self.rtt_us.map(|us| Rtt {
-                        kind: if kind == FrameKind::Pong {
-                            RttKind::Ping
-                        } else {
-                            RttKind::Echo
-                        },
-                        duration: Duration::from_micros(us),
-                    }),
+                    rtt: match (self.rtt_us, self.latency_us) {
+                        (_, Some(us)) => Some(Rtt {
+                            kind: RttKind::Reply,
+                            duration: Duration::from_micros(us),
+                        }),
+                        (Some(us), None) => Some(Rtt {
+                            kind: if kind == FrameKind::Pong {
+                                RttKind::Ping
+                            } else {
+                                RttKind::Echo
+                            },
+                            duration: Duration::from_micros(us),
+                        }),
+                        (None, None) => None,
+                    },
                 }))
             }
             _ => None,

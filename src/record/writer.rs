@@ -9,6 +9,7 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,6 +35,8 @@ pub struct Recording {
     finish: mpsc::UnboundedSender<FinishRequest>,
     path: PathBuf,
     error: Arc<Mutex<Option<String>>>,
+    /// Set by the relay: its lines say which way each message travels.
+    relayed: Arc<AtomicBool>,
 }
 
 impl Recording {
@@ -49,7 +52,9 @@ impl Recording {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .map_err(|e| format!("cannot start the recorder: {e}"))?;
+        let relayed = Arc::new(AtomicBool::new(false));
         let writer = Writer {
+            relayed: relayed.clone(),
             out: BufWriter::with_capacity(64 * 1024, file),
             error: error.clone(),
             path: path.to_path_buf(),
@@ -63,7 +68,14 @@ impl Recording {
             finish,
             path: path.to_path_buf(),
             error,
+            relayed,
         })
+    }
+
+    /// Where a relay hands both legs' events over (it names the leg of each).
+    pub fn relay_tap(&self) -> Tap {
+        self.relayed.store(true, Ordering::Relaxed);
+        self.tap(Side::Client)
     }
 
     /// Where one side hands its events over; every clone feeds the same file.
@@ -96,6 +108,7 @@ impl Drop for Recording {
 
 /// The writer's end: the file and where its first error goes.
 struct Writer {
+    relayed: Arc<AtomicBool>,
     out: BufWriter<File>,
     error: Arc<Mutex<Option<String>>>,
     path: PathBuf,
@@ -159,8 +172,13 @@ impl Writer {
     }
 
     fn write(&mut self, side: Side, ev: &NetEvent) -> std::io::Result<()> {
-        let mut rec = Record::from_event(ev);
-        rec.side = Some(side);
+        let rec = if self.relayed.load(Ordering::Relaxed) {
+            Record::relayed(side, ev)
+        } else {
+            let mut rec = Record::from_event(ev);
+            rec.side = Some(side);
+            rec
+        };
         let mut line = rec.to_line();
         line.push('\n');
         // One write per whole line: the file never ends inside one.

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod client;
 pub mod demo;
 pub mod manual;
+pub mod relay;
 mod private_file;
 pub mod replay;
 pub mod server;

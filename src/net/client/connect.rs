@@ -68,7 +68,34 @@ pub struct Connected {
     pub handshake_time: Duration,
 }
 
+/// What a server that refused the upgrade answered, whole: a relay passes it on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
 pub async fn connect(opts: &ClientOptions) -> Result<Connected, NetError> {
+    let mut refusal = None;
+    connect_inner(opts, &mut refusal).await
+}
+
+/// As [`connect`], and when the server answered with something else than 101,
+/// that answer.
+pub async fn connect_keeping_refusal(
+    opts: &ClientOptions,
+) -> Result<Connected, (NetError, Option<Refusal>)> {
+    let mut refusal = None;
+    connect_inner(opts, &mut refusal)
+        .await
+        .map_err(|e| (e, refusal))
+}
+
+async fn connect_inner(
+    opts: &ClientOptions,
+    refusal: &mut Option<Refusal>,
+) -> Result<Connected, NetError> {
     let uri = &opts.url;
     let tls = uri.scheme_str() == Some("wss");
     let host = uri.host().unwrap_or_default();
@@ -169,8 +196,15 @@ pub async fn connect(opts: &ClientOptions) -> Result<Connected, NetError> {
                 .map_err(|_| NetError::usage(format!("invalid origin `{origin}`")))?;
             h.insert("origin", v);
         }
+        // A header given once replaces the one the handshake would send (Host,
+        // User-Agent); given again, it is sent again.
+        let mut given = std::collections::HashSet::new();
         for (k, v) in &opts.headers {
-            h.append(k.clone(), v.clone());
+            if given.insert(k.clone()) {
+                h.insert(k.clone(), v.clone());
+            } else {
+                h.append(k.clone(), v.clone());
+            }
         }
     }
     let path = uri
@@ -204,6 +238,13 @@ pub async fn connect(opts: &ClientOptions) -> Result<Connected, NetError> {
             })
         })?
         .map_err(|e| {
+            if let WsError::Http(resp) = &e {
+                *refusal = Some(Refusal {
+                    status: resp.status().as_u16(),
+                    headers: header_pairs(resp.headers()),
+                    body: resp.body().clone().unwrap_or_default(),
+                });
+            }
             let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
             match wrong_language(&e, tls, &seen, uri) {
                 Some(said) => said,

@@ -16,7 +16,9 @@ use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue, Uri};
 
 use super::{NetEvent, Tap, DEFAULT_MAX_MESSAGE_SIZE};
 
-pub use connect::{connect, parse_header, parse_ws_url, Connected, WsStream};
+pub use connect::{
+    connect, connect_keeping_refusal, parse_header, parse_ws_url, Connected, Refusal, WsStream,
+};
 pub use reconnect::{backoff, spawn, supervise, RECONNECT_FIRST_DELAY};
 
 /// How to reach the server.

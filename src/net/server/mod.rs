@@ -128,6 +128,23 @@ impl Reporter {
     }
 }
 
+/// Listens on `addr`, with the reasons a person can act on when it cannot.
+pub(crate) async fn listen(addr: &str) -> Result<TcpListener, NetError> {
+    TcpListener::bind(addr).await.map_err(|e| NetError::Bind {
+        addr: addr.to_string(),
+        reason: match e.kind() {
+            std::io::ErrorKind::AddrInUse => {
+                "the address is already in use (pick another port, or port 0 for any free one)"
+                    .to_string()
+            }
+            std::io::ErrorKind::AddrNotAvailable => {
+                "that address does not belong to this machine".to_string()
+            }
+            _ => e.to_string(),
+        },
+    })
+}
+
 /// What clients are told when the server stops.
 pub fn shutdown_close() -> CloseInfo {
     CloseInfo::new(1001, "server shutting down")
@@ -147,7 +164,7 @@ struct OpenConn {
 }
 
 impl Registry {
-    fn add(&self, id: ConnId, commands: mpsc::Sender<NetCommand>) -> Arc<tokio::sync::Notify> {
+    pub(crate) fn add(&self, id: ConnId, commands: mpsc::Sender<NetCommand>) -> Arc<tokio::sync::Notify> {
         let give_up = Arc::new(tokio::sync::Notify::new());
         if let Ok(mut m) = self.0.lock() {
             m.insert(
@@ -161,7 +178,7 @@ impl Registry {
         give_up
     }
 
-    fn remove(&self, id: ConnId) {
+    pub(crate) fn remove(&self, id: ConnId) {
         if let Ok(mut m) = self.0.lock() {
             m.remove(&id);
         }
@@ -220,21 +237,8 @@ pub struct Server {
 
 impl Server {
     pub async fn bind(addr: &str, config: ServerConfig) -> Result<Server, NetError> {
-        let listener = TcpListener::bind(addr).await.map_err(|e| NetError::Bind {
-            addr: addr.to_string(),
-            reason: match e.kind() {
-                std::io::ErrorKind::AddrInUse => {
-                    "the address is already in use (pick another port, or port 0 for any free one)"
-                        .to_string()
-                }
-                std::io::ErrorKind::AddrNotAvailable => {
-                    "that address does not belong to this machine".to_string()
-                }
-                _ => e.to_string(),
-            },
-        })?;
         Ok(Server {
-            listener,
+            listener: listen(addr).await?,
             config: Arc::new(config),
             not_shown: Arc::default(),
             registry: Registry::default(),

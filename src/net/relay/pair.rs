@@ -1,0 +1,295 @@
+//! One accepted client and its upstream: the client's request read, the
+//! upstream connected with it, the answer passed back, then two forwarding
+//! directions until both legs have ended.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use chrono::Utc;
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::WebSocketStream;
+
+use super::ends::Ends;
+use super::forward::{Forward, Links};
+use super::latency::Pending;
+use super::request::{self, BadRequest};
+use super::{RelayConfig, Reporter};
+use crate::net::client::{connect_keeping_refusal, Connected};
+use crate::net::server::Registry;
+use crate::net::{header_pairs, ws_config, ConnCounters, ConnId, Handshake, NetEvent, Opened, Side};
+
+pub(super) async fn serve(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    id: ConnId,
+    config: Arc<RelayConfig>,
+    reporter: Reporter,
+    registry: Registry,
+) {
+    let _ = stream.set_nodelay(true);
+    let Some((head, leftover, upstream)) =
+        open_upstream(&mut stream, peer, &config, &reporter).await
+    else {
+        return;
+    };
+    let subprotocol = upstream.handshake.subprotocol.clone();
+    let answer = match request::switching(&head, subprotocol.as_deref()) {
+        Ok(a) => a,
+        Err(e) => return failed(&reporter, format!("cannot answer {peer}: {e}")).await,
+    };
+    if stream.write_all(&answer).await.is_err() {
+        return reporter
+            .event(
+                Side::Client,
+                NetEvent::LeftBeforeHandshake {
+                    ts: Utc::now(),
+                    peer,
+                },
+            )
+            .await;
+    }
+    let path = head
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
+    let client_handshake = Handshake {
+        request_line: format!("GET {path} HTTP/1.1"),
+        request_headers: header_pairs(head.headers()),
+        status: "101 Switching Protocols".to_string(),
+        response_headers: switching_headers(&answer),
+        subprotocol,
+        tls: None,
+        proxy: None,
+    };
+    let client = WebSocketStream::from_partially_read(
+        stream,
+        leftover,
+        Role::Server,
+        Some(ws_config(
+            config.upstream.max_message_size,
+            config.read_buffer_size,
+        )),
+    )
+    .await;
+    run_pair(
+        id,
+        (client, peer, path, client_handshake),
+        upstream,
+        &config,
+        reporter,
+        registry,
+    )
+    .await
+}
+
+/// Reads the client's request and connects upstream with it; on failure the
+/// client has its answer (the upstream's refusal, or why not) and the reporter
+/// knows.
+async fn open_upstream(
+    stream: &mut TcpStream,
+    peer: SocketAddr,
+    config: &RelayConfig,
+    reporter: &Reporter,
+) -> Option<(
+    tokio_tungstenite::tungstenite::http::Request<()>,
+    Vec<u8>,
+    Connected,
+)> {
+    let deadline = tokio::time::Instant::now() + config.handshake_timeout;
+    let req = match tokio::time::timeout_at(deadline, request::read(stream)).await {
+        Err(_) => {
+            let why = format!(
+                "{peer} did not send its upgrade request within {}",
+                humantime::format_duration(config.handshake_timeout)
+            );
+            request::send_and_close(stream, &request::text_answer(408, &why)).await;
+            failed(reporter, why).await;
+            return None;
+        }
+        Ok(Err(BadRequest::LeftEarly)) => {
+            reporter
+                .event(
+                    Side::Client,
+                    NetEvent::LeftBeforeHandshake {
+                        ts: Utc::now(),
+                        peer,
+                    },
+                )
+                .await;
+            return None;
+        }
+        Ok(Err(BadRequest::Answer(status, why))) => {
+            request::send_and_close(stream, &request::text_answer(status, &why)).await;
+            failed(reporter, format!("{peer} sent a bad request: {why}")).await;
+            return None;
+        }
+        Ok(Ok(req)) => req,
+    };
+    if let Err(why) = request::check_upgrade(&req.head) {
+        request::send_and_close(stream, &request::text_answer(400, &why)).await;
+        failed(reporter, format!("{peer} sent {why}")).await;
+        return None;
+    }
+    let path = req
+        .head
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
+    let mut opts = config.upstream.clone();
+    opts.url = match request::upstream_url(&config.upstream.url, &path) {
+        Ok(url) => url,
+        Err(why) => {
+            request::send_and_close(stream, &request::text_answer(400, &why)).await;
+            failed(reporter, format!("{peer}: {why}")).await;
+            return None;
+        }
+    };
+    opts.headers =
+        request::upstream_headers(req.head.headers(), &config.add_headers, &config.drop_headers);
+    opts.subprotocols.clear();
+    opts.origin = None;
+    match connect_keeping_refusal(&opts).await {
+        Ok(upstream) => Some((req.head, req.leftover, upstream)),
+        Err((e, Some(refusal))) => {
+            request::send_and_close(stream, &request::refusal_answer(&refusal)).await;
+            let why = format!("the upstream refused {peer}'s connection to {}: {e}", opts.url);
+            failed(reporter, why).await;
+            None
+        }
+        Err((e, None)) => {
+            let why = format!("cannot reach the upstream {}: {e}", opts.url);
+            let answer = request::text_answer(502, &format!("wsprobe relay: {why}"));
+            request::send_and_close(stream, &answer).await;
+            failed(reporter, format!("{peer} got 502: {why}")).await;
+            None
+        }
+    }
+}
+
+async fn failed(reporter: &Reporter, message: String) {
+    reporter
+        .event(
+            Side::Client,
+            NetEvent::Error {
+                conn: None,
+                ts: Utc::now(),
+                message,
+            },
+        )
+        .await;
+}
+
+/// The headers of the 101 we wrote, for the handshake popup.
+fn switching_headers(answer: &[u8]) -> Vec<(String, String)> {
+    String::from_utf8_lossy(answer)
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect()
+}
+
+type ClientLeg = (WebSocketStream<TcpStream>, SocketAddr, String, Handshake);
+
+/// Both legs are open: reported, passed on both ways, reported closed.
+async fn run_pair(
+    id: ConnId,
+    (client, peer, path, client_handshake): ClientLeg,
+    upstream: Connected,
+    config: &RelayConfig,
+    reporter: Reporter,
+    registry: Registry,
+) {
+    let client_counters = Arc::new(ConnCounters::default());
+    let server_counters = Arc::new(ConnCounters::default());
+    // Commands for a leg go to the direction that writes to it.
+    let (to_client_tx, to_client_rx) = mpsc::channel(64);
+    let (to_server_tx, to_server_rx) = mpsc::channel(64);
+    let give_up = registry.add(id, to_client_tx.clone());
+    let now = Utc::now();
+    reporter
+        .event(
+            Side::Client,
+            NetEvent::Opened(Box::new(Opened {
+                conn: id,
+                ts: now,
+                peer,
+                path,
+                handshake: client_handshake,
+                counters: client_counters.clone(),
+                commands: to_client_tx,
+                faults: None,
+            })),
+        )
+        .await;
+    reporter
+        .event(
+            Side::Server,
+            NetEvent::Opened(Box::new(Opened {
+                conn: id,
+                ts: now,
+                peer: upstream.peer,
+                path: upstream.path,
+                handshake: upstream.handshake,
+                counters: server_counters.clone(),
+                commands: to_server_tx,
+                faults: None,
+            })),
+        )
+        .await;
+    let links = Arc::new(Links {
+        conn: id,
+        reporter: reporter.clone(),
+        pending: Arc::new(Pending::new(config.correlate.clone())),
+        ends: Arc::new(Ends::default()),
+    });
+    let (client_sink, client_stream) = client.split();
+    let (server_sink, server_stream) = upstream.ws.split();
+    let to_server = Forward::new(
+        links.clone(),
+        Side::Client,
+        client_stream,
+        server_sink,
+        client_counters.clone(),
+        server_counters.clone(),
+    );
+    let to_client = Forward::new(
+        links.clone(),
+        Side::Server,
+        server_stream,
+        client_sink,
+        server_counters,
+        client_counters,
+    );
+    let to_client = tokio::spawn(to_client.run(to_client_rx));
+    let stop_to_client = to_client.abort_handle();
+    tokio::select! {
+        _ = async {
+            to_server.run(to_server_rx).await;
+            let _ = to_client.await;
+        } => {}
+        // Shutting down, and a peer has not answered its close in time.
+        _ = give_up.notified() => stop_to_client.abort(),
+    }
+    for side in [Side::Client, Side::Server] {
+        let (close, cause) = links.ends.outcome(side);
+        reporter
+            .event(
+                side,
+                NetEvent::Closed {
+                    conn: id,
+                    ts: Utc::now(),
+                    close,
+                    cause,
+                },
+            )
+            .await;
+    }
+    registry.remove(id);
+}

@@ -1,0 +1,75 @@
+//! `wsprobe relay`: between a client and its server, on the dashboard or as lines.
+
+use crate::cli::{self, RelayArgs};
+use crate::config::Options;
+use crate::error::UsageError;
+use crate::headless::output::Printer;
+use crate::net::client::{parse_ws_url, ClientOptions};
+use crate::net::relay::{Relay, RelayConfig};
+use crate::net::{self};
+use crate::record::Recording;
+use crate::headless;
+
+/// Where the relay listens when only the upstream is given.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8765";
+
+pub async fn run(args: RelayArgs, out: &Options, rec: Option<&Recording>) -> anyhow::Result<u8> {
+    let tui = out.use_tui();
+    let (listen, config) = relay_config(&args, tui || !out.quiet, rec)?;
+    let relay = Relay::bind(&listen, config).await?;
+    if !relay.local_addr().ip().is_loopback() {
+        eprintln!(
+            "warning: listening on {}, which other machines may be able to reach",
+            relay.local_addr()
+        );
+    }
+    headless::relay::run(relay, Printer::new(out.format(), out.quiet)).await
+}
+
+/// `[LISTEN] UPSTREAM_URL` and the flags, as the relay's configuration.
+pub(super) fn relay_config(
+    args: &RelayArgs,
+    report_frames: bool,
+    rec: Option<&Recording>,
+) -> Result<(String, RelayConfig), UsageError> {
+    let (listen, url) = match args.endpoints.as_slice() {
+        [url] => (DEFAULT_LISTEN.to_string(), url),
+        [listen, url] => (
+            cli::parse_listen_addr(listen).map_err(|e| UsageError(format!("LISTEN: {e}")))?,
+            url,
+        ),
+        _ => return Err(UsageError("expected [LISTEN] UPSTREAM_URL".into())),
+    };
+    let url = parse_ws_url(url).map_err(|e| {
+        UsageError(if args.endpoints.len() == 1 && !url.contains("://") {
+            format!("`{url}` is not a ws:// or wss:// URL: give the upstream server's URL (e.g. ws://127.0.0.1:9000), after the address to listen on if any")
+        } else {
+            format!("UPSTREAM_URL: {e}")
+        })
+    })?;
+    let proxy = match &args.proxy {
+        Some(p) => Some(p.clone()),
+        None => net::proxy::from_env(&url, |k| std::env::var(k).ok()).map_err(UsageError)?,
+    };
+    let upstream = ClientOptions {
+        connect_timeout: args.connect_timeout,
+        insecure: args.insecure,
+        ca_file: args.ca.clone(),
+        max_message_size: args.max_message_size,
+        read_buffer_size: net::READ_BUFFER_SIZE,
+        proxy,
+        ..ClientOptions::new(url)
+    };
+    Ok((
+        listen,
+        RelayConfig {
+            add_headers: args.headers.clone(),
+            drop_headers: args.drop_headers.clone(),
+            correlate: args.correlate.clone(),
+            handshake_timeout: args.handshake_timeout,
+            report_frames,
+            tap: rec.map(Recording::relay_tap),
+            ..RelayConfig::new(upstream)
+        },
+    ))
+}
