@@ -94,6 +94,19 @@ pub fn run_client(client: Client, url: &str, protocols: &[&str], sends: &[&str])
     super::json::stdout(&out)
 }
 
+/// Runs a Python peer of tests/peers to its end (it bounds its own run) and
+/// returns its JSON lines.
+pub fn run_py(name: &str, args: &[&str]) -> Vec<Value> {
+    ensure_installed();
+    let out = Command::new(python())
+        .arg(root().join("tests/peers").join(name))
+        .args(args)
+        .output()
+        .expect("run the Python peer");
+    assert!(out.status.success(), "{name} failed to run: {out:?}");
+    super::json::stdout(&out)
+}
+
 /// Python `websockets`' echo server on a free loopback port; it reports each
 /// connection's close as a JSON line. Stopped (stdin closed, then killed) on drop.
 pub struct PyServer {
@@ -104,12 +117,19 @@ pub struct PyServer {
 
 impl PyServer {
     pub fn start(protocols: &[&str]) -> PyServer {
+        let args: Vec<String> = protocols
+            .iter()
+            .flat_map(|p| ["--protocol".to_string(), p.to_string()])
+            .collect();
+        PyServer::script("py_websockets_server.py", &args)
+    }
+
+    /// Another Python server of tests/peers, with its arguments; it must print a
+    /// listening line with its `url` first and stop when its stdin ends.
+    pub fn script(name: &str, args: &[String]) -> PyServer {
         ensure_installed();
         let mut cmd = Command::new(python());
-        cmd.arg(root().join("tests/peers/py_websockets_server.py"));
-        for p in protocols {
-            cmd.args(["--protocol", p]);
-        }
+        cmd.arg(root().join("tests/peers").join(name)).args(args);
         let mut child = cmd
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())

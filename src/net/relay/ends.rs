@@ -50,7 +50,8 @@ impl Ends {
 
     fn first(&self, side: Side, close: CloseInfo, cause: CloseCause) -> bool {
         let set = self.with(side, |l| {
-            if l.first.is_some() {
+            // A leg that broke off takes no close frame any more.
+            if l.first.is_some() || l.broken.is_some() {
                 return false;
             }
             l.first = Some((close, cause));

@@ -1,0 +1,247 @@
+//! `wsprobe relay` between peers nobody on this project wrote: Python
+//! `websockets` as the app and as its server, on loopback.
+
+mod support;
+
+use serde_json::Value;
+use support::bin::{wsprobe, ServerProcess};
+use support::json::{self, event};
+use support::lines::Lines;
+use support::peers::{run_py, PyServer};
+
+fn upstream() -> PyServer {
+    PyServer::script("py_relay_server.py", &["--protocol".into(), "chat".into()])
+}
+
+fn relay(upstream: &str, extra: &[&str]) -> ServerProcess {
+    ServerProcess::spawn(
+        wsprobe()
+            .args(["relay", "127.0.0.1:0", upstream, "--json"])
+            .args(extra),
+    )
+}
+
+/// The app's run through the relay: its JSON lines.
+fn app(relay: &ServerProcess, path: &str, scenario: &str, extra: &[&str]) -> Vec<Value> {
+    let url = format!("{}{path}", relay.url);
+    let mut args = vec![url.as_str(), scenario, "--protocol", "x", "--protocol", "chat"];
+    args.extend_from_slice(extra);
+    run_py("py_relay_client.py", &args)
+}
+
+/// The relay's records up to and including the close of conn's server leg.
+fn records_until_closed(lines: &Lines, conn: u64) -> Vec<Value> {
+    let mut out = Vec::new();
+    loop {
+        let r = lines.next_record("the relay's records");
+        let done = r["event"] == "close" && r["side"] == "server" && r["conn"] == conn;
+        out.push(r);
+        if done {
+            return out;
+        }
+    }
+}
+
+fn messages(events: &[Value]) -> Vec<&Value> {
+    events.iter().filter(|e| e["event"] == "message").collect()
+}
+
+#[test]
+fn a_python_app_and_its_python_server_converse_through_the_relay() {
+    let server = upstream();
+    let relay = relay(&server.url, &[]);
+    let events = app(
+        &relay,
+        "/echo?a=1",
+        "full",
+        &["--header", "Cookie: s=1", "--header", "Authorization: Bearer t"],
+    );
+    assert_eq!(event(&events, "open").unwrap()["protocol"], "chat", "{events:?}");
+    let got = messages(&events);
+    assert_eq!(got.len(), 6, "{events:?}");
+    // What the upstream saw of the app's handshake.
+    let greeting: Value = serde_json::from_str(got[0]["data"].as_str().unwrap()).unwrap();
+    assert_eq!(greeting["path"], "/echo?a=1");
+    let headers = &greeting["headers"];
+    assert_eq!(headers["cookie"], "s=1");
+    assert_eq!(headers["authorization"], "Bearer t");
+    assert_eq!(headers["sec-websocket-protocol"], "x, chat");
+    assert!(headers["user-agent"].as_str().unwrap().contains("websockets"));
+    let upstream_host = server.url.trim_start_matches("ws://");
+    assert_eq!(headers["host"], upstream_host, "Host is the upstream's");
+    assert_eq!(got[1]["data"], "hello relay");
+    assert_eq!(got[2]["len"], 9);
+    let sent = event(&events, "sent").unwrap();
+    assert_eq!(got[3]["len"], 16 * 1024 * 1024);
+    assert_eq!(got[3]["sha256"], sent["sha256"], "16 MiB passed both ways intact");
+    assert_eq!(got[4]["data"], "fragmented text");
+    assert!(event(&events, "pong").is_some(), "{events:?}");
+    assert_eq!(got[5]["data"], "pong-ok", "the server's ping was answered");
+    let close = event(&events, "close").unwrap();
+    assert_eq!((close["code"].as_u64(), close["reason"].as_str()), (Some(4000), Some("client bye")));
+    let closed = server.next("the close it got");
+    assert_eq!(closed["code"], 4000, "the app's close code reached the server");
+    assert_eq!(closed["reason"], "client bye");
+
+    let records = records_until_closed(&relay.stdout, 1);
+    let opens: Vec<&Value> = records.iter().filter(|r| r["event"] == "open").collect();
+    assert_eq!(opens.len(), 2, "{records:?}");
+    assert_eq!(opens[0]["side"], "client");
+    assert_eq!(opens[1]["side"], "server");
+    assert_eq!(opens[1]["path"], "/echo?a=1");
+    for o in &opens {
+        assert_eq!(o["subprotocol"], "chat", "{o}");
+    }
+    let text = |dir: &str| {
+        records
+            .iter()
+            .find(|r| r["direction"] == dir && r["text"] == "hello relay")
+            .unwrap_or_else(|| panic!("no {dir} hello relay in {records:?}"))
+    };
+    assert_eq!(text("client_to_server")["side"], "client");
+    let reply = text("server_to_client");
+    assert_eq!(reply["side"], "server");
+    assert!(reply["latency_us"].as_u64().is_some(), "{reply}");
+    assert!(
+        records.iter().any(|r| r["kind"] == "ping" && r["side"] == "server" && r["dir"] == "in"),
+        "the server's ping is shown"
+    );
+    let closes: Vec<&Value> = records.iter().filter(|r| r["event"] == "close").collect();
+    assert_eq!(closes[0]["cause"], "peer", "the client closed its leg");
+    assert_eq!(closes[1]["cause"], "local", "the relay closed the server's");
+    assert!(closes.iter().all(|c| c["code"] == 4000), "{closes:?}");
+}
+
+#[test]
+fn the_servers_close_code_and_reason_reach_the_app() {
+    let server = upstream();
+    let relay = relay(&server.url, &[]);
+    let events = app(&relay, "/close", "one", &[]);
+    let close = event(&events, "close").unwrap();
+    assert_eq!(close["code"], 4001, "{events:?}");
+    assert_eq!(close["reason"], "server says bye");
+}
+
+#[test]
+fn a_server_that_drops_the_connection_closes_the_app_with_1011() {
+    let server = upstream();
+    let relay = relay(&server.url, &[]);
+    let events = app(&relay, "/drop", "one", &[]);
+    let close = event(&events, "close").unwrap();
+    assert_eq!(close["code"], 1011, "{events:?}");
+    assert!(close["reason"].as_str().unwrap().contains("server dropped"), "{close}");
+    let records = records_until_closed(&relay.stdout, 1);
+    let server_leg = records.last().unwrap();
+    assert_eq!(server_leg["cause"], "error", "{server_leg}");
+}
+
+#[test]
+fn an_app_that_drops_the_connection_closes_the_server_with_1001() {
+    let server = upstream();
+    let relay = relay(&server.url, &[]);
+    let events = app(&relay, "/echo", "drop", &[]);
+    assert!(event(&events, "open").is_some(), "{events:?}");
+    let closed = server.next("the close it got");
+    assert_eq!(closed["code"], 1001, "{closed}");
+    assert!(closed["reason"].as_str().unwrap().contains("client went away"));
+}
+
+#[test]
+fn a_refused_upgrade_reaches_the_app_as_it_was_said() {
+    let server = upstream();
+    let relay = relay(&server.url, &[]);
+    let events = app(&relay, "/refuse", "handshake", &[]);
+    let refused = event(&events, "refused").unwrap_or_else(|| panic!("{events:?}"));
+    assert_eq!(refused["status"], 403);
+    assert_eq!(refused["body"], "no entry");
+    let error = relay.wait_for_line("the relay's error", |l| l.contains("\"event\":\"error\""));
+    assert!(error.contains("refused"), "{error}");
+}
+
+#[test]
+fn an_unreachable_upstream_is_a_502_with_the_reason() {
+    // A port nothing listens on: bound, then let go.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let relay = relay(&format!("ws://127.0.0.1:{port}"), &[]);
+    let events = app(&relay, "/x", "handshake", &[]);
+    let refused = event(&events, "refused").unwrap_or_else(|| panic!("{events:?}"));
+    assert_eq!(refused["status"], 502);
+    assert!(
+        refused["body"].as_str().unwrap().contains("connection refused"),
+        "{refused}"
+    );
+}
+
+#[test]
+fn correlated_latency_pairs_replies_by_their_id() {
+    let server = upstream();
+    let relay = relay(&server.url, &["--correlate", "$.id"]);
+    let out = support::bin::run_with_input(
+        wsprobe().args(["client", &relay.url, "--no-tui", "--subprotocol", "chat"]),
+        "no id\n{\"id\":1}\n",
+    );
+    assert!(out.status.success(), "{out:?}");
+    let records = records_until_closed(&relay.stdout, 1);
+    let reply = |text: &str| {
+        records
+            .iter()
+            .find(|r| r["direction"] == "server_to_client" && r["text"] == text)
+            .unwrap_or_else(|| panic!("no reply {text} in {records:?}"))
+    };
+    // Without --correlate, the echo of "no id" would answer the oldest request.
+    assert!(reply("no id").get("latency_us").is_none(), "{records:?}");
+    assert!(reply("{\"id\":1}")["latency_us"].as_u64().is_some(), "{records:?}");
+}
+
+#[test]
+fn a_bad_upstream_url_is_a_usage_error() {
+    for args in [
+        vec!["relay", "127.0.0.1:0"],
+        vec!["relay", "http://example.com"],
+        vec!["relay", "nope", "ws://127.0.0.1:1"],
+    ] {
+        let out = wsprobe().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+/// An upstream that never reads holds the app back: the relay stops reading
+/// from the app instead of queueing what it sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_never_reads_holds_the_app_back() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let server = upstream();
+    let relay = relay(&server.url, &["-q"]);
+    let mut request = format!("{}/silent", relay.url).into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", "chat".parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let chunk = bytes::Bytes::from(vec![7u8; 64 * 1024]);
+    let limit = 256 << 20;
+    let mut sent = 0usize;
+    // A send that takes this long is held back; nothing here waits on time
+    // for the verdict, only for the stall to show.
+    while sent < limit {
+        let send = ws.send(Message::Binary(chunk.clone()));
+        match tokio::time::timeout(std::time::Duration::from_secs(2), send).await {
+            Ok(Ok(())) => sent += chunk.len(),
+            Ok(Err(e)) => panic!("the relay failed the app after {sent} bytes: {e}"),
+            Err(_) => break,
+        }
+    }
+    assert!(
+        sent < 64 << 20,
+        "the relay took {} MiB from the app for a server that reads nothing",
+        sent >> 20
+    );
+}
