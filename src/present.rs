@@ -121,9 +121,10 @@ pub fn ending(side: Side, close: Option<&CloseInfo>, cause: &CloseCause) -> Stri
     format!("{}{}", who_closed(side, cause, 120), close_code(close, 60))
 }
 
-fn rtt_line(name: &str, s: &RttSummary) -> String {
+/// `LABEL: count … min … p50 … p90 … p99 … max …` (`echo rtt`, `reply latency`).
+pub fn rtt_line(label: &str, s: &RttSummary) -> String {
     format!(
-        "{name} rtt: count {} min {} p50 {} p90 {} p99 {} max {}",
+        "{label}: count {} min {} p50 {} p90 {} p99 {} max {}",
         s.count,
         format_duration(s.min),
         format_duration(s.p50),
@@ -201,10 +202,10 @@ impl ClientTotals {
             lines[0].push_str(&format!(", {} not sent", self.not_sent));
         }
         if self.rtt.echo.count() > 0 {
-            lines.push(rtt_line("echo", &self.rtt.echo.summary()));
+            lines.push(rtt_line("echo rtt", &self.rtt.echo.summary()));
         }
         if self.rtt.ping.count() > 0 {
-            lines.push(rtt_line("ping", &self.rtt.ping.summary()));
+            lines.push(rtt_line("ping rtt", &self.rtt.ping.summary()));
         }
         lines
     }

@@ -245,3 +245,48 @@ async fn a_server_that_never_reads_holds_the_app_back() {
         sent >> 20
     );
 }
+
+#[test]
+fn a_relay_recording_replays_with_directions_and_exports_one_har_entry_per_pair() {
+    let dir = std::env::temp_dir().join(format!("wsprobe-relay-rec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("relay.jsonl");
+    let har = dir.join("relay.har");
+    let server = upstream();
+    let mut relay = relay(&server.url, &["--record", file.to_str().unwrap()]);
+    let out = support::bin::run_with_input(
+        wsprobe().args(["client", &relay.url, "--no-tui", "--subprotocol", "chat"]),
+        "hello\n",
+    );
+    assert!(out.status.success(), "{out:?}");
+    records_until_closed(&relay.stdout, 1);
+    assert!(relay.sigterm().success());
+
+    let out = wsprobe()
+        .args(["replay", file.to_str().unwrap(), "--no-tui"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("C→S text 5B hello"), "{text}");
+    assert!(text.contains("S→C text 5B latency"), "{text}");
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(summary.contains("relay: 1 pair"), "{summary}");
+
+    let out = wsprobe()
+        .args(["replay", file.to_str().unwrap(), "--har", har.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let har = json::file(&har);
+    let entries = har["log"]["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "one entry per pair");
+    let messages: Vec<(&str, &str)> = entries[0]["_webSocketMessages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["type"].as_str().unwrap(), m["data"].as_str().unwrap()))
+        .filter(|(_, d)| !d.starts_with('{'))
+        .collect();
+    assert_eq!(messages, [("send", "hello"), ("receive", "hello")]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -6,6 +6,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::output::Printer;
+use crate::net::relay::Flow;
+use crate::net::rtt::RttStats;
 use crate::net::{CounterSnapshot, NetEvent, Side};
 use crate::present::format_duration;
 use crate::present::{self, ClientTotals};
@@ -13,10 +15,17 @@ use crate::record::reader::RecordingFile;
 
 /// Prints every event of the recording, then its summary on stderr.
 pub async fn run(file: &RecordingFile, mut printer: Printer) -> anyhow::Result<u8> {
-    let mut summary = Summary::default();
+    let mut summary = Summary {
+        relayed: file.relayed(),
+        ..Summary::default()
+    };
     for (i, (side, ev)) in file.events().map_err(anyhow::Error::msg)?.enumerate() {
         summary.event(side, &ev);
-        printer.event(side, &ev);
+        if summary.relayed {
+            printer.relay_event(side, &ev);
+        } else {
+            printer.event(side, &ev);
+        }
         if i % 1024 == 1023 {
             printer.flush().await;
         }
@@ -38,6 +47,18 @@ struct Summary {
     /// Data messages only, as the client counts them.
     server: CounterSnapshot,
     server_span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// A relay's recording: pairs, messages each way, reply latency.
+    relayed: bool,
+    relay: RelayTotals,
+}
+
+#[derive(Default)]
+struct RelayTotals {
+    pairs: u64,
+    to_server: u64,
+    to_client: u64,
+    latency: RttStats,
+    span: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 fn widen(span: &mut Option<(DateTime<Utc>, DateTime<Utc>)>, ts: DateTime<Utc>) {
@@ -54,6 +75,24 @@ fn length(span: Option<(DateTime<Utc>, DateTime<Utc>)>) -> Duration {
 impl Summary {
     fn event(&mut self, side: Side, ev: &NetEvent) {
         let ts = ev.ts();
+        if self.relayed {
+            let r = &mut self.relay;
+            widen(&mut r.span, ts);
+            match ev {
+                NetEvent::Opened(_) if side == Side::Client => r.pairs += 1,
+                NetEvent::Frame(f) if f.kind.is_data() => {
+                    match Flow::of(side, f.dir) {
+                        Flow::ClientToServer => r.to_server += 1,
+                        Flow::ServerToClient => r.to_client += 1,
+                    }
+                    if let Some(rtt) = f.rtt {
+                        r.latency.record(rtt.duration);
+                    }
+                }
+                _ => {}
+            }
+            return;
+        }
         match side {
             Side::Client => {
                 widen(&mut self.client_span, ts);
@@ -71,6 +110,20 @@ impl Summary {
     }
 
     fn lines(&self) -> Vec<String> {
+        if self.relayed {
+            let r = &self.relay;
+            let mut lines = vec![format!(
+                "relay: {}, {} client→server, {} server→client in {}",
+                present::count(r.pairs, "pair", "pairs"),
+                r.to_server,
+                r.to_client,
+                format_duration(length(r.span))
+            )];
+            if r.latency.summary().count > 0 {
+                lines.push(present::rtt_line("reply latency", &r.latency.summary()));
+            }
+            return lines;
+        }
         let both = self.client_span.is_some() && self.server_span.is_some();
         let mut lines = Vec::new();
         if self.client_span.is_some() {

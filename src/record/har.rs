@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 
 use super::schema::{parse_ts, Event, Record};
+use crate::net::relay::Flow;
 use crate::net::{Direction, FrameKind, NetEvent, Side};
 use crate::present;
 
@@ -18,6 +19,9 @@ const MAX_MESSAGES: usize = 200_000;
 pub struct Har {
     entries: Vec<Entry>,
     by_conn: HashMap<(Side, u64), usize>,
+    /// A relay's recording: one entry per pair (its client leg's handshake),
+    /// each message sent or received as the app saw it.
+    relayed: bool,
 }
 
 struct Entry {
@@ -50,7 +54,14 @@ impl Har {
                 }
             }
             (None, Some(dir)) => {
-                let Some(&i) = self.by_conn.get(&(side, conn)) else {
+                self.relayed |= r.direction.is_some();
+                // A relay's messages all belong to the pair's client leg.
+                let leg = if r.direction.is_some() {
+                    Side::Client
+                } else {
+                    side
+                };
+                let Some(&i) = self.by_conn.get(&(leg, conn)) else {
                     return;
                 };
                 let e = &mut self.entries[i];
@@ -63,7 +74,10 @@ impl Har {
                     e.left_out += 1;
                     return;
                 }
-                let from_client = (side == Side::Client) == (dir == Direction::Out);
+                let from_client = match r.direction {
+                    Some(flow) => flow == Flow::ClientToServer,
+                    None => (side == Side::Client) == (dir == Direction::Out),
+                };
                 let time = parse_ts(&r.ts)
                     .map(|t| t.timestamp_micros() as f64 / 1e6)
                     .unwrap_or_default();
@@ -78,12 +92,19 @@ impl Har {
         }
     }
 
+    /// The entries written: a relay's upstream legs are in their pairs'.
+    fn shown(&self) -> impl Iterator<Item = &Entry> {
+        self.entries
+            .iter()
+            .filter(|e| !(self.relayed && e.side == Side::Server))
+    }
+
     pub fn entries(&self) -> usize {
-        self.entries.len()
+        self.shown().count()
     }
 
     pub fn to_json(&self) -> Value {
-        let entries: Vec<Value> = self.entries.iter().map(entry_json).collect();
+        let entries: Vec<Value> = self.shown().map(entry_json).collect();
         json!({
             "log": {
                 "version": "1.2",

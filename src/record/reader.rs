@@ -22,6 +22,7 @@ pub struct RecordingFile {
     /// The side of records that do not say theirs: `--json` output of a server
     /// (it has a `listening` line) or of a client.
     unsided: Side,
+    relayed: bool,
 }
 
 impl RecordingFile {
@@ -38,7 +39,9 @@ impl RecordingFile {
         }
         let (mut client, mut server, mut unsided, mut listening) = (false, false, false, false);
         let (mut client_url, mut server_url, mut unsided_url) = (None, None, None);
+        let mut relayed = false;
         for r in records.flatten() {
+            relayed |= r.direction.is_some();
             let slot = match r.side {
                 Some(Side::Server) => {
                     server = true;
@@ -76,6 +79,7 @@ impl RecordingFile {
             }
         }
         Ok(RecordingFile {
+            relayed,
             unsided: unsided_side,
             client,
             server,
@@ -87,6 +91,11 @@ impl RecordingFile {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Written by `wsprobe relay`: its sides are the legs of each pair.
+    pub fn relayed(&self) -> bool {
+        self.relayed
     }
 
     /// Which sides it has: (client, server). A file with neither is a client's.
