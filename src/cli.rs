@@ -119,7 +119,12 @@ pub struct RelayArgs {
     pub insecure: bool,
 
     /// Also trust the certificates in this PEM file (for the upstream)
-    #[arg(help_heading = "Upstream", long, value_name = "FILE", env = "WSPROBE_CA")]
+    #[arg(
+        help_heading = "Upstream",
+        long,
+        value_name = "FILE",
+        env = "WSPROBE_CA"
+    )]
     pub ca: Option<PathBuf>,
 
     /// Reach the upstream through this HTTP CONNECT proxy: http://[user:pass@]host:port
@@ -155,8 +160,7 @@ fn parse_json_path(s: &str) -> Result<crate::net::relay::JsonPath, String> {
 }
 
 fn parse_header_name(s: &str) -> Result<HeaderName, String> {
-    HeaderName::from_bytes(s.trim().as_bytes())
-        .map_err(|_| format!("`{s}` is not a header name"))
+    HeaderName::from_bytes(s.trim().as_bytes()).map_err(|_| format!("`{s}` is not a header name"))
 }
 
 const REPLAY_EXAMPLES: &str = "\

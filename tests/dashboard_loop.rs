@@ -196,6 +196,7 @@ async fn server(config: ServerConfig) -> Server {
 
 fn server_only(server: Server) -> Setup {
     Setup {
+        relay: None,
         mode: Mode::Server,
         client: None,
         server: Some(server),
@@ -229,6 +230,7 @@ async fn demo_sends_what_is_typed_shows_the_echo_and_quits_on_ctrl_c() {
     let url = server.url();
     let uri = parse_ws_url(&url).expect("the server's URL");
     let dashboard = Dashboard::start(Setup {
+        relay: None,
         mode: Mode::Demo,
         client: Some(ClientSetup {
             connect: ClientOptions::new(uri),

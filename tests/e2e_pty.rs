@@ -310,3 +310,41 @@ fn the_client_dashboard_plays_a_send_file() {
     assert_eq!(pty.wait_exit(), 0);
     let _ = std::fs::remove_file(&lines);
 }
+
+#[test]
+fn a_relay_dashboard_shows_both_directions_and_injects() {
+    let upstream = support::bin::ServerProcess::start(&["-q"]);
+    let mut relay = Pty::spawn(&["relay", "127.0.0.1:0", &upstream.url], &[], 130, 32);
+    let screen = relay.wait_for("the relay to listen", |s| {
+        s.contains("relay ws://127.0.0.1:")
+    });
+    let url = screen
+        .split_whitespace()
+        .find(|w| w.starts_with("ws://127.0.0.1:"))
+        .unwrap()
+        .to_string();
+    let mut client = Pty::spawn(&["client", &url], &[], 120, 30);
+    client.wait_for("the client to connect", |s| s.contains("open"));
+    client.send("both ways\r");
+    client.wait_for("the echo", |s| has_echo_with_rtt(s, "both ways"));
+    relay.wait_for("the message each way, with its latency", |s| {
+        let lines: Vec<&str> = s.lines().filter(|l| l.contains("both ways")).collect();
+        lines.iter().any(|l| l.contains("C→S"))
+            && lines
+                .iter()
+                .any(|l| l.contains("S→C") && (l.contains("µs") || l.contains("ms")))
+    });
+    relay.wait_for("the pair in the table", |s| {
+        s.lines().any(|l| l.contains("#1") && l.contains("open"))
+    });
+    // To the input box, then a message of the relay's own to the client.
+    relay.send("\t\t/inject client from the relay\r");
+    client.wait_for("the injected message", |s| s.contains("from the relay"));
+    relay.escape();
+    relay.send("q");
+    assert_eq!(relay.wait_exit(), 0);
+    client.wait_for("the relay's goodbye", |s| s.contains("1001"));
+    client.escape();
+    client.send("q");
+    client.wait_exit();
+}

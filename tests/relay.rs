@@ -24,7 +24,14 @@ fn relay(upstream: &str, extra: &[&str]) -> ServerProcess {
 /// The app's run through the relay: its JSON lines.
 fn app(relay: &ServerProcess, path: &str, scenario: &str, extra: &[&str]) -> Vec<Value> {
     let url = format!("{}{path}", relay.url);
-    let mut args = vec![url.as_str(), scenario, "--protocol", "x", "--protocol", "chat"];
+    let mut args = vec![
+        url.as_str(),
+        scenario,
+        "--protocol",
+        "x",
+        "--protocol",
+        "chat",
+    ];
     args.extend_from_slice(extra);
     run_py("py_relay_client.py", &args)
 }
@@ -54,9 +61,18 @@ fn a_python_app_and_its_python_server_converse_through_the_relay() {
         &relay,
         "/echo?a=1",
         "full",
-        &["--header", "Cookie: s=1", "--header", "Authorization: Bearer t"],
+        &[
+            "--header",
+            "Cookie: s=1",
+            "--header",
+            "Authorization: Bearer t",
+        ],
     );
-    assert_eq!(event(&events, "open").unwrap()["protocol"], "chat", "{events:?}");
+    assert_eq!(
+        event(&events, "open").unwrap()["protocol"],
+        "chat",
+        "{events:?}"
+    );
     let got = messages(&events);
     assert_eq!(got.len(), 6, "{events:?}");
     // What the upstream saw of the app's handshake.
@@ -66,21 +82,33 @@ fn a_python_app_and_its_python_server_converse_through_the_relay() {
     assert_eq!(headers["cookie"], "s=1");
     assert_eq!(headers["authorization"], "Bearer t");
     assert_eq!(headers["sec-websocket-protocol"], "x, chat");
-    assert!(headers["user-agent"].as_str().unwrap().contains("websockets"));
+    assert!(headers["user-agent"]
+        .as_str()
+        .unwrap()
+        .contains("websockets"));
     let upstream_host = server.url.trim_start_matches("ws://");
     assert_eq!(headers["host"], upstream_host, "Host is the upstream's");
     assert_eq!(got[1]["data"], "hello relay");
     assert_eq!(got[2]["len"], 9);
     let sent = event(&events, "sent").unwrap();
     assert_eq!(got[3]["len"], 16 * 1024 * 1024);
-    assert_eq!(got[3]["sha256"], sent["sha256"], "16 MiB passed both ways intact");
+    assert_eq!(
+        got[3]["sha256"], sent["sha256"],
+        "16 MiB passed both ways intact"
+    );
     assert_eq!(got[4]["data"], "fragmented text");
     assert!(event(&events, "pong").is_some(), "{events:?}");
     assert_eq!(got[5]["data"], "pong-ok", "the server's ping was answered");
     let close = event(&events, "close").unwrap();
-    assert_eq!((close["code"].as_u64(), close["reason"].as_str()), (Some(4000), Some("client bye")));
+    assert_eq!(
+        (close["code"].as_u64(), close["reason"].as_str()),
+        (Some(4000), Some("client bye"))
+    );
     let closed = server.next("the close it got");
-    assert_eq!(closed["code"], 4000, "the app's close code reached the server");
+    assert_eq!(
+        closed["code"], 4000,
+        "the app's close code reached the server"
+    );
     assert_eq!(closed["reason"], "client bye");
 
     let records = records_until_closed(&relay.stdout, 1);
@@ -103,7 +131,9 @@ fn a_python_app_and_its_python_server_converse_through_the_relay() {
     assert_eq!(reply["side"], "server");
     assert!(reply["latency_us"].as_u64().is_some(), "{reply}");
     assert!(
-        records.iter().any(|r| r["kind"] == "ping" && r["side"] == "server" && r["dir"] == "in"),
+        records
+            .iter()
+            .any(|r| r["kind"] == "ping" && r["side"] == "server" && r["dir"] == "in"),
         "the server's ping is shown"
     );
     let closes: Vec<&Value> = records.iter().filter(|r| r["event"] == "close").collect();
@@ -129,7 +159,10 @@ fn a_server_that_drops_the_connection_closes_the_app_with_1011() {
     let events = app(&relay, "/drop", "one", &[]);
     let close = event(&events, "close").unwrap();
     assert_eq!(close["code"], 1011, "{events:?}");
-    assert!(close["reason"].as_str().unwrap().contains("server dropped"), "{close}");
+    assert!(
+        close["reason"].as_str().unwrap().contains("server dropped"),
+        "{close}"
+    );
     let records = records_until_closed(&relay.stdout, 1);
     let server_leg = records.last().unwrap();
     assert_eq!(server_leg["cause"], "error", "{server_leg}");
@@ -143,7 +176,10 @@ fn an_app_that_drops_the_connection_closes_the_server_with_1001() {
     assert!(event(&events, "open").is_some(), "{events:?}");
     let closed = server.next("the close it got");
     assert_eq!(closed["code"], 1001, "{closed}");
-    assert!(closed["reason"].as_str().unwrap().contains("client went away"));
+    assert!(closed["reason"]
+        .as_str()
+        .unwrap()
+        .contains("client went away"));
 }
 
 #[test]
@@ -171,7 +207,10 @@ fn an_unreachable_upstream_is_a_502_with_the_reason() {
     let refused = event(&events, "refused").unwrap_or_else(|| panic!("{events:?}"));
     assert_eq!(refused["status"], 502);
     assert!(
-        refused["body"].as_str().unwrap().contains("connection refused"),
+        refused["body"]
+            .as_str()
+            .unwrap()
+            .contains("connection refused"),
         "{refused}"
     );
 }
@@ -194,7 +233,10 @@ fn correlated_latency_pairs_replies_by_their_id() {
     };
     // Without --correlate, the echo of "no id" would answer the oldest request.
     assert!(reply("no id").get("latency_us").is_none(), "{records:?}");
-    assert!(reply("{\"id\":1}")["latency_us"].as_u64().is_some(), "{records:?}");
+    assert!(
+        reply("{\"id\":1}")["latency_us"].as_u64().is_some(),
+        "{records:?}"
+    );
 }
 
 #[test]
@@ -221,7 +263,9 @@ async fn a_server_that_never_reads_holds_the_app_back() {
 
     let server = upstream();
     let relay = relay(&server.url, &["-q"]);
-    let mut request = format!("{}/silent", relay.url).into_client_request().unwrap();
+    let mut request = format!("{}/silent", relay.url)
+        .into_client_request()
+        .unwrap();
     request
         .headers_mut()
         .insert("sec-websocket-protocol", "chat".parse().unwrap());
@@ -273,7 +317,12 @@ fn a_relay_recording_replays_with_directions_and_exports_one_har_entry_per_pair(
     assert!(summary.contains("relay: 1 pair"), "{summary}");
 
     let out = wsprobe()
-        .args(["replay", file.to_str().unwrap(), "--har", har.to_str().unwrap()])
+        .args([
+            "replay",
+            file.to_str().unwrap(),
+            "--har",
+            har.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");

@@ -108,6 +108,8 @@ pub enum Target {
     Client,
     /// One of the server's connections.
     Server(ConnId),
+    /// One leg of a relayed pair: to its client, or to its upstream server.
+    Leg(Side, ConnId),
 }
 
 /// Work for the event loop: the only way `update` reaches the network or disk.

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::net::Side;
+
 /// At most this many messages for one `/repeat`, so a typo cannot flood forever.
 pub const MAX_REPEAT: u64 = 1_000_000;
 
@@ -41,6 +43,60 @@ pub const HELP: &[(&str, &str)] = &[
     ("//text", "send text that starts with /"),
     ("/help", "show the keys and commands"),
 ];
+
+/// The relay's own commands: which leg a line goes to.
+pub const RELAY_HELP: &[(&str, &str)] = &[
+    (
+        "text, /json, /hex, /ping",
+        "to the selected pair's server, as if its client sent it",
+    ),
+    (
+        "/inject client|server …",
+        "to that leg: text, or /json {…}, /hex …, /ping",
+    ),
+    (
+        "/close client|server [code] [reason]",
+        "close that leg (the close is passed on to the other)",
+    ),
+];
+
+/// Which leg of a relayed pair a typed line goes to, and the line as the
+/// leg's own input box would take it: `/inject client hi` goes to the client
+/// as `hi`; `/close server 4000 bye` to the server as `/close 4000 bye`;
+/// anything else to the server as it is.
+pub fn relay_leg(input: &str) -> Result<(Side, String), String> {
+    let leg = |word: &str| match word {
+        "client" => Some(Side::Client),
+        "server" => Some(Side::Server),
+        _ => None,
+    };
+    let split = |rest: &str| -> (String, String) {
+        let rest = rest.trim_start();
+        match rest.split_once(char::is_whitespace) {
+            Some((w, r)) => (w.to_string(), r.trim_start().to_string()),
+            None => (rest.to_string(), String::new()),
+        }
+    };
+    if let Some(rest) = input
+        .strip_prefix("/inject")
+        .filter(|r| r.is_empty() || r.starts_with(' '))
+    {
+        let (word, line) = split(rest);
+        let side =
+            leg(&word).ok_or("usage: /inject client|server TEXT (or /json {…}, /hex …, /ping)")?;
+        if line.is_empty() {
+            return Err(format!("/inject {word}: nothing to send"));
+        }
+        return Ok((side, line));
+    }
+    if let Some(rest) = input.strip_prefix("/close ") {
+        let (word, line) = split(rest);
+        if let Some(side) = leg(&word) {
+            return Ok((side, format!("/close {line}").trim_end().to_string()));
+        }
+    }
+    Ok((Side::Server, input.to_string()))
+}
 
 pub fn parse(input: &str) -> Result<SlashCommand, String> {
     let Some(rest) = input.strip_prefix('/') else {

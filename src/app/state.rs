@@ -11,6 +11,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use regex::Regex;
 
 use super::input::InputBox;
+use crate::net::rtt::RttBook;
 use crate::net::server::faults::Faults;
 use crate::net::Side;
 use crate::net::{
@@ -46,6 +47,8 @@ pub struct FrameEntry {
     pub payload: Bytes,
     pub close: Option<CloseInfo>,
     pub rtt: Option<Rtt>,
+    /// A relay's frame: the leg it was seen on (its way is told by leg and dir).
+    pub leg: Option<Side>,
 }
 
 impl FrameEntry {
@@ -74,6 +77,15 @@ impl FrameLog {
     }
 
     pub fn push(&mut self, f: &Frame) {
+        self.push_seen(f, None);
+    }
+
+    /// A relay's frame, seen on the leg to `leg`.
+    pub fn push_leg(&mut self, f: &Frame, leg: Side) {
+        self.push_seen(f, Some(leg));
+    }
+
+    fn push_seen(&mut self, f: &Frame, leg: Option<Side>) {
         let keep = f.payload.len().min(PAYLOAD_KEEP);
         let entry = FrameEntry {
             seq: self.next_seq,
@@ -85,6 +97,7 @@ impl FrameLog {
             payload: Bytes::copy_from_slice(&f.payload[..keep]),
             close: f.close.clone(),
             rtt: f.rtt,
+            leg,
         };
         self.next_seq += 1;
         self.bytes += entry.payload.len();
@@ -427,6 +440,20 @@ pub struct ConnRow {
     /// Its frames and bytes, as last sampled.
     pub counts: CounterSnapshot,
     pub closed: Option<ClosedRow>,
+    /// A relay's pair: its upstream leg (the row itself is the client's leg).
+    pub upstream: Option<Box<UpstreamLeg>>,
+    /// A relay's pair: the latest request→reply latency.
+    pub last_latency: Option<Duration>,
+}
+
+/// The upstream leg of a relayed pair.
+#[derive(Debug)]
+pub struct UpstreamLeg {
+    pub peer: SocketAddr,
+    pub path: String,
+    pub handshake: Handshake,
+    pub counts: CounterSnapshot,
+    pub closed: Option<ClosedRow>,
 }
 
 #[derive(Clone, Debug)]
@@ -496,6 +523,29 @@ pub struct ServerPane {
     pub events: VecDeque<TimelineEntry>,
     /// Faults the server injects on purpose, and whether delay and drop are on.
     pub faults: Option<ServerFaults>,
+    /// `wsprobe relay`: the pane's connections are relayed pairs.
+    pub relay: Option<RelayView>,
+}
+
+/// What a relay's pane shows besides a server's: where it relays to, and the
+/// request→reply latencies of every pair.
+#[derive(Debug)]
+pub struct RelayView {
+    pub upstream: String,
+    pub latency: RttBook,
+    pub points: VecDeque<RttPoint>,
+    pub started: Instant,
+}
+
+impl RelayView {
+    pub fn new(upstream: String, now: Instant) -> Self {
+        RelayView {
+            upstream,
+            latency: RttBook::default(),
+            points: VecDeque::new(),
+            started: now,
+        }
+    }
 }
 
 impl ServerPane {
@@ -520,6 +570,7 @@ impl ServerPane {
             left_early: 0,
             events: VecDeque::new(),
             faults: None,
+            relay: None,
         }
     }
 
@@ -558,6 +609,8 @@ pub enum Mode {
     Server,
     /// Both, side by side: the embedded demo.
     Demo,
+    /// `wsprobe relay`: one pane of relayed pairs, both directions in its log.
+    Relay,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -646,6 +699,8 @@ pub struct Opening {
     pub server: Option<String>,
     /// The server's faults, when it injects any.
     pub faults: Option<Faults>,
+    /// The relay's upstream URL, in relay mode.
+    pub upstream: Option<String>,
     /// The note above the panes.
     pub hint: Option<String>,
     /// `wsprobe replay`: a recording, shown read-only.
@@ -667,6 +722,7 @@ impl AppState {
         state.server = o.server.map(|url| {
             let mut s = ServerPane::new(url, o.keep, history);
             s.faults = o.faults.filter(Faults::is_active).map(ServerFaults::new);
+            s.relay = o.upstream.map(|u| RelayView::new(u, o.now));
             s
         });
         state.hint = o.hint;
@@ -674,7 +730,7 @@ impl AppState {
             // Closed connections stay in the table: it is the recording's.
             state.read_only = true;
             state.focus = match o.mode {
-                Mode::Server => Focus::ServerLog,
+                Mode::Server | Mode::Relay => Focus::ServerLog,
                 _ => Focus::ClientLog,
             };
         }
@@ -687,7 +743,7 @@ impl AppState {
             client: None,
             server: None,
             focus: match mode {
-                Mode::Server => Focus::ServerConns,
+                Mode::Server | Mode::Relay => Focus::ServerConns,
                 _ => Focus::ClientInput,
             },
             popup: None,
@@ -707,7 +763,9 @@ impl AppState {
     pub fn focus_order(&self) -> &'static [Focus] {
         match self.mode {
             Mode::Client => &[Focus::ClientInput, Focus::ClientLog],
-            Mode::Server => &[Focus::ServerConns, Focus::ServerLog, Focus::ServerInput],
+            Mode::Server | Mode::Relay => {
+                &[Focus::ServerConns, Focus::ServerLog, Focus::ServerInput]
+            }
             Mode::Demo => &[
                 Focus::ClientInput,
                 Focus::ClientLog,

@@ -187,32 +187,32 @@ pub fn human_line(side: Side, ev: &NetEvent) -> String {
 /// An opened connection: peer, request, status, subprotocol, TLS, faults.
 fn opened(o: &Opened) -> String {
     let sub = o
-                .handshake
-                .subprotocol
-                .as_deref()
-                .map(|p| format!(" subprotocol={}", escape_bytes(p.as_bytes(), 100)))
-                .unwrap_or_default();
-            let tls = o
-                .handshake
-                .tls
-                .as_deref()
-                .map(|t| format!(" tls={}", t.replace(' ', "/")))
-                .unwrap_or_default();
-            // Through a proxy the peer is the proxy: say that once.
-            let peer = match o.handshake.proxy.as_deref() {
-                Some(p) => format!("via {p}"),
-                None => o.peer.to_string(),
-            };
-            let faults = o
-                .faults
-                .as_deref()
-                .map(|f| format!(" faults: {f}"))
-                .unwrap_or_default();
-            format!(
-                "{peer} {} → {}{sub}{tls}{faults}",
-                escape_bytes(o.handshake.request_line.as_bytes(), PREVIEW_CHARS),
-                o.handshake.status
-            )
+        .handshake
+        .subprotocol
+        .as_deref()
+        .map(|p| format!(" subprotocol={}", escape_bytes(p.as_bytes(), 100)))
+        .unwrap_or_default();
+    let tls = o
+        .handshake
+        .tls
+        .as_deref()
+        .map(|t| format!(" tls={}", t.replace(' ', "/")))
+        .unwrap_or_default();
+    // Through a proxy the peer is the proxy: say that once.
+    let peer = match o.handshake.proxy.as_deref() {
+        Some(p) => format!("via {p}"),
+        None => o.peer.to_string(),
+    };
+    let faults = o
+        .faults
+        .as_deref()
+        .map(|f| format!(" faults: {f}"))
+        .unwrap_or_default();
+    format!(
+        "{peer} {} → {}{sub}{tls}{faults}",
+        escape_bytes(o.handshake.request_line.as_bytes(), PREVIEW_CHARS),
+        o.handshake.status
+    )
 }
 
 /// A relay's event as one line for people: messages with the way they travel,
@@ -225,7 +225,11 @@ pub fn relay_line(side: Side, ev: &NetEvent) -> String {
                 .map(|r| format!(" latency {}", format_duration(r.duration)))
                 .unwrap_or_default();
             // What wsprobe itself said on a leg: an answer, an injection, a close.
-            let by = if f.dir == Direction::Out { " (relay)" } else { "" };
+            let by = if f.dir == Direction::Out {
+                " (relay)"
+            } else {
+                ""
+            };
             let preview = payload_preview(f.kind, &f.payload, PREVIEW_CHARS);
             let sep = if preview.is_empty() { "" } else { " " };
             format!(

@@ -37,6 +37,7 @@ pub async fn run(args: ClientArgs, out: &Options, rec: Option<&Recording>) -> an
     };
     if out.use_tui() && !args.echo {
         return tui::run(tui::Setup {
+            relay: None,
             mode: app::Mode::Client,
             client: Some(tui::ClientSetup {
                 connect: client_options(&args.connect)?,

@@ -30,6 +30,7 @@ pub async fn run(out: &Options, rec: Option<&Recording>) -> anyhow::Result<u8> {
         let server = Server::bind("127.0.0.1:0", config).await?;
         let uri = net::client::parse_ws_url(&server.url()).map_err(UsageError)?;
         return tui::run(tui::Setup {
+            relay: None,
             mode: app::Mode::Demo,
             client: Some(tui::ClientSetup {
                 connect: ClientOptions::new(uri),

@@ -5,8 +5,8 @@ pub mod bench;
 pub mod client;
 pub mod demo;
 pub mod manual;
-pub mod relay;
 mod private_file;
+pub mod relay;
 pub mod replay;
 pub mod server;
 

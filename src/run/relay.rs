@@ -8,7 +8,9 @@ use crate::net::client::{parse_ws_url, ClientOptions};
 use crate::net::relay::{Relay, RelayConfig};
 use crate::net::{self};
 use crate::record::Recording;
-use crate::headless;
+use crate::{app, headless, tui};
+
+use super::with_recording;
 
 /// Where the relay listens when only the upstream is given.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8765";
@@ -22,6 +24,19 @@ pub async fn run(args: RelayArgs, out: &Options, rec: Option<&Recording>) -> any
             "warning: listening on {}, which other machines may be able to reach",
             relay.local_addr()
         );
+    }
+    if tui {
+        return tui::run(tui::Setup {
+            mode: app::Mode::Relay,
+            client: None,
+            server: None,
+            relay: Some(relay),
+            keep: out.keep,
+            history: true,
+            hint: with_recording(None, rec),
+            replay: None,
+        })
+        .await;
     }
     headless::relay::run(relay, Printer::new(out.format(), out.quiet)).await
 }

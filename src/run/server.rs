@@ -42,6 +42,7 @@ pub async fn run(args: ServerArgs, out: &Options, rec: Option<&Recording>) -> an
     }
     if tui {
         return tui::run(tui::Setup {
+            relay: None,
             mode: app::Mode::Server,
             client: None,
             server: Some(server),

@@ -50,6 +50,7 @@ pub struct Dashboard {
     links: Links,
     client_rx: Option<mpsc::Receiver<NetEvent>>,
     server_rx: Option<mpsc::Receiver<NetEvent>>,
+    relay_rx: Option<mpsc::Receiver<(Side, NetEvent)>>,
     client_task: Option<JoinHandle<()>>,
     server_task: Option<JoinHandle<()>>,
     registry: Option<Registry>,
@@ -86,9 +87,14 @@ impl Dashboard {
             }
             None => (
                 setup.client.as_ref().map(|c| c.connect.url.to_string()),
-                setup.server.as_ref().map(|s| s.url()),
+                setup
+                    .server
+                    .as_ref()
+                    .map(|s| s.url())
+                    .or_else(|| setup.relay.as_ref().map(|r| r.url())),
             ),
         };
+        let upstream = setup.relay.as_ref().map(|r| r.upstream());
         let hint = match &setup.replay {
             Some(file) => Some(format!(" replay {} · read-only", file.path().display())),
             None => setup.hint,
@@ -104,11 +110,16 @@ impl Dashboard {
             client: client_url,
             server: server_url,
             faults: faults.as_ref().map(|(f, _)| f.clone()),
+            upstream,
             hint,
             replay: replaying,
         });
         let links = Links::new(
-            setup.server.as_ref().map(|s| s.not_shown()),
+            setup
+                .server
+                .as_ref()
+                .map(|s| s.not_shown())
+                .or_else(|| setup.relay.as_ref().map(|r| r.not_shown())),
             faults.map(|(_, switches)| switches),
         );
         let mut dashboard = Dashboard {
@@ -116,6 +127,7 @@ impl Dashboard {
             links,
             client_rx: None,
             server_rx: None,
+            relay_rx: None,
             client_task: None,
             server_task: None,
             registry: None,
@@ -129,6 +141,12 @@ impl Dashboard {
             dashboard.registry = Some(server.registry());
             dashboard.server_task = Some(tokio::spawn(server.run(tx)));
             dashboard.server_rx = Some(rx);
+        }
+        if let Some(relay) = setup.relay {
+            let (tx, rx) = mpsc::channel(SERVER_EVENTS);
+            dashboard.registry = Some(relay.registry());
+            dashboard.server_task = Some(tokio::spawn(relay.run(tx)));
+            dashboard.relay_rx = Some(rx);
         }
         if let Some(mut c) = setup.client {
             let (tx, rx) = mpsc::channel(CLIENT_EVENTS);
@@ -194,6 +212,8 @@ impl Dashboard {
         let mut flood_pause: Option<tokio::time::Instant> = None;
         let mut client_rx = self.client_rx.take();
         let mut server_rx = self.server_rx.take();
+        let mut relay_rx = self.relay_rx.take();
+        let mut relay_batch = Vec::with_capacity(SERVER_EVENTS);
 
         while !self.state.should_quit {
             tokio::select! {
@@ -251,6 +271,18 @@ impl Dashboard {
                         flood_pause = Some(tokio::time::Instant::now() + FRAME_INTERVAL);
                     }
                 }
+                n = recv_legs(&mut relay_rx, &mut relay_batch, SERVER_EVENTS), if relay_rx.is_some() && flood_pause.is_none() => {
+                    if n == 0 {
+                        relay_rx = None;
+                    }
+                    self.apply(tick_now());
+                    for (side, ev) in relay_batch.drain(..) {
+                        self.net(side, ev);
+                    }
+                    if n >= FLOOD_BATCH {
+                        flood_pause = Some(tokio::time::Instant::now() + FRAME_INTERVAL);
+                    }
+                }
                 _ = async { tokio::time::sleep_until(flood_pause.expect("guarded")).await }, if flood_pause.is_some() => {
                     flood_pause = None;
                 }
@@ -268,12 +300,21 @@ impl Dashboard {
                 t.abort();
             }
             // Clients get 1001 Going Away, not a reset; their closes are drained unseen.
-            let closing = registry.close_all(shutdown_close(), QUIT_CLOSE_WAIT);
+            let close = if relay_rx.is_some() {
+                crate::net::relay::shutdown_close()
+            } else {
+                shutdown_close()
+            };
+            let closing = registry.close_all(close, QUIT_CLOSE_WAIT);
             tokio::pin!(closing);
             loop {
                 tokio::select! {
                     _ = &mut closing => break,
-                    ev = recv_one(&mut server_rx) => if ev.is_none() { break },
+                    ev = recv_one(&mut server_rx), if server_rx.is_some() => if ev.is_none() { break },
+                    ev = recv_legs(&mut relay_rx, &mut relay_batch, SERVER_EVENTS), if relay_rx.is_some() => {
+                        relay_batch.clear();
+                        if ev == 0 { break }
+                    },
                 }
             }
         }
@@ -420,6 +461,18 @@ impl Farewell {
 async fn recv_some(
     rx: &mut Option<mpsc::Receiver<NetEvent>>,
     batch: &mut Vec<NetEvent>,
+    limit: usize,
+) -> usize {
+    match rx {
+        Some(rx) => rx.recv_many(batch, limit).await,
+        None => 0,
+    }
+}
+
+/// A relay's batch of events, each with its leg; 0 when the channel has closed.
+async fn recv_legs(
+    rx: &mut Option<mpsc::Receiver<(Side, NetEvent)>>,
+    batch: &mut Vec<(Side, NetEvent)>,
     limit: usize,
 ) -> usize {
     match rx {

@@ -117,6 +117,7 @@ impl Links {
                 .open
                 .get(&(Side::Server, id))
                 .map(|l| l.commands.clone()),
+            Target::Leg(side, id) => self.open.get(&(side, id)).map(|l| l.commands.clone()),
         }
     }
 

@@ -21,6 +21,7 @@ use crossterm::event::EventStream;
 
 use crate::app::Mode;
 use crate::net::client::{ClientOptions, SessionOptions};
+use crate::net::relay::Relay;
 use crate::net::server::Server;
 use crate::record::har::HarFile;
 use crate::record::reader::RecordingFile;
@@ -42,6 +43,8 @@ pub struct Setup {
     pub mode: Mode,
     pub client: Option<ClientSetup>,
     pub server: Option<Server>,
+    /// `wsprobe relay`: its pairs in the one pane (mode `Relay`).
+    pub relay: Option<Relay>,
     pub keep: usize,
     pub hint: Option<String>,
     /// Input history: read at the start, each line sent added (off in tests).
@@ -57,6 +60,7 @@ impl Setup {
             mode: replay::mode_of(&file),
             client: None,
             server: None,
+            relay: None,
             keep,
             hint: None,
             history: false,

@@ -19,7 +19,7 @@ use super::fit::{self, Segment, Shrink, ALWAYS};
 use super::theme::Theme;
 use super::widgets::frames::FrameLogWidget;
 use super::widgets::input::{self, InputWidget};
-use super::widgets::{connections, popup, rtt, status};
+use super::widgets::{connections, pairs, popup, rtt, status};
 use crate::app::state::{ClientPane, ServerPane};
 use crate::app::{AppState, Drawn, Focus, Mode};
 use crate::escape::escape_text;
@@ -51,6 +51,12 @@ pub fn draw(f: &mut Frame, state: &AppState, theme: &Theme) -> Drawn {
             }
         }
         Mode::Demo => drawn = demo(f, main, state, theme),
+        Mode::Relay => {
+            if let Some(s) = &state.server {
+                let pane = hint_line(f, main, state, theme);
+                drawn.server_top = Some(server_pane(f, pane, s, state, theme));
+            }
+        }
     }
     f.render_widget(
         Paragraph::new(fit::hints(key_hints(state), theme.dim(), keys.width)),
@@ -185,9 +191,10 @@ fn client_pane(
         focused: state.focus == Focus::ClientLog,
         show_conn: false,
         extra: None,
+        flows: false,
     }
     .render(f, log_area, state, theme);
-    rtt::render(f, rtt_area, c, theme);
+    rtt::render(f, rtt_area, &rtt::Rtts::client(c), theme);
     if let Some(line) = filter_line(state, theme, filter_area.width).filter(|_| filtering) {
         f.render_widget(Paragraph::new(line), filter_area);
     }
@@ -229,17 +236,22 @@ fn server_pane(
     ])
     .areas(area);
     status::server_status(f, status_area, s, theme);
-    connections::render(
-        f,
-        table_area,
-        s,
-        state,
-        state.focus == Focus::ServerConns,
-        theme,
-    );
+    let table_focused = state.focus == Focus::ServerConns;
+    if s.relay.is_some() {
+        pairs::render(f, table_area, s, state, table_focused, theme);
+    } else {
+        connections::render(f, table_area, s, state, table_focused, theme);
+    }
+    // A relay's side panel is its latency; a server's, its rate.
+    let side_w = if s.relay.is_some() { 44 } else { 28 };
     let (log_area, side) = if area.width >= WIDE {
-        let [l, r] = Layout::horizontal([Constraint::Fill(1), Constraint::Length(28)]).areas(body);
+        let [l, r] =
+            Layout::horizontal([Constraint::Fill(1), Constraint::Length(side_w)]).areas(body);
         (l, Some(r))
+    } else if let Some(r) = s.relay.as_ref().filter(|_| body.height >= 16) {
+        let [l, b] = Layout::vertical([Constraint::Fill(1), Constraint::Length(4)]).areas(body);
+        rtt::render(f, b, &rtt::Rtts::relay(r), theme);
+        (l, None)
     } else {
         (body, None)
     };
@@ -254,9 +266,12 @@ fn server_pane(
         focused: state.focus == Focus::ServerLog,
         show_conn: true,
         extra: Some(scope.to_string()),
+        flows: s.relay.is_some(),
     }
     .render(f, log_area, state, theme);
-    if let Some(side) = side {
+    if let (Some(side), Some(r)) = (side, s.relay.as_ref()) {
+        rtt::render(f, side, &rtt::Rtts::relay(r), theme);
+    } else if let Some(side) = side {
         let data: Vec<u64> = s.rate_history.iter().copied().collect();
         let shown = &data[data
             .len()
@@ -275,7 +290,15 @@ fn server_pane(
     if let Some(line) = filter_line(state, theme, filter_area.width).filter(|_| filtering) {
         f.render_widget(Paragraph::new(line), filter_area);
     }
-    let (target, hint) = if s.send_to_all {
+    let (target, hint) = if s.relay.is_some() {
+        match s.selected {
+            Some(id) => (
+                format!("Send to #{id}'s server"),
+                "/inject client|server …, /close client|server, /help",
+            ),
+            None => ("Send".to_string(), "no pair selected"),
+        }
+    } else if s.send_to_all {
         (
             format!("Send to all open ({})", s.open_count()),
             "Ctrl-A: selected only",

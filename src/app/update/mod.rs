@@ -5,6 +5,7 @@
 
 mod client;
 mod keys;
+mod relay;
 mod server;
 mod submit;
 #[cfg(test)]
@@ -18,6 +19,7 @@ use crate::net::Side;
 use crate::net::{ConnId, FrameKind, NetEvent};
 use client::client_event;
 use keys::action;
+use relay::relay_event;
 use server::server_event;
 use tick::{counts, tick};
 
@@ -68,6 +70,12 @@ fn editor(state: &mut AppState) -> Option<&mut InputBox> {
 }
 
 fn net(state: &mut AppState, pane: Side, ev: NetEvent) {
+    if state.mode == crate::app::state::Mode::Relay {
+        if let Some(s) = state.server.as_mut() {
+            relay_event(s, pane, ev, state.now);
+        }
+        return;
+    }
     match pane {
         Side::Client => {
             if let Some(c) = state.client.as_mut() {

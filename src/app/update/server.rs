@@ -28,6 +28,8 @@ pub(super) fn server_event(s: &mut ServerPane, ev: NetEvent, now: Instant) {
                     opened_at: now,
                     counts: CounterSnapshot::default(),
                     closed: None,
+                    upstream: None,
+                    last_latency: None,
                 },
             );
             s.note(

@@ -4,7 +4,7 @@ use super::keys::action;
 use crate::app::input::InputBox;
 use crate::app::msg::{Action, Effect, Target};
 use crate::app::slash::{self, SlashCommand};
-use crate::app::state::{AppState, ClientPane, Focus, LinkState, Popup, ServerPane};
+use crate::app::state::{AppState, ClientPane, Focus, LinkState, Mode, Popup, ServerPane};
 use crate::net::{CloseCause, CloseInfo, NetCommand};
 
 pub(super) fn submit(state: &mut AppState, fx: &mut Vec<Effect>) {
@@ -59,6 +59,11 @@ pub(super) fn submit(state: &mut AppState, fx: &mut Vec<Effect>) {
         Focus::ClientInput => {
             if let Some(c) = state.client.as_mut() {
                 submit_client(c, fx, &mut state.popup);
+            }
+        }
+        Focus::ServerInput if state.mode == Mode::Relay => {
+            if let Some(s) = state.server.as_mut() {
+                submit_relay(s, fx, &mut state.popup);
             }
         }
         Focus::ServerInput => {
@@ -174,4 +179,44 @@ pub(super) fn submit_server(s: &mut ServerPane, fx: &mut Vec<Effect>, popup: &mu
     for to in targets {
         command_effects(cmd.clone(), to, fx);
     }
+}
+
+/// A relay's input: to the selected pair's server, or with `/inject` and
+/// `/close` to the leg named.
+pub(super) fn submit_relay(s: &mut ServerPane, fx: &mut Vec<Effect>, popup: &mut Option<Popup>) {
+    let (leg, line) = match slash::relay_leg(s.input.text()) {
+        Ok(found) => found,
+        Err(e) => {
+            s.input_error = Some(e);
+            return;
+        }
+    };
+    let cmd = match slash::parse(&line) {
+        Ok(SlashCommand::Help) => {
+            s.input.submit();
+            *popup = Some(Popup::Help { scroll: 0 });
+            return;
+        }
+        Ok(cmd) => cmd,
+        Err(e) => {
+            s.input_error = Some(e);
+            return;
+        }
+    };
+    let Some(row) = s.selected_row() else {
+        s.input_error = Some("select a pair first (Tab to the table, ↑/↓)".into());
+        return;
+    };
+    let open = match leg {
+        crate::net::Side::Client => row.is_open(),
+        crate::net::Side::Server => row.upstream.as_ref().is_some_and(|u| u.closed.is_none()),
+    };
+    if !open {
+        s.input_error = Some(format!("#{}'s {} leg is closed", row.id, leg.as_str()));
+        return;
+    }
+    let to = Target::Leg(leg, row.id);
+    let typed = s.input.submit();
+    fx.push(Effect::SaveHistory(typed));
+    command_effects(cmd, to, fx);
 }

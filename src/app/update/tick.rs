@@ -76,7 +76,24 @@ pub(super) fn counts(
             changed = true;
         }
     };
+    let relay = state.mode == crate::app::state::Mode::Relay;
     for (side, id, value) in conns {
+        if relay {
+            // A pair's row holds its client leg's counts; its upstream, the other's.
+            if let Some(s) = state.server.as_mut() {
+                if let Ok(i) = s.rows.binary_search_by_key(&id, |r| r.id) {
+                    match side {
+                        Side::Client => set(&mut s.rows[i].counts, value),
+                        Side::Server => {
+                            if let Some(up) = s.rows[i].upstream.as_mut() {
+                                set(&mut up.counts, value);
+                            }
+                        }
+                    }
+                }
+            }
+            continue;
+        }
         match side {
             Side::Client => {
                 if let Some(c) = state.client.as_mut().filter(|c| c.conn == Some(id)) {

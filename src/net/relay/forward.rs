@@ -269,7 +269,9 @@ where
         self.links.ends.broke(from, why);
         let info = match from {
             Side::Client => CloseInfo::new(1001, "wsprobe relay: the client went away"),
-            Side::Server => CloseInfo::new(1011, "wsprobe relay: the server dropped the connection"),
+            Side::Server => {
+                CloseInfo::new(1011, "wsprobe relay: the server dropped the connection")
+            }
         };
         let to = self.to();
         if self.links.ends.sending(to, &info) && !self.dest_dead {

@@ -26,13 +26,16 @@ enum Step {
 
 impl JsonPath {
     pub fn parse(text: &str) -> Result<JsonPath, String> {
-        let bad = |why: &str| format!("invalid JSON path `{text}`: {why} (e.g. $.id or $.params[0])");
+        let bad =
+            |why: &str| format!("invalid JSON path `{text}`: {why} (e.g. $.id or $.params[0])");
         let mut rest = text.trim();
         rest = rest.strip_prefix('$').unwrap_or(rest);
         let mut steps = Vec::new();
         while !rest.is_empty() {
             if let Some(r) = rest.strip_prefix('[') {
-                let (inside, after) = r.split_once(']').ok_or_else(|| bad("a `[` is not closed"))?;
+                let (inside, after) = r
+                    .split_once(']')
+                    .ok_or_else(|| bad("a `[` is not closed"))?;
                 let inside = inside.trim();
                 let quoted = inside
                     .strip_prefix('"')
@@ -40,7 +43,11 @@ impl JsonPath {
                     .or_else(|| inside.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')));
                 steps.push(match quoted {
                     Some(key) => Step::Key(key.to_string()),
-                    None => Step::Index(inside.parse().map_err(|_| bad("an index is not a number"))?),
+                    None => Step::Index(
+                        inside
+                            .parse()
+                            .map_err(|_| bad("an index is not a number"))?,
+                    ),
                 });
                 rest = after;
                 continue;
@@ -198,9 +205,16 @@ mod tests {
         p.request(br#"{"id":2}"#, t0 + Duration::from_millis(3));
         p.request(b"no id", t0);
         let at = t0 + Duration::from_millis(10);
-        assert_eq!(p.reply(br#"{"id":2,"result":0}"#, at), Some(Duration::from_millis(7)));
+        assert_eq!(
+            p.reply(br#"{"id":2,"result":0}"#, at),
+            Some(Duration::from_millis(7))
+        );
         assert_eq!(p.reply(br#"{"id":2}"#, at), None, "answered once");
-        assert_eq!(p.reply(br#"{"id":"1"}"#, at), None, "a string is not a number");
+        assert_eq!(
+            p.reply(br#"{"id":"1"}"#, at),
+            None,
+            "a string is not a number"
+        );
         assert_eq!(p.reply(br#"{"id":1}"#, at), Some(Duration::from_millis(10)));
     }
 

@@ -20,7 +20,9 @@ use super::request::{self, BadRequest};
 use super::{RelayConfig, Reporter};
 use crate::net::client::{connect_keeping_refusal, Connected};
 use crate::net::server::Registry;
-use crate::net::{header_pairs, ws_config, ConnCounters, ConnId, Handshake, NetEvent, Opened, Side};
+use crate::net::{
+    header_pairs, ws_config, ConnCounters, ConnId, Handshake, NetEvent, Opened, Side,
+};
 
 pub(super) async fn serve(
     mut stream: TcpStream,
@@ -150,15 +152,21 @@ async fn open_upstream(
             return None;
         }
     };
-    opts.headers =
-        request::upstream_headers(req.head.headers(), &config.add_headers, &config.drop_headers);
+    opts.headers = request::upstream_headers(
+        req.head.headers(),
+        &config.add_headers,
+        &config.drop_headers,
+    );
     opts.subprotocols.clear();
     opts.origin = None;
     match connect_keeping_refusal(&opts).await {
         Ok(upstream) => Some((req.head, req.leftover, upstream)),
         Err((e, Some(refusal))) => {
             request::send_and_close(stream, &request::refusal_answer(&refusal)).await;
-            let why = format!("the upstream refused {peer}'s connection to {}: {e}", opts.url);
+            let why = format!(
+                "the upstream refused {peer}'s connection to {}: {e}",
+                opts.url
+            );
             failed(reporter, why).await;
             None
         }

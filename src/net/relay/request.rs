@@ -32,7 +32,9 @@ pub(super) enum BadRequest {
 }
 
 /// Reads the request head; what follows it is kept for the WebSocket.
-pub(super) async fn read<S: AsyncRead + Unpin>(stream: &mut S) -> Result<ClientRequest, BadRequest> {
+pub(super) async fn read<S: AsyncRead + Unpin>(
+    stream: &mut S,
+) -> Result<ClientRequest, BadRequest> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 2048];
     loop {
@@ -229,7 +231,11 @@ pub(super) fn answer(status: u16, headers: &[(String, String)], body: &[u8]) -> 
         out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
     }
     out.extend_from_slice(
-        format!("content-length: {}\r\nconnection: close\r\n\r\n", body.len()).as_bytes(),
+        format!(
+            "content-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
     );
     out.extend_from_slice(body);
     out
@@ -327,7 +333,10 @@ mod tests {
     fn answers_carry_their_body_and_close() {
         let a = String::from_utf8(answer(
             403,
-            &[("Content-Length".into(), "99".into()), ("X-Why".into(), "no".into())],
+            &[
+                ("Content-Length".into(), "99".into()),
+                ("X-Why".into(), "no".into()),
+            ],
             b"go away",
         ))
         .unwrap();
@@ -348,8 +357,12 @@ mod tests {
         let out = String::from_utf8(switching(&req, Some("chat")).unwrap()).unwrap();
         assert!(out.starts_with("HTTP/1.1 101"), "{out}");
         assert!(out.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{out}");
-        assert!(out.to_ascii_lowercase().contains("sec-websocket-protocol: chat"));
+        assert!(out
+            .to_ascii_lowercase()
+            .contains("sec-websocket-protocol: chat"));
         let plain = head("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-        assert!(check_upgrade(&plain).unwrap_err().contains("not a WebSocket"));
+        assert!(check_upgrade(&plain)
+            .unwrap_err()
+            .contains("not a WebSocket"));
     }
 }

@@ -164,7 +164,11 @@ struct OpenConn {
 }
 
 impl Registry {
-    pub(crate) fn add(&self, id: ConnId, commands: mpsc::Sender<NetCommand>) -> Arc<tokio::sync::Notify> {
+    pub(crate) fn add(
+        &self,
+        id: ConnId,
+        commands: mpsc::Sender<NetCommand>,
+    ) -> Arc<tokio::sync::Notify> {
         let give_up = Arc::new(tokio::sync::Notify::new());
         if let Ok(mut m) = self.0.lock() {
             m.insert(

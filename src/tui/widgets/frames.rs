@@ -10,9 +10,10 @@ use unicode_width::UnicodeWidthStr;
 use crate::app::state::{FrameEntry, LogView};
 use crate::app::AppState;
 use crate::escape::escape_text;
+use crate::net::relay::Flow;
 use crate::net::{Direction, FrameKind, RttKind};
 use crate::present::format_duration;
-use crate::present::{arrow, payload_preview};
+use crate::present::{arrow, flow_arrow, payload_preview};
 use crate::tui::fit::{self, Segment, Shrink, ALWAYS};
 use crate::tui::theme::Theme;
 
@@ -24,9 +25,24 @@ pub struct FrameLogWidget<'a> {
     pub show_conn: bool,
     /// Extra words for the title, e.g. the server's scope.
     pub extra: Option<String>,
+    /// A relay's log: each frame's way (`C→S`, `S→C`) instead of an arrow,
+    /// and the reply latency.
+    pub flows: bool,
+}
+
+/// A relay's frame: its way, and whether the relay itself wrote it.
+fn flow_of(e: &FrameEntry) -> Option<(Flow, bool)> {
+    e.leg
+        .map(|leg| (Flow::of(leg, e.dir), e.dir == Direction::Out))
 }
 
 fn kind_style(theme: &Theme, e: &FrameEntry) -> Style {
+    if let (Some((flow, _)), true) = (flow_of(e), e.kind.is_data()) {
+        return match flow {
+            Flow::ClientToServer => theme.sent(),
+            Flow::ServerToClient => theme.received(),
+        };
+    }
     match (e.kind, e.dir) {
         (FrameKind::Ping | FrameKind::Pong, _) => theme.ping(),
         (FrameKind::Close, _) => theme.warn(),
@@ -128,9 +144,10 @@ impl FrameLogWidget<'_> {
         let time_w = 12u16;
         let conn_w = if self.show_conn { 5 } else { 0 };
         // Server logs have no round trips of their own: no RTT column there.
-        let rtt_w = if self.show_conn { 0 } else { 9 };
+        let rtt_w = if self.show_conn && !self.flows { 0 } else { 9 };
+        let arrow_w = if self.flows { 3 } else { 1 };
         // The columns before the preview, and a space after each.
-        let columns = [time_w, conn_w, 1, 14, rtt_w];
+        let columns = [time_w, conn_w, arrow_w, 14, rtt_w];
         let fixed: u16 = columns.iter().filter(|w| **w > 0).map(|w| w + 1).sum();
         // One column is left for the `…` that marks a preview cut short.
         let preview_w = inner.width.saturating_sub(fixed + 1).max(8) as usize;
@@ -148,7 +165,15 @@ impl FrameLogWidget<'_> {
                 if self.show_conn {
                     cells.push(Cell::from(format!("#{}", e.conn)));
                 }
-                cells.push(Cell::from(arrow(e.dir)).style(style));
+                cells.push(match flow_of(e) {
+                    // What the relay wrote itself (an answer, an injection) is dimmed.
+                    Some((flow, own)) => Cell::from(flow_arrow(flow)).style(if own {
+                        style.patch(theme.dim())
+                    } else {
+                        style
+                    }),
+                    None => Cell::from(arrow(e.dir)).style(style),
+                });
                 cells.push(Cell::from(kind_and_size(e)).style(style));
                 if rtt_w > 0 {
                     cells.push(Cell::from(match e.rtt {
@@ -171,7 +196,7 @@ impl FrameLogWidget<'_> {
         if self.show_conn {
             widths.push(Constraint::Length(conn_w));
         }
-        widths.extend([Constraint::Length(1), Constraint::Length(14)]);
+        widths.extend([Constraint::Length(arrow_w), Constraint::Length(14)]);
         if rtt_w > 0 {
             widths.push(Constraint::Length(rtt_w));
         }

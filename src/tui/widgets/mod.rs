@@ -4,6 +4,7 @@ pub mod bench;
 pub mod connections;
 pub mod frames;
 pub mod input;
+pub mod pairs;
 pub mod popup;
 pub mod rtt;
 pub mod status;

@@ -186,12 +186,21 @@ fn events_lines(state: &AppState) -> Vec<String> {
     }
 }
 
-fn help_lines() -> Vec<String> {
+fn help_lines(relay: bool) -> Vec<String> {
     let mut out = vec!["Keys".to_string()];
     out.extend(keymap::HELP.iter().map(|(k, v)| format!("  {k:<18} {v}")));
     out.push(String::new());
     out.push("Commands in the input box".into());
     out.extend(slash::HELP.iter().map(|(k, v)| format!("  {k:<24} {v}")));
+    if relay {
+        out.push(String::new());
+        out.push("Relay: where a line goes".into());
+        out.extend(
+            slash::RELAY_HELP
+                .iter()
+                .map(|(k, v)| format!("  {k:<38} {v}")),
+        );
+    }
     out
 }
 
@@ -199,7 +208,12 @@ fn help_lines() -> Vec<String> {
 /// room, how to scroll and close it); lines wider than the screen wrap.
 pub fn render(f: &mut Frame, area: Rect, popup: &Popup, state: &AppState, theme: &Theme) {
     let (name, hint, lines, scroll) = match popup {
-        Popup::Help { scroll } => ("Help".to_string(), "Esc closes", help_lines(), *scroll),
+        Popup::Help { scroll } => (
+            "Help".to_string(),
+            "Esc closes",
+            help_lines(state.mode == crate::app::Mode::Relay),
+            *scroll,
+        ),
         Popup::Detail { pane, seq, scroll } => {
             let lines = state
                 .log(*pane)
@@ -214,19 +228,37 @@ pub fn render(f: &mut Frame, area: Rect, popup: &Popup, state: &AppState, theme:
             )
         }
         Popup::Handshake { pane, conn, scroll } => {
+            let row = state
+                .server
+                .as_ref()
+                .and_then(|s| s.rows.iter().find(|r| Some(r.id) == *conn));
             let h = match pane {
                 Side::Client => state.client.as_ref().and_then(|c| c.handshake.as_ref()),
-                Side::Server => state
-                    .server
-                    .as_ref()
-                    .and_then(|s| s.rows.iter().find(|r| Some(r.id) == *conn))
-                    .map(|r| &r.handshake),
+                Side::Server => row.map(|r| &r.handshake),
             };
             let name = match conn {
                 Some(c) => format!("Handshake #{c}"),
                 None => "Handshake".to_string(),
             };
-            (name, "Esc closes", handshake_lines(h), *scroll)
+            let lines = match row.filter(|_| state.mode == crate::app::Mode::Relay) {
+                // A relayed pair: what the client asked of us, then what we asked upstream.
+                Some(r) => {
+                    let mut lines = vec![format!("client leg, from {}", r.peer), String::new()];
+                    lines.extend(handshake_lines(Some(&r.handshake)));
+                    lines.push(String::new());
+                    match &r.upstream {
+                        Some(up) => {
+                            lines.push(format!("server leg, to {}", up.peer));
+                            lines.push(String::new());
+                            lines.extend(handshake_lines(Some(&up.handshake)));
+                        }
+                        None => lines.push("server leg: not connected yet".into()),
+                    }
+                    lines
+                }
+                None => handshake_lines(h),
+            };
+            (name, "Esc closes", lines, *scroll)
         }
         Popup::Timeline { scroll } => (
             "Connection timeline, newest first".to_string(),

@@ -6,8 +6,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph};
 use ratatui::Frame;
 
-use crate::app::state::ClientPane;
-use crate::net::rtt::RttStats;
+use std::collections::VecDeque;
+
+use crate::app::state::{ClientPane, RelayView, RttPoint};
+use crate::net::rtt::{RttBook, RttStats};
 use crate::net::RttKind;
 use crate::present::format_duration;
 use crate::tui::fit::{self, Segment, ALWAYS};
@@ -43,17 +45,57 @@ fn stat_line(
     fit::fit_line(&segs, width)
 }
 
+/// Where the panel's figures come from: a client's echoes and pings, or a
+/// relay's request→reply latencies (in the echo's place).
+pub struct Rtts<'a> {
+    book: &'a RttBook,
+    points: &'a VecDeque<RttPoint>,
+    title: &'static str,
+    /// What the first kind is called: `echo`, or a relay's `reply`.
+    first: &'static str,
+    first_kind: RttKind,
+}
+
+impl<'a> Rtts<'a> {
+    pub fn client(c: &'a ClientPane) -> Self {
+        Rtts {
+            book: &c.totals.rtt,
+            points: &c.rtt_points,
+            title: " Round trips ",
+            first: "echo",
+            first_kind: RttKind::Echo,
+        }
+    }
+
+    pub fn relay(r: &'a RelayView) -> Self {
+        Rtts {
+            book: &r.latency,
+            points: &r.points,
+            title: " Latency ",
+            first: "reply",
+            first_kind: RttKind::Reply,
+        }
+    }
+}
+
 /// One line per kind: `echo n=12 min … max …`.
-pub fn summary_lines(c: &ClientPane, theme: &Theme, width: u16) -> Vec<Line<'static>> {
-    vec![
-        stat_line("echo", &c.totals.rtt.echo, theme, theme.received(), width),
-        stat_line("ping", &c.totals.rtt.ping, theme, theme.ping(), width),
-    ]
+pub fn summary_lines(c: &Rtts, theme: &Theme, width: u16) -> Vec<Line<'static>> {
+    let mut lines = vec![stat_line(
+        c.first,
+        &c.book.echo,
+        theme,
+        theme.received(),
+        width,
+    )];
+    if c.first_kind == RttKind::Echo {
+        lines.push(stat_line("ping", &c.book.ping, theme, theme.ping(), width));
+    }
+    lines
 }
 
 /// A column per kind, a row per statistic: for the narrow side panel.
-fn stat_table<'a>(c: &ClientPane, theme: &Theme) -> Vec<Line<'a>> {
-    let (e, p) = (c.totals.rtt.echo.summary(), c.totals.rtt.ping.summary());
+fn stat_table<'a>(c: &Rtts, theme: &Theme) -> Vec<Line<'a>> {
+    let (e, p) = (c.book.echo.summary(), c.book.ping.summary());
     let cell = |count: u64, d: std::time::Duration| {
         if count == 0 {
             "—".to_string()
@@ -61,14 +103,28 @@ fn stat_table<'a>(c: &ClientPane, theme: &Theme) -> Vec<Line<'a>> {
             format_duration(d)
         }
     };
-    let mut lines = vec![Line::from(vec![
+    // A relay has no pings of its own to time: its table has one column.
+    let pings = c.first_kind == RttKind::Echo;
+    let mut head = vec![
         Span::raw("      "),
-        Span::styled(format!("{:>10}", "echo"), theme.received()),
-        Span::styled(format!("{:>10}", "ping"), theme.ping()),
-    ])];
+        Span::styled(format!("{:>10}", c.first), theme.received()),
+    ];
+    if pings {
+        head.push(Span::styled(format!("{:>10}", "ping"), theme.ping()));
+    }
+    let mut lines = vec![Line::from(head)];
+    let ping_cell = |text: String| {
+        if pings {
+            format!("{text:>10}")
+        } else {
+            String::new()
+        }
+    };
     lines.push(Line::raw(format!(
-        "{:<6}{:>10}{:>10}",
-        "count", e.count, p.count
+        "{:<6}{:>10}{}",
+        "count",
+        e.count,
+        ping_cell(p.count.to_string())
     )));
     for (name, a, b) in [
         ("min", e.min, p.min),
@@ -78,15 +134,15 @@ fn stat_table<'a>(c: &ClientPane, theme: &Theme) -> Vec<Line<'a>> {
         ("max", e.max, p.max),
     ] {
         lines.push(Line::raw(format!(
-            "{name:<6}{:>10}{:>10}",
+            "{name:<6}{:>10}{}",
             cell(e.count, a),
-            cell(p.count, b)
+            ping_cell(cell(p.count, b))
         )));
     }
     lines
 }
 
-pub fn render(f: &mut Frame, area: Rect, c: &ClientPane, theme: &Theme) {
+pub fn render(f: &mut Frame, area: Rect, c: &Rtts, theme: &Theme) {
     if area.height < 4 {
         f.render_widget(Paragraph::new(summary_lines(c, theme, area.width)), area);
         return;
@@ -94,9 +150,16 @@ pub fn render(f: &mut Frame, area: Rect, c: &ClientPane, theme: &Theme) {
     let block = Block::default()
         .borders(Borders::ALL)
         .title(Line::from(vec![
-            Span::styled(" Round trips ", theme.bold()),
-            Span::styled("• echo ", theme.received()),
-            Span::styled("• ping ", theme.ping()),
+            Span::styled(c.title, theme.bold()),
+            Span::styled(format!("• {} ", c.first), theme.received()),
+            Span::styled(
+                if c.first_kind == RttKind::Echo {
+                    "• ping "
+                } else {
+                    ""
+                },
+                theme.ping(),
+            ),
         ]));
     let inner = block.inner(area);
     f.render_widget(block, area);
@@ -116,16 +179,16 @@ pub fn render(f: &mut Frame, area: Rect, c: &ClientPane, theme: &Theme) {
     if chart.height < 3 {
         return;
     }
-    let last = c.rtt_points.back().map(|p| p.at).unwrap_or(0.0);
+    let last = c.points.back().map(|p| p.at).unwrap_or(0.0);
     let from = (last - CHART_SECONDS).max(0.0);
     let pick = |kind: RttKind| -> Vec<(f64, f64)> {
-        c.rtt_points
+        c.points
             .iter()
             .filter(|p| p.kind == kind && p.at >= from)
             .map(|p| (p.at, p.ms))
             .collect()
     };
-    let echo = pick(RttKind::Echo);
+    let echo = pick(c.first_kind);
     let ping = pick(RttKind::Ping);
     if echo.is_empty() && ping.is_empty() {
         f.render_widget(
@@ -146,7 +209,7 @@ pub fn render(f: &mut Frame, area: Rect, c: &ClientPane, theme: &Theme) {
         * 1.15;
     let datasets = vec![
         Dataset::default()
-            .name("echo")
+            .name(c.first)
             .marker(Marker::Dot)
             .graph_type(GraphType::Scatter)
             .style(theme.received())

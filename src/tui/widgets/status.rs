@@ -121,15 +121,27 @@ fn render_segments(f: &mut Frame, area: Rect, segs: &[Segment]) {
 
 pub fn server_status(f: &mut Frame, area: Rect, s: &ServerPane, theme: &Theme) {
     let t = s.totals();
-    let mut segs = vec![
-        Segment::styled(1, "echo server", theme.bold()),
-        Segment::styled(ALWAYS, escape_text(&s.url, 200), theme.bold()).shrink(Shrink::End),
-        Segment::raw(
-            8,
-            format!("{} open / {} total", s.open_count(), s.total_conns),
-        )
-        .sep(" │ "),
-    ];
+    let mut segs = match &s.relay {
+        None => vec![
+            Segment::styled(1, "echo server", theme.bold()),
+            Segment::styled(ALWAYS, escape_text(&s.url, 200), theme.bold()).shrink(Shrink::End),
+        ],
+        Some(r) => vec![
+            Segment::styled(1, "relay", theme.bold()),
+            Segment::styled(ALWAYS, escape_text(&s.url, 200), theme.bold()).shrink(Shrink::End),
+            Segment::styled(
+                ALWAYS,
+                format!("→ {}", escape_text(&r.upstream, 200)),
+                theme.bold(),
+            )
+            .shrink(Shrink::End),
+        ],
+    };
+    segs.extend([Segment::raw(
+        8,
+        format!("{} open / {} total", s.open_count(), s.total_conns),
+    )
+    .sep(" │ ")]);
     // Warnings are the last to give way.
     if let Some(f) = s.faults.as_ref().and_then(|f| f.describe()) {
         segs.push(
