@@ -90,6 +90,11 @@ Examples:
   wsprobe relay ws://127.0.0.1:9000 -H 'Authorization: Bearer t' --drop-header Cookie
   wsprobe relay ws://127.0.0.1:9000 --json      a JSON line per frame, with its direction
   wsprobe relay ws://127.0.0.1:9000 --record relay.jsonl
+  wsprobe relay ws://127.0.0.1:9000 --break 'subscribe'
+      hold matching messages; forward, edit or drop them (in the dashboard,
+      or by lines on stdin: /forward 1, /edit 1 TEXT, /drop all)
+  wsprobe relay ws://127.0.0.1:9000 --faults-from server --delay 200ms --drop 5%
+      a slow, lossy server, on purpose
 
 Point the app at ws://LISTEN instead of its server: the path and query it asks
 for are appended to UPSTREAM_URL, its headers passed on (Host rewritten), its
@@ -145,6 +150,53 @@ pub struct RelayArgs {
     #[arg(help_heading = "Upstream", long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, env = "WSPROBE_HANDSHAKE_TIMEOUT")]
     pub handshake_timeout: Duration,
 
+    /// Hold every message whose text matches REGEX until it is forwarded, edited or
+    /// dropped (in the dashboard, or by a line on stdin: /forward N, /drop N)
+    #[arg(help_heading = "Steering", long = "break", value_name = "REGEX", value_parser = parse_regex, env = "WSPROBE_BREAK")]
+    pub breakpoint: Option<regex::Regex>,
+
+    /// Hold every message from this side from the start: client, server or both
+    #[arg(help_heading = "Steering", long, value_name = "SIDE", value_parser = ["client", "server", "both"], env = "WSPROBE_PAUSE")]
+    pub pause: Option<String>,
+
+    /// The messages the faults below apply to: those from the client, from the server, or both
+    #[arg(help_heading = "Faults (on the relayed messages)", long, value_name = "SIDE", default_value = "both", value_parser = ["client", "server", "both"], env = "WSPROBE_FAULTS_FROM")]
+    pub faults_from: String,
+
+    /// Fault: hold each message this long before passing it on (e.g. 50ms)
+    #[arg(help_heading = "Faults (on the relayed messages)", long, value_name = "DURATION", value_parser = parse_duration, env = "WSPROBE_DELAY")]
+    pub delay: Option<Duration>,
+
+    /// Fault: add a random extra delay of up to this much (order is kept)
+    #[arg(help_heading = "Faults (on the relayed messages)", long, value_name = "DURATION", value_parser = parse_duration, env = "WSPROBE_JITTER")]
+    pub jitter: Option<Duration>,
+
+    /// Fault: silently drop this share of messages (e.g. 5%)
+    #[arg(help_heading = "Faults (on the relayed messages)", long = "drop", value_name = "PERCENT", value_parser = parse_percent, env = "WSPROBE_DROP")]
+    pub drop_percent: Option<f64>,
+
+    /// Fault: pass each message on split into N frames
+    #[arg(
+        help_heading = "Faults (on the relayed messages)",
+        long,
+        value_name = "N",
+        env = "WSPROBE_FRAGMENT"
+    )]
+    pub fragment: Option<usize>,
+
+    /// Fault: close the pair after passing on N messages one way
+    #[arg(
+        help_heading = "Faults (on the relayed messages)",
+        long,
+        value_name = "N",
+        env = "WSPROBE_CLOSE_AFTER"
+    )]
+    pub close_after: Option<u64>,
+
+    /// The code --close-after closes with
+    #[arg(help_heading = "Faults (on the relayed messages)", long, value_name = "CODE", default_value_t = 1000, value_parser = parse_close_code, env = "WSPROBE_CLOSE_CODE")]
+    pub close_code: u16,
+
     #[command(flatten)]
     pub output: OutputArgs,
 
@@ -153,6 +205,13 @@ pub struct RelayArgs {
 
     #[command(flatten)]
     pub record: RecordArgs,
+}
+
+fn parse_regex(s: &str) -> Result<regex::Regex, String> {
+    regex::RegexBuilder::new(s)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| format!("bad regex: {}", e.to_string().lines().last().unwrap_or("")))
 }
 
 fn parse_json_path(s: &str) -> Result<crate::net::relay::JsonPath, String> {

@@ -8,7 +8,9 @@ use std::time::Duration;
 use crate::escape::{escape_bytes, escape_text, hex_preview};
 use crate::net::relay::Flow;
 use crate::net::rtt::{RttBook, RttSummary};
-use crate::net::{CloseCause, CloseInfo, Direction, Frame, FrameKind, NetEvent, Side};
+use crate::net::{
+    CloseCause, CloseInfo, Direction, Frame, FrameKind, NetEvent, Side, SteerEvent, Steered,
+};
 
 /// How much of a payload a line shows.
 pub const PREVIEW_CHARS: usize = 200;
@@ -70,6 +72,31 @@ pub fn relay_ending(side: Side, close: Option<&CloseInfo>, cause: &CloseCause) -
         CloseCause::Error(e) => format!("{leg} leg dropped: {}", escape_text(e, 120)),
     };
     format!("{who}{}", close_code(close, 60))
+}
+
+/// What a relay did to a message: `held #3 (breakpoint): text 5B hello`,
+/// `forwarded #3 edited`, `dropped (fault: drop 5%): text 5B hi`.
+pub fn steered(s: &Steered, preview_chars: usize) -> String {
+    let id = if s.id > 0 {
+        format!(" #{}", s.id)
+    } else {
+        String::new()
+    };
+    let what = match &s.what {
+        SteerEvent::Held(why) => format!("held{id} ({why})"),
+        SteerEvent::Forwarded { edited: true } => format!("forwarded{id}, edited"),
+        SteerEvent::Forwarded { edited: false } => format!("forwarded{id}"),
+        SteerEvent::Dropped(why) => format!("dropped{id} ({why})"),
+        SteerEvent::Delayed(d) => format!("delayed {}", format_duration(*d)),
+        SteerEvent::Fragmented(n) => format!("fragmented into {n}"),
+    };
+    let preview = payload_preview(s.kind, &s.payload, preview_chars);
+    format!(
+        "{what}: {} {preview}",
+        frame_summary(s.kind, s.payload.len(), None)
+    )
+    .trim_end()
+    .to_string()
 }
 
 /// `1 connection`, `2 connections`: a count with its noun in agreement.

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
+use crate::net::relay::steer::Command as SteerCommand;
 use crate::net::{ConnId, CounterSnapshot, NetCommand, NetEvent, Side};
 
 #[derive(Debug)]
@@ -30,6 +31,8 @@ pub enum Msg {
     /// The screen was drawn; the next draw keeps each frame log's window
     /// where this one left it, so scrolling is steady.
     Drawn(Drawn),
+    /// What the relay said of a steering command: done, or why not.
+    Steered(Result<String, String>),
 }
 
 /// What a draw worked out that the state keeps: the first row shown of each
@@ -133,4 +136,6 @@ pub enum Effect {
         delay_on: bool,
         drop_on: bool,
     },
+    /// A relay's steering: hold, pass on, drop, fault.
+    Steer(SteerCommand),
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::net::relay::steer::{Command as SteerCommand, DirFaults};
 use crate::net::Side;
 
 /// At most this many messages for one `/repeat`, so a typo cannot flood forever.
@@ -96,6 +97,140 @@ pub fn relay_leg(input: &str) -> Result<(Side, String), String> {
         }
     }
     Ok((Side::Server, input.to_string()))
+}
+
+/// The relay's steering commands, for the help.
+pub const STEER_HELP: &[(&str, &str)] = &[
+    (
+        "/pause [client|server]",
+        "hold every message from that side (both without)",
+    ),
+    (
+        "/resume [client|server]",
+        "stop holding, and pass on what the pause held",
+    ),
+    ("/break REGEX", "hold the messages that match (/break off clears)"),
+    ("/forward [N|all]", "pass on held message N (all without)"),
+    ("/edit N TEXT", "pass on held message N with TEXT instead"),
+    ("/drop [N|all]", "drop held message N (all without)"),
+    (
+        "/fault [client|server] SPEC",
+        "on messages from that side: delay 50ms jitter 20ms drop 5% fragment 3 close-after 100 code 4000; off",
+    ),
+];
+
+/// A relay's steering command, when the line is one: `None` for anything else.
+pub fn parse_steer(input: &str) -> Option<Result<SteerCommand, String>> {
+    let rest = input.strip_prefix('/')?;
+    let (name, args) = match rest.split_once(char::is_whitespace) {
+        Some((n, a)) => (n, a.trim()),
+        None => (rest, ""),
+    };
+    let side = |word: &str| -> Result<Option<Side>, String> {
+        match word {
+            "" | "both" => Ok(None),
+            "client" => Ok(Some(Side::Client)),
+            "server" => Ok(Some(Side::Server)),
+            other => Err(format!("/{name}: `{other}` is not client, server or both")),
+        }
+    };
+    let held = |word: &str| -> Result<Option<u64>, String> {
+        match word.trim_start_matches('#') {
+            "" | "all" => Ok(None),
+            n => n
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("/{name}: `{word}` is not a held message's number")),
+        }
+    };
+    Some(match name {
+        "pause" => side(args).map(SteerCommand::Pause),
+        "resume" => side(args).map(SteerCommand::Resume),
+        "break" => match args {
+            "" | "off" => Ok(SteerCommand::Break(None)),
+            re => regex::RegexBuilder::new(re)
+                .size_limit(1 << 20)
+                .build()
+                .map(|re| SteerCommand::Break(Some(re)))
+                .map_err(|e| {
+                    format!(
+                        "/break: bad regex: {}",
+                        e.to_string().lines().last().unwrap_or("")
+                    )
+                }),
+        },
+        "forward" => held(args).map(SteerCommand::Forward),
+        "drop" => held(args).map(SteerCommand::Drop),
+        "edit" => {
+            let (n, text) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+            match held(n) {
+                Ok(Some(id)) if !text.is_empty() => Ok(SteerCommand::Edit(
+                    id,
+                    Bytes::from(text.trim_start().to_string()),
+                )),
+                Ok(_) => Err("usage: /edit N TEXT".into()),
+                Err(e) => Err(e),
+            }
+        }
+        "fault" | "faults" => parse_faults(args),
+        _ => return None,
+    })
+}
+
+/// `[client|server|both] off` or `[client|server|both] delay 50ms drop 5% …`.
+fn parse_faults(args: &str) -> Result<SteerCommand, String> {
+    let mut words = args.split_whitespace().peekable();
+    let side = match words.peek() {
+        Some(&"client") => Some(Side::Client),
+        Some(&"server") => Some(Side::Server),
+        _ => None,
+    };
+    if matches!(words.peek(), Some(&("client" | "server" | "both"))) {
+        words.next();
+    }
+    let mut f = DirFaults {
+        close_code: 1000,
+        ..DirFaults::default()
+    };
+    let mut any = false;
+    while let Some(word) = words.next() {
+        if word == "off" {
+            any = true;
+            continue;
+        }
+        let value = words
+            .next()
+            .ok_or_else(|| format!("/fault: `{word}` needs a value"))?;
+        let bad = |e: String| format!("/fault {word}: {e}");
+        match word {
+            "delay" => f.delay = crate::units::parse_duration(value).map_err(bad)?,
+            "jitter" => f.jitter = crate::units::parse_duration(value).map_err(bad)?,
+            "drop" => f.drop_percent = crate::units::parse_percent(value).map_err(bad)?,
+            "fragment" => {
+                f.fragment = value
+                    .parse()
+                    .map_err(|_| bad(format!("`{value}` is not a count")))?
+            }
+            "close-after" => {
+                f.close_after = Some(
+                    value
+                        .parse()
+                        .map_err(|_| bad(format!("`{value}` is not a count")))?,
+                )
+            }
+            "code" => f.close_code = crate::units::parse_close_code(value).map_err(bad)?,
+            other => {
+                return Err(format!(
+                    "/fault: `{other}` is none of delay, jitter, drop, fragment, close-after, code, off"
+                ))
+            }
+        }
+        any = true;
+    }
+    if !any {
+        return Err("usage: /fault [client|server] delay 50ms jitter 20ms drop 5% fragment 3 close-after 100 code 4000, or off".into());
+    }
+    Ok(SteerCommand::Faults(side, f))
 }
 
 pub fn parse(input: &str) -> Result<SlashCommand, String> {

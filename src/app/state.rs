@@ -11,6 +11,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use regex::Regex;
 
 use super::input::InputBox;
+use crate::net::relay::steer::{Command as SteerCommand, Rules};
 use crate::net::rtt::RttBook;
 use crate::net::server::faults::Faults;
 use crate::net::Side;
@@ -28,6 +29,10 @@ pub const LOG_BYTE_BUDGET: usize = 32 << 20;
 pub const RTT_POINTS: usize = 600;
 /// How long a closed connection stays in the server's table.
 pub const CLOSED_ROW_TTL: Duration = Duration::from_secs(60);
+/// How far back a relay's mark looks for the message it is about.
+const MARK_LOOKBACK: usize = 4096;
+/// Held messages the held list shows at most (the relay holds at most 1000 per direction and pair).
+pub const HELD_ROWS: usize = 5000;
 /// Rows of the connection table at most (closed ones go first).
 pub const MAX_ROWS: usize = 20_000;
 /// Seconds of rate history behind the sparkline.
@@ -49,6 +54,8 @@ pub struct FrameEntry {
     pub rtt: Option<Rtt>,
     /// A relay's frame: the leg it was seen on (its way is told by leg and dir).
     pub leg: Option<Side>,
+    /// What the relay did to it: `held #3`, `dropped (fault: drop 5%)`.
+    pub mark: Option<String>,
 }
 
 impl FrameEntry {
@@ -98,6 +105,7 @@ impl FrameLog {
             close: f.close.clone(),
             rtt: f.rtt,
             leg,
+            mark: None,
         };
         self.next_seq += 1;
         self.bytes += entry.payload.len();
@@ -108,6 +116,29 @@ impl FrameLog {
             if let Some(old) = self.entries.pop_front() {
                 self.bytes -= old.payload.len();
             }
+        }
+    }
+
+    /// Marks the latest message of `conn` that came in on `leg` with this
+    /// payload (looking back a bounded way): what the relay did to it.
+    pub fn mark(&mut self, conn: ConnId, leg: Side, payload: &[u8], mark: String) -> bool {
+        let keep = payload.len().min(PAYLOAD_KEEP);
+        let found = self.entries.iter_mut().rev().take(MARK_LOOKBACK).find(|e| {
+            e.conn == conn
+                && e.leg == Some(leg)
+                && e.dir == Direction::In
+                && e.len == payload.len()
+                && e.payload[..] == payload[..keep]
+        });
+        match found {
+            Some(e) => {
+                e.mark = Some(match e.mark.take() {
+                    Some(old) => format!("{old}, {mark}"),
+                    None => mark,
+                });
+                true
+            }
+            None => false,
         }
     }
 
@@ -527,24 +558,85 @@ pub struct ServerPane {
     pub relay: Option<RelayView>,
 }
 
-/// What a relay's pane shows besides a server's: where it relays to, and the
-/// request→reply latencies of every pair.
+/// What a relay's pane shows besides a server's: where it relays to, the
+/// request→reply latencies of every pair, what it holds and how it steers.
 #[derive(Debug)]
 pub struct RelayView {
     pub upstream: String,
     pub latency: RttBook,
     pub points: VecDeque<RttPoint>,
     pub started: Instant,
+    /// Messages held now, oldest first.
+    pub held: VecDeque<HeldRow>,
+    /// The rules as last set: what is paused, the breakpoint, the faults.
+    pub rules: Rules,
+}
+
+/// A message the relay holds, as the held list shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeldRow {
+    pub id: u64,
+    pub conn: ConnId,
+    pub from: Side,
+    pub kind: FrameKind,
+    pub payload: Bytes,
+    pub why: String,
 }
 
 impl RelayView {
-    pub fn new(upstream: String, now: Instant) -> Self {
+    pub fn new(upstream: String, rules: Rules, now: Instant) -> Self {
         RelayView {
             upstream,
             latency: RttBook::default(),
             points: VecDeque::new(),
             started: now,
+            held: VecDeque::new(),
+            rules,
         }
+    }
+
+    /// Keeps the rules shown in step with a command sent to the relay.
+    pub fn steer(&mut self, cmd: &SteerCommand) {
+        let sides = |s: Option<Side>| match s {
+            Some(Side::Client) => vec![0],
+            Some(Side::Server) => vec![1],
+            None => vec![0, 1],
+        };
+        match cmd {
+            SteerCommand::Pause(s) => sides(*s)
+                .into_iter()
+                .for_each(|i| self.rules.paused[i] = true),
+            SteerCommand::Resume(s) => sides(*s)
+                .into_iter()
+                .for_each(|i| self.rules.paused[i] = false),
+            SteerCommand::Break(re) => self.rules.breakpoint = re.clone(),
+            // Kept by where the messages go, as the relay keeps them.
+            SteerCommand::Faults(s, f) => sides(*s)
+                .into_iter()
+                .for_each(|i| self.rules.faults[1 - i] = f.clone()),
+            SteerCommand::Forward(_) | SteerCommand::Edit(..) | SteerCommand::Drop(_) => {}
+        }
+    }
+
+    /// `paused from client · break /x/ · to server: delay 50ms`, or None.
+    pub fn describe(&self) -> Option<String> {
+        let r = &self.rules;
+        let mut parts = Vec::new();
+        match r.paused {
+            [true, true] => parts.push("paused both ways".to_string()),
+            [true, false] => parts.push("paused from the client".to_string()),
+            [false, true] => parts.push("paused from the server".to_string()),
+            _ => {}
+        }
+        if let Some(re) = &r.breakpoint {
+            parts.push(format!("break /{}/", re.as_str()));
+        }
+        for (i, to) in ["client", "server"].iter().enumerate() {
+            if let Some(d) = r.faults[i].describe() {
+                parts.push(format!("to {to}: {d}"));
+            }
+        }
+        (!parts.is_empty()).then(|| parts.join(" · "))
     }
 }
 
@@ -701,6 +793,8 @@ pub struct Opening {
     pub faults: Option<Faults>,
     /// The relay's upstream URL, in relay mode.
     pub upstream: Option<String>,
+    /// The relay's rules at the start (from its flags).
+    pub rules: Rules,
     /// The note above the panes.
     pub hint: Option<String>,
     /// `wsprobe replay`: a recording, shown read-only.
@@ -722,7 +816,7 @@ impl AppState {
         state.server = o.server.map(|url| {
             let mut s = ServerPane::new(url, o.keep, history);
             s.faults = o.faults.filter(Faults::is_active).map(ServerFaults::new);
-            s.relay = o.upstream.map(|u| RelayView::new(u, o.now));
+            s.relay = o.upstream.map(|u| RelayView::new(u, o.rules, o.now));
             s
         });
         state.hint = o.hint;

@@ -9,7 +9,7 @@ use crate::net::{Direction, NetEvent, Opened, Side};
 use crate::present::format_duration;
 use crate::present::{
     arrow, clock, ending, flow_arrow, frame_summary, left_early, not_sent, payload_preview,
-    relay_ending, retry, PREVIEW_CHARS,
+    relay_ending, retry, steered, PREVIEW_CHARS,
 };
 use crate::record::schema::Event;
 use crate::record::Record;
@@ -173,6 +173,9 @@ pub fn human_line(side: Side, ev: &NetEvent) -> String {
         NetEvent::LeftBeforeHandshake { ts, peer } => {
             format!("{} {}", clock(*ts), left_early(*peer))
         }
+        NetEvent::Steered(s) => {
+            format!("{} #{} {}", clock(s.ts), s.conn, steered(s, PREVIEW_CHARS))
+        }
         NetEvent::Error { conn, ts, message } => {
             let id = conn.map(|c| format!(" #{c}")).unwrap_or_default();
             format!(
@@ -268,6 +271,13 @@ pub fn relay_line(side: Side, ev: &NetEvent) -> String {
             clock(*ts),
             flow_arrow(Flow::of(side, Direction::Out)),
             not_sent(*kind, payload, reason, PREVIEW_CHARS)
+        ),
+        NetEvent::Steered(s) => format!(
+            "{} #{} {} {}",
+            clock(s.ts),
+            s.conn,
+            flow_arrow(Flow::of(side, Direction::In)),
+            steered(s, PREVIEW_CHARS)
         ),
         other => human_line(side, other),
     }

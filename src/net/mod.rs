@@ -348,6 +348,45 @@ pub struct Opened {
     pub faults: Option<String>,
 }
 
+/// What a relay did to one message (reported on the leg it came from).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Steered {
+    pub conn: ConnId,
+    pub ts: DateTime<Utc>,
+    /// The held message's number, relay-wide (0 for a fault on a message not held).
+    pub id: u64,
+    pub what: SteerEvent,
+    pub kind: FrameKind,
+    pub payload: Bytes,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SteerEvent {
+    /// Held, and why: `paused`, `breakpoint`.
+    Held(String),
+    /// A held message passed on; `edited` when its payload was replaced.
+    Forwarded { edited: bool },
+    /// Not passed on, and why: `by the user`, `fault: drop 5%`.
+    Dropped(String),
+    /// Passed on this much later (a delay fault).
+    Delayed(Duration),
+    /// Passed on split into this many frames (a fragment fault).
+    Fragmented(usize),
+}
+
+impl SteerEvent {
+    /// The record's event name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SteerEvent::Held(_) => "held",
+            SteerEvent::Forwarded { .. } => "forwarded",
+            SteerEvent::Dropped(_) => "dropped",
+            SteerEvent::Delayed(_) => "delayed",
+            SteerEvent::Fragmented(_) => "fragmented",
+        }
+    }
+}
+
 /// Why a connection ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CloseCause {
@@ -395,6 +434,8 @@ pub enum NetEvent {
         ts: DateTime<Utc>,
         peer: SocketAddr,
     },
+    /// A relay held a message, let it go, dropped it or faulted it.
+    Steered(Steered),
     /// Something went wrong that is worth telling but did not end a connection
     /// (or happened before one existed: a failed handshake).
     Error {
@@ -410,6 +451,7 @@ impl NetEvent {
         match self {
             NetEvent::Opened(o) => o.ts,
             NetEvent::Frame(f) => f.ts,
+            NetEvent::Steered(s) => s.ts,
             NetEvent::Closed { ts, .. }
             | NetEvent::Reconnecting { ts, .. }
             | NetEvent::NotSent { ts, .. }

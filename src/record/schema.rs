@@ -16,7 +16,7 @@ use crate::net::relay::Flow;
 use crate::net::rtt::RttSummary;
 use crate::net::{
     CloseCause, CloseInfo, ConnCounters, Direction, Frame, FrameKind, Handshake, NetEvent, Opened,
-    Rtt, RttKind, Side,
+    Rtt, RttKind, Side, SteerEvent, Steered,
 };
 use crate::present::ClientTotals;
 
@@ -44,6 +44,16 @@ pub enum Event {
     Listening,
     NotShown,
     Summary,
+    /// A relay held a message (`held` its number, `message` why).
+    Held,
+    /// A held message was passed on (`edited` when its payload was replaced).
+    Forwarded,
+    /// A message was not passed on (`message` why).
+    Dropped,
+    /// A message was passed on `delay_ms` late (a fault).
+    Delayed,
+    /// A message was passed on in `fragments` frames (a fault).
+    Fragmented,
     /// Written by a later version: read, then passed over.
     #[serde(other)]
     Unknown,
@@ -109,6 +119,15 @@ pub struct Record {
     /// Relay: how long after its request a server's reply came.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_us: Option<u64>,
+    /// Relay: a held message's number, to forward or drop it by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<u64>,
+    /// Relay: a held message passed on with a new payload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited: Option<bool>,
+    /// Relay: the frames a message was split into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fragments: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -274,6 +293,7 @@ impl Record {
         r.direction = match ev {
             NetEvent::Frame(f) => Some(Flow::of(side, f.dir)),
             NetEvent::NotSent { .. } => Some(Flow::of(side, Direction::Out)),
+            NetEvent::Steered(_) => Some(Flow::of(side, Direction::In)),
             _ => None,
         };
         r
@@ -352,6 +372,46 @@ impl Record {
                     message: Some(reason.clone()),
                     ..Record::from_frame(&never_went)
                 }
+            }
+            NetEvent::Steered(s) => {
+                let message = Frame {
+                    conn: s.conn,
+                    ts: s.ts,
+                    dir: Direction::In,
+                    kind: s.kind,
+                    payload: s.payload.clone(),
+                    close: None,
+                    rtt: None,
+                };
+                let mut r = Record {
+                    dir: None,
+                    held: (s.id > 0).then_some(s.id),
+                    ..Record::from_frame(&message)
+                };
+                let event = match &s.what {
+                    SteerEvent::Held(why) => {
+                        r.message = Some(why.clone());
+                        Event::Held
+                    }
+                    SteerEvent::Forwarded { edited } => {
+                        r.edited = edited.then_some(true);
+                        Event::Forwarded
+                    }
+                    SteerEvent::Dropped(why) => {
+                        r.message = Some(why.clone());
+                        Event::Dropped
+                    }
+                    SteerEvent::Delayed(d) => {
+                        r.delay_ms = Some(d.as_millis() as u64);
+                        Event::Delayed
+                    }
+                    SteerEvent::Fragmented(n) => {
+                        r.fragments = Some(*n);
+                        Event::Fragmented
+                    }
+                };
+                r.event = Some(event);
+                r
             }
             NetEvent::LeftBeforeHandshake { ts, peer } => Record {
                 peer: Some(peer.to_string()),
@@ -464,6 +524,36 @@ impl Record {
                 payload: self.payload().unwrap_or_default(),
                 reason: self.message.clone().unwrap_or_default(),
             }),
+            (
+                Some(
+                    e @ (Event::Held
+                    | Event::Forwarded
+                    | Event::Dropped
+                    | Event::Delayed
+                    | Event::Fragmented),
+                ),
+                _,
+            ) => {
+                let why = || self.message.clone().unwrap_or_default();
+                Some(NetEvent::Steered(Steered {
+                    conn,
+                    ts,
+                    id: self.held.unwrap_or(0),
+                    what: match e {
+                        Event::Held => SteerEvent::Held(why()),
+                        Event::Forwarded => SteerEvent::Forwarded {
+                            edited: self.edited.unwrap_or(false),
+                        },
+                        Event::Dropped => SteerEvent::Dropped(why()),
+                        Event::Delayed => {
+                            SteerEvent::Delayed(Duration::from_millis(self.delay_ms.unwrap_or(0)))
+                        }
+                        _ => SteerEvent::Fragmented(self.fragments.unwrap_or(0)),
+                    },
+                    kind: self.kind?,
+                    payload: self.payload().unwrap_or_default(),
+                }))
+            }
             (Some(Event::Error), _) => Some(NetEvent::Error {
                 conn: self.conn,
                 ts,

@@ -5,8 +5,9 @@ use crate::config::Options;
 use crate::error::UsageError;
 use crate::headless::output::Printer;
 use crate::net::client::{parse_ws_url, ClientOptions};
-use crate::net::relay::{Relay, RelayConfig};
-use crate::net::{self};
+use crate::net::relay::steer::leg_index;
+use crate::net::relay::{DirFaults, Relay, RelayConfig, Rules, Steering};
+use crate::net::{self, Side};
 use crate::record::Recording;
 use crate::{app, headless, tui};
 
@@ -75,9 +76,38 @@ pub(super) fn relay_config(
         proxy,
         ..ClientOptions::new(url)
     };
+    let side = |word: &str| match word {
+        "client" => vec![Side::Client],
+        "server" => vec![Side::Server],
+        _ => vec![Side::Client, Side::Server],
+    };
+    let faults = DirFaults {
+        delay: args.delay.unwrap_or_default(),
+        jitter: args.jitter.unwrap_or_default(),
+        drop_percent: args.drop_percent.unwrap_or(0.0),
+        fragment: args.fragment.unwrap_or(0),
+        close_after: args.close_after,
+        close_code: args.close_code,
+    };
+    let mut rules = Rules {
+        breakpoint: args.breakpoint.clone(),
+        ..Rules::default()
+    };
+    for s in args.pause.as_deref().map(side).unwrap_or_default() {
+        rules.paused[leg_index(s)] = true;
+    }
+    // Kept by where the messages go.
+    for s in side(&args.faults_from) {
+        let to = match s {
+            Side::Client => Side::Server,
+            Side::Server => Side::Client,
+        };
+        rules.faults[leg_index(to)] = faults.clone();
+    }
     Ok((
         listen,
         RelayConfig {
+            steering: Steering::new(rules),
             add_headers: args.headers.clone(),
             drop_headers: args.drop_headers.clone(),
             correlate: args.correlate.clone(),

@@ -54,6 +54,8 @@ pub struct Dashboard {
     client_task: Option<JoinHandle<()>>,
     server_task: Option<JoinHandle<()>>,
     registry: Option<Registry>,
+    /// The relay's steering, when the dashboard is a relay's.
+    steering: Option<std::sync::Arc<crate::net::relay::Steering>>,
     har: Option<HarFile>,
     repeats: Vec<JoinHandle<()>>,
     /// A replay's clock is the recording's: it stops at the last record.
@@ -111,6 +113,11 @@ impl Dashboard {
             server: server_url,
             faults: faults.as_ref().map(|(f, _)| f.clone()),
             upstream,
+            rules: setup
+                .relay
+                .as_ref()
+                .map(|r| r.steering().rules())
+                .unwrap_or_default(),
             hint,
             replay: replaying,
         });
@@ -131,6 +138,7 @@ impl Dashboard {
             client_task: None,
             server_task: None,
             registry: None,
+            steering: None,
             har: None,
             repeats: Vec::new(),
             replaying,
@@ -145,6 +153,7 @@ impl Dashboard {
         if let Some(relay) = setup.relay {
             let (tx, rx) = mpsc::channel(SERVER_EVENTS);
             dashboard.registry = Some(relay.registry());
+            dashboard.steering = Some(relay.steering());
             dashboard.server_task = Some(tokio::spawn(relay.run(tx)));
             dashboard.relay_rx = Some(rx);
         }
@@ -402,6 +411,13 @@ impl Dashboard {
                     }
                 }
                 Effect::SetFaults { delay_on, drop_on } => self.links.set_faults(delay_on, drop_on),
+                Effect::Steer(cmd) => {
+                    let said = match &self.steering {
+                        Some(s) => s.apply(cmd),
+                        None => Err("only a relay steers its messages".into()),
+                    };
+                    self.apply(Msg::Steered(said));
+                }
             }
         }
     }

@@ -19,7 +19,7 @@ use super::fit::{self, Segment, Shrink, ALWAYS};
 use super::theme::Theme;
 use super::widgets::frames::FrameLogWidget;
 use super::widgets::input::{self, InputWidget};
-use super::widgets::{connections, pairs, popup, rtt, status};
+use super::widgets::{connections, held, pairs, popup, rtt, status};
 use crate::app::state::{ClientPane, ServerPane};
 use crate::app::{AppState, Drawn, Focus, Mode};
 use crate::escape::escape_text;
@@ -227,14 +227,24 @@ fn server_pane(
     } else {
         0
     };
-    let [status_area, table_area, body, filter_area, input_area] = Layout::vertical([
+    // A relay's held messages wait above the input box, the newest few shown.
+    let held_h = s
+        .relay
+        .as_ref()
+        .filter(|r| !r.held.is_empty())
+        .map_or(0, |r| (r.held.len() as u16).min(5) + 2);
+    let [status_area, table_area, body, held_area, filter_area, input_area] = Layout::vertical([
         Constraint::Length(status_height(area)),
         Constraint::Length(table_h),
         Constraint::Fill(1),
+        Constraint::Length(held_h),
         Constraint::Length(filtering as u16),
         Constraint::Length(input_h),
     ])
     .areas(area);
+    if let Some(r) = s.relay.as_ref().filter(|_| held_h > 0) {
+        held::render(f, held_area, r, theme);
+    }
     status::server_status(f, status_area, s, theme);
     let table_focused = state.focus == Focus::ServerConns;
     if s.relay.is_some() {

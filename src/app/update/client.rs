@@ -90,7 +90,7 @@ pub(super) fn client_event(c: &mut ClientPane, ev: NetEvent, now: Instant) {
             c.note(ts, not_sent_note(conn, kind, &payload, &reason), true);
             c.input_error = Some(format!("not sent: {reason}"));
         }
-        NetEvent::LeftBeforeHandshake { .. } => {}
+        NetEvent::LeftBeforeHandshake { .. } | NetEvent::Steered(_) => {}
         NetEvent::Error { conn, ts, message } => {
             if matches!(c.state, LinkState::Connecting | LinkState::Waiting { .. }) {
                 let id = conn.map(|c| format!("#{c} ")).unwrap_or_default();

@@ -42,6 +42,17 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
             }
             return effects;
         }
+        Msg::Steered(said) => {
+            if let Some(s) = state.server.as_mut() {
+                match said {
+                    Ok(done) => {
+                        s.note(state.wall, done, false);
+                        s.input_error = None;
+                    }
+                    Err(why) => s.input_error = Some(why),
+                }
+            }
+        }
         Msg::Drawn(drawn) => {
             if let (Some(c), Some(top)) = (state.client.as_mut(), drawn.client_top) {
                 c.log.top = top;

@@ -5,11 +5,12 @@ use std::time::Instant;
 
 use super::server::{evict_row, hand_over_selection, server_event};
 use crate::app::state::{
-    ClosedRow, ConnRow, RttPoint, ServerPane, UpstreamLeg, MAX_ROWS, RTT_POINTS,
+    ClosedRow, ConnRow, HeldRow, RttPoint, ServerPane, UpstreamLeg, HELD_ROWS, MAX_ROWS, RTT_POINTS,
 };
 use crate::escape::escape_text;
-use crate::net::{CloseCause, CounterSnapshot, NetEvent, RttKind, Side};
-use crate::present::relay_ending;
+use crate::net::relay::Flow;
+use crate::net::{CloseCause, CounterSnapshot, Direction, NetEvent, RttKind, Side, SteerEvent};
+use crate::present::{flow_arrow, format_duration, relay_ending, steered};
 
 pub(super) fn relay_event(s: &mut ServerPane, leg: Side, ev: NetEvent, now: Instant) {
     match (leg, ev) {
@@ -113,6 +114,51 @@ pub(super) fn relay_event(s: &mut ServerPane, leg: Side, ev: NetEvent, now: Inst
             }
             if leg == Side::Client && s.selected == Some(conn) {
                 hand_over_selection(s, conn);
+            }
+        }
+        (leg, NetEvent::Steered(st)) => {
+            let user = st.id > 0;
+            let mark = match &st.what {
+                SteerEvent::Held(why) => format!("held #{} ({why})", st.id),
+                SteerEvent::Forwarded { edited: true } => "forwarded edited".into(),
+                SteerEvent::Forwarded { edited: false } => "forwarded".into(),
+                SteerEvent::Dropped(why) => format!("dropped ({why})"),
+                SteerEvent::Delayed(d) => format!("delayed {}", format_duration(*d)),
+                SteerEvent::Fragmented(n) => format!("fragmented into {n}"),
+            };
+            s.log.log.mark(st.conn, leg, &st.payload, mark);
+            let Some(r) = s.relay.as_mut() else { return };
+            match &st.what {
+                SteerEvent::Held(why) => {
+                    if r.held.len() >= HELD_ROWS {
+                        r.held.pop_front();
+                    }
+                    r.held.push_back(HeldRow {
+                        id: st.id,
+                        conn: st.conn,
+                        from: leg,
+                        kind: st.kind,
+                        payload: st.payload.clone(),
+                        why: why.clone(),
+                    });
+                }
+                SteerEvent::Forwarded { .. } | SteerEvent::Dropped(_) if user => {
+                    r.held.retain(|h| h.id != st.id);
+                }
+                _ => {}
+            }
+            if user {
+                let bad = matches!(st.what, SteerEvent::Dropped(_));
+                s.note(
+                    st.ts,
+                    format!(
+                        "#{} {} {}",
+                        st.conn,
+                        flow_arrow(Flow::of(leg, Direction::In)),
+                        steered(&st, 40)
+                    ),
+                    bad,
+                );
             }
         }
         (_, other) => server_event(s, other, now),

@@ -96,7 +96,7 @@ pub(super) fn server_event(s: &mut ServerPane, ev: NetEvent, now: Instant) {
             s.left_early += 1;
             s.note(ts, crate::present::left_early(peer), false);
         }
-        NetEvent::Reconnecting { .. } => {}
+        NetEvent::Reconnecting { .. } | NetEvent::Steered(_) => {}
     }
 }
 

@@ -184,6 +184,22 @@ pub(super) fn submit_server(s: &mut ServerPane, fx: &mut Vec<Effect>, popup: &mu
 /// A relay's input: to the selected pair's server, or with `/inject` and
 /// `/close` to the leg named.
 pub(super) fn submit_relay(s: &mut ServerPane, fx: &mut Vec<Effect>, popup: &mut Option<Popup>) {
+    match slash::parse_steer(s.input.text()) {
+        Some(Ok(cmd)) => {
+            if let Some(r) = s.relay.as_mut() {
+                r.steer(&cmd);
+            }
+            let typed = s.input.submit();
+            fx.push(Effect::SaveHistory(typed));
+            fx.push(Effect::Steer(cmd));
+            return;
+        }
+        Some(Err(e)) => {
+            s.input_error = Some(e);
+            return;
+        }
+        None => {}
+    }
     let (leg, line) = match slash::relay_leg(s.input.text()) {
         Ok(found) => found,
         Err(e) => {

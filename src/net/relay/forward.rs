@@ -4,21 +4,28 @@
 //! so a peer that stops reading holds back the one that writes, and memory
 //! stays bounded. Commands for the leg written to (inject, close) come here too.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
+
+use bytes::Bytes;
 
 use chrono::Utc;
 use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::error::ProtocolError;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame as WsFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::ends::Ends;
 use super::latency::Pending;
+use super::steer::{leg_index, DirFaults, Order, Steering};
 use super::Reporter;
+use crate::net::dice::Dice;
 use crate::net::{
     describe, error_text, CloseCause, CloseInfo, ConnCounters, ConnId, CounterSnapshot, Direction,
-    Frame, NetCommand, NetEvent, Rtt, RttKind, Side,
+    Frame, NetCommand, NetEvent, Rtt, RttKind, Side, SteerEvent, Steered,
 };
 
 /// How many already-read messages one batch may pass on before the task looks
@@ -26,6 +33,11 @@ use crate::net::{
 const MAX_BATCH: usize = 256;
 /// How long a leg that is closing may take to finish its closing handshake.
 const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+/// Messages one direction may hold (paused, at a breakpoint) before it stops
+/// reading: the peer that sends is held back, and memory stays bounded.
+pub const MAX_HELD: usize = 1000;
+/// Messages a delay fault may keep waiting per direction before reading stops.
+const MAX_DELAYED: usize = 10_000;
 
 /// The leg at the other end.
 pub(super) fn other(side: Side) -> Side {
@@ -46,6 +58,7 @@ pub(super) struct Links {
     pub(super) reporter: Reporter,
     pub(super) pending: Arc<Pending>,
     pub(super) ends: Arc<Ends>,
+    pub(super) steering: Arc<Steering>,
 }
 
 pub(super) struct Forward<R, W> {
@@ -64,6 +77,13 @@ pub(super) struct Forward<R, W> {
     dest_dead: bool,
     /// Events for `--record` handed to the tap before the bytes they describe leave.
     recording: Vec<(Side, NetEvent)>,
+    /// Messages held (paused, at a breakpoint), oldest first, with their numbers.
+    held: VecDeque<(u64, Message)>,
+    /// Messages a delay fault keeps, with when they are due and when they came.
+    delayed: VecDeque<(tokio::time::Instant, tokio::time::Instant, Message)>,
+    /// Data messages passed on (for a close-after fault).
+    passed: u64,
+    dice: Dice,
 }
 
 impl<R, W> Forward<R, W>
@@ -79,6 +99,8 @@ where
         from_counters: Arc<ConnCounters>,
         to_counters: Arc<ConnCounters>,
     ) -> Self {
+        let seed = links.conn.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ (leg_index(from) as u64 + 1).wrapping_mul(std::process::id() as u64);
         Forward {
             links,
             from,
@@ -92,6 +114,10 @@ where
             unshown: 0,
             dest_dead: false,
             recording: Vec::new(),
+            held: VecDeque::new(),
+            delayed: VecDeque::new(),
+            passed: 0,
+            dice: Dice::new(seed),
         }
     }
 
@@ -100,8 +126,13 @@ where
     }
 
     /// Passes messages on until the leg read from has ended.
-    pub(super) async fn run(mut self, mut commands: mpsc::Receiver<NetCommand>) {
+    pub(super) async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<NetCommand>,
+        mut orders: mpsc::Receiver<Order>,
+    ) {
         let mut commands_open = true;
+        let mut orders_open = true;
         let mut deadline: Option<tokio::time::Instant> = None;
         let links = self.links.clone();
         loop {
@@ -129,11 +160,34 @@ where
                         Flow::Go
                     }
                 },
-                msg = self.source.next() => self.batch(msg).await,
+                order = orders.recv(), if orders_open => match order {
+                    Some(order) => self.order(order).await,
+                    None => {
+                        orders_open = false;
+                        Flow::Go
+                    }
+                },
+                _ = async { tokio::time::sleep_until(self.delayed.front().expect("guarded").0).await }, if !self.delayed.is_empty() => {
+                    self.send_due().await
+                }
+                // While too much is held or delayed, reading waits: the sender is held back.
+                msg = self.source.next(), if self.held.len() < MAX_HELD && self.delayed.len() < MAX_DELAYED => {
+                    self.batch(msg).await
+                }
             };
             if let Flow::End = flow {
                 break;
             }
+        }
+        // What is still held or delayed will never go: say so.
+        let left: Vec<(u64, Message)> = self
+            .held
+            .drain(..)
+            .chain(self.delayed.drain(..).map(|(_, _, m)| (0, m)))
+            .collect();
+        for (id, msg) in left {
+            self.steered(id, SteerEvent::Dropped("the pair closed".into()), &msg)
+                .await;
         }
         self.record_pending().await;
         self.publish();
@@ -153,12 +207,7 @@ where
                 None => break,
             }
         }
-        self.record_pending().await;
-        if !self.dest_dead {
-            let flushed = self.dest.flush().await;
-            self.wrote(flushed);
-        }
-        self.publish();
+        self.flush_dest().await;
         flow
     }
 
@@ -184,20 +233,29 @@ where
                     Message::Binary(b) => b,
                     _ => unreachable!("matched above"),
                 };
-                let now = Instant::now();
                 let rtt = match from {
-                    Side::Client => {
-                        self.links.pending.request(payload, now);
-                        None
+                    // A request is timed from when it leaves for the server.
+                    Side::Client => None,
+                    Side::Server => {
+                        self.links
+                            .pending
+                            .reply(payload, Instant::now())
+                            .map(|duration| Rtt {
+                                kind: RttKind::Reply,
+                                duration,
+                            })
                     }
-                    Side::Server => self.links.pending.reply(payload, now).map(|duration| Rtt {
-                        kind: RttKind::Reply,
-                        duration,
-                    }),
                 };
                 self.report(from, Direction::In, &msg, rtt);
-                self.count(to, Direction::Out, &msg);
-                self.pass_on(msg).await;
+                if self.links.steering.active() {
+                    if let Some(why) = self.hold_reason(&msg) {
+                        let id = self.links.steering.next_id();
+                        self.steered(id, SteerEvent::Held(why), &msg).await;
+                        self.held.push_back((id, msg));
+                        return Flow::Go;
+                    }
+                }
+                self.pass_data(msg).await;
             }
             Message::Ping(p) => {
                 self.report(from, Direction::In, &msg, None);
@@ -230,6 +288,208 @@ where
             Message::Frame(_) => {}
         }
         Flow::Go
+    }
+
+    /// Why a data message is held, if it is: the pause of its side, or the breakpoint.
+    fn hold_reason(&self, msg: &Message) -> Option<String> {
+        let from = leg_index(self.from);
+        self.links.steering.with_rules(|r| {
+            if r.paused[from] {
+                return Some("paused".to_string());
+            }
+            let re = r.breakpoint.as_ref()?;
+            let text = match msg {
+                Message::Text(t) => std::borrow::Cow::Borrowed(t.as_str()),
+                Message::Binary(b) => String::from_utf8_lossy(b),
+                _ => return None,
+            };
+            re.is_match(&text)
+                .then(|| format!("breakpoint /{}/", re.as_str()))
+        })
+    }
+
+    /// A data message on its way to the other leg: timed when a request, then
+    /// the faults of its direction, then fed (flushed with the batch).
+    async fn pass_data(&mut self, msg: Message) {
+        let to = self.to();
+        if self.from == Side::Client {
+            if let Message::Text(_) | Message::Binary(_) = &msg {
+                let payload: &[u8] = match &msg {
+                    Message::Text(t) => t.as_bytes(),
+                    Message::Binary(b) => b,
+                    _ => &[],
+                };
+                self.links.pending.request(payload, Instant::now());
+            }
+        }
+        if !self.links.steering.active() {
+            self.count(to, Direction::Out, &msg);
+            return self.pass_on(msg).await;
+        }
+        let faults = self
+            .links
+            .steering
+            .with_rules(|r| r.faults[leg_index(to)].clone());
+        if faults.drop_percent > 0.0 && self.dice.roll(faults.drop_percent) {
+            let why = format!("fault: drop {}%", faults.drop_percent);
+            return self.steered(0, SteerEvent::Dropped(why), &msg).await;
+        }
+        if faults.delays() {
+            let now = tokio::time::Instant::now();
+            let extra = faults.jitter.mul_f64(self.dice.unit());
+            let due = now + faults.delay + extra;
+            // Jitter never reorders: a message is not due before the one ahead of it.
+            let due = self
+                .delayed
+                .back()
+                .map_or(due, |(last, _, _)| due.max(*last));
+            self.delayed.push_back((due, now, msg));
+            return;
+        }
+        self.send_faulted(msg, &faults).await;
+    }
+
+    /// Sends the delayed messages whose time has come.
+    async fn send_due(&mut self) -> Flow {
+        self.show = self.links.reporter.has_room();
+        let now = tokio::time::Instant::now();
+        let faults = self
+            .links
+            .steering
+            .with_rules(|r| r.faults[leg_index(self.to())].clone());
+        while self.delayed.front().is_some_and(|(due, _, _)| *due <= now) {
+            let (_, came, msg) = self.delayed.pop_front().expect("checked front");
+            self.steered(0, SteerEvent::Delayed(now - came), &msg).await;
+            self.send_faulted(msg, &faults).await;
+        }
+        self.flush_dest().await;
+        Flow::Go
+    }
+
+    /// Feeds a message with its direction's fragment and close-after faults.
+    async fn send_faulted(&mut self, msg: Message, faults: &DirFaults) {
+        let to = self.to();
+        self.count(to, Direction::Out, &msg);
+        let (kind, data) = match &msg {
+            Message::Text(t) if faults.fragment > 1 => (Data::Text, Bytes::from(t.clone())),
+            Message::Binary(b) if faults.fragment > 1 => (Data::Binary, b.clone()),
+            _ => (Data::Binary, Bytes::new()),
+        };
+        if faults.fragment > 1 && !self.dest_dead {
+            // At least one byte a frame; a text frame may end mid-character (the
+            // peer validates the whole message).
+            let pieces = faults.fragment.min(data.len().max(1));
+            self.steered(0, SteerEvent::Fragmented(pieces), &msg).await;
+            self.record_pending().await;
+            for i in 0..pieces {
+                let part = data.slice(i * data.len() / pieces..(i + 1) * data.len() / pieces);
+                let opcode = OpCode::Data(if i == 0 { kind } else { Data::Continue });
+                let fed = self
+                    .dest
+                    .feed(Message::Frame(WsFrame::message(
+                        part,
+                        opcode,
+                        i + 1 == pieces,
+                    )))
+                    .await;
+                self.wrote(fed);
+            }
+        } else {
+            self.pass_on(msg).await;
+        }
+        self.passed += 1;
+        if faults.close_after.is_some_and(|n| self.passed >= n) {
+            let info = CloseInfo::new(faults.close_code, "wsprobe relay: close-after fault");
+            if self.links.ends.sending(to, &info) && !self.dest_dead {
+                let close = Message::Close(Some(info.to_frame()));
+                self.report(to, Direction::Out, &close, None);
+                self.record_pending().await;
+                let fed = self.dest.feed(close).await;
+                self.wrote(fed);
+            }
+        }
+    }
+
+    /// An order for the held messages: pass them on (perhaps edited) or drop them.
+    async fn order(&mut self, order: Order) -> Flow {
+        self.show = self.links.reporter.has_room();
+        let (id, edited, forward) = match order {
+            Order::Forward { id, edited } => (id, edited, true),
+            Order::Drop { id } => (id, None, false),
+        };
+        let picked: Vec<(u64, Message)> = match id {
+            None => self.held.drain(..).collect(),
+            Some(id) => match self.held.iter().position(|(h, _)| *h == id) {
+                Some(i) => self.held.remove(i).into_iter().collect(),
+                None => return Flow::Go,
+            },
+        };
+        for (id, msg) in picked {
+            if !forward {
+                self.steered(id, SteerEvent::Dropped("by the user".into()), &msg)
+                    .await;
+                continue;
+            }
+            let msg = match &edited {
+                Some(new) => {
+                    let msg = match (&msg, std::str::from_utf8(new)) {
+                        (Message::Text(_), Ok(text)) => Message::text(text.to_string()),
+                        _ => Message::Binary(new.clone()),
+                    };
+                    self.steered(id, SteerEvent::Forwarded { edited: true }, &msg)
+                        .await;
+                    // What goes out is the relay's word now: shown as it left.
+                    self.report(self.to(), Direction::Out, &msg, None);
+                    msg
+                }
+                None => {
+                    self.steered(id, SteerEvent::Forwarded { edited: false }, &msg)
+                        .await;
+                    msg
+                }
+            };
+            if self.links.ends.closing(self.to()) {
+                continue;
+            }
+            self.pass_data(msg).await;
+        }
+        self.flush_dest().await;
+        Flow::Go
+    }
+
+    /// Reports what the relay did to a message: offered to the screen like a
+    /// frame, always recorded.
+    async fn steered(&mut self, id: u64, what: SteerEvent, msg: &Message) {
+        let Some((kind, payload, _)) = describe(msg) else {
+            return;
+        };
+        let ev = NetEvent::Steered(Steered {
+            conn: self.links.conn,
+            ts: Utc::now(),
+            id,
+            what,
+            kind,
+            payload,
+        });
+        let reporter = &self.links.reporter;
+        if reporter.tap.is_some() {
+            self.recording.push((self.from, ev.clone()));
+        }
+        // Held messages must be seen (they wait for the user); faults are offered.
+        if id > 0 {
+            let _ = reporter.tx.send((self.from, ev)).await;
+        } else if reporter.frames && !(self.show && reporter.tx.try_send((self.from, ev)).is_ok()) {
+            self.unshown += 1;
+        }
+    }
+
+    async fn flush_dest(&mut self) {
+        self.record_pending().await;
+        if !self.dest_dead {
+            let flushed = self.dest.flush().await;
+            self.wrote(flushed);
+        }
+        self.publish();
     }
 
     /// Feeds one message to the other leg (flushed with the batch).

@@ -12,6 +12,7 @@ mod forward;
 pub mod latency;
 mod pair;
 mod request;
+pub mod steer;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +25,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 
 pub use latency::JsonPath;
+pub use steer::{DirFaults, Order, Rules, Steering};
 
 use crate::error::NetError;
 use crate::net::client::ClientOptions;
@@ -75,6 +77,8 @@ pub struct RelayConfig {
     pub report_frames: bool,
     /// `--record`: both legs' events, waited for.
     pub tap: Option<Tap>,
+    /// What is held and faulted, relay-wide; changed while the relay runs.
+    pub steering: Arc<Steering>,
 }
 
 impl RelayConfig {
@@ -88,6 +92,7 @@ impl RelayConfig {
             handshake_timeout: Duration::from_secs(10),
             report_frames: true,
             tap: None,
+            steering: Arc::default(),
         }
     }
 }
@@ -133,6 +138,11 @@ impl Relay {
     /// Frames that could not be reported because the receiver fell behind.
     pub fn not_shown(&self) -> Arc<AtomicU64> {
         self.not_shown.clone()
+    }
+
+    /// Its rules for holding and faulting messages, and its pairs' held ones.
+    pub fn steering(&self) -> Arc<Steering> {
+        self.config.steering.clone()
     }
 
     /// Accepts clients until the task is dropped.

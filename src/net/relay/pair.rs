@@ -256,7 +256,12 @@ async fn run_pair(
         reporter: reporter.clone(),
         pending: Arc::new(Pending::new(config.correlate.clone())),
         ends: Arc::new(Ends::default()),
+        steering: config.steering.clone(),
     });
+    // Orders for held messages, by the side they came from.
+    let (from_client_tx, from_client_rx) = mpsc::channel(64);
+    let (from_server_tx, from_server_rx) = mpsc::channel(64);
+    config.steering.join(id, [from_client_tx, from_server_tx]);
     let (client_sink, client_stream) = client.split();
     let (server_sink, server_stream) = upstream.ws.split();
     let to_server = Forward::new(
@@ -275,11 +280,11 @@ async fn run_pair(
         server_counters,
         client_counters,
     );
-    let to_client = tokio::spawn(to_client.run(to_client_rx));
+    let to_client = tokio::spawn(to_client.run(to_client_rx, from_server_rx));
     let stop_to_client = to_client.abort_handle();
     tokio::select! {
         _ = async {
-            to_server.run(to_server_rx).await;
+            to_server.run(to_server_rx, from_client_rx).await;
             let _ = to_client.await;
         } => {}
         // Shutting down, and a peer has not answered its close in time.
@@ -299,5 +304,6 @@ async fn run_pair(
             )
             .await;
     }
+    config.steering.leave(id);
     registry.remove(id);
 }

@@ -2,7 +2,7 @@
 
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
-use ratatui::text::Span;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
@@ -184,7 +184,18 @@ impl FrameLogWidget<'_> {
                         None => Span::raw(""),
                     }));
                 }
-                cells.push(Cell::from(preview(e, preview_w)));
+                cells.push(Cell::from(match &e.mark {
+                    // What the relay did to it comes first: it is why one looks.
+                    Some(mark) => {
+                        let mark = format!("[{mark}] ");
+                        let room = preview_w.saturating_sub(mark.width()).max(4);
+                        Line::from(vec![
+                            Span::styled(mark, theme.warn()),
+                            Span::raw(preview(e, room)),
+                        ])
+                    }
+                    None => Line::raw(preview(e, preview_w)),
+                }));
                 let mut row = Row::new(cells);
                 if Some(top + i) == sel && (!self.view.follow || self.focused) {
                     row = row.style(theme.selected());

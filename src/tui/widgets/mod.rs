@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod connections;
 pub mod frames;
+pub mod held;
 pub mod input;
 pub mod pairs;
 pub mod popup;

@@ -198,6 +198,7 @@ fn help_lines(relay: bool) -> Vec<String> {
         out.extend(
             slash::RELAY_HELP
                 .iter()
+                .chain(slash::STEER_HELP)
                 .map(|(k, v)| format!("  {k:<38} {v}")),
         );
     }

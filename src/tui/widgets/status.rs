@@ -143,6 +143,20 @@ pub fn server_status(f: &mut Frame, area: Rect, s: &ServerPane, theme: &Theme) {
     )
     .sep(" │ ")]);
     // Warnings are the last to give way.
+    if let Some(r) = &s.relay {
+        if !r.held.is_empty() {
+            segs.push(
+                Segment::styled(10, format!("{} held", r.held.len()), theme.warn()).sep(" │ "),
+            );
+        }
+        if let Some(d) = r.describe() {
+            segs.push(
+                Segment::styled(9, d, theme.error())
+                    .sep(" │ ")
+                    .shrink(Shrink::Words),
+            );
+        }
+    }
     if let Some(f) = s.faults.as_ref().and_then(|f| f.describe()) {
         segs.push(
             Segment::styled(9, format!("faults: {f}"), theme.error())
