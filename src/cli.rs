@@ -313,13 +313,30 @@ Examples:
       a bad server, on purpose
   wsprobe server --no-pong --delay 50ms --jitter 20ms
       a slow one that never pongs
-  wsprobe server --record server.jsonl  every frame of every connection";
+  wsprobe server --record server.jsonl  every frame of every connection
+  wsprobe server --mock relay.jsonl --correlate '$.id'
+      answer as the recorded back end did (a relay's or a client's recording)";
 
 #[derive(Clone, Debug, Args)]
 pub struct ServerArgs {
     /// Address to listen on (port 0 picks a free one)
     #[arg(default_value = "127.0.0.1:8765", env = "WSPROBE_LISTEN", value_parser = parse_listen_addr)]
     pub addr: String,
+
+    /// Answer each message with what followed the same message in this recording
+    /// (of a relay or a client) instead of echoing it
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "WSPROBE_MOCK",
+        conflicts_with = "prefix"
+    )]
+    pub mock: Option<PathBuf>,
+
+    /// With --mock: match a message by all but the value at this JSON path (e.g.
+    /// '$.id'); the answer carries the new message's value there
+    #[arg(long, value_name = "JSONPATH", requires = "mock", value_parser = parse_json_path, env = "WSPROBE_CORRELATE")]
+    pub correlate: Option<crate::net::relay::JsonPath>,
 
     /// Prepend TEXT to every text echo
     #[arg(long, value_name = "TEXT", env = "WSPROBE_PREFIX")]

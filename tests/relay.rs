@@ -339,3 +339,64 @@ fn a_relay_recording_replays_with_directions_and_exports_one_har_entry_per_pair(
     assert_eq!(messages, [("send", "hello"), ("receive", "hello")]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_relay_recording_becomes_a_mock_server_that_answers_by_id() {
+    let dir = support::scratch("mock");
+    let file = dir.join("rpc.jsonl");
+    let server = upstream();
+    let mut relay = relay(&server.url, &["--record", file.to_str().unwrap()]);
+    let url = format!("{}/rpc", relay.url);
+    let events = support::peers::run_client(
+        support::peers::Client::PyWebsockets,
+        &url,
+        &["chat"],
+        &[r#"{"id":1,"method":"sum"}"#, "x"],
+    );
+    let replies: Vec<&Value> = messages(&events);
+    assert_eq!(replies.len(), 2, "{events:?}");
+    assert_eq!(replies[1]["data"], r#"{"id": 1, "result": "SUM"}"#);
+    records_until_closed(&relay.stdout, 1);
+    assert!(relay.sigterm().success());
+
+    let mock = ServerProcess::start(&[
+        "--json",
+        "--mock",
+        file.to_str().unwrap(),
+        "--correlate",
+        "$.id",
+    ]);
+    let events = support::peers::run_client(
+        support::peers::Client::PyWebsockets,
+        &mock.url,
+        &[],
+        &[r#"{"method":"sum","id":42}"#],
+    );
+    let got = messages(&events);
+    assert_eq!(got.len(), 1, "{events:?}");
+    let answer: Value = serde_json::from_str(got[0]["data"].as_str().unwrap()).unwrap();
+    assert_eq!(answer, serde_json::json!({"id": 42, "result": "SUM"}));
+
+    // What was never recorded gets no answer, and the server says so.
+    support::peers::run_client(
+        support::peers::Client::PyWebsockets,
+        &mock.url,
+        &[],
+        &["never recorded"],
+    );
+    let line = mock.wait_for_line("the mock's word", |l| l.contains("no recorded reply"));
+    assert!(line.contains("never recorded"), "{line}");
+}
+
+#[test]
+fn a_mock_from_a_file_that_is_no_recording_is_a_usage_error() {
+    let dir = support::scratch("mock-bad");
+    let file = dir.join("x.txt");
+    std::fs::write(&file, "hello\n").unwrap();
+    let out = wsprobe()
+        .args(["server", "127.0.0.1:0", "--mock", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a recording"));
+}

@@ -6,7 +6,13 @@ use crate::cli::ServerArgs;
 use crate::config::Options;
 use crate::headless::output::Printer;
 use crate::net::server::{Server, ServerConfig, SubprotocolPolicy};
-use crate::net::{self, Side};
+use std::collections::BTreeMap;
+
+use crate::error::UsageError;
+use crate::net::relay::{Flow, JsonPath};
+use crate::net::server::mock::{Mock, Said};
+use crate::net::{self, ConnId, NetEvent, Side};
+use crate::record::reader::RecordingFile;
 use crate::record::Recording;
 use crate::{app, headless, present, tui};
 
@@ -23,11 +29,11 @@ pub async fn run(args: ServerArgs, out: &Options, rec: Option<&Recording>) -> an
         }
         _ => (None, None),
     };
-    let server = Server::bind(
-        &args.addr,
-        server_config(&args, tui || !out.quiet, tls, rec),
-    )
-    .await?;
+    let mut config = server_config(&args, tui || !out.quiet, tls, rec);
+    if let Some(file) = &args.mock {
+        config.mock = Some(Arc::new(learn(file, args.correlate.clone())?));
+    }
+    let server = Server::bind(&args.addr, config).await?;
     warn_if_exposed(&server);
     // Held until the server stops, however it stops: the certificate file goes with it.
     let (hint, _cert_file) = match &self_signed {
@@ -89,7 +95,49 @@ pub(super) fn server_config(
         handshake_timeout: args.handshake_timeout,
         read_buffer_size: args.read_buffer,
         report_frames,
+        mock: None,
     }
+}
+
+/// `--mock FILE`: the answers of every conversation in a recording. A relay's
+/// conversations are its pairs; a client's or a server's, its connections (of
+/// a demo's recording, the client's side).
+fn learn(file: &std::path::Path, correlate: Option<JsonPath>) -> anyhow::Result<Mock> {
+    let rec = RecordingFile::open(file).map_err(UsageError)?;
+    let relayed = rec.relayed();
+    let (has_client, _) = rec.sides();
+    let mut conversations: BTreeMap<(u8, ConnId), Vec<Said>> = BTreeMap::new();
+    for (side, ev) in rec.events().map_err(anyhow::Error::msg)? {
+        let NetEvent::Frame(f) = ev else { continue };
+        if !f.kind.is_data() || (!relayed && has_client && side == Side::Server) {
+            continue;
+        }
+        let by_client = Flow::of(side, f.dir) == Flow::ClientToServer;
+        let group = if relayed { 0 } else { side as u8 };
+        conversations
+            .entry((group, f.conn))
+            .or_default()
+            .push(Said {
+                by_client,
+                kind: f.kind,
+                payload: f.payload,
+            });
+    }
+    let conversations: Vec<Vec<Said>> = conversations.into_values().collect();
+    let mock = Mock::learn(&conversations, correlate);
+    let (asked, different) = mock.size();
+    if asked == 0 {
+        return Err(UsageError(format!(
+            "{} has no client messages to answer (record a relay or a client with --record)",
+            file.display()
+        ))
+        .into());
+    }
+    eprintln!(
+        "mock: {asked} recorded messages ({different} different) from {}",
+        file.display()
+    );
+    Ok(mock)
 }
 
 /// Writes the self-signed certificate where a client of the same user can read

@@ -11,7 +11,8 @@ behaves by the path asked for:
   /silent        never reads (its TCP window fills)
   anything else  first sends {"path","headers"} as JSON, then echoes every
                  message; a text message "ping-me" makes it ping the client
-                 and send "pong-ok" once the pong is back
+                 and send "pong-ok" once the pong is back; a JSON call
+                 {"id":…,"method":M} gets {"id":…,"result":M in capitals}
 After each connection it prints {"event":"closed","path","code","reason"}.
 Exits when stdin reaches EOF.
 """
@@ -35,6 +36,15 @@ def refuse(conn, request):
     return None
 
 
+def call(msg):
+    """A JSON-RPC-like call, or None."""
+    try:
+        v = json.loads(msg)
+    except (ValueError, TypeError):
+        return None
+    return v if isinstance(v, dict) and "method" in v and "id" in v else None
+
+
 async def handler(ws):
     path = ws.request.path
     try:
@@ -54,6 +64,8 @@ async def handler(ws):
                 if msg == "ping-me":
                     await (await ws.ping(b"srv"))
                     await ws.send("pong-ok")
+                elif call(msg):
+                    await ws.send(json.dumps({"id": call(msg)["id"], "result": call(msg)["method"].upper()}))
                 else:
                     await ws.send(msg)
     except ConnectionClosed:

@@ -74,17 +74,38 @@ impl JsonPath {
         &self.text
     }
 
-    /// The value at the path in a JSON message, as its JSON text (so `1` and
-    /// `"1"` stay apart); None when the message is not JSON or has no such value.
-    pub fn key_of(&self, payload: &[u8]) -> Option<String> {
-        let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
-        let mut at = &value;
+    /// The value at the path, if there is one.
+    pub fn lookup<'a>(&self, value: &'a serde_json::Value) -> Option<&'a serde_json::Value> {
+        let mut at = value;
         for step in &self.steps {
             at = match step {
                 Step::Key(k) => at.get(k)?,
                 Step::Index(i) => at.get(*i)?,
             };
         }
+        Some(at)
+    }
+
+    /// The value at the path, to change it.
+    pub fn lookup_mut<'a>(
+        &self,
+        value: &'a mut serde_json::Value,
+    ) -> Option<&'a mut serde_json::Value> {
+        let mut at = value;
+        for step in &self.steps {
+            at = match step {
+                Step::Key(k) => at.get_mut(k)?,
+                Step::Index(i) => at.get_mut(*i)?,
+            };
+        }
+        Some(at)
+    }
+
+    /// The value at the path in a JSON message, as its JSON text (so `1` and
+    /// `"1"` stay apart); None when the message is not JSON or has no such value.
+    pub fn key_of(&self, payload: &[u8]) -> Option<String> {
+        let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
+        let at = self.lookup(&value)?;
         (!at.is_null()).then(|| at.to_string())
     }
 }

@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use super::handshake::Upgraded;
-use super::{Registry, Reporter, ServerConfig};
+use super::{mock, Registry, Reporter, ServerConfig};
 use crate::net::dice::Dice;
 use crate::net::witness::Witness;
 use crate::net::{
@@ -206,6 +206,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
         let invalid = crate::net::invalid_peer_close(&msg, || self.ws.get_ref().peer_close(true));
         // Logged as it came, not as tungstenite rewrote it.
         self.report_with(Direction::In, &msg, invalid.clone());
+        if let (Some(mock), Message::Text(_) | Message::Binary(_)) = (&self.config.mock, &msg) {
+            return self.answer_from(mock, &msg).await;
+        }
         let echo = match msg {
             Message::Text(t) => match &self.config.prefix {
                 Some(prefix) => Message::text(format!("{prefix}{}", t.as_str())),
@@ -260,6 +263,35 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
             return Ok(());
         }
         self.send_echo(echo).await
+    }
+
+    /// `--mock`: the recorded replies to `msg` instead of its echo (each with
+    /// the faults an echo would get), or a word that there are none.
+    async fn answer_from(&mut self, mock: &mock::Mock, msg: &Message) -> Result<(), String> {
+        let Some(replies) = mock.answer(msg) else {
+            let (kind, payload, _) = describe(msg).expect("a data message");
+            let message = format!(
+                "mock: no recorded reply to this {} message of {} bytes: {}",
+                kind.as_str(),
+                payload.len(),
+                crate::escape::escape_bytes(&payload, 60)
+            );
+            self.reporter
+                .event(NetEvent::Error {
+                    conn: Some(self.id),
+                    ts: Utc::now(),
+                    message,
+                })
+                .await;
+            return Ok(());
+        };
+        for reply in replies {
+            if self.first_close.is_some() {
+                break;
+            }
+            self.send_echo(reply).await?;
+        }
+        Ok(())
     }
 
     /// Sends one echo now, and the close `--close-after` asks for after it.

@@ -9,6 +9,7 @@ mod accept;
 mod echo;
 pub mod faults;
 mod handshake;
+pub mod mock;
 pub mod nopong;
 
 use std::collections::HashMap;
@@ -49,6 +50,8 @@ pub struct ServerConfig {
     pub report_frames: bool,
     /// `--record`: every event and frame, waiting for room rather than dropping.
     pub tap: Option<Tap>,
+    /// `--mock`: answer from a recording instead of echoing.
+    pub mock: Option<Arc<mock::Mock>>,
 }
 
 impl Default for ServerConfig {
@@ -64,6 +67,7 @@ impl Default for ServerConfig {
             switches: Arc::default(),
             report_frames: true,
             tap: None,
+            mock: None,
         }
     }
 }
