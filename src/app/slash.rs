@@ -432,4 +432,84 @@ mod tests {
         assert!(parse("/").is_err());
         assert_eq!(parse("/help"), Ok(SlashCommand::Help));
     }
+
+    #[test]
+    fn a_relay_line_goes_to_the_leg_it_names() {
+        assert_eq!(relay_leg("hello").unwrap(), (Side::Server, "hello".into()));
+        assert_eq!(
+            relay_leg("/inject client /json {}").unwrap(),
+            (Side::Client, "/json {}".into())
+        );
+        assert_eq!(
+            relay_leg("/close server 4000 bye").unwrap(),
+            (Side::Server, "/close 4000 bye".into())
+        );
+        assert_eq!(
+            relay_leg("/close client").unwrap(),
+            (Side::Client, "/close".into())
+        );
+        assert_eq!(
+            relay_leg("/close 1000").unwrap(),
+            (Side::Server, "/close 1000".into())
+        );
+        assert!(relay_leg("/inject nobody hi").is_err());
+        assert!(relay_leg("/inject client").is_err());
+        assert_eq!(
+            relay_leg("/injected").unwrap().1,
+            "/injected",
+            "only the command itself"
+        );
+    }
+
+    #[test]
+    fn steering_lines_are_read_as_people_write_them() {
+        let p = |s: &str| parse_steer(s).expect("a steering command");
+        assert_eq!(p("/pause").unwrap(), SteerCommand::Pause(None));
+        assert_eq!(
+            p("/pause client").unwrap(),
+            SteerCommand::Pause(Some(Side::Client))
+        );
+        assert_eq!(p("/resume both").unwrap(), SteerCommand::Resume(None));
+        assert!(p("/pause everyone").is_err());
+        assert_eq!(p("/forward").unwrap(), SteerCommand::Forward(None));
+        assert_eq!(p("/forward #12").unwrap(), SteerCommand::Forward(Some(12)));
+        assert_eq!(p("/drop all").unwrap(), SteerCommand::Drop(None));
+        assert!(p("/drop x").is_err());
+        assert_eq!(
+            p("/edit 3 new text").unwrap(),
+            SteerCommand::Edit(3, Bytes::from_static(b"new text"))
+        );
+        assert!(p("/edit 3").is_err());
+        assert!(matches!(p("/break ^a"), Ok(SteerCommand::Break(Some(_)))));
+        assert_eq!(p("/break off").unwrap(), SteerCommand::Break(None));
+        assert!(p("/break (").is_err());
+        let SteerCommand::Faults(side, f) =
+            p("/fault server delay 50ms jitter 10ms drop 5% fragment 3 close-after 9 code 4000")
+                .unwrap()
+        else {
+            panic!("faults")
+        };
+        assert_eq!(side, Some(Side::Server));
+        assert_eq!(f.delay, Duration::from_millis(50));
+        assert_eq!(f.jitter, Duration::from_millis(10));
+        assert_eq!(f.drop_percent, 5.0);
+        assert_eq!(
+            (f.fragment, f.close_after, f.close_code),
+            (3, Some(9), 4000)
+        );
+        assert_eq!(
+            p("/fault off").unwrap(),
+            SteerCommand::Faults(
+                None,
+                DirFaults {
+                    close_code: 1000,
+                    ..DirFaults::default()
+                }
+            )
+        );
+        assert!(p("/fault server slow").is_err());
+        assert!(p("/fault").is_err());
+        assert!(parse_steer("/ping").is_none(), "not a steering command");
+        assert!(parse_steer("hello").is_none());
+    }
 }

@@ -730,11 +730,78 @@ mod tests {
                 ts: ts(),
                 message: "accept failed".into(),
             },
+            NetEvent::Frame(Frame {
+                rtt: Some(Rtt {
+                    kind: RttKind::Reply,
+                    duration: Duration::from_micros(840),
+                }),
+                ..match frame(Direction::In, FrameKind::Text, b"{\"id\":1}") {
+                    NetEvent::Frame(f) => f,
+                    _ => unreachable!(),
+                }
+            }),
         ];
-        for ev in events {
+        let steered = [
+            SteerEvent::Held("breakpoint /x/".into()),
+            SteerEvent::Forwarded { edited: true },
+            SteerEvent::Dropped("fault: drop 5%".into()),
+            SteerEvent::Delayed(Duration::from_millis(52)),
+            SteerEvent::Fragmented(3),
+        ]
+        .into_iter()
+        .map(|what| {
+            NetEvent::Steered(Steered {
+                conn: 2,
+                ts: ts(),
+                id: 7,
+                what,
+                kind: FrameKind::Text,
+                payload: bytes::Bytes::from_static(b"x"),
+            })
+        });
+        for ev in events.into_iter().chain(steered) {
             let (first, again) = round_trip(ev);
             assert_eq!(first, again);
         }
+    }
+
+    #[test]
+    fn a_relays_records_say_which_way_each_message_went() {
+        let way = |side, dir| {
+            let r = Record::relayed(side, &frame(dir, FrameKind::Text, b"a"));
+            let v: serde_json::Value = serde_json::from_str(&r.to_line()).unwrap();
+            (v["side"].clone(), v["direction"].clone())
+        };
+        assert_eq!(
+            way(Side::Client, Direction::In),
+            ("client".into(), "client_to_server".into())
+        );
+        assert_eq!(
+            way(Side::Server, Direction::In),
+            ("server".into(), "server_to_client".into())
+        );
+        assert_eq!(
+            way(Side::Client, Direction::Out).1,
+            "server_to_client",
+            "what the relay says to the client goes its way"
+        );
+        let reply = NetEvent::Frame(Frame {
+            rtt: Some(Rtt {
+                kind: RttKind::Reply,
+                duration: Duration::from_micros(840),
+            }),
+            ..match frame(Direction::In, FrameKind::Text, b"r") {
+                NetEvent::Frame(f) => f,
+                _ => unreachable!(),
+            }
+        });
+        let v: serde_json::Value =
+            serde_json::from_str(&Record::relayed(Side::Server, &reply).to_line()).unwrap();
+        assert_eq!(v["latency_us"], 840);
+        assert!(
+            v.get("rtt_us").is_none(),
+            "a reply's latency is no echo's rtt"
+        );
     }
 
     #[test]

@@ -761,3 +761,136 @@ fn waiting_to_retry_before_any_connection_sends_nothing() {
     assert!(c.input_error.as_deref().unwrap().contains("not connected"));
     assert_eq!(c.input.text(), "early", "the text stays for later");
 }
+
+fn relay_state() -> (AppState, Instant) {
+    let (mut s, now) = state(Mode::Server);
+    s.mode = Mode::Relay;
+    let pane = s.server.as_mut().unwrap();
+    pane.relay = Some(crate::app::state::RelayView::new(
+        "ws://127.0.0.1:2".into(),
+        Default::default(),
+        now,
+    ));
+    (s, now)
+}
+
+#[test]
+fn a_relays_pair_takes_both_legs_into_one_row_and_its_latency() {
+    let (mut s, _) = relay_state();
+    let (client_leg, _c) = opened(1);
+    let (server_leg, _s) = opened(1);
+    let _ = update(&mut s, Msg::Net(Side::Client, client_leg));
+    let _ = update(&mut s, Msg::Net(Side::Server, server_leg));
+    let _ = update(
+        &mut s,
+        Msg::Net(
+            Side::Client,
+            frame(1, Direction::In, FrameKind::Text, b"q", None),
+        ),
+    );
+    let mut reply = frame(1, Direction::In, FrameKind::Text, b"a", None);
+    if let NetEvent::Frame(f) = &mut reply {
+        f.rtt = Some(Rtt {
+            kind: RttKind::Reply,
+            duration: Duration::from_micros(700),
+        });
+    }
+    let _ = update(&mut s, Msg::Net(Side::Server, reply));
+    let counts = crate::net::CounterSnapshot {
+        frames_out: 5,
+        ..Default::default()
+    };
+    let _ = update(
+        &mut s,
+        Msg::Counts {
+            conns: vec![(Side::Server, 1, counts)],
+            not_shown: 0,
+        },
+    );
+    let pane = s.server.as_ref().unwrap();
+    assert_eq!(pane.rows.len(), 1, "one row per pair");
+    let row = &pane.rows[0];
+    assert_eq!(row.upstream.as_ref().unwrap().counts.frames_out, 5);
+    assert_eq!(
+        row.counts.frames_out, 0,
+        "the client leg's counts stay its own"
+    );
+    assert_eq!(row.last_latency, Some(Duration::from_micros(700)));
+    let relay = pane.relay.as_ref().unwrap();
+    assert_eq!(relay.latency.echo.summary().count, 1);
+    let legs: Vec<Option<Side>> = pane.log.log.iter().map(|e| e.leg).collect();
+    assert_eq!(legs, [Some(Side::Client), Some(Side::Server)]);
+}
+
+#[test]
+fn a_relays_held_messages_are_listed_until_forwarded_and_marked_in_the_log() {
+    let (mut s, _) = relay_state();
+    let (client_leg, _c) = opened(1);
+    let _ = update(&mut s, Msg::Net(Side::Client, client_leg));
+    let _ = update(
+        &mut s,
+        Msg::Net(
+            Side::Client,
+            frame(1, Direction::In, FrameKind::Text, b"hold me", None),
+        ),
+    );
+    let steered = |what| {
+        NetEvent::Steered(crate::net::Steered {
+            conn: 1,
+            ts: Utc::now(),
+            id: 4,
+            what,
+            kind: FrameKind::Text,
+            payload: Bytes::from_static(b"hold me"),
+        })
+    };
+    let held = crate::net::SteerEvent::Held("paused".into());
+    let _ = update(&mut s, Msg::Net(Side::Client, steered(held)));
+    let pane = s.server.as_ref().unwrap();
+    assert_eq!(pane.relay.as_ref().unwrap().held.len(), 1);
+    let mark = pane.log.log.iter().last().unwrap().mark.clone();
+    assert_eq!(mark.as_deref(), Some("held #4 (paused)"));
+    let fwd = crate::net::SteerEvent::Forwarded { edited: false };
+    let _ = update(&mut s, Msg::Net(Side::Client, steered(fwd)));
+    assert!(s
+        .server
+        .as_ref()
+        .unwrap()
+        .relay
+        .as_ref()
+        .unwrap()
+        .held
+        .is_empty());
+}
+
+#[test]
+fn a_relays_input_names_the_leg_and_steers() {
+    let (mut s, _) = relay_state();
+    let (client_leg, _c) = opened(1);
+    let (server_leg, _s) = opened(1);
+    let _ = update(&mut s, Msg::Net(Side::Client, client_leg));
+    let _ = update(&mut s, Msg::Net(Side::Server, server_leg));
+    s.focus = Focus::ServerInput;
+    let submit = |s: &mut AppState, line: &str| {
+        type_text(s, line);
+        update(s, Msg::Action(Action::Submit))
+    };
+    let fx = submit(&mut s, "/inject client hi");
+    assert!(fx.contains(&Effect::Send {
+        to: Target::Leg(Side::Client, 1),
+        cmd: NetCommand::Text("hi".into())
+    }));
+    let fx = submit(&mut s, "plain");
+    assert!(fx.contains(&Effect::Send {
+        to: Target::Leg(Side::Server, 1),
+        cmd: NetCommand::Text("plain".into())
+    }));
+    let fx = submit(&mut s, "/pause server");
+    assert!(
+        fx.contains(&Effect::Steer(crate::net::relay::steer::Command::Pause(
+            Some(Side::Server)
+        )))
+    );
+    let relay = s.server.as_ref().unwrap().relay.as_ref().unwrap();
+    assert_eq!(relay.describe().as_deref(), Some("paused from the server"));
+}
