@@ -5,7 +5,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::escape::escape_bytes;
 use crate::net::relay::Flow;
-use crate::net::{Direction, NetEvent, Opened, Side};
+use crate::net::{Direction, Frame, NetEvent, Opened, Side};
 use crate::present::format_duration;
 use crate::present::{
     arrow, clock, ending, flow_arrow, frame_summary, left_early, not_sent, payload_preview,
@@ -119,21 +119,7 @@ impl Printer {
 /// An event as one line for people.
 pub fn human_line(side: Side, ev: &NetEvent) -> String {
     match ev {
-        NetEvent::Frame(f) => {
-            let rtt = f
-                .rtt
-                .map(|r| format!(" rtt {}", format_duration(r.duration)))
-                .unwrap_or_default();
-            let preview = payload_preview(f.kind, &f.payload, PREVIEW_CHARS);
-            let sep = if preview.is_empty() { "" } else { " " };
-            format!(
-                "{} #{} {} {}{rtt}{sep}{preview}",
-                clock(f.ts),
-                f.conn,
-                arrow(f.dir),
-                frame_summary(f.kind, f.len(), f.close.as_ref())
-            )
-        }
+        NetEvent::Frame(f) => frame_line(f, arrow(f.dir), "rtt", ""),
         NetEvent::Opened(o) => format!("{} #{} open {}", clock(o.ts), o.conn, opened(o)),
 
         NetEvent::Closed {
@@ -187,6 +173,23 @@ pub fn human_line(side: Side, ev: &NetEvent) -> String {
     }
 }
 
+/// `12:00:00.000 #1 ← text 5B rtt 182µs hello`: a frame with its arrow, a note,
+/// its round trip (named `timing`) and a preview.
+fn frame_line(f: &Frame, arrow: &str, timing: &str, note: &str) -> String {
+    let rtt = f
+        .rtt
+        .map(|r| format!(" {timing} {}", format_duration(r.duration)))
+        .unwrap_or_default();
+    let preview = payload_preview(f.kind, &f.payload, PREVIEW_CHARS);
+    let sep = if preview.is_empty() { "" } else { " " };
+    format!(
+        "{} #{} {arrow} {}{note}{rtt}{sep}{preview}",
+        clock(f.ts),
+        f.conn,
+        frame_summary(f.kind, f.len(), f.close.as_ref())
+    )
+}
+
 /// An opened connection: peer, request, status, subprotocol, TLS, faults.
 fn opened(o: &Opened) -> String {
     let sub = o
@@ -222,27 +225,17 @@ fn opened(o: &Opened) -> String {
 /// the rest with the leg they happened on.
 pub fn relay_line(side: Side, ev: &NetEvent) -> String {
     match ev {
-        NetEvent::Frame(f) => {
-            let latency = f
-                .rtt
-                .map(|r| format!(" latency {}", format_duration(r.duration)))
-                .unwrap_or_default();
-            // What wsprobe itself said on a leg: an answer, an injection, a close.
-            let by = if f.dir == Direction::Out {
+        // What wsprobe itself said on a leg: an answer, an injection, a close.
+        NetEvent::Frame(f) => frame_line(
+            f,
+            flow_arrow(Flow::of(side, f.dir)),
+            "latency",
+            if f.dir == Direction::Out {
                 " (relay)"
             } else {
                 ""
-            };
-            let preview = payload_preview(f.kind, &f.payload, PREVIEW_CHARS);
-            let sep = if preview.is_empty() { "" } else { " " };
-            format!(
-                "{} #{} {} {}{by}{latency}{sep}{preview}",
-                clock(f.ts),
-                f.conn,
-                flow_arrow(Flow::of(side, f.dir)),
-                frame_summary(f.kind, f.len(), f.close.as_ref())
-            )
-        }
+            },
+        ),
         NetEvent::Opened(o) => format!(
             "{} #{} {} leg open {}",
             clock(o.ts),

@@ -3,98 +3,60 @@
 //! the dashboard's input box does (`/break`, `/forward 3`, `/inject client hi`);
 //! what they did is said on stderr, so stdout stays the events.
 
-use std::sync::atomic::Ordering;
-use std::time::Duration;
-
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
 
 use super::output::Printer;
-use super::server::EVENT_CHANNEL;
+use super::server::{Lines, Listening, EVENT_CHANNEL};
 use crate::app::slash::{self, SlashCommand};
 use crate::net::relay::{shutdown_close, Relay, Steering};
 use crate::net::{CloseInfo, ConnId, NetCommand, NetEvent, Side};
 use crate::signal::shutdown_signal;
 
-pub async fn run(relay: Relay, mut printer: Printer) -> anyhow::Result<u8> {
+pub async fn run(relay: Relay, printer: Printer) -> anyhow::Result<u8> {
     let shutdown = shutdown_signal();
-    tokio::pin!(shutdown);
-    printer.listening(&relay.url());
-    printer.flush().await;
+    let url = relay.url();
     let not_shown = relay.not_shown();
     let registry = relay.registry();
     let steering = relay.steering();
-    let (tx, mut rx) = mpsc::channel(EVENT_CHANNEL);
+    let (tx, rx) = mpsc::channel(EVENT_CHANNEL);
     let accept = tokio::spawn(relay.run(tx));
-    let mut reported_missing = 0u64;
-    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-    let mut reading = true;
-    let mut pairs = Pairs::default();
-    loop {
-        tokio::select! {
-            line = lines.next_line(), if reading => match line {
-                Ok(Some(line)) => pairs.steer(&steering, line.trim()),
-                // No more input (or none to read): the relay goes on.
-                _ => reading = false,
-            },
-            ev = rx.recv() => {
-                let Some(ev) = ev else { break };
-                pairs.observe(&ev);
-                print_batch(&mut printer, ev, &mut rx, &mut pairs);
-                let missing = not_shown.load(Ordering::Relaxed);
-                if missing > reported_missing {
-                    printer.not_shown(missing - reported_missing);
-                    reported_missing = missing;
-                }
-                printer.flush().await;
-            }
-            _ = &mut shutdown => break,
-        }
-    }
-    accept.abort();
-    // Both legs of every pair get 1001, and their closes are printed as they come.
-    let closing = tokio::spawn(async move {
-        registry
-            .close_all(shutdown_close(), Duration::from_secs(1))
-            .await
-    });
-    tokio::pin!(closing);
-    loop {
-        tokio::select! {
-            _ = &mut closing => break,
-            ev = rx.recv() => match ev {
-                Some(ev) => {
-                    print_batch(&mut printer, ev, &mut rx, &mut pairs);
-                    printer.flush().await;
-                }
-                None => break,
-            },
-        }
-    }
-    while let Ok((side, ev)) = rx.try_recv() {
-        printer.relay_event(side, &ev);
-    }
-    printer.flush().await;
-    Ok(0)
+    let job = Listening {
+        url,
+        events: rx,
+        not_shown,
+        registry,
+        // Both legs of every pair get 1001.
+        goodbye: shutdown_close(),
+        accept,
+    };
+    let mut lines = RelayLines {
+        steering,
+        pairs: Pairs::default(),
+    };
+    job.print(printer, shutdown, &mut lines).await
 }
 
-fn print_batch(
-    printer: &mut Printer,
-    first: (Side, NetEvent),
-    rx: &mut mpsc::Receiver<(Side, NetEvent)>,
-    pairs: &mut Pairs,
-) {
-    printer.relay_event(first.0, &first.1);
-    for _ in 0..EVENT_CHANNEL {
-        match rx.try_recv() {
-            Ok(ev) => {
-                pairs.observe(&ev);
-                printer.relay_event(ev.0, &ev.1);
-            }
-            Err(_) => break,
-        }
+/// A relay's events with their legs; its stdin steers.
+struct RelayLines {
+    steering: Arc<Steering>,
+    pairs: Pairs,
+}
+
+impl Lines<(Side, NetEvent)> for RelayLines {
+    fn event(&mut self, printer: &mut Printer, ev: (Side, NetEvent)) {
+        self.pairs.observe(&ev);
+        printer.relay_event(ev.0, &ev.1);
+    }
+
+    fn reads_stdin(&self) -> bool {
+        true
+    }
+
+    fn line(&mut self, line: &str) {
+        self.pairs.steer(&self.steering, line);
     }
 }
 

@@ -565,6 +565,24 @@ pub fn ws_config(max_message_size: usize, read_buffer_size: usize) -> WebSocketC
         .max_frame_size(Some(max_message_size))
 }
 
+/// The payload size as a frame reports it, without building the frame.
+pub(crate) fn payload_len(msg: &Message) -> usize {
+    match msg {
+        Message::Close(Some(c)) => 2 + c.reason.len(),
+        Message::Close(None) => 0,
+        m => m.len(),
+    }
+}
+
+/// A data message's payload; None for control frames.
+pub(crate) fn data_payload(msg: &Message) -> Option<&[u8]> {
+    match msg {
+        Message::Text(t) => Some(t.as_bytes()),
+        Message::Binary(b) => Some(b),
+        _ => None,
+    }
+}
+
 /// Splits a tungstenite message into the parts a [`Frame`] reports.
 fn describe(msg: &Message) -> Option<(FrameKind, Bytes, Option<CloseInfo>)> {
     Some(match msg {

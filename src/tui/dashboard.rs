@@ -36,6 +36,10 @@ const TICK_INTERVAL: Duration = Duration::from_secs(1);
 /// The server's frames reach the dashboard through a channel this deep; what does
 /// not fit is counted as not shown (the echo never waits for the screen).
 const SERVER_EVENTS: usize = 2048;
+/// A relay's frames: each costs a relay more than an echo costs a server (two
+/// legs, three processes sharing the cores), so under a flood it shows fewer:
+/// at most this many per frame interval, about 15 000 a second.
+const RELAY_EVENTS: usize = 512;
 /// The client's events: it waits for room, so this only sets the batch size.
 const CLIENT_EVENTS: usize = 1024;
 /// A drain this large means a flood: the next waits for the next frame interval,
@@ -53,6 +57,9 @@ pub struct Dashboard {
     relay_rx: Option<mpsc::Receiver<(Side, NetEvent)>>,
     client_task: Option<JoinHandle<()>>,
     server_task: Option<JoinHandle<()>>,
+    /// A relay's connections run on threads of their own: drawing (a write to
+    /// the terminal that may block) never holds up the traffic it shows.
+    net_runtime: Option<tokio::runtime::Runtime>,
     registry: Option<Registry>,
     /// The relay's steering, when the dashboard is a relay's.
     steering: Option<std::sync::Arc<crate::net::relay::Steering>>,
@@ -137,6 +144,7 @@ impl Dashboard {
             relay_rx: None,
             client_task: None,
             server_task: None,
+            net_runtime: None,
             registry: None,
             steering: None,
             har: None,
@@ -151,10 +159,16 @@ impl Dashboard {
             dashboard.server_rx = Some(rx);
         }
         if let Some(relay) = setup.relay {
-            let (tx, rx) = mpsc::channel(SERVER_EVENTS);
+            let (tx, rx) = mpsc::channel(RELAY_EVENTS);
             dashboard.registry = Some(relay.registry());
             dashboard.steering = Some(relay.steering());
-            dashboard.server_task = Some(tokio::spawn(relay.run(tx)));
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("wsprobe-relay")
+                .enable_all()
+                .build()?;
+            dashboard.server_task = Some(runtime.spawn(relay.run(tx)));
+            dashboard.net_runtime = Some(runtime);
             dashboard.relay_rx = Some(rx);
         }
         if let Some(mut c) = setup.client {
@@ -222,7 +236,7 @@ impl Dashboard {
         let mut client_rx = self.client_rx.take();
         let mut server_rx = self.server_rx.take();
         let mut relay_rx = self.relay_rx.take();
-        let mut relay_batch = Vec::with_capacity(SERVER_EVENTS);
+        let mut relay_batch = Vec::with_capacity(RELAY_EVENTS);
 
         while !self.state.should_quit {
             tokio::select! {
@@ -280,7 +294,7 @@ impl Dashboard {
                         flood_pause = Some(tokio::time::Instant::now() + FRAME_INTERVAL);
                     }
                 }
-                n = recv_legs(&mut relay_rx, &mut relay_batch, SERVER_EVENTS), if relay_rx.is_some() && flood_pause.is_none() => {
+                n = recv_legs(&mut relay_rx, &mut relay_batch, RELAY_EVENTS), if relay_rx.is_some() && flood_pause.is_none() => {
                     if n == 0 {
                         relay_rx = None;
                     }
@@ -288,7 +302,10 @@ impl Dashboard {
                     for (side, ev) in relay_batch.drain(..) {
                         self.net(side, ev);
                     }
-                    if n >= FLOOD_BATCH {
+                    // A relay's events are taken once a frame interval: what comes
+                    // between waits in the queue (or, being frames, is counted as
+                    // not shown), so the relay is not woken to hand over each one.
+                    if n > 0 {
                         flood_pause = Some(tokio::time::Instant::now() + FRAME_INTERVAL);
                     }
                 }
@@ -320,7 +337,7 @@ impl Dashboard {
                 tokio::select! {
                     _ = &mut closing => break,
                     ev = recv_one(&mut server_rx), if server_rx.is_some() => if ev.is_none() { break },
-                    ev = recv_legs(&mut relay_rx, &mut relay_batch, SERVER_EVENTS), if relay_rx.is_some() => {
+                    ev = recv_legs(&mut relay_rx, &mut relay_batch, RELAY_EVENTS), if relay_rx.is_some() => {
                         relay_batch.clear();
                         if ev == 0 { break }
                     },
@@ -332,6 +349,10 @@ impl Dashboard {
         }
         if let Some(t) = self.client_task.take() {
             t.abort();
+        }
+        if let Some(rt) = self.net_runtime.take() {
+            // Its pairs have been told to close above; what is left is dropped.
+            rt.shutdown_background();
         }
         if !self.replaying {
             // The summary's counts and time are as the session ended.

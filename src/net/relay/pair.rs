@@ -44,15 +44,7 @@ pub(super) async fn serve(
         Err(e) => return failed(&reporter, format!("cannot answer {peer}: {e}")).await,
     };
     if stream.write_all(&answer).await.is_err() {
-        return reporter
-            .event(
-                Side::Client,
-                NetEvent::LeftBeforeHandshake {
-                    ts: Utc::now(),
-                    peer,
-                },
-            )
-            .await;
+        return left_early(&reporter, peer).await;
     }
     let path = head
         .uri()
@@ -114,15 +106,7 @@ async fn open_upstream(
             return None;
         }
         Ok(Err(BadRequest::LeftEarly)) => {
-            reporter
-                .event(
-                    Side::Client,
-                    NetEvent::LeftBeforeHandshake {
-                        ts: Utc::now(),
-                        peer,
-                    },
-                )
-                .await;
+            left_early(reporter, peer).await;
             return None;
         }
         Ok(Err(BadRequest::Answer(status, why))) => {
@@ -178,6 +162,15 @@ async fn open_upstream(
             None
         }
     }
+}
+
+/// A client that left before its handshake was done: a probe, not a failure.
+async fn left_early(reporter: &Reporter, peer: SocketAddr) {
+    let ev = NetEvent::LeftBeforeHandshake {
+        ts: Utc::now(),
+        peer,
+    };
+    reporter.event(Side::Client, ev).await;
 }
 
 async fn failed(reporter: &Reporter, message: String) {

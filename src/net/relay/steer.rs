@@ -47,14 +47,10 @@ impl DirFaults {
         }
         let mut parts = Vec::new();
         if self.delays() {
-            let mut d = format!("delay {}", humantime::format_duration(self.delay));
-            if !self.jitter.is_zero() {
-                d.push_str(&format!(
-                    " + up to {}",
-                    humantime::format_duration(self.jitter)
-                ));
-            }
-            parts.push(d);
+            parts.push(crate::net::server::faults::describe_delay(
+                self.delay,
+                self.jitter,
+            ));
         }
         if self.drop_percent > 0.0 {
             parts.push(format!("drop {}%", self.drop_percent));

@@ -21,8 +21,8 @@ use super::{mock, Registry, Reporter, ServerConfig};
 use crate::net::dice::Dice;
 use crate::net::witness::Witness;
 use crate::net::{
-    describe, error_text, CloseCause, CloseInfo, ConnCounters, ConnId, CounterSnapshot, Direction,
-    Frame, NetCommand, NetEvent, Opened,
+    describe, error_text, payload_len, CloseCause, CloseInfo, ConnCounters, ConnId,
+    CounterSnapshot, Direction, Frame, NetCommand, NetEvent, Opened,
 };
 
 /// How many already-read messages one batch may echo before the connection task
@@ -445,14 +445,5 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
                 let _ = tap.send(ev).await;
             }
         }
-    }
-}
-
-/// The payload size as a frame reports it, without building the frame.
-fn payload_len(msg: &Message) -> usize {
-    match msg {
-        Message::Close(Some(c)) => 2 + c.reason.len(),
-        Message::Close(None) => 0,
-        m => m.len(),
     }
 }

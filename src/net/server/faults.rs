@@ -46,11 +46,7 @@ impl Faults {
         }
         let mut parts = Vec::new();
         if self.delays() {
-            let mut d = format!("delay {}", humantime::format_duration(self.delay));
-            if !self.jitter.is_zero() {
-                let _ = write!(d, " + up to {}", humantime::format_duration(self.jitter));
-            }
-            parts.push(d);
+            parts.push(describe_delay(self.delay, self.jitter));
         }
         if self.drop_percent > 0.0 {
             parts.push(format!("drop {}%", self.drop_percent));
@@ -71,6 +67,15 @@ impl Faults {
         }
         Some(parts.join(", "))
     }
+}
+
+/// `delay 50ms + up to 20ms`.
+pub(crate) fn describe_delay(delay: Duration, jitter: Duration) -> String {
+    let mut d = format!("delay {}", humantime::format_duration(delay));
+    if !jitter.is_zero() {
+        let _ = write!(d, " + up to {}", humantime::format_duration(jitter));
+    }
+    d
 }
 
 /// The faults the dashboard can switch off and on while the server runs.

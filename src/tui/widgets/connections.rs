@@ -5,7 +5,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 use ratatui::Frame;
 
-use crate::app::state::ServerPane;
+use crate::app::state::{ClosedRow, ServerPane};
 use crate::app::AppState;
 use crate::escape::escape_text;
 use crate::net::CloseCause;
@@ -26,6 +26,38 @@ fn path_cell(path: &str, width: usize) -> String {
         .collect()
 }
 
+/// How a connection (or a relay's leg) stands: `open`, `closed 1000`, `dropped`.
+pub fn close_state(closed: Option<&ClosedRow>) -> String {
+    match closed {
+        None => "open".to_string(),
+        Some(cl) => match (&cl.close, &cl.cause) {
+            (Some(code), _) => format!("closed {}", code.code),
+            (None, CloseCause::Error(_)) => "dropped".to_string(),
+            (None, _) => "closed".to_string(),
+        },
+    }
+}
+
+/// The first row shown: the selection kept in view, else the newest rows.
+pub fn first_shown(selected: Option<usize>, rows: usize, height: usize) -> usize {
+    match selected {
+        Some(i) if rows > height => i
+            .saturating_sub(height.saturating_sub(1))
+            .min(rows - height),
+        _ => rows.saturating_sub(height),
+    }
+}
+
+/// A row dimmed when closed, highlighted when selected.
+pub fn styled_row<'a>(row: Row<'a>, open: bool, selected: bool, theme: &Theme) -> Row<'a> {
+    let row = if open { row } else { row.style(theme.dim()) };
+    match (selected, open) {
+        (false, _) => row,
+        (true, true) => row.style(theme.selected()),
+        (true, false) => row.style(theme.selected().patch(theme.dim())),
+    }
+}
+
 pub fn render(
     f: &mut Frame,
     area: Rect,
@@ -43,12 +75,7 @@ pub fn render(
         ]));
     let inner_h = block.inner(area).height.saturating_sub(1) as usize;
     let sel = s.selected_index();
-    // Keep the selection in view; otherwise show the newest rows.
-    let n = s.rows.len();
-    let top = match sel {
-        Some(i) if n > inner_h => i.saturating_sub(inner_h.saturating_sub(1)).min(n - inner_h),
-        _ => n.saturating_sub(inner_h),
-    };
+    let top = first_shown(sel, s.rows.len(), inner_h);
     let wide = area.width >= 100;
     // The path column takes what the others leave; a longer path ends in `…`.
     let others: u16 = if wide {
@@ -70,14 +97,7 @@ pub fn render(
         .take(inner_h)
         .map(|(i, r)| {
             let c = r.counts;
-            let state_text = match &r.closed {
-                None => "open".to_string(),
-                Some(cl) => match (&cl.close, &cl.cause) {
-                    (Some(code), _) => format!("closed {}", code.code),
-                    (None, CloseCause::Error(_)) => "dropped".to_string(),
-                    (None, _) => "closed".to_string(),
-                },
-            };
+            let state_text = close_state(r.closed.as_ref());
             let alive = r.closed.as_ref().map(|c| c.at).unwrap_or(state.now);
             let mut cells = vec![
                 Cell::from(format!("#{}", r.id)),
@@ -105,18 +125,7 @@ pub fn render(
                 )));
             }
             cells.push(Cell::from(state_text));
-            let mut row = Row::new(cells);
-            if !r.is_open() {
-                row = row.style(theme.dim());
-            }
-            if Some(i) == sel {
-                row = row.style(if r.is_open() {
-                    theme.selected()
-                } else {
-                    theme.selected().patch(theme.dim())
-                });
-            }
-            row
+            styled_row(Row::new(cells), r.is_open(), Some(i) == sel, theme)
         })
         .collect();
     let mut header = vec!["id", "peer", "path"];

@@ -6,32 +6,20 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 use ratatui::Frame;
 
-use crate::app::state::{ClosedRow, ConnRow, ServerPane};
+use super::connections::{close_state, first_shown, styled_row};
+use crate::app::state::{ConnRow, ServerPane};
 use crate::app::AppState;
 use crate::escape::escape_text;
-use crate::net::CloseCause;
 use crate::present::{age, format_duration};
 use crate::tui::theme::Theme;
 
-/// How a leg stands, in a word or two.
-fn leg_state(closed: Option<&ClosedRow>) -> String {
-    match closed {
-        None => "open".to_string(),
-        Some(cl) => match (&cl.close, &cl.cause) {
-            (Some(code), _) => format!("closed {}", code.code),
-            (None, CloseCause::Error(_)) => "dropped".to_string(),
-            (None, _) => "closed".to_string(),
-        },
-    }
-}
-
 /// The pair's state: one word when both legs agree, else each leg's.
 fn pair_state(r: &ConnRow) -> String {
-    let client = leg_state(r.closed.as_ref());
+    let client = close_state(r.closed.as_ref());
     let Some(up) = &r.upstream else {
         return format!("{client} · connecting");
     };
-    let server = leg_state(up.closed.as_ref());
+    let server = close_state(up.closed.as_ref());
     if client == server {
         client
     } else {
@@ -56,11 +44,7 @@ pub fn render(
         ]));
     let inner_h = block.inner(area).height.saturating_sub(1) as usize;
     let sel = s.selected_index();
-    let n = s.rows.len();
-    let top = match sel {
-        Some(i) if n > inner_h => i.saturating_sub(inner_h.saturating_sub(1)).min(n - inner_h),
-        _ => n.saturating_sub(inner_h),
-    };
+    let top = first_shown(sel, s.rows.len(), inner_h);
     let wide = area.width >= 110;
     let rows: Vec<Row> = s
         .rows
@@ -97,18 +81,7 @@ pub fn render(
                 Cell::from(r.last_latency.map(format_duration).unwrap_or_default()),
                 Cell::from(pair_state(r)),
             ]);
-            let mut row = Row::new(cells);
-            if !r.is_open() {
-                row = row.style(theme.dim());
-            }
-            if Some(i) == sel {
-                row = row.style(if r.is_open() {
-                    theme.selected()
-                } else {
-                    theme.selected().patch(theme.dim())
-                });
-            }
-            row
+            styled_row(Row::new(cells), r.is_open(), Some(i) == sel, theme)
         })
         .collect();
     let mut header = vec!["id", "client", "upstream"];
