@@ -102,9 +102,9 @@ subprotocol offer sent upstream and the upstream's answer passed back.";
 
 #[derive(Clone, Debug, Args)]
 pub struct RelayArgs {
-    /// Where to listen (default 127.0.0.1:8765), then the ws:// or wss:// URL of the
-    /// server to pass everything on to
-    #[arg(value_name = "ADDR_AND_URL", num_args = 1..=2, required = true, help_heading = None)]
+    /// The ws:// or wss:// URL of the server to pass everything on to; before it, the
+    /// address to listen on when not 127.0.0.1:8765 (port 0 picks a free one)
+    #[arg(value_name = "UPSTREAM_URL", num_args = 1..=2, required = true, help_heading = None)]
     pub endpoints: Vec<String>,
 
     /// A header to send upstream, `Name: value`, replacing the client's of that name (repeatable)

@@ -348,3 +348,35 @@ fn a_relay_dashboard_shows_both_directions_and_injects() {
     client.send("q");
     client.wait_exit();
 }
+
+#[test]
+fn a_relay_recording_replays_in_the_relay_dashboard() {
+    let dir = support::scratch("relay-replay");
+    let file = dir.join("relay.jsonl");
+    let upstream = support::bin::ServerProcess::start(&["-q"]);
+    let mut relay = support::bin::ServerProcess::spawn(support::bin::wsprobe().args([
+        "relay",
+        "127.0.0.1:0",
+        &upstream.url,
+        "--no-tui",
+        "--record",
+        file.to_str().unwrap(),
+    ]));
+    let out = support::bin::run_with_input(
+        support::bin::wsprobe().args(["client", &relay.url, "--no-tui"]),
+        "recorded both ways\n",
+    );
+    assert!(out.status.success(), "{out:?}");
+    relay.wait_for_line("the pair's end", |l| l.contains("server leg closed"));
+    assert!(relay.sigterm().success());
+    let mut replay = Pty::spawn(&["replay", file.to_str().unwrap()], &[], 130, 32);
+    replay.wait_for("the pair and both directions", |s| {
+        s.contains("Pairs")
+            && s.lines()
+                .any(|l| l.contains("C→S") && l.contains("recorded both ways"))
+            && s.lines()
+                .any(|l| l.contains("S→C") && l.contains("recorded both ways"))
+    });
+    replay.send("q");
+    assert_eq!(replay.wait_exit(), 0);
+}

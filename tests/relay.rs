@@ -400,3 +400,61 @@ fn a_mock_from_a_file_that_is_no_recording_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a recording"));
 }
+
+/// The FILE a self-signed server's trust hint gives to `--ca`.
+fn ca_path(hint: &str) -> String {
+    hint.split_whitespace()
+        .skip_while(|w| *w != "--ca")
+        .nth(1)
+        .expect("a --ca FILE hint")
+        .to_string()
+}
+
+#[test]
+fn a_wss_upstream_is_relayed_to_a_plain_app_and_its_tls_failure_worded_as_the_clients() {
+    let upstream = ServerProcess::start(&["--tls-self-signed", "-q"]);
+    let ca = ca_path(&upstream.stderr_lines(3));
+    let trusted = relay(&upstream.url, &["--ca", &ca]);
+    let events = support::peers::run_client(
+        support::peers::Client::PyWebsockets,
+        &trusted.url,
+        &[],
+        &["over tls"],
+    );
+    assert_eq!(
+        event(&events, "message").map(|m| m["data"].clone()),
+        Some("over tls".into()),
+        "{events:?}"
+    );
+    let open = record_where(&trusted.stdout, |r| {
+        r["event"] == "open" && r["side"] == "server"
+    });
+    assert!(
+        open["tls"].as_str().unwrap().starts_with("TLSv1."),
+        "{open}"
+    );
+
+    // Without --ca the app gets 502, worded as the client words a failed TLS handshake.
+    let untrusted = relay(&upstream.url, &[]);
+    let events = app(&untrusted, "/", "handshake", &[]);
+    let refused = event(&events, "refused").unwrap_or_else(|| panic!("{events:?}"));
+    assert_eq!(refused["status"], 502);
+    let body = refused["body"].as_str().unwrap();
+    let direct = wsprobe()
+        .args(["client", &upstream.url, "--no-tui"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&direct.stderr);
+    assert!(said.contains("--ca FILE"), "{said}");
+    assert!(body.contains("--ca FILE"), "{body}");
+}
+
+fn record_where(lines: &Lines, pred: impl Fn(&Value) -> bool) -> Value {
+    loop {
+        let r = lines.next_record("the relay's records");
+        if pred(&r) {
+            return r;
+        }
+    }
+}

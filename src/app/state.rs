@@ -12,7 +12,7 @@ use regex::Regex;
 
 use super::input::InputBox;
 use crate::net::relay::steer::{Command as SteerCommand, Rules};
-use crate::net::rtt::RttBook;
+use crate::net::rtt::{RttBook, RttStats};
 use crate::net::server::faults::Faults;
 use crate::net::Side;
 use crate::net::{
@@ -475,6 +475,8 @@ pub struct ConnRow {
     pub upstream: Option<Box<UpstreamLeg>>,
     /// A relay's pair: the latest request→reply latency.
     pub last_latency: Option<Duration>,
+    /// A relay's pair: all its latencies (made at its first).
+    pub latency: Option<Box<RttStats>>,
 }
 
 /// The upstream leg of a relayed pair.

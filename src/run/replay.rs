@@ -22,9 +22,7 @@ pub async fn run(args: ReplayArgs, out: &Options) -> anyhow::Result<u8> {
             return Ok(0);
         }
     }
-    if out.use_tui() && file.relayed() {
-        eprintln!("a relay's recording is shown as lines (its dashboard is still to come)");
-    } else if out.use_tui() {
+    if out.use_tui() {
         // Seen only while a large recording loads, before the dashboard opens.
         eprintln!("reading {}…", args.file.display());
         return tui::run(tui::Setup::replay(file, out.keep)).await;

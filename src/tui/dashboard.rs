@@ -87,6 +87,8 @@ impl Dashboard {
             Vec::new()
         };
         let (client_url, server_url) = match &setup.replay {
+            // A relay's recording: one pane, named by where its clients connected.
+            Some(file) if file.relayed() => (None, Some(file.url(Side::Client).to_string())),
             Some(file) => {
                 let (client, server) = file.sides();
                 (
@@ -103,7 +105,11 @@ impl Dashboard {
                     .or_else(|| setup.relay.as_ref().map(|r| r.url())),
             ),
         };
-        let upstream = setup.relay.as_ref().map(|r| r.upstream());
+        let upstream = match &setup.replay {
+            // A relay's recording: its pairs' upstream is its server side.
+            Some(file) if file.relayed() => Some(file.url(Side::Server).to_string()),
+            _ => setup.relay.as_ref().map(|r| r.upstream()),
+        };
         let hint = match &setup.replay {
             Some(file) => Some(format!(" replay {} · read-only", file.path().display())),
             None => setup.hint,

@@ -8,8 +8,12 @@ use chrono::{DateTime, Utc};
 use crate::app::Mode;
 use crate::record::reader::RecordingFile;
 
-/// The dashboard a recording needs: a demo's when it has both sides.
+/// The dashboard a recording needs: a relay's for a relay's, a demo's when it
+/// has both sides.
 pub fn mode_of(file: &RecordingFile) -> Mode {
+    if file.relayed() {
+        return Mode::Relay;
+    }
     match file.sides() {
         (true, true) => Mode::Demo,
         (false, true) => Mode::Server,

@@ -260,7 +260,7 @@ fn server_pane(
         (l, Some(r))
     } else if let Some(r) = s.relay.as_ref().filter(|_| body.height >= 16) {
         let [l, b] = Layout::vertical([Constraint::Fill(1), Constraint::Length(4)]).areas(body);
-        rtt::render(f, b, &rtt::Rtts::relay(r), theme);
+        rtt::render(f, b, &rtt::Rtts::relay(r, s.selected_row()), theme);
         (l, None)
     } else {
         (body, None)
@@ -280,7 +280,7 @@ fn server_pane(
     }
     .render(f, log_area, state, theme);
     if let (Some(side), Some(r)) = (side, s.relay.as_ref()) {
-        rtt::render(f, side, &rtt::Rtts::relay(r), theme);
+        rtt::render(f, side, &rtt::Rtts::relay(r, s.selected_row()), theme);
     } else if let Some(side) = side {
         let data: Vec<u64> = s.rate_history.iter().copied().collect();
         let shown = &data[data

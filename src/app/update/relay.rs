@@ -42,6 +42,7 @@ pub(super) fn relay_event(s: &mut ServerPane, leg: Side, ev: NetEvent, now: Inst
                     closed: None,
                     upstream: None,
                     last_latency: None,
+                    latency: None,
                 },
             );
             if s.selected.is_none() {
@@ -76,6 +77,9 @@ pub(super) fn relay_event(s: &mut ServerPane, leg: Side, ev: NetEvent, now: Inst
                     });
                     if let Some(row) = s.rows.iter_mut().find(|r| r.id == f.conn) {
                         row.last_latency = Some(rtt.duration);
+                        row.latency
+                            .get_or_insert_with(Box::default)
+                            .record(rtt.duration);
                     }
                 }
             }

@@ -30,6 +30,7 @@ pub(super) fn server_event(s: &mut ServerPane, ev: NetEvent, now: Instant) {
                     closed: None,
                     upstream: None,
                     last_latency: None,
+                    latency: None,
                 },
             );
             s.note(

@@ -816,6 +816,7 @@ fn a_relays_pair_takes_both_legs_into_one_row_and_its_latency() {
         "the client leg's counts stay its own"
     );
     assert_eq!(row.last_latency, Some(Duration::from_micros(700)));
+    assert_eq!(row.latency.as_ref().unwrap().summary().count, 1, "per pair");
     let relay = pane.relay.as_ref().unwrap();
     assert_eq!(relay.latency.echo.summary().count, 1);
     let legs: Vec<Option<Side>> = pane.log.log.iter().map(|e| e.leg).collect();

@@ -8,8 +8,8 @@ use ratatui::Frame;
 
 use std::collections::VecDeque;
 
-use crate::app::state::{ClientPane, RelayView, RttPoint};
-use crate::net::rtt::{RttBook, RttStats};
+use crate::app::state::{ClientPane, ConnRow, RelayView, RttPoint};
+use crate::net::rtt::RttStats;
 use crate::net::RttKind;
 use crate::present::format_duration;
 use crate::tui::fit::{self, Segment, ALWAYS};
@@ -46,56 +46,72 @@ fn stat_line(
 }
 
 /// Where the panel's figures come from: a client's echoes and pings, or a
-/// relay's request→reply latencies (in the echo's place).
+/// relay's request→reply latencies, all pairs' and the selected pair's.
 pub struct Rtts<'a> {
-    book: &'a RttBook,
+    /// The first column: `echo`, or a relay's `reply` (every pair).
+    first: (&'a RttStats, String),
+    /// The second: `ping`, or the selected pair (`#3`), when there is one.
+    second: Option<(&'a RttStats, String)>,
     points: &'a VecDeque<RttPoint>,
     title: &'static str,
-    /// What the first kind is called: `echo`, or a relay's `reply`.
-    first: &'static str,
     first_kind: RttKind,
 }
 
 impl<'a> Rtts<'a> {
     pub fn client(c: &'a ClientPane) -> Self {
         Rtts {
-            book: &c.totals.rtt,
+            first: (&c.totals.rtt.echo, "echo".into()),
+            second: Some((&c.totals.rtt.ping, "ping".into())),
             points: &c.rtt_points,
             title: " Round trips ",
-            first: "echo",
             first_kind: RttKind::Echo,
         }
     }
 
-    pub fn relay(r: &'a RelayView) -> Self {
+    /// A relay's latencies, with the selected pair's beside them.
+    pub fn relay(r: &'a RelayView, selected: Option<&'a ConnRow>) -> Self {
         Rtts {
-            book: &r.latency,
+            first: (&r.latency.echo, "reply".into()),
+            second: selected.and_then(|row| {
+                row.latency
+                    .as_deref()
+                    .map(|stats| (stats, format!("#{}", row.id)))
+            }),
             points: &r.points,
             title: " Latency ",
-            first: "reply",
             first_kind: RttKind::Reply,
+        }
+    }
+
+    /// The second column's style: a ping's colour, or a pair's (the reply's).
+    fn second_style(&self, theme: &Theme) -> ratatui::style::Style {
+        if self.first_kind == RttKind::Echo {
+            theme.ping()
+        } else {
+            theme.received()
         }
     }
 }
 
-/// One line per kind: `echo n=12 min … max …`.
+/// One line per column: `echo n=12 min … max …`.
 pub fn summary_lines(c: &Rtts, theme: &Theme, width: u16) -> Vec<Line<'static>> {
     let mut lines = vec![stat_line(
-        c.first,
-        &c.book.echo,
+        &c.first.1,
+        c.first.0,
         theme,
         theme.received(),
         width,
     )];
-    if c.first_kind == RttKind::Echo {
-        lines.push(stat_line("ping", &c.book.ping, theme, theme.ping(), width));
+    if let Some((stats, name)) = &c.second {
+        lines.push(stat_line(name, stats, theme, c.second_style(theme), width));
     }
     lines
 }
 
 /// A column per kind, a row per statistic: for the narrow side panel.
 fn stat_table<'a>(c: &Rtts, theme: &Theme) -> Vec<Line<'a>> {
-    let (e, p) = (c.book.echo.summary(), c.book.ping.summary());
+    let e = c.first.0.summary();
+    let p = c.second.as_ref().map(|(s, _)| s.summary());
     let cell = |count: u64, d: std::time::Duration| {
         if count == 0 {
             "—".to_string()
@@ -103,40 +119,38 @@ fn stat_table<'a>(c: &Rtts, theme: &Theme) -> Vec<Line<'a>> {
             format_duration(d)
         }
     };
-    // A relay has no pings of its own to time: its table has one column.
-    let pings = c.first_kind == RttKind::Echo;
     let mut head = vec![
         Span::raw("      "),
-        Span::styled(format!("{:>10}", c.first), theme.received()),
+        Span::styled(format!("{:>10}", c.first.1), theme.received()),
     ];
-    if pings {
-        head.push(Span::styled(format!("{:>10}", "ping"), theme.ping()));
+    if let Some((_, name)) = &c.second {
+        head.push(Span::styled(format!("{name:>10}"), c.second_style(theme)));
     }
     let mut lines = vec![Line::from(head)];
-    let ping_cell = |text: String| {
-        if pings {
-            format!("{text:>10}")
-        } else {
-            String::new()
-        }
+    let second = |f: &dyn Fn(&crate::net::rtt::RttSummary) -> String| {
+        p.as_ref()
+            .map(|p| format!("{:>10}", f(p)))
+            .unwrap_or_default()
     };
     lines.push(Line::raw(format!(
         "{:<6}{:>10}{}",
         "count",
         e.count,
-        ping_cell(p.count.to_string())
+        second(&|p| p.count.to_string())
     )));
-    for (name, a, b) in [
-        ("min", e.min, p.min),
-        ("p50", e.p50, p.p50),
-        ("p90", e.p90, p.p90),
-        ("p99", e.p99, p.p99),
-        ("max", e.max, p.max),
-    ] {
+    type Pick = fn(&crate::net::rtt::RttSummary) -> std::time::Duration;
+    let rows: [(&str, Pick); 5] = [
+        ("min", |s| s.min),
+        ("p50", |s| s.p50),
+        ("p90", |s| s.p90),
+        ("p99", |s| s.p99),
+        ("max", |s| s.max),
+    ];
+    for (name, pick) in rows {
         lines.push(Line::raw(format!(
             "{name:<6}{:>10}{}",
-            cell(e.count, a),
-            ping_cell(cell(p.count, b))
+            cell(e.count, pick(&e)),
+            second(&|p| cell(p.count, pick(p)))
         )));
     }
     lines
@@ -151,7 +165,7 @@ pub fn render(f: &mut Frame, area: Rect, c: &Rtts, theme: &Theme) {
         .borders(Borders::ALL)
         .title(Line::from(vec![
             Span::styled(c.title, theme.bold()),
-            Span::styled(format!("• {} ", c.first), theme.received()),
+            Span::styled(format!("• {} ", c.first.1), theme.received()),
             Span::styled(
                 if c.first_kind == RttKind::Echo {
                     "• ping "
@@ -209,7 +223,7 @@ pub fn render(f: &mut Frame, area: Rect, c: &Rtts, theme: &Theme) {
         * 1.15;
     let datasets = vec![
         Dataset::default()
-            .name(c.first)
+            .name(c.first.1.clone())
             .marker(Marker::Dot)
             .graph_type(GraphType::Scatter)
             .style(theme.received())
