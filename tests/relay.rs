@@ -458,3 +458,36 @@ fn record_where(lines: &Lines, pred: impl Fn(&Value) -> bool) -> Value {
         }
     }
 }
+
+#[test]
+fn a_clients_recording_becomes_a_mock_too() {
+    let dir = support::scratch("mock-client");
+    let file = dir.join("client.jsonl");
+    let server = ServerProcess::start(&["-q", "--prefix", "Echo: "]);
+    let out = support::bin::run_with_input(
+        wsprobe().args([
+            "client",
+            &server.url,
+            "--no-tui",
+            "--echo-prefix",
+            "Echo: ",
+            "--record",
+            file.to_str().unwrap(),
+        ]),
+        "hi\n",
+    );
+    assert!(out.status.success(), "{out:?}");
+    let mock = ServerProcess::start(&["--mock", file.to_str().unwrap()]);
+    let events = support::peers::run_client(
+        support::peers::Client::PyWebsockets,
+        &mock.url,
+        &[],
+        &["hi"],
+    );
+    let got = messages(&events);
+    assert_eq!(got.len(), 1, "{events:?}");
+    assert_eq!(
+        got[0]["data"], "Echo: hi",
+        "the server's answer, not the client's words"
+    );
+}

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use crate::error::UsageError;
 use crate::net::relay::{Flow, JsonPath};
 use crate::net::server::mock::{Mock, Said};
-use crate::net::{self, ConnId, NetEvent, Side};
+use crate::net::{self, ConnId, Direction, NetEvent, Side};
 use crate::record::reader::RecordingFile;
 use crate::record::Recording;
 use crate::{app, headless, present, tui};
@@ -112,7 +112,13 @@ fn learn(file: &std::path::Path, correlate: Option<JsonPath>) -> anyhow::Result<
         if !f.kind.is_data() || (!relayed && has_client && side == Side::Server) {
             continue;
         }
-        let by_client = Flow::of(side, f.dir) == Flow::ClientToServer;
+        // A relay's legs say which way by leg and direction; a client's own
+        // sends and a server's own receipts are the client's words.
+        let by_client = if relayed {
+            Flow::of(side, f.dir) == Flow::ClientToServer
+        } else {
+            (side == Side::Client) == (f.dir == Direction::Out)
+        };
         let group = if relayed { 0 } else { side as u8 };
         conversations
             .entry((group, f.conn))

@@ -39,6 +39,10 @@ const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 pub const MAX_HELD: usize = 1000;
 /// Messages a delay fault may keep waiting per direction before reading stops.
 const MAX_DELAYED: usize = 10_000;
+/// Why a message held by a pause is held (a resume lets exactly these go).
+const PAUSED: &str = "paused";
+/// And the bytes held or delayed per direction, whatever their count.
+const MAX_KEPT_BYTES: usize = 64 << 20;
 
 /// The leg at the other end.
 pub(super) fn other(side: Side) -> Side {
@@ -78,8 +82,11 @@ pub(super) struct Forward<R, W> {
     dest_dead: bool,
     /// Events for `--record` handed to the tap before the bytes they describe leave.
     recording: Vec<(Side, NetEvent)>,
-    /// Messages held (paused, at a breakpoint), oldest first, with their numbers.
-    held: VecDeque<(u64, Message)>,
+    /// Messages held, oldest first, with their numbers and whether a pause
+    /// (rather than a breakpoint) holds them.
+    held: VecDeque<(u64, Message, bool)>,
+    /// Payload bytes in `held` and `delayed`.
+    kept_bytes: usize,
     /// Messages a delay fault keeps, with when they are due and when they came.
     delayed: VecDeque<(tokio::time::Instant, tokio::time::Instant, Message)>,
     /// Data messages passed on (for a close-after fault).
@@ -116,6 +123,7 @@ where
             dest_dead: false,
             recording: Vec::new(),
             held: VecDeque::new(),
+            kept_bytes: 0,
             delayed: VecDeque::new(),
             passed: 0,
             dice: Dice::new(seed),
@@ -172,7 +180,7 @@ where
                     self.send_due().await
                 }
                 // While too much is held or delayed, reading waits: the sender is held back.
-                msg = self.source.next(), if self.held.len() < MAX_HELD && self.delayed.len() < MAX_DELAYED => {
+                msg = self.source.next(), if self.has_room() => {
                     self.batch(msg).await
                 }
             };
@@ -180,18 +188,57 @@ where
                 break;
             }
         }
-        // What is still held or delayed will never go: say so.
-        let left: Vec<(u64, Message)> = self
-            .held
-            .drain(..)
-            .chain(self.delayed.drain(..).map(|(_, _, m)| (0, m)))
-            .collect();
-        for (id, msg) in left {
+        // What a delay fault still keeps goes now: the pair is ending.
+        while let Some((_, _, msg)) = self.delayed.pop_front() {
+            self.kept_bytes = self.kept_bytes.saturating_sub(payload_len(&msg));
+            self.send_now(msg).await;
+        }
+        // What is still held will never go: say so.
+        let left: Vec<(u64, Message, bool)> = self.held.drain(..).collect();
+        for (id, msg, _) in left {
             self.steered(id, SteerEvent::Dropped("the pair closed".into()), &msg)
                 .await;
         }
+        self.kept_bytes = 0;
+        self.close_other().await;
         self.record_pending().await;
         self.publish();
+    }
+
+    /// Whether more may be read: not while too much is held or delayed.
+    fn has_room(&self) -> bool {
+        self.held.len() < MAX_HELD
+            && self.delayed.len() < MAX_DELAYED
+            && self.kept_bytes < MAX_KEPT_BYTES
+    }
+
+    /// This direction is done: the other leg gets a close if it has had none
+    /// (the peer's own close when there was one, else why the relay ends it).
+    /// Bounded: a peer that reads nothing cannot keep the task.
+    async fn close_other(&mut self) {
+        let to = self.to();
+        let info = match self.links.ends.outcome(self.from) {
+            (Some(close), _) => close,
+            (None, _) => match self.from {
+                Side::Client => CloseInfo::new(1001, "wsprobe relay: the client went away"),
+                Side::Server => {
+                    CloseInfo::new(1011, "wsprobe relay: the server dropped the connection")
+                }
+            },
+        };
+        if self.dest_dead || !self.links.ends.sending(to, &info) {
+            return;
+        }
+        // Codes that may not be sent (1005 no status, 1006) go as a close without one.
+        let frame = (!matches!(info.code, 1005 | 1006 | 1015)).then(|| info.to_frame());
+        let msg = Message::Close(frame);
+        self.report(to, Direction::Out, &msg, None);
+        self.record_pending().await;
+        let sent = tokio::time::timeout(CLOSE_WAIT, self.dest.send(msg)).await;
+        match sent {
+            Ok(result) => self.wrote(result),
+            Err(_) => self.dest_dead = true,
+        }
     }
 
     /// Passes on one message and every further one already readable, then
@@ -200,7 +247,7 @@ where
         self.show = self.links.reporter.has_room();
         let mut flow = self.one(first).await;
         for _ in 1..MAX_BATCH {
-            if let Flow::End = flow {
+            if matches!(flow, Flow::End) || !self.has_room() {
                 break;
             }
             match self.source.next().now_or_never() {
@@ -247,8 +294,10 @@ where
                 if self.links.steering.active() {
                     if let Some(why) = self.hold_reason(&msg) {
                         let id = self.links.steering.next_id();
+                        let paused = why == PAUSED;
                         self.steered(id, SteerEvent::Held(why), &msg).await;
-                        self.held.push_back((id, msg));
+                        self.kept_bytes += payload_len(&msg);
+                        self.held.push_back((id, msg, paused));
                         return Flow::Go;
                     }
                 }
@@ -260,7 +309,7 @@ where
                 // hears it too, and its pong is shown but goes no further.
                 self.report(from, Direction::Out, &Message::Pong(p.clone()), None);
                 self.report(to, Direction::Out, &msg, None);
-                self.pass_on(msg).await;
+                self.pass_in_order(msg).await;
             }
             Message::Pong(_) => self.report(from, Direction::In, &msg, None),
             Message::Close(frame) => {
@@ -279,7 +328,7 @@ where
                 }
                 if self.links.ends.sending(to, &info) {
                     self.report(to, Direction::Out, &msg, None);
-                    self.pass_on(msg).await;
+                    self.pass_in_order(msg).await;
                 }
             }
             Message::Frame(_) => {}
@@ -292,7 +341,7 @@ where
         let from = leg_index(self.from);
         self.links.steering.with_rules(|r| {
             if r.paused[from] {
-                return Some("paused".to_string());
+                return Some(PAUSED.to_string());
             }
             let re = r.breakpoint.as_ref()?;
             let text = match msg {
@@ -305,37 +354,62 @@ where
         })
     }
 
-    /// A data message on its way to the other leg: timed when a request, then
-    /// the faults of its direction, then fed (flushed with the batch).
+    /// A data message on its way to the other leg: the faults of its
+    /// direction, then fed (flushed with the batch).
     async fn pass_data(&mut self, msg: Message) {
-        let to = self.to();
-        if let Some(payload) = data_payload(&msg).filter(|_| self.from == Side::Client) {
-            self.links.pending.request(payload, Instant::now());
-        }
-        if !self.links.steering.active() {
-            self.count(to, Direction::Out, &msg);
-            return self.pass_on(msg).await;
+        if !self.links.steering.active() && self.delayed.is_empty() {
+            return self.send_faulted(msg, &DirFaults::default()).await;
         }
         let faults = self
             .links
             .steering
-            .with_rules(|r| r.faults[leg_index(to)].clone());
+            .with_rules(|r| r.faults[leg_index(self.to())].clone());
         if faults.drop_percent > 0.0 && self.dice.roll(faults.drop_percent) {
             let why = format!("fault: drop {}%", faults.drop_percent);
             return self.steered(0, SteerEvent::Dropped(why), &msg).await;
         }
-        if faults.delays() {
+        // Behind what a delay keeps, even once the delay is lifted: order is kept.
+        if faults.delays() || !self.delayed.is_empty() {
             let now = tokio::time::Instant::now();
-            let extra = faults.jitter.mul_f64(self.dice.unit());
-            let due = now + faults.delay + extra;
+            let extra = if faults.delays() {
+                faults.delay + faults.jitter.mul_f64(self.dice.unit())
+            } else {
+                std::time::Duration::ZERO
+            };
+            let due = now + extra;
             // Jitter never reorders: a message is not due before the one ahead of it.
             let due = self
                 .delayed
                 .back()
                 .map_or(due, |(last, _, _)| due.max(*last));
+            self.kept_bytes += payload_len(&msg);
             self.delayed.push_back((due, now, msg));
             return;
         }
+        self.send_faulted(msg, &faults).await;
+    }
+
+    /// A control frame (ping, close) goes behind what a delay keeps.
+    async fn pass_in_order(&mut self, msg: Message) {
+        match self.delayed.back() {
+            Some((last, _, _)) => {
+                let due = *last;
+                self.delayed
+                    .push_back((due, tokio::time::Instant::now(), msg));
+            }
+            None => self.pass_on(msg).await,
+        }
+    }
+
+    /// A delayed message whose time has come (or whose pair is ending).
+    async fn send_now(&mut self, msg: Message) {
+        if data_payload(&msg).is_none() {
+            return self.pass_on(msg).await;
+        }
+        let faults = self
+            .links
+            .steering
+            .with_rules(|r| r.faults[leg_index(self.to())].clone());
         self.send_faulted(msg, &faults).await;
     }
 
@@ -343,14 +417,13 @@ where
     async fn send_due(&mut self) -> Flow {
         self.show = self.links.reporter.has_room();
         let now = tokio::time::Instant::now();
-        let faults = self
-            .links
-            .steering
-            .with_rules(|r| r.faults[leg_index(self.to())].clone());
         while self.delayed.front().is_some_and(|(due, _, _)| *due <= now) {
             let (_, came, msg) = self.delayed.pop_front().expect("checked front");
-            self.steered(0, SteerEvent::Delayed(now - came), &msg).await;
-            self.send_faulted(msg, &faults).await;
+            self.kept_bytes = self.kept_bytes.saturating_sub(payload_len(&msg));
+            if data_payload(&msg).is_some() {
+                self.steered(0, SteerEvent::Delayed(now - came), &msg).await;
+            }
+            self.send_now(msg).await;
         }
         self.flush_dest().await;
         Flow::Go
@@ -360,6 +433,12 @@ where
     async fn send_faulted(&mut self, msg: Message, faults: &DirFaults) {
         let to = self.to();
         self.count(to, Direction::Out, &msg);
+        // A request is timed from when it leaves for the server.
+        if let Some(payload) = data_payload(&msg).filter(|_| self.from == Side::Client) {
+            if !self.dest_dead {
+                self.links.pending.request(payload, Instant::now());
+            }
+        }
         let (kind, data) = match &msg {
             Message::Text(t) if faults.fragment > 1 => (Data::Text, Bytes::from(t.clone())),
             Message::Binary(b) if faults.fragment > 1 => (Data::Binary, b.clone()),
@@ -403,17 +482,36 @@ where
     /// An order for the held messages: pass them on (perhaps edited) or drop them.
     async fn order(&mut self, order: Order) -> Flow {
         self.show = self.links.reporter.has_room();
-        let (id, edited, forward) = match order {
-            Order::Forward { id, edited } => (id, edited, true),
-            Order::Drop { id } => (id, None, false),
+        let (id, edited, forward, paused_only) = match order {
+            Order::Forward {
+                id,
+                edited,
+                paused_only,
+            } => (id, edited, true, paused_only),
+            Order::Drop { id } => (id, None, false, false),
         };
         let picked: Vec<(u64, Message)> = match id {
-            None => self.held.drain(..).collect(),
-            Some(id) => match self.held.iter().position(|(h, _)| *h == id) {
-                Some(i) => self.held.remove(i).into_iter().collect(),
+            None => {
+                let (go, stay) = self
+                    .held
+                    .drain(..)
+                    .partition(|(_, _, by_pause)| *by_pause || !paused_only);
+                self.held = stay;
+                go.into_iter().map(|(id, msg, _)| (id, msg)).collect()
+            }
+            Some(id) => match self.held.iter().position(|(h, _, _)| *h == id) {
+                Some(i) => self
+                    .held
+                    .remove(i)
+                    .into_iter()
+                    .map(|(id, msg, _)| (id, msg))
+                    .collect(),
                 None => return Flow::Go,
             },
         };
+        for (_, msg) in &picked {
+            self.kept_bytes = self.kept_bytes.saturating_sub(payload_len(msg));
+        }
         for (id, msg) in picked {
             if !forward {
                 self.steered(id, SteerEvent::Dropped("by the user".into()), &msg)
@@ -428,8 +526,9 @@ where
                     };
                     self.steered(id, SteerEvent::Forwarded { edited: true }, &msg)
                         .await;
-                    // What goes out is the relay's word now: shown as it left.
-                    self.report(self.to(), Direction::Out, &msg, None);
+                    // What goes out is the relay's word now: shown as it left
+                    // (and counted once, as it is passed on).
+                    self.offer(self.to(), Direction::Out, &msg, None);
                     msg
                 }
                 None => {
@@ -572,6 +671,11 @@ where
     /// Counts `msg` on `side`, and offers it to the screen and the recording.
     fn report(&mut self, side: Side, dir: Direction, msg: &Message, rtt: Option<Rtt>) {
         self.count(side, dir, msg);
+        self.offer(side, dir, msg, rtt);
+    }
+
+    /// Offers `msg` to the screen and the recording, uncounted.
+    fn offer(&mut self, side: Side, dir: Direction, msg: &Message, rtt: Option<Rtt>) {
         let reporter = &self.links.reporter;
         let recording = reporter.tap.is_some();
         let show = reporter.frames && self.show;

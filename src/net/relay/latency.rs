@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 /// Requests remembered per connection; the oldest are forgotten beyond this, so a
 /// server that never answers costs a bounded amount.
 const MAX_PENDING: usize = 4096;
+/// A correlation value longer than this is not matched on (an id is short; a
+/// whole object at the path would make every request cost its size twice).
+const MAX_KEY: usize = 256;
 
 /// A path into a JSON value as people write it: `$.id`, `$.payload.id`,
 /// `$.params[0]`, `id`.
@@ -127,9 +130,12 @@ pub(super) struct Pending {
 #[derive(Debug, Default)]
 struct Waiting {
     in_order: VecDeque<Instant>,
-    by_key: HashMap<String, Instant>,
-    /// Keys in the order they came, to forget the oldest.
-    keys: VecDeque<String>,
+    /// Each waiting key, when it was sent and its number.
+    by_key: HashMap<String, (Instant, u64)>,
+    /// Keys with their numbers in the order they came, to forget the oldest;
+    /// an answered one stays until it reaches the front (no search per reply).
+    keys: VecDeque<(String, u64)>,
+    next: u64,
 }
 
 impl Pending {
@@ -151,16 +157,26 @@ impl Pending {
                 w.in_order.push_back(at);
             }
             Some(path) => {
-                let Some(key) = path.key_of(payload) else {
+                let Some(key) = path.key_of(payload).filter(|k| k.len() <= MAX_KEY) else {
                     return;
                 };
-                if w.keys.len() == MAX_PENDING {
-                    if let Some(old) = w.keys.pop_front() {
+                let n = w.next;
+                w.next += 1;
+                w.by_key.insert(key.clone(), (at, n));
+                w.keys.push_back((key, n));
+                // Forget the oldest: waiting ones beyond the bound, answered
+                // ones (no longer in the map under their number) as they come up.
+                while w.keys.len() > MAX_PENDING
+                    || w.keys
+                        .front()
+                        .is_some_and(|(k, n)| w.by_key.get(k).map(|e| e.1) != Some(*n))
+                {
+                    let Some((old, n)) = w.keys.pop_front() else {
+                        break;
+                    };
+                    if w.by_key.get(&old).map(|e| e.1) == Some(n) {
                         w.by_key.remove(&old);
                     }
-                }
-                if w.by_key.insert(key.clone(), at).is_none() {
-                    w.keys.push_back(key);
                 }
             }
         }
@@ -172,12 +188,8 @@ impl Pending {
         let sent = match &self.correlate {
             None => w.in_order.pop_front()?,
             Some(path) => {
-                let key = path.key_of(payload)?;
-                let sent = w.by_key.remove(&key)?;
-                if let Some(i) = w.keys.iter().position(|k| *k == key) {
-                    w.keys.remove(i);
-                }
-                sent
+                let key = path.key_of(payload).filter(|k| k.len() <= MAX_KEY)?;
+                w.by_key.remove(&key)?.0
             }
         };
         Some(at.saturating_duration_since(sent))
@@ -250,5 +262,17 @@ mod tests {
         assert_eq!(w.by_key.len(), MAX_PENDING);
         assert_eq!(w.keys.len(), MAX_PENDING);
         assert!(!w.by_key.contains_key("0"), "the oldest is forgotten");
+        drop(w);
+        // Answered ones do not pile up either.
+        for i in 0..(3 * MAX_PENDING) {
+            let req = format!(r#"{{"id":"a{i}"}}"#);
+            p.request(req.as_bytes(), t0);
+            assert!(p.reply(req.as_bytes(), t0).is_some());
+        }
+        assert!(p.inner.lock().unwrap().keys.len() <= MAX_PENDING);
+        // A huge value at the path is not matched on.
+        let huge = format!(r#"{{"id":"{}"}}"#, "x".repeat(1000));
+        p.request(huge.as_bytes(), t0);
+        assert_eq!(p.reply(huge.as_bytes(), t0), None);
     }
 }

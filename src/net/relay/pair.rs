@@ -39,11 +39,20 @@ pub(super) async fn serve(
         return;
     };
     let subprotocol = upstream.handshake.subprotocol.clone();
-    let answer = match request::switching(&head, subprotocol.as_deref()) {
+    let answer = match request::switching(
+        &head,
+        subprotocol.as_deref(),
+        &upstream.handshake.response_headers,
+    ) {
         Ok(a) => a,
         Err(e) => return failed(&reporter, format!("cannot answer {peer}: {e}")).await,
     };
     if stream.write_all(&answer).await.is_err() {
+        // The upstream is told, not just dropped.
+        let mut ws = upstream.ws;
+        let bye = crate::net::CloseInfo::new(1001, "wsprobe relay: the client went away");
+        let closing = ws.close(Some(bye.to_frame()));
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), closing).await;
         return left_early(&reporter, peer).await;
     }
     let path = head
@@ -252,8 +261,8 @@ async fn run_pair(
         steering: config.steering.clone(),
     });
     // Orders for held messages, by the side they came from.
-    let (from_client_tx, from_client_rx) = mpsc::channel(64);
-    let (from_server_tx, from_server_rx) = mpsc::channel(64);
+    let (from_client_tx, from_client_rx) = mpsc::channel(256);
+    let (from_server_tx, from_server_rx) = mpsc::channel(256);
     config.steering.join(id, [from_client_tx, from_server_tx]);
     let (client_sink, client_stream) = client.split();
     let (server_sink, server_stream) = upstream.ws.split();

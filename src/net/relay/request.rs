@@ -200,9 +200,26 @@ pub(super) fn upstream_url(base: &Uri, path: &str) -> Result<Uri, String> {
         .map_err(|e| format!("cannot join {base} and {path}: {e}"))
 }
 
-/// The 101 for the client, with the subprotocol the upstream chose.
-pub(super) fn switching(head: &Request<()>, subprotocol: Option<&str>) -> Result<Vec<u8>, String> {
+/// The 101 for the client: the upstream's own headers (`Set-Cookie` and the
+/// like) but those of its handshake, and the subprotocol it chose.
+pub(super) fn switching(
+    head: &Request<()>,
+    subprotocol: Option<&str>,
+    upstream: &[(String, String)],
+) -> Result<Vec<u8>, String> {
     let mut resp = create_response(head).map_err(|e| e.to_string())?;
+    for (k, v) in upstream {
+        let name = k.to_ascii_lowercase();
+        if NOT_PASSED.contains(&name.as_str()) || name == "date" {
+            continue;
+        }
+        if let (Ok(k), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(v),
+        ) {
+            resp.headers_mut().append(k, v);
+        }
+    }
     if let Some(p) = subprotocol.and_then(|p| HeaderValue::from_str(p).ok()) {
         resp.headers_mut().insert("sec-websocket-protocol", p);
     }
@@ -354,7 +371,16 @@ mod tests {
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
         );
         assert!(check_upgrade(&req).is_ok());
-        let out = String::from_utf8(switching(&req, Some("chat")).unwrap()).unwrap();
+        let upstream = [
+            ("Set-Cookie".to_string(), "s=2".to_string()),
+            ("Sec-WebSocket-Accept".to_string(), "theirs".to_string()),
+        ];
+        let out = String::from_utf8(switching(&req, Some("chat"), &upstream).unwrap()).unwrap();
+        assert!(out.contains("set-cookie: s=2"), "{out}");
+        assert!(
+            !out.contains("theirs"),
+            "our own accept key, not the upstream's"
+        );
         assert!(out.starts_with("HTTP/1.1 101"), "{out}");
         assert!(out.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{out}");
         assert!(out

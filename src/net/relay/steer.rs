@@ -87,11 +87,12 @@ impl Rules {
 /// An order for the task holding messages from one side of one pair.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Order {
-    /// Pass on a held message (all of them with `None`), with a new payload
-    /// when it was edited.
+    /// Pass on a held message (all of them with `None`, or with `paused_only`
+    /// those a pause held), with a new payload when it was edited.
     Forward {
         id: Option<u64>,
         edited: Option<Bytes>,
+        paused_only: bool,
     },
     /// Drop a held message (all of them with `None`).
     Drop { id: Option<u64> },
@@ -253,6 +254,7 @@ impl Steering {
                     Order::Forward {
                         id: None,
                         edited: None,
+                        paused_only: true,
                     },
                 );
                 Ok(format!("passing messages {} again", from(side)))
@@ -265,16 +267,25 @@ impl Steering {
                 self.change(|r| r.breakpoint = re);
                 Ok(said)
             }
-            Command::Forward(id) => self.held(id, Order::Forward { id, edited: None }, "forwarded"),
+            Command::Forward(id) => self.held(
+                id,
+                Order::Forward {
+                    id,
+                    edited: None,
+                    paused_only: false,
+                },
+                "forward",
+            ),
             Command::Edit(id, payload) => self.held(
                 Some(id),
                 Order::Forward {
                     id: Some(id),
                     edited: Some(payload),
+                    paused_only: false,
                 },
-                "forwarded, edited",
+                "forward edited",
             ),
-            Command::Drop(id) => self.held(id, Order::Drop { id }, "dropped"),
+            Command::Drop(id) => self.held(id, Order::Drop { id }, "drop"),
             Command::Faults(side, faults) => {
                 let said = match faults.describe() {
                     Some(d) => format!("faults on messages {}: {d}", from(side)),
@@ -291,13 +302,15 @@ impl Steering {
         }
     }
 
-    fn held(&self, id: Option<u64>, order: Order, done: &str) -> Result<String, String> {
+    /// Hands an order for held messages to every pair: the one holding the
+    /// message acts (and its events say so), the rest have nothing to do.
+    fn held(&self, id: Option<u64>, order: Order, what: &str) -> Result<String, String> {
         if !self.order(None, None, order) {
-            return Err("no pair is open".into());
+            return Err("no pair is open (or every pair is too busy to take it now)".into());
         }
         Ok(match id {
-            Some(id) => format!("#{id} {done}"),
-            None => format!("every held message {done}"),
+            Some(id) => format!("{what} #{id}: asked"),
+            None => format!("{what} every held message: asked"),
         })
     }
 }

@@ -74,13 +74,28 @@ pub fn detail_lines(e: &FrameEntry, state: &AppState) -> Vec<String> {
         e.kind.as_str(),
         bytes(e.len as u64)
     )];
-    if let Some(r) = e.rtt {
-        let kind = if r.kind == RttKind::Ping {
-            "ping"
-        } else {
-            "echo"
+    if let Some(leg) = e.leg {
+        // A relay's frame: which way, and whether the relay itself wrote it.
+        let way = match crate::net::relay::Flow::of(leg, e.dir) {
+            crate::net::relay::Flow::ClientToServer => "client → server",
+            crate::net::relay::Flow::ServerToClient => "server → client",
         };
-        out.push(format!("{kind} round trip {}", format_duration(r.duration)));
+        let by = match e.dir {
+            crate::net::Direction::In => format!("as the {} sent it", leg.as_str()),
+            crate::net::Direction::Out => format!("written by the relay to the {}", leg.as_str()),
+        };
+        out.push(format!("{way}, {by}"));
+    }
+    if let Some(mark) = &e.mark {
+        out.push(format!("relay: {mark}"));
+    }
+    if let Some(r) = e.rtt {
+        let kind = match r.kind {
+            RttKind::Ping => "ping round trip",
+            RttKind::Echo => "echo round trip",
+            RttKind::Reply => "reply latency",
+        };
+        out.push(format!("{kind} {}", format_duration(r.duration)));
     }
     if e.truncated() {
         out.push(format!(
