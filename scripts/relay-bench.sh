@@ -100,7 +100,13 @@ for rep in $(seq "$REPEAT"); do
       RELAY=""
       if [ "$relay" != direct ]; then
         port=$(free_port)
-        start_relay "$relay" "$port" "$up"
+        if ! start_relay "$relay" "$port" "$up"; then
+          echo "rep $rep $load $relay: did not start" >&2
+          printf '%s\t%s\tfailed\t1\n' "$relay" "$load" >> "$RAW"
+          [ -n "$RELAY" ] && stop "$RELAY"
+          stop "$ECHO"
+          continue
+        fi
       fi
       echo_before=$(cpu_ticks "$ECHO")
       relay_before=$([ -n "$RELAY" ] && cpu_ticks "$RELAY" || echo 0)
