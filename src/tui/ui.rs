@@ -253,7 +253,11 @@ fn server_pane(
         connections::render(f, table_area, s, state, table_focused, theme);
     }
     // A relay's side panel is its latency; a server's, its rate.
-    let side_w = if s.relay.is_some() { 44 } else { 28 };
+    let side_w = match (&s.relay, area.width) {
+        (None, _) => 28,
+        (Some(_), w) if w < 140 => 30,
+        (Some(_), _) => 44,
+    };
     let (log_area, side) = if area.width >= WIDE {
         let [l, r] =
             Layout::horizontal([Constraint::Fill(1), Constraint::Length(side_w)]).areas(body);

@@ -123,7 +123,8 @@ pub(super) fn relay_event(s: &mut ServerPane, leg: Side, ev: NetEvent, now: Inst
         (leg, NetEvent::Steered(st)) => {
             let user = st.id > 0;
             let mark = match &st.what {
-                SteerEvent::Held(why) => format!("held #{} ({why})", st.id),
+                // Short: the log's preview column is narrow; why is in the held list.
+                SteerEvent::Held(_) => format!("held #{}", st.id),
                 SteerEvent::Forwarded { edited: true } => "forwarded edited".into(),
                 SteerEvent::Forwarded { edited: false } => "forwarded".into(),
                 SteerEvent::Dropped(why) => format!("dropped ({why})"),

@@ -850,7 +850,7 @@ fn a_relays_held_messages_are_listed_until_forwarded_and_marked_in_the_log() {
     let pane = s.server.as_ref().unwrap();
     assert_eq!(pane.relay.as_ref().unwrap().held.len(), 1);
     let mark = pane.log.log.iter().last().unwrap().mark.clone();
-    assert_eq!(mark.as_deref(), Some("held #4 (paused)"));
+    assert_eq!(mark.as_deref(), Some("held #4"));
     let fwd = crate::net::SteerEvent::Forwarded { edited: false };
     let _ = update(&mut s, Msg::Net(Side::Client, steered(fwd)));
     assert!(s

@@ -46,6 +46,8 @@ pub fn render(
     let sel = s.selected_index();
     let top = first_shown(sel, s.rows.len(), inner_h);
     let wide = area.width >= 110;
+    // Narrow: the upstream (the same for every pair) and the latency give way.
+    let mid = area.width >= 90;
     let rows: Vec<Row> = s
         .rows
         .iter()
@@ -62,13 +64,17 @@ pub fn render(
             let mut cells = vec![
                 Cell::from(format!("#{}", r.id)),
                 Cell::from(r.peer.to_string()),
-                Cell::from(upstream),
             ];
+            if mid {
+                cells.push(Cell::from(upstream));
+            }
             if wide {
                 cells.push(Cell::from(escape_text(&r.path, 200)));
             }
+            cells.push(Cell::from(
+                age(alive.saturating_duration_since(r.opened_at)),
+            ));
             cells.extend([
-                Cell::from(age(alive.saturating_duration_since(r.opened_at))),
                 // What reached each end: the upstream leg's out, the client leg's out
                 // (injected messages included, dropped ones not).
                 Cell::from(
@@ -78,30 +84,38 @@ pub fn render(
                         .unwrap_or_default(),
                 ),
                 Cell::from(r.counts.frames_out.to_string()),
-                Cell::from(r.last_latency.map(format_duration).unwrap_or_default()),
-                Cell::from(pair_state(r)),
             ]);
+            if mid {
+                cells.push(Cell::from(
+                    r.last_latency.map(format_duration).unwrap_or_default(),
+                ));
+            }
+            cells.push(Cell::from(pair_state(r)));
             styled_row(Row::new(cells), r.is_open(), Some(i) == sel, theme)
         })
         .collect();
-    let mut header = vec!["id", "client", "upstream"];
-    let mut widths = vec![
-        Constraint::Length(6),
-        Constraint::Length(21),
-        Constraint::Length(21),
-    ];
+    let mut header = vec!["id", "client"];
+    let mut widths = vec![Constraint::Length(6), Constraint::Length(21)];
+    if mid {
+        header.push("upstream");
+        widths.push(Constraint::Length(21));
+    }
     if wide {
         header.push("path");
         widths.push(Constraint::Fill(1));
     }
-    header.extend(["age", "C→S", "S→C", "latency", "state"]);
+    header.extend(["age", "C→S", "S→C"]);
     widths.extend([
         Constraint::Length(6),
         Constraint::Length(8),
         Constraint::Length(8),
-        Constraint::Length(9),
-        Constraint::Fill(1),
     ]);
+    if mid {
+        header.push("latency");
+        widths.push(Constraint::Length(9));
+    }
+    header.push("state");
+    widths.push(Constraint::Fill(1));
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(theme.bold()))
         .column_spacing(1)
