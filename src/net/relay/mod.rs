@@ -19,7 +19,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
@@ -29,7 +28,7 @@ pub use steer::{DirFaults, Order, Rules, Steering};
 
 use crate::error::NetError;
 use crate::net::client::ClientOptions;
-use crate::net::server::Registry;
+use crate::net::server::{accept_next, Registry};
 use crate::net::{ConnId, Direction, Frame, NetEvent, Side, Tap};
 
 /// Which way a relayed message travels.
@@ -155,28 +154,14 @@ impl Relay {
         };
         let mut next_id: ConnId = 1;
         loop {
-            match self.listener.accept().await {
-                Ok((stream, peer)) => {
-                    let id = next_id;
-                    next_id += 1;
+            match accept_next(&self.listener, &mut next_id).await {
+                Ok((stream, peer, id)) => {
                     let config = self.config.clone();
                     let reporter = reporter.clone();
                     let registry = self.registry.clone();
                     tokio::spawn(pair::serve(stream, peer, id, config, reporter, registry));
                 }
-                Err(e) => {
-                    reporter
-                        .event(
-                            Side::Client,
-                            NetEvent::Error {
-                                conn: None,
-                                ts: Utc::now(),
-                                message: format!("accept failed: {e}"),
-                            },
-                        )
-                        .await;
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
+                Err(failed) => reporter.event(Side::Client, failed).await,
             }
         }
     }

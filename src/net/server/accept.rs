@@ -27,10 +27,8 @@ impl Server {
         };
         let mut next_id: ConnId = 1;
         loop {
-            match self.listener.accept().await {
-                Ok((stream, peer)) => {
-                    let id = next_id;
-                    next_id += 1;
+            match accept_next(&self.listener, &mut next_id).await {
+                Ok((stream, peer, id)) => {
                     let config = self.config.clone();
                     let reporter = reporter.clone();
                     let registry = self.registry.clone();
@@ -38,19 +36,32 @@ impl Server {
                         serve(stream, peer, id, config, reporter, registry).await;
                     });
                 }
-                Err(e) => {
-                    // Out of file descriptors and the like: say so, breathe, go on.
-                    tracing::warn!("accept failed: {e}");
-                    reporter
-                        .event(NetEvent::Error {
-                            conn: None,
-                            ts: Utc::now(),
-                            message: format!("accept failed: {e}"),
-                        })
-                        .await;
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
+                Err(failed) => reporter.event(failed).await,
             }
+        }
+    }
+}
+
+/// The next connection and its number; when accepting fails (out of file
+/// descriptors and the like), the event that says so, after a breath.
+pub(crate) async fn accept_next(
+    listener: &tokio::net::TcpListener,
+    next_id: &mut ConnId,
+) -> Result<(TcpStream, SocketAddr, ConnId), NetEvent> {
+    match listener.accept().await {
+        Ok((stream, peer)) => {
+            let id = *next_id;
+            *next_id += 1;
+            Ok((stream, peer, id))
+        }
+        Err(e) => {
+            tracing::warn!("accept failed: {e}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Err(NetEvent::Error {
+                conn: None,
+                ts: Utc::now(),
+                message: format!("accept failed: {e}"),
+            })
         }
     }
 }

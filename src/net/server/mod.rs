@@ -6,6 +6,7 @@
 //! registry that closes them all at shutdown.
 
 mod accept;
+pub(crate) use accept::accept_next;
 mod echo;
 pub mod faults;
 mod handshake;
