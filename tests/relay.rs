@@ -196,13 +196,15 @@ fn a_refused_upgrade_reaches_the_app_as_it_was_said() {
 
 #[test]
 fn an_unreachable_upstream_is_a_502_with_the_reason() {
-    // A port nothing listens on: bound, then let go.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+    // A port nothing listens on: bound, then let go, on a loopback address the
+    // other tests do not listen on (a port let go on 127.0.0.1 can be taken
+    // by a server another test starts meanwhile).
+    let port = std::net::TcpListener::bind("127.0.0.2:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let relay = relay(&format!("ws://127.0.0.1:{port}"), &[]);
+    let relay = relay(&format!("ws://127.0.0.2:{port}"), &[]);
     let events = app(&relay, "/x", "handshake", &[]);
     let refused = event(&events, "refused").unwrap_or_else(|| panic!("{events:?}"));
     assert_eq!(refused["status"], 502);
