@@ -50,16 +50,16 @@ wait_port() {
   echo "nothing listens on port $1" >&2; return 1
 }
 
+# A process and everything under it, each once.
+descendants() { echo "$1"; local c; for c in $(pgrep -P "$1" 2>/dev/null); do descendants "$c"; done; }
+
 # CPU ticks of a process and everything under it (exited children included once reaped).
 cpu_ticks() {
   local total=0 pid
-  for pid in $1 $(pgrep -P "$1" 2>/dev/null) ; do
+  for pid in $(descendants "$1"); do
     if [ -r "/proc/$pid/stat" ]; then
       total=$((total + $(awk '{print $14+$15+$16+$17}' "/proc/$pid/stat")))
     fi
-    for sub in $(pgrep -P "$pid" 2>/dev/null); do
-      [ -r "/proc/$sub/stat" ] && total=$((total + $(awk '{print $14+$15+$16+$17}' "/proc/$sub/stat")))
-    done
   done
   echo "$total"
 }
