@@ -499,3 +499,26 @@ fn a_clients_recording_becomes_a_mock_too() {
         "the server's answer, not the client's words"
     );
 }
+
+#[test]
+fn header_flags_add_replace_and_drop_what_goes_upstream() {
+    let server = upstream();
+    let relay = relay(
+        &server.url,
+        &["-H", "X-Added: yes", "--drop-header", "User-Agent"],
+    );
+    let events = support::peers::run_client(
+        support::peers::Client::PyWebsockets,
+        &relay.url,
+        &["chat"],
+        &["x"],
+    );
+    let greeting = messages(&events)
+        .first()
+        .copied()
+        .unwrap_or_else(|| panic!("{events:?}"))
+        .clone();
+    let seen: Value = serde_json::from_str(greeting["data"].as_str().unwrap()).unwrap();
+    assert_eq!(seen["headers"]["x-added"], "yes", "{seen}");
+    assert!(seen["headers"].get("user-agent").is_none(), "{seen}");
+}

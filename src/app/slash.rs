@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::net::relay::steer::{Command as SteerCommand, DirFaults};
-use crate::net::Side;
+use crate::net::{CloseInfo, NetCommand, Side};
 
 /// At most this many messages for one `/repeat`, so a typo cannot flood forever.
 pub const MAX_REPEAT: u64 = 1_000_000;
@@ -44,6 +44,22 @@ pub const HELP: &[(&str, &str)] = &[
     ("//text", "send text that starts with /"),
     ("/help", "show the keys and commands"),
 ];
+
+impl SlashCommand {
+    /// What one connection is asked to send; None for what is not one message
+    /// (`/repeat`, `/help`).
+    pub fn into_net(self) -> Option<NetCommand> {
+        Some(match self {
+            SlashCommand::Text(t) => NetCommand::Text(t),
+            SlashCommand::Binary(b) => NetCommand::Binary(b),
+            SlashCommand::Ping(p) => NetCommand::Ping(p),
+            SlashCommand::Close { code, reason } => {
+                NetCommand::Close(Some(CloseInfo::new(code, reason)))
+            }
+            SlashCommand::Repeat { .. } | SlashCommand::Help => return None,
+        })
+    }
+}
 
 /// The relay's own commands: which leg a line goes to.
 pub const RELAY_HELP: &[(&str, &str)] = &[

@@ -10,9 +10,9 @@ use tokio::sync::mpsc;
 
 use super::output::Printer;
 use super::server::{Lines, Listening, EVENT_CHANNEL};
-use crate::app::slash::{self, SlashCommand};
+use crate::app::slash;
 use crate::net::relay::{shutdown_close, Relay, Steering};
-use crate::net::{CloseInfo, ConnId, NetCommand, NetEvent, Side};
+use crate::net::{ConnId, NetCommand, NetEvent, Side};
 use crate::signal::shutdown_signal;
 
 pub async fn run(relay: Relay, printer: Printer) -> anyhow::Result<u8> {
@@ -115,19 +115,9 @@ impl Pairs {
                 .ok_or("no pair is open")?,
         };
         let (leg, line) = slash::relay_leg(line)?;
-        let cmd =
-            match slash::parse(&line)? {
-                SlashCommand::Text(t) => NetCommand::Text(t),
-                SlashCommand::Binary(b) => NetCommand::Binary(b),
-                SlashCommand::Ping(p) => NetCommand::Ping(p),
-                SlashCommand::Close { code, reason } => {
-                    NetCommand::Close(Some(CloseInfo::new(code, reason)))
-                }
-                SlashCommand::Repeat { .. } | SlashCommand::Help => return Err(
-                    "on stdin: text, /json, /hex, /ping, /inject, /close and the steering commands"
-                        .into(),
-                ),
-            };
+        let cmd = slash::parse(&line)?.into_net().ok_or(
+            "on stdin: text, /json, /hex, /ping, /inject, /close and the steering commands",
+        )?;
         let queue = self
             .legs
             .get(&(conn, leg))

@@ -5,7 +5,7 @@ use crate::app::input::InputBox;
 use crate::app::msg::{Action, Effect, Target};
 use crate::app::slash::{self, SlashCommand};
 use crate::app::state::{AppState, ClientPane, Focus, LinkState, Mode, Popup, ServerPane};
-use crate::net::{CloseCause, CloseInfo, NetCommand};
+use crate::net::{CloseCause, CloseInfo};
 
 pub(super) fn submit(state: &mut AppState, fx: &mut Vec<Effect>) {
     if let Some(mut ed) = state.filter_edit.take() {
@@ -77,29 +77,21 @@ pub(super) fn submit(state: &mut AppState, fx: &mut Vec<Effect>) {
 
 /// Turns a parsed command into the network command(s) for one connection.
 pub(super) fn command_effects(cmd: SlashCommand, to: Target, fx: &mut Vec<Effect>) {
-    let net = match cmd {
-        SlashCommand::Text(t) => NetCommand::Text(t),
-        SlashCommand::Binary(b) => NetCommand::Binary(b),
-        SlashCommand::Ping(p) => NetCommand::Ping(p),
-        SlashCommand::Close { code, reason } => {
-            NetCommand::Close(Some(CloseInfo::new(code, reason)))
-        }
-        SlashCommand::Repeat {
+    if let SlashCommand::Repeat {
+        count,
+        interval,
+        text,
+    } = cmd
+    {
+        fx.push(Effect::Repeat {
+            to,
             count,
             interval,
             text,
-        } => {
-            fx.push(Effect::Repeat {
-                to,
-                count,
-                interval,
-                text,
-            });
-            return;
-        }
-        SlashCommand::Help => return,
-    };
-    fx.push(Effect::Send { to, cmd: net });
+        });
+    } else if let Some(cmd) = cmd.into_net() {
+        fx.push(Effect::Send { to, cmd });
+    }
 }
 
 /// Parses what was typed: `None` when it was `/help` (shown here) or wrong (the

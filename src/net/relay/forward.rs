@@ -39,8 +39,6 @@ const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 pub const MAX_HELD: usize = 1000;
 /// Messages a delay fault may keep waiting per direction before reading stops.
 const MAX_DELAYED: usize = 10_000;
-/// Why a message held by a pause is held (a resume lets exactly these go).
-const PAUSED: &str = "paused";
 /// And the bytes held or delayed per direction, whatever their count.
 const MAX_KEPT_BYTES: usize = 64 << 20;
 
@@ -292,9 +290,8 @@ where
                 };
                 self.report(from, Direction::In, &msg, rtt);
                 if self.links.steering.active() {
-                    if let Some(why) = self.hold_reason(&msg) {
+                    if let Some((why, paused)) = self.hold_reason(&msg) {
                         let id = self.links.steering.next_id();
-                        let paused = why == PAUSED;
                         self.steered(id, SteerEvent::Held(why), &msg).await;
                         self.kept_bytes += payload_len(&msg);
                         self.held.push_back((id, msg, paused));
@@ -336,12 +333,13 @@ where
         Flow::Go
     }
 
-    /// Why a data message is held, if it is: the pause of its side, or the breakpoint.
-    fn hold_reason(&self, msg: &Message) -> Option<String> {
+    /// Why a data message is held, if it is, and whether by a pause (a resume
+    /// lets exactly those go) rather than the breakpoint.
+    fn hold_reason(&self, msg: &Message) -> Option<(String, bool)> {
         let from = leg_index(self.from);
         self.links.steering.with_rules(|r| {
             if r.paused[from] {
-                return Some(PAUSED.to_string());
+                return Some(("paused".to_string(), true));
             }
             let re = r.breakpoint.as_ref()?;
             let text = match msg {
@@ -350,7 +348,7 @@ where
                 _ => return None,
             };
             re.is_match(&text)
-                .then(|| format!("breakpoint /{}/", re.as_str()))
+                .then(|| (format!("breakpoint /{}/", re.as_str()), false))
         })
     }
 
