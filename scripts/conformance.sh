@@ -6,16 +6,24 @@
 #
 #   scripts/conformance.sh            # both suites, all 517 cases each (about 1 minute)
 #   scripts/conformance.sh server     # or only one of them
+#   scripts/conformance.sh both --deflate   # with permessage-deflate (cases 12.* and 13.*)
+#   BIN=path/to/wsprobe scripts/conformance.sh   # a binary already built
 # Exit 0 when neither suite has a FAILED, WRONG CODE or UNCLEAN case.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 SUITE=${CONFORMANCE_DIR:-$ROOT/../shared/conformance}
 WHICH=${1:-both}
+DEFLATE=
+[ "${2:-}" = --deflate ] && DEFLATE=--deflate
 [ -x "$SUITE/install.sh" ] || { echo "error: no conformance runners at $SUITE (set CONFORMANCE_DIR)" >&2; exit 2; }
 
-cargo build --release --quiet --bin wsprobe || exit 2
-W=$ROOT/target/release/wsprobe
+if [ -n "${BIN:-}" ]; then
+  W=$(realpath "$BIN")
+else
+  cargo build --release --quiet --bin wsprobe || exit 2
+  W=$ROOT/target/release/wsprobe
+fi
 bash "$SUITE/install.sh" >/tmp/wsprobe-conformance-install.log 2>&1 || {
   echo "error: installing the suite failed; see /tmp/wsprobe-conformance-install.log" >&2; exit 2; }
 
@@ -24,7 +32,7 @@ status=0
 
 if [ "$WHICH" = both ] || [ "$WHICH" = server ]; then
   port=$(free_port)
-  "$W" server "127.0.0.1:$port" --no-tui -q >/tmp/wsprobe-conformance-server.log 2>&1 &
+  "$W" server "127.0.0.1:$port" --no-tui -q $DEFLATE >/tmp/wsprobe-conformance-server.log 2>&1 &
   server=$!
   AUTOBAHN_AGENT=wsprobe-server bash "$SUITE/run-server-suite.sh" "127.0.0.1:$port" | tee /tmp/wsprobe-conformance-server.txt
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
@@ -45,7 +53,7 @@ for l in sys.stdin:
         print(d["text"]); break')
 echo "getCaseCount: \$count"
 for i in \$(seq 1 "\$count"); do
-  "$W" client "\$url/runCase?case=\$i&agent=\$agent" --echo --no-tui -q >/dev/null 2>&1 || true
+  "$W" client "\$url/runCase?case=\$i&agent=\$agent" --echo --no-tui -q $DEFLATE >/dev/null 2>&1 || true
 done
 "$W" client "\$url/updateReports?agent=\$agent" --echo --no-tui -q
 CLIENT

@@ -115,6 +115,11 @@ pub struct RelayArgs {
     #[arg(help_heading = "Upstream", long = "drop-header", value_name = "NAME", value_parser = parse_header_name)]
     pub drop_headers: Vec<HeaderName>,
 
+    /// Strip permessage-deflate: neither agree to it with clients nor offer it
+    /// upstream (by default each leg compresses when its peer offers or agrees)
+    #[arg(help_heading = "Upstream", long, env = "WSPROBE_NO_DEFLATE", value_parser = FalseyValueParser::new())]
+    pub no_deflate: bool,
+
     /// Give up connecting upstream (TCP, TLS and handshake) after this long; the client gets 502
     #[arg(help_heading = "Upstream", long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, env = "WSPROBE_CONNECT_TIMEOUT")]
     pub connect_timeout: Duration,
@@ -266,6 +271,11 @@ pub struct OutputArgs {
     /// Print only the listening line, connection events, errors and the summary
     #[arg(short, long, env = "WSPROBE_QUIET", value_parser = FalseyValueParser::new())]
     pub quiet: bool,
+
+    /// Also print every frame as it crossed the wire (opcode, FIN, RSV, mask,
+    /// lengths on the wire and inflated, close code as sent), one line each
+    #[arg(long, env = "WSPROBE_FRAMES", value_parser = FalseyValueParser::new())]
+    pub frames: bool,
 }
 
 /// How the bench shows its results: a live view, or only the summary.
@@ -356,9 +366,14 @@ pub struct ServerArgs {
     #[arg(long, conflicts_with = "subprotocols", env = "WSPROBE_NO_SUBPROTOCOL", value_parser = FalseyValueParser::new())]
     pub no_subprotocol: bool,
 
-    /// Close a connection with 1009 when a message is larger than this (e.g. 1MiB)
+    /// Close a connection with 1009 when a message is larger than this (e.g. 1MiB);
+    /// a compressed one is closed once it inflates past it
     #[arg(long, value_name = "BYTES", default_value = "64MiB", value_parser = parse_size, env = "WSPROBE_MAX_MESSAGE_SIZE")]
     pub max_message_size: usize,
+
+    /// Agree to permessage-deflate compression (RFC 7692) when a client offers it
+    #[arg(long, env = "WSPROBE_DEFLATE", value_parser = FalseyValueParser::new())]
+    pub deflate: bool,
 
     /// Per-connection read buffer: larger reads large messages faster, and costs
     /// that much memory for every connection, idle or not
@@ -509,9 +524,14 @@ pub struct ConnectArgs {
     #[arg(long, value_name = "TEXT", env = "WSPROBE_ECHO_PREFIX")]
     pub echo_prefix: Option<String>,
 
-    /// Refuse messages larger than this (e.g. 16MiB)
+    /// Refuse messages larger than this (e.g. 16MiB); a compressed one is refused
+    /// once it inflates past it
     #[arg(long, value_name = "BYTES", default_value = "64MiB", value_parser = parse_size, env = "WSPROBE_MAX_MESSAGE_SIZE")]
     pub max_message_size: usize,
+
+    /// Offer permessage-deflate compression (RFC 7692); the handshake shows what was agreed
+    #[arg(long, env = "WSPROBE_DEFLATE", value_parser = FalseyValueParser::new())]
+    pub deflate: bool,
 
     /// Tunnel through this HTTP CONNECT proxy: http://[user:pass@]host:port.
     /// Without it, https_proxy/HTTPS_PROXY (wss://), http_proxy (ws://), ALL_PROXY

@@ -18,6 +18,8 @@ pub struct Options {
     pub no_tui: bool,
     pub json: bool,
     pub quiet: bool,
+    /// Print every frame as it crossed the wire (`--frames`).
+    pub frames: bool,
     /// Frames the dashboard keeps for scrolling.
     pub keep: usize,
     /// Where every event and frame is recorded.
@@ -31,6 +33,12 @@ impl Options {
             && !self.json
             && std::io::stdout().is_terminal()
             && std::io::stdin().is_terminal()
+    }
+
+    /// Whether connections log each frame: the dashboard always does (a key
+    /// shows them), lines only with `--frames`.
+    pub fn watch_frames(&self) -> bool {
+        self.frames || self.use_tui()
     }
 
     /// How lines are written when there is no dashboard.
@@ -82,6 +90,7 @@ fn own(command: Option<&Command>) -> Own<'_> {
                 no_tui: a.output.no_tui,
                 json: a.output.json,
                 quiet: false,
+                frames: false,
             }),
             dashboard: None,
             record: None,
@@ -105,6 +114,7 @@ pub fn resolve(cli: &Cli) -> Result<Options, UsageError> {
         no_tui: top.no_tui || sub.no_tui,
         json: top.json || sub.json,
         quiet: top.quiet || sub.quiet,
+        frames: top.frames || sub.frames,
         keep: own
             .dashboard
             .and_then(|d| d.keep)
@@ -132,6 +142,7 @@ mod tests {
             no_tui: false,
             json: false,
             quiet: false,
+            frames: false,
             keep: DEFAULT_KEEP,
             record: None,
         };

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod escape;
+pub mod frames;
 pub mod headless;
 pub mod logging;
 pub mod net;

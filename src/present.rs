@@ -20,6 +20,47 @@ pub fn clock(ts: DateTime<Utc>) -> String {
     ts.with_timezone(&Local).format("%H:%M:%S%.3f").to_string()
 }
 
+/// A frame as it crossed the wire: `text FIN RSV1 mask=1a2b3c4d 35B (120B inflated)`,
+/// `continuation 4B`, `close FIN 1005 No Status Received (as sent)`, `raw text FIN 3B`.
+pub fn wire_summary(f: &crate::frames::FrameInfo) -> String {
+    let mut s = String::new();
+    if f.injected {
+        s.push_str("raw ");
+    }
+    s.push_str(&crate::frames::head::opcode_name(f.opcode));
+    if f.fin {
+        s.push_str(" FIN");
+    }
+    for (bit, name) in [(0b100, " RSV1"), (0b010, " RSV2"), (0b001, " RSV3")] {
+        if f.rsv & bit != 0 {
+            s.push_str(name);
+        }
+    }
+    if let Some(m) = f.mask {
+        s.push_str(&format!(
+            " mask={:02x}{:02x}{:02x}{:02x}",
+            m[0], m[1], m[2], m[3]
+        ));
+    }
+    s.push_str(&format!(" {}", bytes(f.wire_len).replace(' ', "")));
+    if f.len != f.wire_len {
+        s.push_str(&format!(" ({} inflated)", bytes(f.len).replace(' ', "")));
+    }
+    if let Some((code, reason)) = &f.close {
+        match code {
+            Some(c) => s.push_str(&format!(" code {c} {}", crate::net::close_code_name(*c))),
+            None => s.push_str(" no code"),
+        }
+        if !reason.is_empty() {
+            s.push_str(&format!(
+                " \"{}\"",
+                escape_bytes(reason.as_bytes(), PREVIEW_CHARS)
+            ));
+        }
+    }
+    s
+}
+
 /// `text 5B`, `close 1000 Normal Closure "bye"`.
 pub fn frame_summary(kind: FrameKind, len: usize, close: Option<&CloseInfo>) -> String {
     match (kind, close) {

@@ -35,7 +35,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("present", 4),
     // Sockets, connections, round trips.
     ("net", 3),
-    // The frame layer under tungstenite that net's streams wear (listed before it exists).
+    // The frame layer under tungstenite that net's streams wear.
     ("frames", 2),
     // Core.
     ("escape", 1),

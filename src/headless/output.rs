@@ -60,8 +60,11 @@ impl Printer {
 
     /// One event that `side` of wsprobe saw.
     pub fn event(&mut self, side: Side, ev: &NetEvent) {
-        if self.quiet && matches!(ev, NetEvent::Frame(_)) {
+        if self.quiet && matches!(ev, NetEvent::Frame(_) | NetEvent::Wire(_)) {
             return;
+        }
+        if let NetEvent::Wire(w) = ev {
+            return self.wire(w, None);
         }
         match self.format {
             Format::Json => {
@@ -75,10 +78,46 @@ impl Printer {
         }
     }
 
+    /// Each frame of a batch on a line of its own.
+    fn wire(&mut self, w: &crate::net::Wire, leg: Option<Side>) {
+        match self.format {
+            Format::Json => {
+                for mut r in Record::wire(w) {
+                    if let Some(leg) = leg {
+                        r.side = Some(leg);
+                        r.direction = r.dir.map(|d| Flow::of(leg, d));
+                    }
+                    self.line(&r.to_line());
+                }
+            }
+            Format::Human => {
+                for f in &w.frames {
+                    let way = match leg {
+                        Some(leg) => format!("{} {}", leg.as_str(), arrow(dir_of(f))),
+                        None => arrow(dir_of(f)).to_string(),
+                    };
+                    let line = format!(
+                        "{} #{} {way} frame {}",
+                        clock(f.at),
+                        w.conn,
+                        crate::present::wire_summary(f)
+                    );
+                    self.line(&line);
+                }
+            }
+        }
+        if w.lost > 0 {
+            self.not_shown(w.lost);
+        }
+    }
+
     /// One event of a relay, seen on the leg to `side`.
     pub fn relay_event(&mut self, side: Side, ev: &NetEvent) {
-        if self.quiet && matches!(ev, NetEvent::Frame(_)) {
+        if self.quiet && matches!(ev, NetEvent::Frame(_) | NetEvent::Wire(_)) {
             return;
+        }
+        if let NetEvent::Wire(w) = ev {
+            return self.wire(w, Some(side));
         }
         let line = match self.format {
             Format::Json => Record::relayed(side, ev).to_line(),
@@ -113,6 +152,14 @@ impl Printer {
         let _ = out.write_all(&self.buf).await;
         let _ = out.flush().await;
         self.buf.clear();
+    }
+}
+
+fn dir_of(f: &crate::frames::FrameInfo) -> Direction {
+    if f.outgoing {
+        Direction::Out
+    } else {
+        Direction::In
     }
 }
 
@@ -162,6 +209,7 @@ pub fn human_line(side: Side, ev: &NetEvent) -> String {
         NetEvent::Steered(s) => {
             format!("{} #{} {}", clock(s.ts), s.conn, steered(s, PREVIEW_CHARS))
         }
+        NetEvent::Wire(w) => format!("{} #{} {} frames", clock(w.ts), w.conn, w.frames.len()),
         NetEvent::Error { conn, ts, message } => {
             let id = conn.map(|c| format!(" #{c}")).unwrap_or_default();
             format!(

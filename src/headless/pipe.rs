@@ -291,6 +291,17 @@ fn line_to_message(
         line.pop();
     }
     match String::from_utf8(line) {
+        // Frames of one's own shape, as in the input box.
+        Ok(text) if text.starts_with("/frag ") || text.starts_with("/frame ") => {
+            match crate::app::slash::parse(&text) {
+                Ok(cmd) => cmd
+                    .into_net()
+                    .ok_or_else(|| format!("line {number}: not a frame to send")),
+                Err(e) => Err(format!(
+                    "line {number} of the input: {e}; it and the lines after it were not sent"
+                )),
+            }
+        }
         Ok(text) => Ok(NetCommand::Text(text)),
         Err(e) if lossy => Ok(NetCommand::Text(
             String::from_utf8_lossy(e.as_bytes()).into_owned(),

@@ -235,6 +235,9 @@ pub struct Frame {
     pub payload: Bytes,
     pub close: Option<CloseInfo>,
     pub rtt: Option<Rtt>,
+    /// A data message's number in its direction on its connection, counted from
+    /// 1 as the frame layer counts them (0: a control frame, or not counted).
+    pub message: u64,
 }
 
 impl Frame {
@@ -261,6 +264,8 @@ pub struct Handshake {
     pub tls: Option<String>,
     /// The HTTP CONNECT proxy the connection went through, password hidden.
     pub proxy: Option<String>,
+    /// The permessage-deflate parameters agreed on, when compression is on.
+    pub deflate: Option<crate::frames::Params>,
 }
 
 /// Counters kept by the connection task itself, so they stay exact even when the
@@ -387,6 +392,32 @@ impl SteerEvent {
     }
 }
 
+/// Frames as they crossed the wire, logged by the frame layer since the last
+/// batch (only when someone asked: `--frames`, the dashboard).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Wire {
+    pub conn: ConnId,
+    pub ts: DateTime<Utc>,
+    pub frames: Vec<crate::frames::FrameInfo>,
+    /// Frames logged but pushed out before they were taken (a flood).
+    pub lost: u64,
+}
+
+/// What a connection's frame layer logged since it was last asked, as one event.
+pub(crate) fn take_wire(conn: ConnId, log: Option<&crate::frames::FrameLog>) -> Option<NetEvent> {
+    let (frames, lost) = crate::frames::drain(log?);
+    if frames.is_empty() && lost == 0 {
+        return None;
+    }
+    let ts = frames.first().map_or_else(Utc::now, |f| f.at);
+    Some(NetEvent::Wire(Wire {
+        conn,
+        ts,
+        frames,
+        lost,
+    }))
+}
+
 /// Why a connection ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CloseCause {
@@ -436,6 +467,8 @@ pub enum NetEvent {
     },
     /// A relay held a message, let it go, dropped it or faulted it.
     Steered(Steered),
+    /// Frames as they crossed the wire (the frame view).
+    Wire(Wire),
     /// Something went wrong that is worth telling but did not end a connection
     /// (or happened before one existed: a failed handshake).
     Error {
@@ -452,6 +485,7 @@ impl NetEvent {
             NetEvent::Opened(o) => o.ts,
             NetEvent::Frame(f) => f.ts,
             NetEvent::Steered(s) => s.ts,
+            NetEvent::Wire(w) => w.ts,
             NetEvent::Closed { ts, .. }
             | NetEvent::Reconnecting { ts, .. }
             | NetEvent::NotSent { ts, .. }
@@ -467,6 +501,15 @@ impl NetEvent {
             NetCommand::Binary(b) => (FrameKind::Binary, b),
             NetCommand::Ping(p) => (FrameKind::Ping, p),
             NetCommand::Close(c) => (FrameKind::Close, c.map(|c| c.payload()).unwrap_or_default()),
+            NetCommand::Raw(frames) => (
+                FrameKind::Binary,
+                Bytes::from(
+                    frames
+                        .iter()
+                        .flat_map(|f| f.payload.to_vec())
+                        .collect::<Vec<u8>>(),
+                ),
+            ),
         };
         NetEvent::NotSent {
             conn,
@@ -546,6 +589,28 @@ pub enum NetCommand {
     Binary(Bytes),
     Ping(Bytes),
     Close(Option<CloseInfo>),
+    /// Frames of the user's own shape (`/frame`, `/frag`), put on the wire as
+    /// they are, between tungstenite's frames.
+    Raw(Vec<RawFrame>),
+}
+
+/// One frame to send as it is: any opcode, FIN and RSV bits, any payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawFrame {
+    pub opcode: u8,
+    pub fin: bool,
+    /// RSV1-3 as three bits, RSV1 the highest.
+    pub rsv: u8,
+    pub payload: Bytes,
+}
+
+impl RawFrame {
+    pub fn head(&self) -> crate::frames::head::Head {
+        crate::frames::head::Head {
+            rsv: self.rsv,
+            ..crate::frames::head::Head::new(self.opcode, self.fin, self.payload.len() as u64)
+        }
+    }
 }
 
 /// Tungstenite's default read buffer is 128 KiB per connection, allocated up front;
@@ -603,14 +668,31 @@ fn describe(msg: &Message) -> Option<(FrameKind, Bytes, Option<CloseInfo>)> {
 }
 
 impl NetCommand {
-    pub fn into_message(self) -> Message {
-        match self {
+    /// The message tungstenite sends for it; raw frames are not one.
+    pub fn into_message(self) -> Result<Message, Vec<RawFrame>> {
+        Ok(match self {
             NetCommand::Text(t) => Message::text(t),
             NetCommand::Binary(b) => Message::Binary(b),
             NetCommand::Ping(p) => Message::Ping(p),
             NetCommand::Close(c) => Message::Close(c.map(|c| c.to_frame())),
-        }
+            NetCommand::Raw(frames) => return Err(frames),
+        })
     }
+}
+
+/// Puts raw frames on the wire through the frame layer, between tungstenite's.
+pub(crate) async fn send_raw<S>(
+    ws: &mut tokio_tungstenite::WebSocketStream<crate::frames::Frames<S>>,
+    frames: &[RawFrame],
+) -> Result<(), tokio_tungstenite::tungstenite::Error>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use futures_util::SinkExt;
+    for f in frames {
+        ws.get_mut().inject(f.head(), &f.payload);
+    }
+    ws.flush().await
 }
 
 /// Headers as displayable pairs; non-UTF-8 values are shown lossily.

@@ -54,9 +54,78 @@ pub enum Event {
     Delayed,
     /// A message was passed on in `fragments` frames (a fault).
     Fragmented,
+    /// One frame as it crossed the wire (`--frames`), described in `frame`.
+    Wire,
     /// Written by a later version: read, then passed over.
     #[serde(other)]
     Unknown,
+}
+
+/// One frame as it crossed the wire: the header as sent, the payload's length
+/// on the wire and inflated, and a close frame's code and reason as sent.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireFrame {
+    /// `text`, `binary`, `continuation`, `close`, `ping`, `pong`, `reserved 0x3`.
+    pub opcode: String,
+    #[serde(default)]
+    pub opcode_num: u8,
+    #[serde(default)]
+    pub fin: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub rsv1: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub rsv2: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub rsv3: bool,
+    /// The masking key in hex; absent when the frame was not masked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<String>,
+    /// The payload's length on the wire.
+    #[serde(default)]
+    pub wire_len: u64,
+    /// Its length once inflated (the same when not compressed).
+    #[serde(default)]
+    pub len: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close_code: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close_reason: Option<String>,
+    /// The data message it belongs to, counted from 1 in its direction.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub message: u64,
+    /// Sent raw by the user (`/frame`, `/frag`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub injected: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl WireFrame {
+    pub fn of(f: &crate::frames::FrameInfo) -> WireFrame {
+        WireFrame {
+            opcode: crate::frames::head::opcode_name(f.opcode),
+            opcode_num: f.opcode,
+            fin: f.fin,
+            rsv1: f.rsv & 0b100 != 0,
+            rsv2: f.rsv & 0b010 != 0,
+            rsv3: f.rsv & 0b001 != 0,
+            mask: f
+                .mask
+                .map(|m| format!("{:02x}{:02x}{:02x}{:02x}", m[0], m[1], m[2], m[3])),
+            wire_len: f.wire_len,
+            len: f.len,
+            close_code: f.close.as_ref().and_then(|c| c.0),
+            close_reason: f.close.as_ref().map(|c| c.1.clone()),
+            message: f.message,
+            injected: f.injected,
+        }
+    }
 }
 
 /// Who closed a connection.
@@ -86,6 +155,9 @@ pub struct Record {
     /// Connection and program events; a frame has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<Event>,
+    /// A frame as it crossed the wire (`event: "wire"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame: Option<WireFrame>,
 
     // Frames.
     #[serde(
@@ -157,6 +229,9 @@ pub struct Record {
     /// The HTTP CONNECT proxy a client connection went through.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<String>,
+    /// The permessage-deflate parameters agreed on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deflate: Option<crate::frames::Params>,
     /// Faults the server injects, described.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<String>,
@@ -299,9 +374,33 @@ impl Record {
         r
     }
 
+    /// Each frame of a batch as a record of its own.
+    pub fn wire(w: &crate::net::Wire) -> Vec<Record> {
+        w.frames
+            .iter()
+            .map(|f| Record {
+                conn: Some(w.conn),
+                dir: Some(if f.outgoing {
+                    Direction::Out
+                } else {
+                    Direction::In
+                }),
+                frame: Some(WireFrame::of(f)),
+                ..Record::event(f.at, Event::Wire)
+            })
+            .collect()
+    }
+
     pub fn from_event(ev: &NetEvent) -> Self {
         match ev {
             NetEvent::Frame(f) => Record::from_frame(f),
+            NetEvent::Wire(w) => Record::wire(w)
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| Record {
+                    conn: Some(w.conn),
+                    ..Record::event(w.ts, Event::Wire)
+                }),
             NetEvent::Opened(o) => Record {
                 conn: Some(o.conn),
                 peer: Some(o.peer.to_string()),
@@ -313,6 +412,7 @@ impl Record {
                 subprotocol: o.handshake.subprotocol.clone(),
                 tls: o.handshake.tls.clone(),
                 proxy: o.handshake.proxy.clone(),
+                deflate: o.handshake.deflate,
                 faults: o.faults.clone(),
                 ..Record::event(o.ts, Event::Open)
             },
@@ -365,6 +465,7 @@ impl Record {
                     payload: payload.clone(),
                     close: None,
                     rtt: None,
+                    message: 0,
                 };
                 Record {
                     dir: None,
@@ -382,6 +483,7 @@ impl Record {
                     payload: s.payload.clone(),
                     close: None,
                     rtt: None,
+                    message: 0,
                 };
                 let mut r = Record {
                     dir: None,
@@ -491,6 +593,7 @@ impl Record {
                     subprotocol: self.subprotocol.clone(),
                     tls: self.tls.clone(),
                     proxy: self.proxy.clone(),
+                    deflate: self.deflate,
                 },
                 counters: Arc::new(ConnCounters::default()),
                 commands: tokio::sync::mpsc::channel(1).0,
@@ -591,6 +694,7 @@ impl Record {
                         }),
                         (None, None) => None,
                     },
+                    message: 0,
                 }))
             }
             _ => None,
@@ -633,6 +737,7 @@ mod tests {
             payload: bytes::Bytes::copy_from_slice(payload),
             close: None,
             rtt: None,
+            message: 0,
         })
     }
 
@@ -684,6 +789,10 @@ mod tests {
                 subprotocol: Some("chat".into()),
                 tls: None,
                 proxy: None,
+                deflate: Some(crate::frames::Params {
+                    server_no_context_takeover: true,
+                    ..Default::default()
+                }),
             },
             counters: Arc::default(),
             commands: tokio::sync::mpsc::channel(1).0,

@@ -40,7 +40,10 @@ pub async fn run(args: ClientArgs, out: &Options, rec: Option<&Recording>) -> an
             relay: None,
             mode: app::Mode::Client,
             client: Some(tui::ClientSetup {
-                connect: client_options(&args.connect)?,
+                connect: ClientOptions {
+                    frames: true,
+                    ..client_options(&args.connect)?
+                },
                 session,
                 script,
                 har: args.har.clone().map(HarFile::new),
@@ -61,7 +64,10 @@ pub async fn run(args: ClientArgs, out: &Options, rec: Option<&Recording>) -> an
         har: args.har.clone().map(HarFile::new),
     };
     headless::pipe::run(
-        client_options(&args.connect)?,
+        ClientOptions {
+            frames: out.frames,
+            ..client_options(&args.connect)?
+        },
         session,
         pipe,
         Printer::new(out.format(), out.quiet),
@@ -87,5 +93,7 @@ pub(super) fn client_options(args: &ConnectArgs) -> Result<ClientOptions, UsageE
         max_message_size: args.max_message_size,
         read_buffer_size: net::CLIENT_READ_BUFFER_SIZE,
         proxy,
+        deflate: args.deflate,
+        frames: false,
     })
 }

@@ -25,6 +25,7 @@ pub async fn run(out: &Options, rec: Option<&Recording>) -> anyhow::Result<u8> {
     if out.use_tui() {
         let config = ServerConfig {
             tap: server_tap,
+            frames: true,
             ..ServerConfig::default()
         };
         let server = Server::bind("127.0.0.1:0", config).await?;
@@ -33,7 +34,10 @@ pub async fn run(out: &Options, rec: Option<&Recording>) -> anyhow::Result<u8> {
             relay: None,
             mode: app::Mode::Demo,
             client: Some(tui::ClientSetup {
-                connect: ClientOptions::new(uri),
+                connect: ClientOptions {
+                    frames: true,
+                    ..ClientOptions::new(uri)
+                },
                 session,
                 script: None,
                 har: None,

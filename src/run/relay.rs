@@ -18,7 +18,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8765";
 
 pub async fn run(args: RelayArgs, out: &Options, rec: Option<&Recording>) -> anyhow::Result<u8> {
     let tui = out.use_tui();
-    let (listen, config) = relay_config(&args, tui || !out.quiet, rec)?;
+    let (listen, config) = relay_config(&args, tui || !out.quiet, out.watch_frames(), rec)?;
     let relay = Relay::bind(&listen, config).await?;
     if !relay.local_addr().ip().is_loopback() {
         eprintln!(
@@ -46,6 +46,7 @@ pub async fn run(args: RelayArgs, out: &Options, rec: Option<&Recording>) -> any
 pub(super) fn relay_config(
     args: &RelayArgs,
     report_frames: bool,
+    out_frames: bool,
     rec: Option<&Recording>,
 ) -> Result<(String, RelayConfig), UsageError> {
     let (listen, url) = match args.endpoints.as_slice() {
@@ -74,6 +75,7 @@ pub(super) fn relay_config(
         max_message_size: args.max_message_size,
         read_buffer_size: net::READ_BUFFER_SIZE,
         proxy,
+        frames: out_frames,
         ..ClientOptions::new(url)
     };
     let side = |word: &str| match word {
@@ -113,6 +115,7 @@ pub(super) fn relay_config(
             correlate: args.correlate.clone(),
             handshake_timeout: args.handshake_timeout,
             report_frames,
+            deflate: !args.no_deflate,
             tap: rec.map(Recording::relay_tap),
             ..RelayConfig::new(upstream)
         },

@@ -30,6 +30,7 @@ pub async fn run(args: ServerArgs, out: &Options, rec: Option<&Recording>) -> an
         _ => (None, None),
     };
     let mut config = server_config(&args, tui || !out.quiet, tls, rec);
+    config.frames = out.watch_frames();
     if let Some(file) = &args.mock {
         config.mock = Some(Arc::new(learn(file, args.correlate.clone())?));
     }
@@ -95,6 +96,8 @@ pub(super) fn server_config(
         handshake_timeout: args.handshake_timeout,
         read_buffer_size: args.read_buffer,
         report_frames,
+        deflate: args.deflate,
+        frames: false,
         mock: None,
     }
 }

@@ -9,14 +9,15 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue, Uri};
 use tokio_tungstenite::tungstenite::Error as WsError;
-use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::ClientOptions;
 use crate::error::NetError;
+use crate::frames::{self, DeflateSetup, FrameOptions, Frames};
 use crate::net::witness::Witness;
 use crate::net::{header_pairs, tls, ws_config, Handshake};
 
-pub type WsStream = WebSocketStream<MaybeTlsStream<Witness<TcpStream>>>;
+pub type WsStream = WebSocketStream<Frames<MaybeTlsStream<Witness<TcpStream>>>>;
 
 /// Checks that a string is a `ws://` or `wss://` URL with a host.
 pub fn parse_ws_url(s: &str) -> Result<Uri, String> {
@@ -191,6 +192,12 @@ async fn connect_inner(
                 .map_err(|_| NetError::usage(format!("invalid subprotocol list `{joined}`")))?;
             h.insert("sec-websocket-protocol", v);
         }
+        if opts.deflate {
+            h.insert(
+                "sec-websocket-extensions",
+                HeaderValue::from_static(frames::deflate::CLIENT_OFFER),
+            );
+        }
         if let Some(origin) = &opts.origin {
             let v = HeaderValue::from_str(origin)
                 .map_err(|_| NetError::usage(format!("invalid origin `{origin}`")))?;
@@ -214,20 +221,43 @@ async fn connect_inner(
     let request_line = format!("GET {path} HTTP/1.1");
     let request_headers = header_pairs(request.headers());
 
-    let connector = if tls {
-        Connector::Rustls(tls::client_config(opts.insecure, opts.ca_file.as_deref())?)
-    } else {
-        Connector::Plain
-    };
     // Below TLS: what the server first said, should its answer not be ours to
     // parse, and (without TLS, where it is readable) how it closed.
     let (tcp, seen) = Witness::new(tcp, !tls);
-    let handshake = tokio_tungstenite::client_async_tls_with_config(
-        request,
-        tcp,
-        Some(ws_config(opts.max_message_size, opts.read_buffer_size)),
-        Some(connector),
-    );
+    let handshake = async {
+        let stream = if tls {
+            let config = tls::client_config(opts.insecure, opts.ca_file.as_deref())?;
+            let name = rustls_pki_types::ServerName::try_from(bare_host.clone()).map_err(|e| {
+                NetError::usage(format!("`{bare_host}` cannot name a TLS server: {e}"))
+            })?;
+            let connecting = tokio_rustls::TlsConnector::from(config).connect(name, tcp);
+            match connecting.await {
+                Ok(s) => MaybeTlsStream::Rustls(s),
+                Err(e) => return Ok(Err(WsError::Io(e))),
+            }
+        } else {
+            MaybeTlsStream::Plain(tcp)
+        };
+        // Above TLS: the frame layer, which decides permessage-deflate from the answer.
+        let mut layer = FrameOptions::new(frames::Role::Client, opts.max_message_size);
+        layer.deflate = if opts.deflate {
+            DeflateSetup::FromHandshake
+        } else {
+            DeflateSetup::Off
+        };
+        if opts.frames {
+            layer.log = Some(Default::default());
+        }
+        let stream = Frames::new(stream, layer, true);
+        Ok::<_, NetError>(
+            tokio_tungstenite::client_async_with_config(
+                request,
+                stream,
+                Some(ws_config(opts.max_message_size, opts.read_buffer_size)),
+            )
+            .await,
+        )
+    };
     let (ws, response) = tokio::time::timeout_at(deadline.into(), handshake)
         .await
         .map_err(|_| {
@@ -236,7 +266,7 @@ async fn connect_inner(
             } else {
                 "WebSocket handshake"
             })
-        })?
+        })??
         .map_err(|e| {
             if let WsError::Http(resp) = &e {
                 *refusal = Some(Refusal {
@@ -251,9 +281,16 @@ async fn connect_inner(
                 None => handshake_error(e, tls, &bare_host, peer, opts.ca_file.as_deref()),
             }
         })?;
+    if let Some(why) = ws.get_ref().deflate_error() {
+        return Err(NetError::Handshake {
+            addr: peer.to_string(),
+            reason: why.to_string(),
+        });
+    }
 
     let status = response.status();
-    let tls_info = match ws.get_ref() {
+    let deflate = ws.get_ref().deflate();
+    let tls_info = match ws.get_ref().get_ref() {
         MaybeTlsStream::Rustls(s) => tls::describe(
             s.get_ref().1.protocol_version(),
             s.get_ref().1.negotiated_cipher_suite(),
@@ -283,6 +320,7 @@ async fn connect_inner(
             subprotocol,
             tls: tls_info,
             proxy: opts.proxy.as_ref().map(|p| p.shown()),
+            deflate,
         },
     })
 }

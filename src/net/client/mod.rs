@@ -37,6 +37,10 @@ pub struct ClientOptions {
     pub read_buffer_size: usize,
     /// An HTTP CONNECT proxy to tunnel through.
     pub proxy: Option<super::proxy::Proxy>,
+    /// Offer permessage-deflate (`--deflate`).
+    pub deflate: bool,
+    /// Report every frame, not only messages (`--frames`, the dashboard).
+    pub frames: bool,
 }
 
 impl ClientOptions {
@@ -52,6 +56,8 @@ impl ClientOptions {
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             read_buffer_size: super::CLIENT_READ_BUFFER_SIZE,
             proxy: None,
+            deflate: false,
+            frames: false,
         }
     }
 }

@@ -57,6 +57,7 @@ pub(super) async fn run(
         first_close: None,
         ping_seq: 0,
         awaiting_pong: None,
+        messages: [0; 2],
     };
     let end = session.run(cmd_rx, held).await;
     reporter
@@ -91,6 +92,8 @@ struct Session {
     ping_seq: u64,
     /// Since when our oldest unanswered ping has been waiting, for `--ping-timeout`.
     awaiting_pong: Option<tokio::time::Instant>,
+    /// Data messages in and out, numbered as the frame layer numbers them.
+    messages: [u64; 2],
 }
 
 impl Session {
@@ -188,6 +191,7 @@ impl Session {
                 }
             }
         };
+        self.report_wire().await;
         let (close, cause) = match (self.first_close.take(), error) {
             (Some((close, CloseCause::Local)), Some(_)) => (Some(close), CloseCause::Local),
             (Some((close, cause)), _) => (Some(close), cause),
@@ -211,7 +215,7 @@ impl Session {
         }
         // The peer opened the closing handshake: tungstenite answers it.
         let peer_first = kind == FrameKind::Close && self.first_close.is_none();
-        let invalid = crate::net::invalid_peer_close(&msg, || match self.ws.get_ref() {
+        let invalid = crate::net::invalid_peer_close(&msg, || match self.ws.get_ref().get_ref() {
             MaybeTlsStream::Plain(w) => w.peer_close(false),
             _ => None,
         });
@@ -279,7 +283,14 @@ impl Session {
                 .await;
             return Ok(());
         }
-        let msg = cmd.into_message();
+        let msg = match cmd.into_message() {
+            Ok(msg) => msg,
+            Err(raw) => {
+                let sent = crate::net::send_raw(&mut self.ws, &raw).await;
+                self.report_wire().await;
+                return sent.map_err(|e| error_text(e, "server"));
+            }
+        };
         let Some((kind, payload, close)) = describe(&msg) else {
             return Ok(());
         };
@@ -313,6 +324,13 @@ impl Session {
         Ok(())
     }
 
+    /// The frames on the wire since the last report, before the message they carry.
+    async fn report_wire(&mut self) {
+        if let Some(wire) = crate::net::take_wire(self.id, self.ws.get_ref().log()) {
+            self.reporter.event(wire).await;
+        }
+    }
+
     async fn report(
         &mut self,
         dir: Direction,
@@ -324,6 +342,14 @@ impl Session {
         let mut one = CounterSnapshot::default();
         one.count(dir, payload.len());
         self.counters.add(&one);
+        self.report_wire().await;
+        let message = if kind.is_data() {
+            let n = &mut self.messages[(dir == Direction::Out) as usize];
+            *n += 1;
+            *n
+        } else {
+            0
+        };
         let ev = NetEvent::Frame(Frame {
             conn: self.id,
             ts: Utc::now(),
@@ -332,6 +358,7 @@ impl Session {
             payload,
             close,
             rtt,
+            message,
         });
         self.reporter.event(ev).await;
     }

@@ -62,6 +62,8 @@ pub(super) struct Links {
     pub(super) pending: Arc<Pending>,
     pub(super) ends: Arc<Ends>,
     pub(super) steering: Arc<Steering>,
+    /// Each leg's frames on the wire, by leg (client, server), when watched.
+    pub(super) wire: [Option<crate::frames::FrameLog>; 2],
 }
 
 pub(super) struct Forward<R, W> {
@@ -89,6 +91,8 @@ pub(super) struct Forward<R, W> {
     delayed: VecDeque<(tokio::time::Instant, tokio::time::Instant, Message)>,
     /// Data messages passed on (for a close-after fault).
     passed: u64,
+    /// Data messages read, numbered as the frame layer numbers them.
+    read: u64,
     dice: Dice,
 }
 
@@ -124,6 +128,7 @@ where
             kept_bytes: 0,
             delayed: VecDeque::new(),
             passed: 0,
+            read: 0,
             dice: Dice::new(seed),
         }
     }
@@ -254,7 +259,18 @@ where
             }
         }
         self.flush_dest().await;
+        self.report_wire();
         flow
+    }
+
+    /// Both legs' frames on the wire since the last batch, offered to the screen.
+    fn report_wire(&self) {
+        for leg in [Side::Client, Side::Server] {
+            let log = self.links.wire[leg_index(leg)].as_ref();
+            if let Some(wire) = crate::net::take_wire(self.links.conn, log) {
+                self.links.reporter.offer(leg, wire);
+            }
+        }
     }
 
     async fn one(&mut self, msg: Option<Result<Message, WsError>>) -> Flow {
@@ -274,6 +290,7 @@ where
         let to = self.to();
         match &msg {
             Message::Text(_) | Message::Binary(_) => {
+                self.read += 1;
                 let payload = data_payload(&msg).unwrap_or_default();
                 let rtt = match from {
                     // A request is timed from when it leaves for the server.
@@ -645,7 +662,19 @@ where
             self.links.reporter.event(to, unsent).await;
             return Flow::Go;
         }
-        let msg = cmd.into_message();
+        let msg = match cmd.into_message() {
+            Ok(msg) => msg,
+            Err(_) => {
+                let why = "raw frames go from a client or server, not through the relay";
+                let unsent = NetEvent::Error {
+                    conn: Some(self.links.conn),
+                    ts: Utc::now(),
+                    message: why.into(),
+                };
+                self.links.reporter.event(to, unsent).await;
+                return Flow::Go;
+            }
+        };
         if let Some(payload) = data_payload(&msg).filter(|_| to == Side::Server) {
             self.links.pending.request(payload, Instant::now());
         }
@@ -686,6 +715,11 @@ where
         let Some((kind, payload, close)) = describe(msg) else {
             return;
         };
+        let message = if dir == Direction::In && kind.is_data() {
+            self.read
+        } else {
+            0
+        };
         let frame = Frame {
             payload: detached(payload),
             conn: self.links.conn,
@@ -694,6 +728,7 @@ where
             kind,
             close,
             rtt,
+            message,
         };
         if recording {
             self.recording.push((side, NetEvent::Frame(frame.clone())));

@@ -74,6 +74,9 @@ pub struct RelayConfig {
     pub handshake_timeout: Duration,
     /// Report every frame (offered, never waited for); off with `-q`.
     pub report_frames: bool,
+    /// Agree on permessage-deflate with a client that offers it, and offer it
+    /// upstream for that client (off: `--no-deflate` strips the offer).
+    pub deflate: bool,
     /// `--record`: both legs' events, waited for.
     pub tap: Option<Tap>,
     /// What is held and faulted, relay-wide; changed while the relay runs.
@@ -90,6 +93,7 @@ impl RelayConfig {
             read_buffer_size: crate::net::READ_BUFFER_SIZE,
             handshake_timeout: Duration::from_secs(10),
             report_frames: true,
+            deflate: true,
             tap: None,
             steering: Arc::default(),
         }
@@ -191,6 +195,11 @@ impl Reporter {
     #[inline]
     fn frame(&self, side: Side, frame: Frame) -> bool {
         self.tx.try_send((side, NetEvent::Frame(frame))).is_ok()
+    }
+
+    /// Offers an event the screen may miss (frames on the wire).
+    fn offer(&self, side: Side, ev: NetEvent) -> bool {
+        self.frames && self.tx.try_send((side, ev)).is_ok()
     }
 
     #[inline]

@@ -18,6 +18,7 @@ use super::forward::{Forward, Links};
 use super::latency::Pending;
 use super::request::{self, BadRequest};
 use super::{RelayConfig, Reporter};
+use crate::frames::{self, DeflateSetup, FrameOptions, Frames, Params};
 use crate::net::client::{connect_keeping_refusal, Connected};
 use crate::net::server::Registry;
 use crate::net::{
@@ -39,10 +40,22 @@ pub(super) async fn serve(
         return;
     };
     let subprotocol = upstream.handshake.subprotocol.clone();
+    // The client's leg agrees on compression with the relay, apart from the upstream's.
+    let deflate = if config.deflate {
+        Params::answer(
+            head.headers()
+                .get_all("sec-websocket-extensions")
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        )
+    } else {
+        None
+    };
     let answer = match request::switching(
         &head,
         subprotocol.as_deref(),
         &upstream.handshake.response_headers,
+        deflate.map(|p| p.header_value()),
     ) {
         Ok(a) => a,
         Err(e) => return failed(&reporter, format!("cannot answer {peer}: {e}")).await,
@@ -68,10 +81,16 @@ pub(super) async fn serve(
         subprotocol,
         tls: None,
         proxy: None,
+        deflate,
     };
-    let client = WebSocketStream::from_partially_read(
+    let mut layer = FrameOptions::new(frames::Role::Server, config.upstream.max_message_size);
+    layer.deflate = deflate.map_or(DeflateSetup::Off, DeflateSetup::Fixed);
+    if config.upstream.frames {
+        layer.log = Some(Default::default());
+    }
+    let stream = Frames::with_leftover(stream, layer, leftover);
+    let client = WebSocketStream::from_raw_socket(
         stream,
-        leftover,
         Role::Server,
         Some(ws_config(
             config.upstream.max_message_size,
@@ -152,6 +171,17 @@ async fn open_upstream(
     );
     opts.subprotocols.clear();
     opts.origin = None;
+    // Compression is offered upstream when the client asked for it.
+    opts.deflate = config.deflate
+        && req
+            .head
+            .headers()
+            .get_all("sec-websocket-extensions")
+            .iter()
+            .any(|v| {
+                v.to_str()
+                    .is_ok_and(|v| v.to_ascii_lowercase().contains(frames::deflate::NAME))
+            });
     match connect_keeping_refusal(&opts).await {
         Ok(upstream) => Some((req.head, req.leftover, upstream)),
         Err((e, Some(refusal))) => {
@@ -205,7 +235,12 @@ fn switching_headers(answer: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
-type ClientLeg = (WebSocketStream<TcpStream>, SocketAddr, String, Handshake);
+type ClientLeg = (
+    WebSocketStream<Frames<TcpStream>>,
+    SocketAddr,
+    String,
+    Handshake,
+);
 
 /// Both legs are open: reported, passed on both ways, reported closed.
 async fn run_pair(
@@ -259,6 +294,10 @@ async fn run_pair(
         pending: Arc::new(Pending::new(config.correlate.clone())),
         ends: Arc::new(Ends::default()),
         steering: config.steering.clone(),
+        wire: [
+            client.get_ref().log().cloned(),
+            upstream.ws.get_ref().log().cloned(),
+        ],
     });
     // Orders for held messages, by the side they came from.
     let (from_client_tx, from_client_rx) = mpsc::channel(256);

@@ -206,8 +206,12 @@ pub(super) fn switching(
     head: &Request<()>,
     subprotocol: Option<&str>,
     upstream: &[(String, String)],
+    extensions: Option<String>,
 ) -> Result<Vec<u8>, String> {
     let mut resp = create_response(head).map_err(|e| e.to_string())?;
+    if let Some(v) = extensions.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        resp.headers_mut().insert("sec-websocket-extensions", v);
+    }
     for (k, v) in upstream {
         let name = k.to_ascii_lowercase();
         if NOT_PASSED.contains(&name.as_str()) || name == "date" {
@@ -375,7 +379,8 @@ mod tests {
             ("Set-Cookie".to_string(), "s=2".to_string()),
             ("Sec-WebSocket-Accept".to_string(), "theirs".to_string()),
         ];
-        let out = String::from_utf8(switching(&req, Some("chat"), &upstream).unwrap()).unwrap();
+        let out =
+            String::from_utf8(switching(&req, Some("chat"), &upstream, None).unwrap()).unwrap();
         assert!(out.contains("set-cookie: s=2"), "{out}");
         assert!(
             !out.contains("theirs"),

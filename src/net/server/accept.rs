@@ -12,7 +12,6 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::Error as WsError;
 
-use super::nopong::NoPong;
 use super::{echo, handshake, Registry, Reporter, Server, ServerConfig};
 use crate::net::{tls, ConnId, NetEvent};
 
@@ -146,31 +145,10 @@ fn timeout_message(peer: SocketAddr, config: &ServerConfig) -> String {
     )
 }
 
-/// The WebSocket on a plain or TLS stream; with `--no-pong`, on a stream that
-/// takes the pongs out (only then: the wrapper stays off the normal echo path).
-#[allow(clippy::too_many_arguments)]
-async fn serve_ws<S: AsyncRead + AsyncWrite + Unpin>(
-    stream: S,
-    tls: Option<String>,
-    deadline: tokio::time::Instant,
-    peer: SocketAddr,
-    id: ConnId,
-    config: Arc<ServerConfig>,
-    reporter: Reporter,
-    registry: Registry,
-) {
-    if config.faults.no_pong {
-        let stream = NoPong::new(stream);
-        serve_ws_on(stream, tls, deadline, peer, id, config, reporter, registry).await
-    } else {
-        serve_ws_on(stream, tls, deadline, peer, id, config, reporter, registry).await
-    }
-}
-
 /// The WebSocket handshake within the deadline, then the echo; a client that
 /// leaves or stalls before its handshake is done is reported as such.
 #[allow(clippy::too_many_arguments)]
-async fn serve_ws_on<S: AsyncRead + AsyncWrite + Unpin>(
+async fn serve_ws<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     tls: Option<String>,
     deadline: tokio::time::Instant,

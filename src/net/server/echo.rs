@@ -18,6 +18,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::handshake::Upgraded;
 use super::{mock, Registry, Reporter, ServerConfig};
+use crate::frames::Frames;
 use crate::net::dice::Dice;
 use crate::net::witness::Witness;
 use crate::net::{
@@ -72,6 +73,7 @@ pub(super) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         unshown: 0,
         first_close: None,
         echoed: 0,
+        messages: [0; 2],
         delayed: VecDeque::new(),
         recording: Vec::new(),
         dice: Dice::new(id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ std::process::id() as u64),
@@ -94,7 +96,7 @@ pub(super) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
 /// One echo connection's state while it runs.
 struct EchoConn<'a, S> {
     id: ConnId,
-    ws: WebSocketStream<Witness<S>>,
+    ws: WebSocketStream<Frames<Witness<S>>>,
     config: &'a ServerConfig,
     reporter: &'a Reporter,
     counters: &'a ConnCounters,
@@ -108,6 +110,8 @@ struct EchoConn<'a, S> {
     first_close: Option<(CloseInfo, CloseCause)>,
     /// Data messages echoed so far (for `close_after`).
     echoed: u64,
+    /// Data messages in and out, numbered as the frame layer numbers them.
+    messages: [u64; 2],
     /// Echoes held back by `--delay`, oldest first, with when they are due.
     delayed: VecDeque<(tokio::time::Instant, Message)>,
     /// Decides which echoes a `drop` fault swallows.
@@ -203,7 +207,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
             Err(WsError::ConnectionClosed) => return Ok(()),
             Err(e) => return Err(error_text(e, "peer")),
         };
-        let invalid = crate::net::invalid_peer_close(&msg, || self.ws.get_ref().peer_close(true));
+        let invalid =
+            crate::net::invalid_peer_close(&msg, || self.ws.get_ref().get_ref().peer_close(true));
         // Logged as it came, not as tungstenite rewrote it.
         self.report_with(Direction::In, &msg, invalid.clone());
         if let (Some(mock), Message::Text(_) | Message::Binary(_)) = (&self.config.mock, &msg) {
@@ -364,6 +369,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
         self.counters.add(&self.batch);
         self.batch = CounterSnapshot::default();
         self.reporter.not_shown(std::mem::take(&mut self.unshown));
+        if let Some(wire) = crate::net::take_wire(self.id, self.ws.get_ref().log()) {
+            self.reporter.offer(wire);
+        }
     }
 
     async fn command(&mut self, cmd: NetCommand) -> Result<(), String> {
@@ -375,7 +383,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
             self.reporter.event(unsent).await;
             return Ok(());
         }
-        let msg = cmd.into_message();
+        let msg = match cmd.into_message() {
+            Ok(msg) => msg,
+            Err(raw) => {
+                let sent = crate::net::send_raw(&mut self.ws, &raw).await;
+                self.publish();
+                return match sent {
+                    Ok(()) | Err(WsError::ConnectionClosed) => Ok(()),
+                    Err(e) => Err(error_text(e, "peer")),
+                };
+            }
+        };
         if let Message::Close(frame) = &msg {
             if self.first_close.is_some() {
                 return Ok(());
@@ -405,6 +423,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
     /// rewrote what the peer sent.
     fn report_with(&mut self, dir: Direction, msg: &Message, close_as_sent: Option<CloseInfo>) {
         self.batch.count(dir, payload_len(msg));
+        let number = &mut self.messages[(dir == Direction::Out) as usize];
+        let message = if matches!(msg, Message::Text(_) | Message::Binary(_)) {
+            *number += 1;
+            *number
+        } else {
+            0
+        };
         let recording = self.reporter.tap.is_some();
         let show = self.reporter.frames && self.show;
         if self.reporter.frames && !self.show {
@@ -428,6 +453,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
             payload,
             close,
             rtt: None,
+            message,
         };
         if recording {
             self.recording.push(NetEvent::Frame(frame.clone()));

@@ -8,6 +8,7 @@ use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::WebSocketStream;
 
 use super::ServerConfig;
+use crate::frames::{self, DeflateSetup, FrameOptions, Frames, Params};
 use crate::net::witness::Witness;
 use crate::net::{header_pairs, ws_config, Handshake};
 
@@ -44,7 +45,7 @@ impl SubprotocolPolicy {
 
 /// A connection whose WebSocket handshake is done.
 pub(super) struct Upgraded<S> {
-    pub(super) ws: WebSocketStream<Witness<S>>,
+    pub(super) ws: WebSocketStream<Frames<Witness<S>>>,
     /// Request path and query, e.g. `/chat?room=1`.
     pub(super) path: String,
     pub(super) handshake: Handshake,
@@ -61,6 +62,16 @@ pub(super) async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<Upgraded<S>, WsError> {
     // Remembers how the peer closed, in case tungstenite replaces its code.
     let stream = Witness::tail_only(stream);
+    // The frame layer sees the answer go out, and with it whether to deflate.
+    let mut layer = FrameOptions::new(frames::Role::Server, config.max_message_size);
+    layer.no_pong = config.faults.no_pong;
+    if config.deflate {
+        layer.deflate = DeflateSetup::FromHandshake;
+    }
+    if config.frames {
+        layer.log = Some(Default::default());
+    }
+    let stream = Frames::new(stream, layer, true);
     let mut seen: Option<(String, Handshake)> = None;
     let callback = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
         if full {
@@ -83,6 +94,19 @@ pub(super) async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
                 resp.headers_mut().insert("sec-websocket-protocol", v);
             }
         }
+        let deflate = if config.deflate {
+            Params::answer(
+                req.headers()
+                    .get_all("sec-websocket-extensions")
+                    .iter()
+                    .filter_map(|v| v.to_str().ok()),
+            )
+        } else {
+            None
+        };
+        if let Some(v) = deflate.and_then(|p| HeaderValue::from_str(&p.header_value()).ok()) {
+            resp.headers_mut().insert("sec-websocket-extensions", v);
+        }
         seen = Some((
             path.clone(),
             Handshake {
@@ -93,6 +117,7 @@ pub(super) async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
                 subprotocol,
                 tls: tls.clone(),
                 proxy: None,
+                deflate,
             },
         ));
         Ok(resp)

@@ -11,7 +11,6 @@ mod echo;
 pub mod faults;
 mod handshake;
 pub mod mock;
-pub mod nopong;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -49,6 +48,11 @@ pub struct ServerConfig {
     pub switches: Arc<Switches>,
     /// Report every frame (false: only connection events, for long runs).
     pub report_frames: bool,
+    /// Agree to permessage-deflate when a client offers it (`--deflate`).
+    pub deflate: bool,
+    /// Report each frame as it crossed the wire, not only messages (`--frames`,
+    /// the dashboard).
+    pub frames: bool,
     /// `--record`: every event and frame, waiting for room rather than dropping.
     pub tap: Option<Tap>,
     /// `--mock`: answer from a recording instead of echoing.
@@ -67,6 +71,8 @@ impl Default for ServerConfig {
             faults: Faults::default(),
             switches: Arc::default(),
             report_frames: true,
+            deflate: false,
+            frames: false,
             tap: None,
             mock: None,
         }
@@ -97,6 +103,11 @@ impl Reporter {
     #[inline]
     fn frame(&self, frame: Frame) -> bool {
         self.tx.try_send(NetEvent::Frame(frame)).is_ok()
+    }
+
+    /// Offers an event the screen may miss (frames on the wire).
+    fn offer(&self, ev: NetEvent) -> bool {
+        self.frames && self.tx.try_send(ev).is_ok()
     }
 
     /// Frames counted but not handed over, published once per batch.

@@ -1,0 +1,1202 @@
+//! The stream wrapper under tungstenite. Each direction's bytes are walked frame
+//! by frame: what was seen is logged (when someone asked), compressed messages
+//! are inflated before tungstenite reads them and deflated after it writes them,
+//! pongs can be kept in (`--no-pong`), and raw frames of the user's own are put
+//! out between tungstenite's. When none of that is asked for, bytes pass untouched.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use chrono::{DateTime, Utc};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::deflate::{Codec, InflateError, Params, Role};
+use super::head::{apply_mask, Head, CLOSE, CONTINUATION, MAX_HEAD, PONG, RSV1};
+
+/// One frame as it crossed the wire.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrameInfo {
+    pub at: DateTime<Utc>,
+    pub outgoing: bool,
+    pub opcode: u8,
+    pub fin: bool,
+    /// RSV1-3 as three bits, RSV1 the highest.
+    pub rsv: u8,
+    pub mask: Option<[u8; 4]>,
+    /// The payload's length on the wire.
+    pub wire_len: u64,
+    /// Its length inflated (the same as on the wire when not compressed).
+    pub len: u64,
+    /// For a close frame: the code and reason exactly as sent (no code: `None`).
+    pub close: Option<(Option<u16>, String)>,
+    /// The data message it belongs to, counted from 1 in its direction (0: none
+    /// started yet); a control frame carries the count so far.
+    pub message: u64,
+    /// Put out by the user as a raw frame, not by tungstenite.
+    pub injected: bool,
+}
+
+/// How many frames wait for their reader before the oldest are counted lost.
+const LOG_CAP: usize = 4096;
+
+#[derive(Default, Debug)]
+pub struct FrameBuf {
+    pub frames: std::collections::VecDeque<FrameInfo>,
+    pub lost: u64,
+}
+
+/// Where the frames seen are left for the connection task to take.
+pub type FrameLog = Arc<Mutex<FrameBuf>>;
+
+/// Takes everything logged so far.
+pub fn drain(log: &FrameLog) -> (Vec<FrameInfo>, u64) {
+    match log.lock() {
+        Ok(mut b) => {
+            let lost = std::mem::take(&mut b.lost);
+            (b.frames.drain(..).collect(), lost)
+        }
+        Err(_) => (Vec::new(), 0),
+    }
+}
+
+/// How permessage-deflate is decided.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DeflateSetup {
+    #[default]
+    Off,
+    /// From the `Sec-WebSocket-Extensions` of the handshake's response, which
+    /// a client reads and a server writes through this stream.
+    FromHandshake,
+    /// Already negotiated (the handshake went by before the stream was wrapped).
+    Fixed(Params),
+}
+
+#[derive(Clone, Debug)]
+pub struct FrameOptions {
+    pub role: Role,
+    pub log: Option<FrameLog>,
+    pub deflate: DeflateSetup,
+    pub no_pong: bool,
+    /// The largest message tungstenite takes; nothing inflates past it.
+    pub max_message_size: usize,
+}
+
+impl FrameOptions {
+    pub fn new(role: Role, max_message_size: usize) -> FrameOptions {
+        FrameOptions {
+            role,
+            log: None,
+            deflate: DeflateSetup::Off,
+            no_pong: false,
+            max_message_size,
+        }
+    }
+}
+
+/// Where a direction's walk stands.
+#[derive(Default)]
+struct Walker {
+    /// The HTTP head, while it is still coming (`None` once frames begin).
+    http: Option<Vec<u8>>,
+    hdr: [u8; MAX_HEAD],
+    have: usize,
+    cur: Option<Head>,
+    /// Payload bytes of `cur` walked so far.
+    done: u64,
+}
+
+enum Step<'a> {
+    /// Part of the HTTP head; `true` when it ends the head.
+    Http(&'a [u8], bool),
+    /// A whole header, with its bytes as they came.
+    Head(Head, &'a [u8]),
+    Payload,
+    /// A header not yet whole: its bytes are kept.
+    Partial,
+}
+
+/// The longest HTTP head looked at; a longer one is not a handshake we know.
+const MAX_HTTP: usize = 64 * 1024;
+
+impl Walker {
+    fn new(http: bool) -> Walker {
+        Walker {
+            http: http.then(Vec::new),
+            ..Walker::default()
+        }
+    }
+
+    fn at_boundary(&self) -> bool {
+        self.http.is_none() && self.have == 0 && self.cur.is_none_or(|h| self.done == h.len)
+    }
+
+    fn frame_done(&self) -> bool {
+        self.cur.is_some_and(|h| self.done == h.len)
+    }
+
+    /// Walks the front of `buf`; returns what it was and how many bytes it took.
+    fn step<'a>(&'a mut self, buf: &'a [u8]) -> (Step<'a>, usize) {
+        if let Some(head) = &mut self.http {
+            let before = head.len();
+            let take = buf.len().min(MAX_HTTP.saturating_sub(before).max(1));
+            head.extend_from_slice(&buf[..take]);
+            let from = before.saturating_sub(3);
+            if let Some(i) = head[from..].windows(4).position(|w| w == b"\r\n\r\n") {
+                let end = from + i + 4 - before;
+                head.truncate(before + end);
+                return (Step::Http(&buf[..end], true), end);
+            }
+            if head.len() >= MAX_HTTP {
+                // Not a head we can read: its bytes pass as they are.
+                head.clear();
+            }
+            return (Step::Http(&buf[..take], false), take);
+        }
+        if let Some(h) = self.cur {
+            if self.done < h.len {
+                let n = (h.len - self.done).min(buf.len() as u64) as usize;
+                self.done += n as u64;
+                return (Step::Payload, n);
+            }
+            self.cur = None;
+        }
+        let mut used = 0;
+        while used < buf.len() {
+            let need = if self.have < 2 {
+                2
+            } else {
+                Head::size([self.hdr[0], self.hdr[1]])
+            };
+            if self.have == need {
+                break;
+            }
+            let n = (need - self.have).min(buf.len() - used);
+            self.hdr[self.have..self.have + n].copy_from_slice(&buf[used..used + n]);
+            self.have += n;
+            used += n;
+            if self.have >= 2 && self.have == Head::size([self.hdr[0], self.hdr[1]]) {
+                break;
+            }
+        }
+        let whole = self.have >= 2 && self.have == Head::size([self.hdr[0], self.hdr[1]]);
+        if !whole {
+            return (Step::Partial, used);
+        }
+        let head = Head::parse(&self.hdr[..self.have]);
+        let size = self.have;
+        self.have = 0;
+        self.cur = Some(head);
+        self.done = 0;
+        (Step::Head(head, &self.hdr[..size]), used)
+    }
+
+    /// The head once it is complete (`http` taken).
+    fn take_head(&mut self) -> Vec<u8> {
+        self.http.take().unwrap_or_default()
+    }
+}
+
+/// One direction: its walk, and the frame under way.
+struct Lane {
+    walker: Walker,
+    outgoing: bool,
+    message: u64,
+    info: Option<FrameInfo>,
+    /// A control frame's payload (at most 125 bytes), unmasked.
+    control: Vec<u8>,
+    /// The current frame is transcoded (inflated in, deflated out).
+    transcode: bool,
+    /// The current frame is dropped (a pong under `--no-pong`).
+    drop: bool,
+    /// Inside a message whose frames are transcoded.
+    in_compressed: bool,
+    /// The transcoded frame's payload: collected to deflate, or inflated.
+    payload: Vec<u8>,
+    /// What the message inflated to so far.
+    message_len: usize,
+}
+
+impl Lane {
+    fn new(outgoing: bool, http: bool) -> Lane {
+        Lane {
+            walker: Walker::new(http),
+            outgoing,
+            message: 0,
+            info: None,
+            control: Vec::new(),
+            transcode: false,
+            drop: false,
+            in_compressed: false,
+            payload: Vec::new(),
+            message_len: 0,
+        }
+    }
+
+    fn begin(&mut self, head: &Head, observe: bool) {
+        if head.is_data_start() {
+            self.message += 1;
+        }
+        self.control.clear();
+        self.info = observe.then(|| FrameInfo {
+            at: Utc::now(),
+            outgoing: self.outgoing,
+            opcode: head.opcode,
+            fin: head.fin,
+            rsv: head.rsv,
+            mask: head.mask,
+            wire_len: head.len,
+            len: head.len,
+            close: None,
+            message: self.message,
+            injected: false,
+        });
+    }
+
+    fn keep_control(&mut self, head: &Head, bytes: &[u8], offset: u64) {
+        if head.opcode == CLOSE && self.info.is_some() && self.control.len() < 125 {
+            let start = self.control.len();
+            let n = bytes.len().min(125 - start);
+            self.control.extend_from_slice(&bytes[..n]);
+            if let Some(key) = head.mask {
+                apply_mask(&mut self.control[start..], key, offset);
+            }
+        }
+    }
+
+    /// The frame is over: its record goes to the log.
+    fn end(&mut self, log: &Option<FrameLog>, len: Option<u64>) {
+        let Some(mut info) = self.info.take() else {
+            return;
+        };
+        if let Some(len) = len {
+            info.len = len;
+        }
+        if info.opcode == CLOSE {
+            let code = (self.control.len() >= 2)
+                .then(|| u16::from_be_bytes([self.control[0], self.control[1]]));
+            let reason =
+                String::from_utf8_lossy(self.control.get(2..).unwrap_or_default()).into_owned();
+            info.close = Some((code, reason));
+        }
+        push(log, info);
+    }
+}
+
+fn push(log: &Option<FrameLog>, info: FrameInfo) {
+    if let Some(log) = log {
+        if let Ok(mut b) = log.lock() {
+            if b.frames.len() >= LOG_CAP {
+                b.frames.pop_front();
+                b.lost += 1;
+            }
+            b.frames.push_back(info);
+        }
+    }
+}
+
+/// A raw frame waiting for a frame boundary in tungstenite's output.
+struct Raw {
+    bytes: Vec<u8>,
+    info: FrameInfo,
+}
+
+pub struct Frames<S> {
+    inner: S,
+    opts: FrameOptions,
+    codec: Option<Codec>,
+    /// The server's answer could not be read (a client fails the connection).
+    deflate_error: Option<String>,
+    rd: Lane,
+    wr: Lane,
+    /// Read from the peer, not yet walked (only while transcoding).
+    inbuf: Vec<u8>,
+    in_pos: usize,
+    /// Walked and ready for tungstenite.
+    ready: Vec<u8>,
+    ready_pos: usize,
+    /// An inflate failure, reported once `ready` is empty.
+    failed: Option<io::Error>,
+    /// Ready for the peer, not yet written.
+    out: Vec<u8>,
+    out_pos: usize,
+    raw: std::collections::VecDeque<Raw>,
+}
+
+/// How much is read at once while transcoding.
+const READ_CHUNK: usize = 16 * 1024;
+
+impl<S> Frames<S> {
+    /// Wraps a stream whose HTTP handshake is still to come (`http`) or done.
+    pub fn new(inner: S, opts: FrameOptions, http: bool) -> Frames<S> {
+        let codec = match opts.deflate {
+            DeflateSetup::Fixed(p) => Some(Codec::new(p, opts.role)),
+            _ => None,
+        };
+        Frames {
+            inner,
+            codec,
+            deflate_error: None,
+            rd: Lane::new(false, http),
+            wr: Lane::new(true, http),
+            inbuf: Vec::new(),
+            in_pos: 0,
+            ready: Vec::new(),
+            ready_pos: 0,
+            failed: None,
+            out: Vec::new(),
+            out_pos: 0,
+            raw: Default::default(),
+            opts,
+        }
+    }
+
+    /// Wraps a stream past its handshake, with bytes already read from it.
+    pub fn with_leftover(inner: S, opts: FrameOptions, leftover: Vec<u8>) -> Frames<S> {
+        let mut f = Frames::new(inner, opts, false);
+        f.inbuf = leftover;
+        f
+    }
+
+    /// A stream that only passes bytes (nothing asked of it).
+    pub fn plain(inner: S, role: Role) -> Frames<S> {
+        Frames::new(inner, FrameOptions::new(role, usize::MAX), false)
+    }
+
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The permessage-deflate parameters in use, if any.
+    pub fn deflate(&self) -> Option<Params> {
+        self.codec.as_ref().map(Codec::params)
+    }
+
+    /// Why the server's permessage-deflate answer was refused.
+    pub fn deflate_error(&self) -> Option<&str> {
+        self.deflate_error.as_deref()
+    }
+
+    pub fn log(&self) -> Option<&FrameLog> {
+        self.opts.log.as_ref()
+    }
+
+    /// Queues a raw frame, put out at the next frame boundary (on the next
+    /// write or flush). Masked with `mask` when this is a client.
+    pub fn inject(&mut self, head: Head, payload: &[u8]) {
+        let mut head = head;
+        head.len = payload.len() as u64;
+        head.mask = (self.opts.role == Role::Client).then(mask_key);
+        let mut bytes = Vec::with_capacity(payload.len() + MAX_HEAD);
+        head.encode(&mut bytes);
+        let start = bytes.len();
+        bytes.extend_from_slice(payload);
+        if let Some(key) = head.mask {
+            apply_mask(&mut bytes[start..], key, 0);
+        }
+        let close = (head.opcode == CLOSE).then(|| {
+            let code = (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
+            (
+                code,
+                String::from_utf8_lossy(payload.get(2..).unwrap_or_default()).into_owned(),
+            )
+        });
+        let info = FrameInfo {
+            at: Utc::now(),
+            outgoing: true,
+            opcode: head.opcode,
+            fin: head.fin,
+            rsv: head.rsv,
+            mask: head.mask,
+            wire_len: head.len,
+            len: head.len,
+            close,
+            message: self.wr.message,
+            injected: true,
+        };
+        self.raw.push_back(Raw { bytes, info });
+    }
+
+    fn observe(&self) -> bool {
+        self.opts.log.is_some()
+    }
+
+    /// Whether reads go through `inbuf`/`ready` (else straight to tungstenite).
+    fn read_transcodes(&self) -> bool {
+        self.codec.is_some()
+            || self.ready_pos < self.ready.len()
+            || self.in_pos < self.inbuf.len()
+            || self.failed.is_some()
+            || (self.rd.walker.http.is_some()
+                && self.opts.role == Role::Client
+                && self.opts.deflate == DeflateSetup::FromHandshake)
+    }
+
+    fn write_queues(&self) -> bool {
+        self.codec.is_some()
+            || self.opts.no_pong
+            || self.out_pos < self.out.len()
+            || !self.raw.is_empty()
+    }
+
+    /// The handshake's response went by: permessage-deflate is decided.
+    fn response_seen(&mut self, head: &[u8]) {
+        if self.opts.deflate != DeflateSetup::FromHandshake {
+            return;
+        }
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut resp = httparse::Response::new(&mut headers);
+        if !matches!(resp.parse(head), Ok(httparse::Status::Complete(_))) || resp.code != Some(101)
+        {
+            return;
+        }
+        let values = resp
+            .headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case("sec-websocket-extensions"))
+            .filter_map(|h| std::str::from_utf8(h.value).ok());
+        match Params::from_answer(values) {
+            Ok(p) => self.codec = p.map(|p| Codec::new(p, self.opts.role)),
+            Err(e) => self.deflate_error = Some(e),
+        }
+    }
+
+    /// Walks bytes read, only to log them (nothing transcoded).
+    fn watch_in(&mut self, bytes: &[u8]) {
+        let observe = self.observe();
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let (step, n) = self.rd.walker.step(rest);
+            let chunk = &rest[..n];
+            rest = &rest[n..];
+            match step {
+                Step::Http(_, ended) => {
+                    if ended {
+                        let head = self.rd.walker.take_head();
+                        if self.opts.role == Role::Client {
+                            self.response_seen(&head);
+                        }
+                    }
+                }
+                Step::Head(head, _) => {
+                    self.rd.begin(&head, observe);
+                    if head.len == 0 {
+                        self.rd.end(&self.opts.log, None);
+                    }
+                }
+                Step::Payload => {
+                    let head = self.rd.walker.cur.expect("a frame under way");
+                    self.rd
+                        .keep_control(&head, chunk, self.rd.walker.done - n as u64);
+                    if self.rd.walker.frame_done() {
+                        self.rd.end(&self.opts.log, None);
+                    }
+                }
+                Step::Partial => {}
+            }
+        }
+    }
+
+    /// Walks what is in `inbuf` into `ready`, inflating compressed messages.
+    fn transcode_in(&mut self) {
+        let observe = self.observe();
+        let inbuf = std::mem::take(&mut self.inbuf);
+        let mut rest = &inbuf[self.in_pos..];
+        while !rest.is_empty() && self.failed.is_none() {
+            let (step, n) = self.rd.walker.step(rest);
+            let chunk = &rest[..n];
+            rest = &rest[n..];
+            match step {
+                Step::Http(bytes, ended) => {
+                    self.ready.extend_from_slice(bytes);
+                    if ended {
+                        let head = self.rd.walker.take_head();
+                        if self.opts.role == Role::Client {
+                            self.response_seen(&head);
+                        }
+                    }
+                }
+                Step::Head(head, raw) => {
+                    let raw = raw.to_vec();
+                    self.rd.begin(&head, observe);
+                    let compressed = head.rsv & RSV1 != 0;
+                    self.rd.transcode = self.codec.is_some()
+                        && ((head.is_data_start() && compressed)
+                            || (head.opcode == CONTINUATION
+                                && self.rd.in_compressed
+                                && !compressed));
+                    if head.is_data_start() {
+                        self.rd.in_compressed = self.rd.transcode;
+                        self.rd.message_len = 0;
+                    }
+                    if self.rd.transcode {
+                        self.rd.payload.clear();
+                    } else {
+                        self.ready.extend_from_slice(&raw);
+                    }
+                    if head.len == 0 {
+                        self.end_in(head);
+                    }
+                }
+                Step::Payload => {
+                    let head = self.rd.walker.cur.expect("a frame under way");
+                    let offset = self.rd.walker.done - n as u64;
+                    if self.rd.transcode {
+                        let mut plain = chunk.to_vec();
+                        if let Some(key) = head.mask {
+                            apply_mask(&mut plain, key, offset);
+                        }
+                        self.inflate(&plain, false);
+                    } else {
+                        self.ready.extend_from_slice(chunk);
+                        self.rd.keep_control(&head, chunk, offset);
+                    }
+                    if self.rd.walker.frame_done() {
+                        self.end_in(head);
+                    }
+                }
+                Step::Partial => {}
+            }
+        }
+        let used = inbuf.len() - rest.len();
+        self.inbuf = inbuf;
+        self.in_pos = used;
+        if self.in_pos == self.inbuf.len() {
+            self.inbuf.clear();
+            self.in_pos = 0;
+        }
+    }
+
+    fn inflate(&mut self, input: &[u8], fin: bool) {
+        let Some(codec) = self.codec.as_mut() else {
+            return;
+        };
+        let limit = self
+            .opts
+            .max_message_size
+            .saturating_sub(self.rd.message_len);
+        match codec.inflate(input, fin, &mut self.rd.payload, limit) {
+            Ok(()) => {}
+            Err(InflateError::TooBig) => {
+                // Told to tungstenite as a frame over its limit: it answers 1009.
+                let head = self
+                    .rd
+                    .walker
+                    .cur
+                    .unwrap_or(Head::new(CONTINUATION, true, 0));
+                let too_big = Head {
+                    rsv: 0,
+                    mask: head.mask.map(|_| [0; 4]),
+                    len: self.opts.max_message_size as u64 + 1,
+                    ..head
+                };
+                too_big.encode(&mut self.ready);
+                self.failed = Some(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "a compressed message inflates past the largest message allowed",
+                ));
+            }
+            Err(InflateError::Corrupt(e)) => {
+                self.failed = Some(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("a compressed message does not inflate: {e}"),
+                ));
+            }
+        }
+    }
+
+    /// A frame read is over: a transcoded one goes to tungstenite inflated.
+    fn end_in(&mut self, head: Head) {
+        if !self.rd.transcode {
+            self.rd.end(&self.opts.log, None);
+            return;
+        }
+        self.inflate(&[], head.fin);
+        if self.failed.is_some() {
+            return;
+        }
+        let plain = Head {
+            rsv: head.rsv & !RSV1,
+            // A server's tungstenite wants a mask; an all-zero one changes nothing.
+            mask: head.mask.map(|_| [0; 4]),
+            len: self.rd.payload.len() as u64,
+            ..head
+        };
+        plain.encode(&mut self.ready);
+        self.ready.extend_from_slice(&self.rd.payload);
+        self.rd.message_len += self.rd.payload.len();
+        if head.fin {
+            self.rd.in_compressed = false;
+        }
+        let len = self.rd.payload.len() as u64;
+        self.rd.payload = Vec::new();
+        self.rd.end(&self.opts.log, Some(len));
+    }
+
+    /// Walks what tungstenite wrote into `out`: deflating data frames, dropping
+    /// pongs under `--no-pong`, passing the rest.
+    fn transcode_out(&mut self, buf: &[u8]) {
+        let observe = self.observe();
+        let mut rest = buf;
+        while !rest.is_empty() {
+            let (step, n) = self.wr.walker.step(rest);
+            let chunk = &rest[..n];
+            rest = &rest[n..];
+            match step {
+                Step::Http(bytes, ended) => {
+                    self.out.extend_from_slice(bytes);
+                    if ended {
+                        let head = self.wr.walker.take_head();
+                        if self.opts.role == Role::Server {
+                            self.response_seen(&head);
+                        }
+                    }
+                }
+                Step::Head(head, raw) => {
+                    let raw = raw.to_vec();
+                    self.wr.begin(&head, observe);
+                    self.wr.drop = self.opts.no_pong && head.opcode == PONG;
+                    self.wr.transcode = self.codec.is_some()
+                        && (head.is_data_start()
+                            || (head.opcode == CONTINUATION && self.wr.in_compressed));
+                    if head.is_data_start() {
+                        self.wr.in_compressed = self.wr.transcode;
+                    }
+                    if self.wr.transcode {
+                        self.wr.payload.clear();
+                    } else if !self.wr.drop {
+                        self.out.extend_from_slice(&raw);
+                    }
+                    if head.len == 0 {
+                        self.end_out(head);
+                    }
+                }
+                Step::Payload => {
+                    let head = self.wr.walker.cur.expect("a frame under way");
+                    let offset = self.wr.walker.done - n as u64;
+                    if self.wr.transcode {
+                        self.wr.payload.extend_from_slice(chunk);
+                    } else if !self.wr.drop {
+                        self.out.extend_from_slice(chunk);
+                        self.wr.keep_control(&head, chunk, offset);
+                    }
+                    if self.wr.walker.frame_done() {
+                        self.end_out(head);
+                    }
+                }
+                Step::Partial => {}
+            }
+        }
+        self.queue_raw();
+    }
+
+    fn end_out(&mut self, head: Head) {
+        if self.wr.drop {
+            self.wr.info = None;
+            return;
+        }
+        if !self.wr.transcode {
+            self.wr.end(&self.opts.log, None);
+            return;
+        }
+        let mut plain = std::mem::take(&mut self.wr.payload);
+        if let Some(key) = head.mask {
+            apply_mask(&mut plain, key, 0);
+        }
+        let mut packed = Vec::with_capacity(plain.len() / 2 + 64);
+        if let Some(codec) = self.codec.as_mut() {
+            codec.deflate(&plain, head.fin, &mut packed);
+        }
+        let wire = Head {
+            rsv: if head.is_data_start() {
+                head.rsv | RSV1
+            } else {
+                head.rsv
+            },
+            len: packed.len() as u64,
+            ..head
+        };
+        if let Some(key) = head.mask {
+            apply_mask(&mut packed, key, 0);
+        }
+        wire.encode(&mut self.out);
+        self.out.extend_from_slice(&packed);
+        if head.fin {
+            self.wr.in_compressed = false;
+        }
+        if let Some(info) = &mut self.wr.info {
+            info.wire_len = wire.len;
+            info.rsv = wire.rsv;
+        }
+        self.wr.payload = plain;
+        self.wr.payload.clear();
+        if self.wr.payload.capacity() > 64 * 1024 {
+            self.wr.payload = Vec::new();
+        }
+        self.wr.end(&self.opts.log, Some(head.len));
+    }
+
+    /// Raw frames go out between tungstenite's frames, never inside one.
+    fn queue_raw(&mut self) {
+        if !self.wr.walker.at_boundary() {
+            return;
+        }
+        while let Some(raw) = self.raw.pop_front() {
+            self.out.extend_from_slice(&raw.bytes);
+            push(&self.opts.log, raw.info);
+        }
+    }
+}
+
+/// A client's mask: unpredictable enough for a test tool (RFC 6455 asks for
+/// unpredictability against proxies' caches, which loopback tests do not meet).
+fn mask_key() -> [u8; 4] {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64);
+    (h.finish() as u32).to_be_bytes()
+}
+
+impl<S: AsyncWrite + Unpin> Frames<S> {
+    /// Writes what waits in `out`; ready once all of it is gone.
+    fn poll_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.out_pos < self.out.len() {
+            match Pin::new(&mut self.inner).poll_write(cx, &self.out[self.out_pos..]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => self.out_pos += n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        self.out.clear();
+        self.out_pos = 0;
+        if self.out.capacity() > 256 * 1024 {
+            self.out = Vec::new();
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Frames<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if !this.read_transcodes() {
+            let before = buf.filled().len();
+            let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+            if let Poll::Ready(Ok(())) = polled {
+                let watch = this.observe() || this.rd.walker.http.is_some();
+                if watch && buf.filled().len() > before {
+                    this.watch_in(&buf.filled()[before..]);
+                }
+            }
+            return polled;
+        }
+        loop {
+            if this.ready_pos < this.ready.len() {
+                let n = buf.remaining().min(this.ready.len() - this.ready_pos);
+                buf.put_slice(&this.ready[this.ready_pos..this.ready_pos + n]);
+                this.ready_pos += n;
+                if this.ready_pos == this.ready.len() {
+                    this.ready.clear();
+                    this.ready_pos = 0;
+                    if this.ready.capacity() > 256 * 1024 {
+                        this.ready = Vec::new();
+                    }
+                }
+                return Poll::Ready(Ok(()));
+            }
+            if let Some(e) = this.failed.take() {
+                return Poll::Ready(Err(e));
+            }
+            if this.in_pos < this.inbuf.len() {
+                this.transcode_in();
+                if this.ready_pos < this.ready.len() || this.failed.is_some() {
+                    continue;
+                }
+            }
+            if !this.read_transcodes() {
+                // Nothing transcoded any more (no deflate was agreed) and nothing left over.
+                return Pin::new(&mut *this).poll_read(cx, buf);
+            }
+            let start = this.inbuf.len();
+            this.inbuf.resize(start + READ_CHUNK, 0);
+            let mut rb = ReadBuf::new(&mut this.inbuf[start..]);
+            match Pin::new(&mut this.inner).poll_read(cx, &mut rb) {
+                Poll::Ready(Ok(())) => {
+                    let n = rb.filled().len();
+                    this.inbuf.truncate(start + n);
+                    if n == 0 {
+                        return Poll::Ready(Ok(()));
+                    }
+                    this.transcode_in();
+                }
+                other => {
+                    this.inbuf.truncate(start);
+                    return other;
+                }
+            }
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Frames<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        if !this.write_queues() {
+            let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
+            if let Poll::Ready(Ok(n)) = polled {
+                if this.observe() || this.wr.walker.http.is_some() {
+                    this.watch_out(&buf[..n]);
+                }
+            }
+            return polled;
+        }
+        if this.poll_out(cx)?.is_pending() {
+            return Poll::Pending;
+        }
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        this.transcode_out(buf);
+        // Started now; what the socket cannot take yet waits for the next call.
+        let _ = this.poll_out(cx)?;
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        this.queue_raw();
+        if this.poll_out(cx)?.is_pending() {
+            return Poll::Pending;
+        }
+        Pin::new(&mut this.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if this.poll_out(cx)?.is_pending() {
+            return Poll::Pending;
+        }
+        Pin::new(&mut this.inner).poll_shutdown(cx)
+    }
+}
+
+impl<S> Frames<S> {
+    /// Walks bytes written straight through, only to log them.
+    fn watch_out(&mut self, bytes: &[u8]) {
+        let observe = self.observe();
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let (step, n) = self.wr.walker.step(rest);
+            let chunk = &rest[..n];
+            rest = &rest[n..];
+            match step {
+                Step::Http(_, ended) => {
+                    if ended {
+                        let head = self.wr.walker.take_head();
+                        if self.opts.role == Role::Server {
+                            self.response_seen(&head);
+                        }
+                    }
+                }
+                Step::Head(head, _) => {
+                    self.wr.begin(&head, observe);
+                    if head.len == 0 {
+                        self.wr.end(&self.opts.log, None);
+                    }
+                }
+                Step::Payload => {
+                    let head = self.wr.walker.cur.expect("a frame under way");
+                    self.wr
+                        .keep_control(&head, chunk, self.wr.walker.done - n as u64);
+                    if self.wr.walker.frame_done() {
+                        self.wr.end(&self.opts.log, None);
+                    }
+                }
+                Step::Partial => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frames::head::{BINARY, PING, TEXT};
+    use futures_util::{SinkExt, StreamExt};
+    use tokio::io::AsyncWriteExt;
+    use tokio_tungstenite::tungstenite::protocol::Role as WsRole;
+    use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+    use tokio_tungstenite::WebSocketStream;
+
+    fn opts(role: Role, deflate: Option<Params>, max: usize) -> FrameOptions {
+        FrameOptions {
+            log: Some(FrameLog::default()),
+            deflate: deflate.map_or(DeflateSetup::Off, DeflateSetup::Fixed),
+            ..FrameOptions::new(role, max)
+        }
+    }
+
+    type Ws = WebSocketStream<Frames<tokio::io::DuplexStream>>;
+
+    async fn pair(deflate: Option<Params>, server_max: usize) -> (Ws, Ws) {
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let client = Frames::new(a, opts(Role::Client, deflate, 64 << 20), false);
+        let server = Frames::new(b, opts(Role::Server, deflate, server_max), false);
+        let limits = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .max_message_size(Some(server_max))
+            .max_frame_size(Some(server_max));
+        (
+            WebSocketStream::from_raw_socket(client, WsRole::Client, None).await,
+            WebSocketStream::from_raw_socket(server, WsRole::Server, Some(limits)).await,
+        )
+    }
+
+    fn logged(ws: &Ws) -> Vec<FrameInfo> {
+        drain(ws.get_ref().log().expect("a log")).0
+    }
+
+    #[tokio::test]
+    async fn compressed_messages_cross_intact_and_the_wire_shows_it() {
+        let (mut client, mut server) = pair(Some(Params::default()), 64 << 20).await;
+        let big: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();
+        let json = r#"{"jsonrpc":"2.0","method":"subscribe","params":["newHeads"],"id":1}"#;
+        let messages = vec![
+            Message::text(json),
+            Message::text(json),
+            Message::binary(big.clone()),
+            Message::text(""),
+            Message::binary(vec![0u8; 100_000]),
+        ];
+        for m in &messages {
+            client.send(m.clone()).await.unwrap();
+            let got = server.next().await.unwrap().unwrap();
+            assert_eq!(&got, m);
+            server.send(got).await.unwrap();
+            assert_eq!(&client.next().await.unwrap().unwrap(), m);
+        }
+        let sent = logged(&client);
+        let data: Vec<&FrameInfo> = sent
+            .iter()
+            .filter(|f| f.outgoing && f.opcode != CLOSE)
+            .collect();
+        assert_eq!(data.len(), messages.len());
+        assert!(data
+            .iter()
+            .all(|f| f.rsv == RSV1 && f.mask.is_some() && f.fin));
+        // Context taken over: the same message again costs a few bytes.
+        assert!(data[1].wire_len < data[0].wire_len / 3, "{:?}", &data[..2]);
+        assert_eq!(data[4].len, 100_000);
+        assert!(data[4].wire_len < 1000);
+        assert_eq!(
+            data.iter().map(|f| f.message).collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5]
+        );
+        let got = logged(&server);
+        assert!(got.iter().filter(|f| !f.outgoing).all(|f| f.rsv == RSV1));
+    }
+
+    #[tokio::test]
+    async fn a_fragmented_compressed_message_inflates_frame_by_frame() {
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let mut raw = a;
+        let server = Frames::new(
+            b,
+            opts(Role::Server, Some(Params::default()), 1 << 20),
+            false,
+        );
+        let mut server = WebSocketStream::from_raw_socket(server, WsRole::Server, None).await;
+        let text = "fragments of a compressed message, ".repeat(50);
+        let mut packed = Vec::new();
+        Codec::new(Params::default(), Role::Client).deflate(text.as_bytes(), true, &mut packed);
+        let third = packed.len() / 3;
+        let parts = [
+            &packed[..third],
+            &packed[third..2 * third],
+            &packed[2 * third..],
+        ];
+        let mut wire = Vec::new();
+        for (i, part) in parts.iter().enumerate() {
+            let head = Head {
+                fin: i == 2,
+                rsv: if i == 0 { RSV1 } else { 0 },
+                opcode: if i == 0 { TEXT } else { CONTINUATION },
+                mask: Some([1, 2, 3, 4]),
+                len: part.len() as u64,
+            };
+            head.encode(&mut wire);
+            let start = wire.len();
+            wire.extend_from_slice(part);
+            apply_mask(&mut wire[start..], [1, 2, 3, 4], 0);
+            if i == 0 {
+                // A ping between fragments, as the RFC allows.
+                Head {
+                    mask: Some([0; 4]),
+                    ..Head::new(PING, true, 2)
+                }
+                .encode(&mut wire);
+                wire.extend_from_slice(b"hi");
+            }
+        }
+        // Written a byte at a time: every split of a header or payload is walked.
+        for b in wire {
+            raw.write_all(&[b]).await.unwrap();
+        }
+        assert_eq!(
+            server.next().await.unwrap().unwrap(),
+            Message::Ping("hi".into())
+        );
+        assert_eq!(
+            server.next().await.unwrap().unwrap(),
+            Message::text(text.clone())
+        );
+        let frames: Vec<FrameInfo> = logged(&server)
+            .into_iter()
+            .filter(|f| !f.outgoing)
+            .collect();
+        let seen: Vec<(u8, bool)> = frames.iter().map(|f| (f.opcode, f.fin)).collect();
+        assert_eq!(
+            seen,
+            [
+                (TEXT, false),
+                (PING, true),
+                (CONTINUATION, false),
+                (CONTINUATION, true)
+            ]
+        );
+        let inflated: u64 = frames
+            .iter()
+            .filter(|f| f.opcode != PING)
+            .map(|f| f.len)
+            .sum();
+        assert_eq!(inflated, text.len() as u64);
+    }
+
+    #[tokio::test]
+    async fn a_bomb_is_refused_as_too_big() {
+        let (mut client, mut server) = pair(Some(Params::default()), 64 * 1024).await;
+        client
+            .send(Message::binary(vec![0u8; 4 << 20]))
+            .await
+            .unwrap();
+        match server.next().await {
+            Some(Err(WsError::Capacity(_))) => {}
+            other => panic!("expected a capacity error, got {other:?}"),
+        }
+        // What the server holds stayed near the limit, not the bomb's size.
+        assert!(server.get_ref().rd.payload.capacity() < 1 << 20);
+    }
+
+    #[tokio::test]
+    async fn without_deflate_bytes_pass_and_closes_show_as_sent() {
+        let (mut client, mut server) = pair(None, 1 << 20).await;
+        let (sent, got) = tokio::join!(
+            client.send(Message::binary(vec![7u8; 70_000])),
+            server.next()
+        );
+        sent.unwrap();
+        assert_eq!(got.unwrap().unwrap().len(), 70_000);
+        // A code no one may send: tungstenite answers 1002, the wire keeps 1005.
+        client
+            .get_mut()
+            .inject(Head::new(CLOSE, true, 0), &[0x03, 0xED, b'x']);
+        client.flush().await.unwrap();
+        let _ = server.next().await;
+        let frames = logged(&server);
+        let close = frames
+            .iter()
+            .find(|f| f.opcode == CLOSE && !f.outgoing)
+            .expect("the close");
+        assert_eq!(close.close, Some((Some(1005), "x".to_string())));
+        let data = frames.iter().find(|f| f.opcode == BINARY).unwrap();
+        assert_eq!((data.wire_len, data.len, data.rsv), (70_000, 70_000, 0));
+        assert!(logged(&client)
+            .iter()
+            .any(|f| f.injected && f.opcode == CLOSE));
+    }
+
+    /// A sink that takes at most `chunk` bytes a call, to split frames anywhere.
+    struct Trickle {
+        out: Vec<u8>,
+        chunk: usize,
+    }
+
+    impl AsyncWrite for Trickle {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            let n = buf.len().min(self.chunk);
+            self.out.extend_from_slice(&buf[..n]);
+            Poll::Ready(Ok(n))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+        let mut f = Vec::new();
+        Head::new(opcode, true, payload.len() as u64).encode(&mut f);
+        f.extend_from_slice(payload);
+        f
+    }
+
+    #[tokio::test]
+    async fn no_pong_drops_pongs_whole_and_nothing_else() {
+        let http = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n".to_vec();
+        let big = vec![7u8; 70_000];
+        let mid = vec![8u8; 300];
+        let parts: Vec<(Vec<u8>, bool)> = vec![
+            (http, true),
+            (frame(TEXT, b"hello"), true),
+            (frame(PONG, b"ping payload"), false),
+            (frame(BINARY, &mid), true),
+            (frame(PONG, b""), false),
+            (frame(PING, b"a ping passes"), true),
+            (frame(BINARY, &big), true),
+            (frame(PONG, &mid), false),
+            (frame(CLOSE, &[0x03, 0xE8]), true),
+        ];
+        let all: Vec<u8> = parts.iter().flat_map(|(b, _)| b.clone()).collect();
+        let kept: Vec<u8> = parts
+            .iter()
+            .filter(|(_, k)| *k)
+            .flat_map(|(b, _)| b.clone())
+            .collect();
+        for (chunk, write_size) in [(1, 3), (7, 1000), (4096, 5), (1 << 20, 1 << 20)] {
+            let mut o = FrameOptions::new(Role::Server, 1 << 20);
+            o.no_pong = true;
+            let mut s = Frames::new(
+                Trickle {
+                    out: Vec::new(),
+                    chunk,
+                },
+                o,
+                true,
+            );
+            for piece in all.chunks(write_size) {
+                s.write_all(piece).await.unwrap();
+            }
+            s.flush().await.unwrap();
+            assert!(s.inner.out == kept, "chunk {chunk}, writes of {write_size}");
+        }
+    }
+}
