@@ -92,6 +92,8 @@ pub enum Action {
     ClearLog,
     /// Server: show frames of all connections or only the selected one.
     ToggleScope,
+    /// The logs: messages, or every frame as it crossed the wire.
+    ToggleWire,
     /// Server: input goes to the selected connection or to all.
     ToggleSendAll,
     /// Server: close the selected connection with 1000.

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::frames::head::{self, CONTINUATION, PING, TEXT};
 use crate::net::relay::steer::{Command as SteerCommand, DirFaults};
-use crate::net::{CloseInfo, NetCommand, Side};
+use crate::net::{CloseInfo, NetCommand, RawFrame, Side};
 
 /// At most this many messages for one `/repeat`, so a typo cannot flood forever.
 pub const MAX_REPEAT: u64 = 1_000_000;
@@ -25,8 +26,13 @@ pub enum SlashCommand {
         interval: Duration,
         text: String,
     },
+    /// Frames of the user's own shape: `/frame`, `/frag`.
+    Raw(Vec<RawFrame>),
     Help,
 }
+
+/// At most this many frames for one `/frag`.
+pub const MAX_FRAGMENTS: usize = 10_000;
 
 pub const HELP: &[(&str, &str)] = &[
     ("text", "send a text message (Alt-Enter for a newline)"),
@@ -40,6 +46,14 @@ pub const HELP: &[(&str, &str)] = &[
     (
         "/repeat N INTERVAL text",
         "send text N times, e.g. /repeat 100 50ms hi",
+    ),
+    (
+        "/frag N [--ping] text",
+        "send text as N frames (with a ping between each)",
+    ),
+    (
+        "/frame OP [nofin] [rsv1..3] [payload]",
+        "send one raw frame: OP text, binary, cont, ping, pong, close or 0-15; payload text, hex:01ff or *N (N bytes)",
     ),
     ("//text", "send text that starts with /"),
     ("/help", "show the keys and commands"),
@@ -56,6 +70,7 @@ impl SlashCommand {
             SlashCommand::Close { code, reason } => {
                 NetCommand::Close(Some(CloseInfo::new(code, reason)))
             }
+            SlashCommand::Raw(frames) => NetCommand::Raw(frames),
             SlashCommand::Repeat { .. } | SlashCommand::Help => return None,
         })
     }
@@ -266,10 +281,112 @@ pub fn parse(input: &str) -> Result<SlashCommand, String> {
         "hex" => parse_hex(args).map(SlashCommand::Binary),
         "json" => parse_json(args),
         "repeat" => parse_repeat(args),
+        "frame" => parse_frame(args),
+        "frag" => parse_frag(args),
         "help" | "?" => Ok(SlashCommand::Help),
         "" => Err("type a command after /, or //text to send text starting with /".into()),
         other => Err(format!("unknown command /{other}; /help lists them")),
     }
+}
+
+/// `/frame OPCODE [fin|nofin] [rsv1] [rsv2] [rsv3] [PAYLOAD]`: one frame as typed.
+fn parse_frame(args: &str) -> Result<SlashCommand, String> {
+    let usage = "usage: /frame OPCODE [fin|nofin] [rsv1] [rsv2] [rsv3] [PAYLOAD], e.g. /frame cont fin hello, /frame ping *126, /frame 0x3";
+    let mut rest = args.trim_start();
+    let op = rest.split_whitespace().next().ok_or(usage)?;
+    let opcode = head::parse_opcode(op).ok_or_else(|| format!("/frame: `{op}` is not an opcode (text, binary, cont, close, ping, pong or 0-15); {usage}"))?;
+    rest = rest[op.len()..].trim_start();
+    let (mut fin, mut rsv) = (true, 0u8);
+    while let Some(w) = rest.split_whitespace().next() {
+        match w.to_ascii_lowercase().as_str() {
+            "fin" => fin = true,
+            "nofin" => fin = false,
+            "rsv1" => rsv |= 0b100,
+            "rsv2" => rsv |= 0b010,
+            "rsv3" => rsv |= 0b001,
+            _ => break,
+        }
+        rest = rest[w.len()..].trim_start();
+    }
+    let payload = parse_payload(rest)?;
+    Ok(SlashCommand::Raw(vec![RawFrame {
+        opcode,
+        fin,
+        rsv,
+        payload,
+    }]))
+}
+
+/// A raw frame's payload: text as typed, `hex:01ff…`, or `*N` for N bytes of `x`.
+fn parse_payload(s: &str) -> Result<Bytes, String> {
+    if let Some(hex) = s.strip_prefix("hex:") {
+        return parse_hex(hex).map_err(|e| e.replacen("/hex", "/frame hex:", 1));
+    }
+    if let Some(n) = s
+        .strip_prefix('*')
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    {
+        let n: usize = n
+            .parse()
+            .map_err(|_| format!("/frame: `*{n}` is too many bytes"))?;
+        if n > 16 << 20 {
+            return Err("/frame: at most 16 MiB of payload".into());
+        }
+        return Ok(Bytes::from(vec![b'x'; n]));
+    }
+    Ok(Bytes::from(s.as_bytes().to_vec()))
+}
+
+/// `/frag N [--ping] TEXT`: TEXT as N frames of a fragmented message, with a
+/// ping between each with `--ping`.
+fn parse_frag(args: &str) -> Result<SlashCommand, String> {
+    let usage = "usage: /frag N [--ping] TEXT, e.g. /frag 3 hello world";
+    let (n, rest) = args
+        .trim_start()
+        .split_once(char::is_whitespace)
+        .unwrap_or((args.trim(), ""));
+    let n: usize = n
+        .parse()
+        .ok()
+        .filter(|n| (1..=MAX_FRAGMENTS).contains(n))
+        .ok_or_else(|| format!("/frag: `{n}` is not a count from 1 to {MAX_FRAGMENTS}; {usage}"))?;
+    let mut text = rest.trim_start();
+    let ping = match text.strip_prefix("--ping") {
+        Some(after) if after.is_empty() || after.starts_with(char::is_whitespace) => {
+            text = after.trim_start();
+            true
+        }
+        _ => false,
+    };
+    let bytes = text.as_bytes();
+    if bytes.len() < n {
+        return Err(format!(
+            "/frag: {} bytes cannot make {n} frames of at least one byte each",
+            bytes.len()
+        ));
+    }
+    let mut frames = Vec::with_capacity(n * 2);
+    let (size, extra) = (bytes.len() / n, bytes.len() % n);
+    let mut at = 0;
+    for i in 0..n {
+        let len = size + usize::from(i < extra);
+        frames.push(RawFrame {
+            opcode: if i == 0 { TEXT } else { CONTINUATION },
+            fin: i == n - 1,
+            rsv: 0,
+            payload: Bytes::copy_from_slice(&bytes[at..at + len]),
+        });
+        at += len;
+        if ping && i < n - 1 {
+            frames.push(RawFrame {
+                opcode: PING,
+                fin: true,
+                rsv: 0,
+                payload: Bytes::from(format!("between fragments {} and {}", i + 1, i + 2)),
+            });
+        }
+    }
+    Ok(SlashCommand::Raw(frames))
 }
 
 fn parse_close(args: &str) -> Result<SlashCommand, String> {

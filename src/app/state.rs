@@ -56,6 +56,9 @@ pub struct FrameEntry {
     pub leg: Option<Side>,
     /// What the relay did to it: `held #3`, `dropped (fault: drop 5%)`.
     pub mark: Option<String>,
+    /// Its number among the data messages of its direction (0: not counted),
+    /// which its frames on the wire carry too.
+    pub message: u64,
 }
 
 impl FrameEntry {
@@ -106,6 +109,7 @@ impl FrameLog {
             rtt: f.rtt,
             leg,
             mark: None,
+            message: f.message,
         };
         self.next_seq += 1;
         self.bytes += entry.payload.len();
@@ -227,10 +231,97 @@ impl Filter {
     }
 }
 
+/// A frame as it crossed the wire, with the connection (and relay leg) it was on.
+#[derive(Clone, Debug)]
+pub struct WireEntry {
+    pub conn: ConnId,
+    pub leg: Option<Side>,
+    pub info: crate::frames::FrameInfo,
+}
+
+impl WireEntry {
+    pub fn dir(&self) -> Direction {
+        if self.info.outgoing {
+            Direction::Out
+        } else {
+            Direction::In
+        }
+    }
+}
+
+/// The frames on the wire, newest last, bounded by count.
+#[derive(Debug)]
+pub struct WireLog {
+    entries: VecDeque<WireEntry>,
+    cap: usize,
+    /// Frames the connections logged but could not hand over in time.
+    pub lost: u64,
+}
+
+impl WireLog {
+    pub fn new(cap: usize) -> Self {
+        WireLog {
+            entries: VecDeque::new(),
+            cap: cap.max(1),
+            lost: 0,
+        }
+    }
+
+    pub fn push(&mut self, w: &crate::net::Wire, leg: Option<Side>) {
+        self.lost += w.lost;
+        for info in &w.frames {
+            if self.entries.len() >= self.cap {
+                self.entries.pop_front();
+            }
+            self.entries.push_back(WireEntry {
+                conn: w.conn,
+                leg,
+                info: info.clone(),
+            });
+        }
+    }
+
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &WireEntry> + ExactSizeIterator {
+        self.entries.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    /// The frames a message crossed the wire in: its data frames, by its number.
+    pub fn of_message(&self, e: &FrameEntry) -> Vec<&WireEntry> {
+        if e.message == 0 || !e.kind.is_data() {
+            return Vec::new();
+        }
+        self.entries
+            .iter()
+            .filter(|w| {
+                w.conn == e.conn
+                    && w.leg == e.leg
+                    && w.dir() == e.dir
+                    && w.info.message == e.message
+                    && !w.info.injected
+                    && w.info.opcode & 0x8 == 0
+            })
+            .collect()
+    }
+}
+
 /// A frame log with its filter and where the user is looking.
 #[derive(Debug)]
 pub struct LogView {
     pub log: FrameLog,
+    /// Every frame as it crossed the wire (shown instead of messages with `w`).
+    pub wire: WireLog,
     pub filter: Filter,
     /// Stick to the newest frame (off once the user scrolls or pauses).
     pub follow: bool,
@@ -244,6 +335,7 @@ impl LogView {
     pub fn new(keep: usize) -> Self {
         LogView {
             log: FrameLog::new(keep),
+            wire: WireLog::new(keep),
             filter: Filter::default(),
             follow: true,
             selected: None,
@@ -322,6 +414,7 @@ impl LogView {
 
     pub fn clear(&mut self) {
         self.log.clear();
+        self.wire.clear();
         self.bottom();
         self.top = 0;
     }
@@ -774,6 +867,8 @@ pub struct AppState {
     pub hint: Option<String>,
     /// `wsprobe replay`: nothing can be sent.
     pub read_only: bool,
+    /// The logs show frames as they crossed the wire instead of messages (`w`).
+    pub show_wire: bool,
 }
 
 /// What a dashboard opens with.
@@ -852,6 +947,7 @@ impl AppState {
             dirty: true,
             hint: None,
             read_only: false,
+            show_wire: false,
         }
     }
 

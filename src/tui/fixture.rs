@@ -62,6 +62,7 @@ fn handshake(path: &str, subprotocol: Option<&str>) -> Handshake {
         status: "101 Switching Protocols".into(),
         response_headers: response,
         subprotocol: subprotocol.map(str::to_string),
+        deflate: None,
         tls: None,
         proxy: None,
     }
@@ -137,6 +138,7 @@ fn frame(
             kind,
             duration: Duration::from_micros(us),
         }),
+        message: 0,
     })
 }
 
@@ -352,6 +354,7 @@ fn server_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Rece
                 payload: Bytes::new(),
                 close: Some(bye.clone()),
                 rtt: None,
+                message: 0,
             }),
         ),
     );

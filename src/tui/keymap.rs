@@ -82,6 +82,7 @@ pub fn map_key(key: KeyEvent, ctx: KeyContext) -> Option<Action> {
         KeyCode::Char('/') => Action::StartFilter,
         KeyCode::Char('c') => Action::ClearLog,
         KeyCode::Char('s') => Action::ToggleScope,
+        KeyCode::Char('w') => Action::ToggleWire,
         KeyCode::Char('a') => Action::ToggleSendAll,
         KeyCode::Char('x') => Action::CloseSelected,
         KeyCode::Char('h') => Action::ShowHandshake,
@@ -118,6 +119,10 @@ pub const HELP: &[(&str, &str)] = &[
     ("f", "filter: all / sent / received"),
     ("/", "filter by regex (case-insensitive); empty clears"),
     ("c / Ctrl-L", "clear the log"),
+    (
+        "w",
+        "the log: messages, or every frame as it crossed the wire (opcode, FIN, RSV, mask, sizes)",
+    ),
     ("h", "handshake: request and response headers"),
     (
         "t",

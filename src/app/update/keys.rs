@@ -161,6 +161,7 @@ pub(super) fn action(state: &mut AppState, a: Action, fx: &mut Vec<Effect>) {
                 log.clear();
             }
         }
+        Action::ToggleWire => state.show_wire = !state.show_wire,
         Action::ToggleScope => {
             if let Some(s) = state.server.as_mut() {
                 s.scope_selected = !s.scope_selected;

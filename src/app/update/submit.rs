@@ -55,6 +55,17 @@ pub(super) fn submit(state: &mut AppState, fx: &mut Vec<Effect>) {
         }
         return;
     }
+    // Raw frames are not messages: the log turns to the wire to show them.
+    let typed = match state.focus {
+        Focus::ClientInput => state.client.as_ref().map(|c| c.input.text().to_string()),
+        Focus::ServerInput => state.server.as_ref().map(|s| s.input.text().to_string()),
+        _ => None,
+    };
+    if typed.is_some_and(|t| {
+        state.mode != Mode::Relay && matches!(slash::parse(&t), Ok(SlashCommand::Raw(_)))
+    }) {
+        state.show_wire = true;
+    }
     match state.focus {
         Focus::ClientInput => {
             if let Some(c) = state.client.as_mut() {

@@ -71,6 +71,7 @@ fn frame(
             },
             duration: Duration::from_micros(us),
         }),
+        message: 0,
     })
 }
 

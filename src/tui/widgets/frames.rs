@@ -100,6 +100,17 @@ fn window(top: usize, selected: Option<usize>, total: usize, height: usize, foll
 impl FrameLogWidget<'_> {
     /// Draws the log; returns the first row shown, for the next draw to start from.
     pub fn render(&self, f: &mut Frame, area: Rect, state: &AppState, theme: &Theme) -> usize {
+        if state.show_wire {
+            super::wire::WireWidget {
+                view: self.view,
+                focused: self.focused,
+                show_conn: self.show_conn,
+                flows: self.flows,
+                extra: self.extra.clone(),
+            }
+            .render(f, area, state, theme);
+            return self.view.top;
+        }
         let visible = self.view.visible();
         let filter = &self.view.filter;
         let mut title = vec![

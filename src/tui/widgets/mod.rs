@@ -9,3 +9,4 @@ pub mod pairs;
 pub mod popup;
 pub mod rtt;
 pub mod status;
+pub mod wire;

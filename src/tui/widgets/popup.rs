@@ -61,7 +61,7 @@ pub fn hex_dump(bytes: &[u8]) -> Vec<String> {
 }
 
 /// The body of the detail popup as text lines, safe to print.
-pub fn detail_lines(e: &FrameEntry, state: &AppState) -> Vec<String> {
+pub fn detail_lines(e: &FrameEntry, pane: crate::net::Side, state: &AppState) -> Vec<String> {
     let mut out = vec![format!(
         "{}  #{}  {}  {}  {}",
         e.ts.with_timezone(&state.offset)
@@ -96,6 +96,9 @@ pub fn detail_lines(e: &FrameEntry, state: &AppState) -> Vec<String> {
             RttKind::Reply => "reply latency",
         };
         out.push(format!("{kind} {}", format_duration(r.duration)));
+    }
+    if let Some(wire) = state.log(pane).map(|l| l.wire.of_message(e)) {
+        out.extend(frames_lines(e, &wire));
     }
     if e.truncated() {
         out.push(format!(
@@ -133,6 +136,39 @@ pub fn detail_lines(e: &FrameEntry, state: &AppState) -> Vec<String> {
     out
 }
 
+/// The frames a message crossed the wire in, when the wire log still has all
+/// of them (their inflated sizes add up to the message's).
+fn frames_lines(e: &FrameEntry, wire: &[&crate::app::state::WireEntry]) -> Vec<String> {
+    let total: u64 = wire.iter().map(|w| w.info.len).sum();
+    if wire.is_empty() || total != e.len as u64 {
+        return Vec::new();
+    }
+    let on_wire: u64 = wire.iter().map(|w| w.info.wire_len).sum();
+    let mut out = vec![if on_wire != total {
+        format!(
+            "{} on the wire in {} frame{}, {} inflated ({:.0}% of it)",
+            bytes(on_wire),
+            wire.len(),
+            if wire.len() == 1 { "" } else { "s" },
+            bytes(total),
+            on_wire as f64 * 100.0 / total.max(1) as f64
+        )
+    } else {
+        format!(
+            "{} frame{} on the wire:",
+            wire.len(),
+            if wire.len() == 1 { "" } else { "s" }
+        )
+    }];
+    for w in wire.iter().take(20) {
+        out.push(format!("  {}", crate::present::wire_summary(&w.info)));
+    }
+    if wire.len() > 20 {
+        out.push(format!("  … and {} more", wire.len() - 20));
+    }
+    out
+}
+
 pub fn handshake_lines(h: Option<&Handshake>) -> Vec<String> {
     let Some(h) = h else {
         return vec!["no handshake yet".into()];
@@ -165,6 +201,12 @@ pub fn handshake_lines(h: Option<&Handshake>) -> Vec<String> {
     if let Some(p) = &h.proxy {
         out.push(format!("proxy: {p} (HTTP CONNECT)"));
     }
+    out.push(format!(
+        "compression: {}",
+        h.deflate
+            .map(|p| p.header_value())
+            .unwrap_or_else(|| "none".into())
+    ));
     out
 }
 
@@ -234,7 +276,7 @@ pub fn render(f: &mut Frame, area: Rect, popup: &Popup, state: &AppState, theme:
             let lines = state
                 .log(*pane)
                 .and_then(|l| l.log.get(*seq))
-                .map(|e| detail_lines(e, state))
+                .map(|e| detail_lines(e, *pane, state))
                 .unwrap_or_else(|| vec!["this frame has left the log".into()]);
             (
                 "Frame".to_string(),
