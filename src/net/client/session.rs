@@ -156,6 +156,14 @@ impl Session {
                             }
                         }
                         Err(WsError::ConnectionClosed) => break None,
+                        Err(e @ WsError::Capacity(_)) => {
+                            // Told, not just dropped: 1009 says why (the run still fails).
+                            let info = CloseInfo::new(1009, "message too big");
+                            if self.ws.send(Message::Close(Some(info.to_frame()))).await.is_ok() {
+                                self.report(Direction::Out, FrameKind::Close, info.payload(), Some(info), None).await;
+                            }
+                            break Some(error_text(e, "server"));
+                        }
                         Err(e) => break Some(error_text(e, "server")),
                     }
                 }
