@@ -1,5 +1,5 @@
 //! WebSocket peers that other people wrote (Node `ws`, Node's built-in client,
-//! Python `websocket-client` and `websockets`, and a `websockets` echo server),
+//! Python `websocket-client`, `websockets` and `aiohttp`, and servers on them),
 //! pinned in tests/peers and installed by scripts/setup-peers.sh on first use.
 
 use std::path::{Path, PathBuf};
@@ -107,6 +107,19 @@ pub fn run_py(name: &str, args: &[&str]) -> Vec<Value> {
     super::json::stdout(&out)
 }
 
+/// Runs a Node peer of tests/peers to its end (it bounds its own run) and
+/// returns its JSON lines.
+pub fn run_node(name: &str, args: &[&str]) -> Vec<Value> {
+    ensure_installed();
+    let out = Command::new("node")
+        .arg(root().join("tests/peers").join(name))
+        .args(args)
+        .output()
+        .expect("run the Node peer");
+    assert!(out.status.success(), "{name} failed to run: {out:?}");
+    super::json::stdout(&out)
+}
+
 /// Python `websockets`' echo server on a free loopback port; it reports each
 /// connection's close as a JSON line. Stopped (stdin closed, then killed) on drop.
 pub struct PyServer {
@@ -127,14 +140,25 @@ impl PyServer {
     /// Another Python server of tests/peers, with its arguments; it must print a
     /// listening line with its `url` first and stop when its stdin ends.
     pub fn script(name: &str, args: &[String]) -> PyServer {
-        ensure_installed();
         let mut cmd = Command::new(python());
         cmd.arg(root().join("tests/peers").join(name)).args(args);
+        PyServer::spawn(cmd)
+    }
+
+    /// A Node server of tests/peers, with the same contract as [`PyServer::script`].
+    pub fn node(name: &str, args: &[String]) -> PyServer {
+        let mut cmd = Command::new("node");
+        cmd.arg(root().join("tests/peers").join(name)).args(args);
+        PyServer::spawn(cmd)
+    }
+
+    fn spawn(mut cmd: Command) -> PyServer {
+        ensure_installed();
         let mut child = cmd
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
-            .expect("start the Python server");
+            .expect("start the peer server");
         let lines = Lines::read(child.stdout.take().unwrap());
         let mut server = PyServer {
             child,
