@@ -266,7 +266,7 @@ async fn demo_sends_what_is_typed_shows_the_echo_and_quits_on_ctrl_c() {
         // One frame each way, counted on both sides, logged on both sides.
         let (client, server) = (s.client_half(), s.server_half());
         assert!(client.shows("↑1 5 B") && client.shows("↓1 5 B"), "{s}");
-        assert!(client.shows("Frames 2 "), "{s}");
+        assert!(client.shows("Messages 2 "), "{s}");
         assert!(server.shows("↓1 5 B") && server.shows("↑1 5 B"), "{s}");
         assert!(server.shows("1/1"), "the connection's row: {s}");
         press(&keys, ctrl('c'));

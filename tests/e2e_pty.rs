@@ -122,7 +122,7 @@ fn resizing_reflows_the_demo() {
     pty.wait_for("the stacked demo", |s| s.contains("Connections"));
     let side_by_side = |s: &str| {
         s.lines()
-            .any(|l| l.contains("Connections") && l.contains("Frames"))
+            .any(|l| l.contains("Connections") && l.contains("Messages"))
     };
     assert!(!side_by_side(&pty.contents()));
     pty.resize(140, 40);

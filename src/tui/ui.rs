@@ -187,7 +187,7 @@ fn client_pane(
     };
     let top = FrameLogWidget {
         view: &c.log,
-        title: "Frames",
+        title: "Messages",
         focused: state.focus == Focus::ClientLog,
         show_conn: false,
         extra: None,
@@ -276,7 +276,7 @@ fn server_pane(
     };
     let top = FrameLogWidget {
         view: &s.log,
-        title: "Frames",
+        title: "Messages",
         focused: state.focus == Focus::ServerLog,
         show_conn: true,
         extra: Some(scope.to_string()),
