@@ -558,6 +558,49 @@ mod tests {
     }
 
     #[test]
+    fn raw_frames_as_typed() {
+        let raw = |line: &str| match parse(line) {
+            Ok(SlashCommand::Raw(frames)) => frames,
+            other => panic!("{line}: {other:?}"),
+        };
+        let f = raw("/frame cont fin hello");
+        assert_eq!((f[0].opcode, f[0].fin, f[0].rsv), (CONTINUATION, true, 0));
+        assert_eq!(&f[0].payload[..], b"hello");
+        let f = raw("/frame text nofin rsv1 rsv3 a b");
+        assert_eq!((f[0].opcode, f[0].fin, f[0].rsv), (TEXT, false, 0b101));
+        assert_eq!(&f[0].payload[..], b"a b");
+        assert_eq!(raw("/frame ping *126")[0].payload.len(), 126);
+        assert_eq!(&raw("/frame 0xB hex:01ff")[0].payload[..], &[1, 0xff]);
+        assert!(raw("/frame close")[0].payload.is_empty());
+        assert!(parse("/frame 16 x").unwrap_err().contains("not an opcode"));
+        assert!(parse("/frame").unwrap_err().contains("usage"));
+        assert!(parse("/frame text hex:0").is_err());
+        assert!(parse("/frame text *99999999999").is_err());
+
+        let f = raw("/frag 3 hello world");
+        let shape: Vec<(u8, bool, &[u8])> = f
+            .iter()
+            .map(|f| (f.opcode, f.fin, &f.payload[..]))
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                (TEXT, false, &b"hell"[..]),
+                (CONTINUATION, false, b"o wo"),
+                (CONTINUATION, true, b"rld")
+            ]
+        );
+        let f = raw("/frag 2 --ping ab");
+        let ops: Vec<u8> = f.iter().map(|f| f.opcode).collect();
+        assert_eq!(ops, [TEXT, PING, CONTINUATION]);
+        assert!(parse("/frag 5 abc")
+            .unwrap_err()
+            .contains("cannot make 5 frames"));
+        assert!(parse("/frag 0 abc").is_err());
+        assert!(parse("/frag x abc").is_err());
+    }
+
+    #[test]
     fn unknown_commands_are_errors() {
         assert!(parse("/frobnicate")
             .unwrap_err()

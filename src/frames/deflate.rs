@@ -208,6 +208,8 @@ pub struct Codec {
     level: u32,
     compress: Option<Compress>,
     decompress: Option<Decompress>,
+    /// This message's deflate stream ended with a final block.
+    ended: bool,
 }
 
 /// zlib's fastest level: most WebSocket messages are small and repetitive
@@ -225,6 +227,7 @@ impl Codec {
             level: LEVEL,
             compress: None,
             decompress: None,
+            ended: false,
         }
     }
 
@@ -261,8 +264,7 @@ impl Codec {
                 out.push(0);
             }
             if self.params.own_no_context(self.role) {
-                // Dropped, not reset: the next message may be a while away.
-                self.compress = None;
+                self.restart_deflate();
             }
         }
     }
@@ -271,7 +273,10 @@ impl Codec {
     /// After a message went out uncompressed, the peer's window lacks it, so
     /// ours must not refer to it.
     pub fn restart_deflate(&mut self) {
-        self.compress = None;
+        // Reset, not dropped: making one again costs more than the message.
+        if let Some(c) = self.compress.as_mut() {
+            c.reset();
+        }
     }
 
     /// Inflates one frame's payload into `out`, which may not grow past `limit`.
@@ -285,9 +290,12 @@ impl Codec {
         self.inflate_some(input, out, limit)?;
         if fin {
             self.inflate_some(&TRAILER, out, limit)?;
-            if self.params.peer_no_context(self.role) {
-                self.decompress = None;
+            if self.ended || self.params.peer_no_context(self.role) {
+                if let Some(d) = self.decompress.as_mut() {
+                    d.reset(false);
+                }
             }
+            self.ended = false;
         }
         Ok(())
     }
@@ -298,6 +306,10 @@ impl Codec {
         out: &mut Vec<u8>,
         limit: usize,
     ) -> Result<(), InflateError> {
+        if self.ended {
+            // Past the final block, nothing more of this message is deflate data.
+            return Ok(());
+        }
         let d = self
             .decompress
             .get_or_insert_with(|| Decompress::new_with_window_bits(false, 15));
@@ -308,7 +320,7 @@ impl Codec {
             if out.capacity() - out.len() < 1024 {
                 let want = (input.len() * 4).max(out.len()).max(16 * 1024);
                 // Exact: a doubling Vec would hold twice the limit at worst.
-                out.reserve_exact(want.min(limit + 1 - out.len()).max(1024));
+                out.reserve_exact(want.min(limit.saturating_add(1) - out.len()).max(1024));
             }
             let before = d.total_in();
             let status = d
@@ -319,9 +331,10 @@ impl Codec {
                 return Err(InflateError::TooBig);
             }
             if status == Status::StreamEnd {
-                // The peer closed its deflate stream (a final block): the next
-                // message starts a new one.
-                self.decompress = None;
+                // The peer closed its deflate stream with a final block (RFC 7692
+                // 7.2.3.4): the rest of the message, trailer included, is not
+                // deflate data, and the next message starts a new stream.
+                self.ended = true;
                 return Ok(());
             }
             if input.is_empty() && out.capacity() > out.len() {
@@ -385,6 +398,27 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, b"Hello");
+    }
+
+    #[test]
+    fn a_final_block_ends_the_message_not_the_connection() {
+        // Each message deflated as a whole stream, its last block final, as a
+        // peer may send (RFC 7692 7.2.3.4), the trailer of its own left on.
+        let whole = |text: &[u8]| {
+            let mut c = Compress::new_with_window_bits(Compression::new(6), false, 15);
+            let mut out = Vec::with_capacity(text.len() + 64);
+            c.compress_vec(text, &mut out, FlushCompress::Finish)
+                .unwrap();
+            out
+        };
+        let mut codec = Codec::new(Params::default(), Role::Server);
+        for text in [&b"first message"[..], b"second", b"third, the last"] {
+            let mut out = Vec::new();
+            codec
+                .inflate(&whole(text), true, &mut out, 1 << 20)
+                .unwrap();
+            assert_eq!(out, text);
+        }
     }
 
     #[test]

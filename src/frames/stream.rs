@@ -55,9 +55,19 @@ pub fn drain(log: &FrameLog) -> (Vec<FrameInfo>, u64) {
     match log.lock() {
         Ok(mut b) => {
             let lost = std::mem::take(&mut b.lost);
-            (b.frames.drain(..).collect(), lost)
+            let frames = b.frames.drain(..).collect();
+            // A flood's worth of room is given back once it is over.
+            b.frames.shrink_to(64);
+            (frames, lost)
         }
         Err(_) => (Vec::new(), 0),
+    }
+}
+
+/// Frames taken from the log that never reached anyone: counted as lost.
+pub fn lost(log: &FrameLog, n: u64) {
+    if let Ok(mut b) = log.lock() {
+        b.lost += n;
     }
 }
 
@@ -371,6 +381,8 @@ struct Layer {
 
 /// How much is read at once while transcoding.
 const READ_CHUNK: usize = 16 * 1024;
+/// How much inflated data waits for tungstenite before walking pauses.
+const READY_CAP: usize = 256 * 1024;
 
 impl<S> Frames<S> {
     /// Wraps a stream whose HTTP handshake is still to come (`http`) or done.
@@ -498,7 +510,7 @@ impl Layer {
             wire_len: head.len,
             len: head.len,
             close,
-            message: self.wr.message,
+            message: 0,
             injected: true,
         };
         self.raw.push_back(Raw { bytes, info });
@@ -589,7 +601,12 @@ impl Layer {
         let observe = self.observe();
         let inbuf = std::mem::take(&mut self.inbuf);
         let mut rest = &inbuf[self.in_pos..];
-        while !rest.is_empty() && self.failed.is_none() {
+        // A bounded amount inflated at a time: many small messages that each
+        // inflate a thousandfold cannot pile up past what tungstenite takes.
+        while !rest.is_empty()
+            && self.failed.is_none()
+            && self.ready.len() - self.ready_pos < READY_CAP
+        {
             let (step, n) = self.rd.walker.step(rest);
             let chunk = &rest[..n];
             rest = &rest[n..];
@@ -654,6 +671,9 @@ impl Layer {
         if self.in_pos == self.inbuf.len() {
             self.inbuf.clear();
             self.in_pos = 0;
+            if self.inbuf.capacity() > 2 * READ_CHUNK {
+                self.inbuf = Vec::new();
+            }
         }
     }
 
@@ -677,7 +697,7 @@ impl Layer {
                 let too_big = Head {
                     rsv: 0,
                     mask: head.mask.map(|_| [0; 4]),
-                    len: self.opts.max_message_size as u64 + 1,
+                    len: (self.opts.max_message_size as u64).saturating_add(1),
                     ..head
                 };
                 too_big.encode(&mut self.ready);

@@ -403,19 +403,31 @@ pub struct Wire {
     pub lost: u64,
 }
 
-/// What a connection's frame layer logged since it was last asked, as one event.
-pub(crate) fn take_wire(conn: ConnId, log: Option<&crate::frames::FrameLog>) -> Option<NetEvent> {
-    let (frames, lost) = crate::frames::drain(log?);
+/// Offers what a connection's frame layer logged since it was last asked, as one
+/// event; frames `offer` could not hand over are counted as lost in the log.
+pub(crate) fn offer_wire(
+    conn: ConnId,
+    log: Option<&crate::frames::FrameLog>,
+    offer: impl FnOnce(NetEvent) -> bool,
+) {
+    let Some(log) = log else {
+        return;
+    };
+    let (frames, lost) = crate::frames::drain(log);
     if frames.is_empty() && lost == 0 {
-        return None;
+        return;
     }
+    let n = frames.len() as u64;
     let ts = frames.first().map_or_else(Utc::now, |f| f.at);
-    Some(NetEvent::Wire(Wire {
+    let ev = NetEvent::Wire(Wire {
         conn,
         ts,
         frames,
         lost,
-    }))
+    });
+    if !offer(ev) {
+        crate::frames::lost(log, n + lost);
+    }
 }
 
 /// Why a connection ended.

@@ -124,6 +124,8 @@ pub(super) fn action(state: &mut AppState, a: Action, fx: &mut Vec<Effect>) {
                 log.toggle_pause();
             }
         }
+        // The frame view has no selection: a message's detail is in the message view.
+        Action::OpenDetail if state.show_wire => {}
         Action::OpenDetail => {
             let pane = state.focus.pane();
             if let Some(seq) = state.log(pane).and_then(|l| l.selected_seq()) {

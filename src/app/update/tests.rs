@@ -896,3 +896,59 @@ fn a_relays_input_names_the_leg_and_steers() {
     let relay = s.server.as_ref().unwrap().relay.as_ref().unwrap();
     assert_eq!(relay.describe().as_deref(), Some("paused from the server"));
 }
+
+#[test]
+fn frames_on_the_wire_are_kept_and_found_by_their_message() {
+    use crate::frames::FrameInfo;
+    let (mut s, _) = state(Mode::Client);
+    let (ev, _rx) = opened(1);
+    let _ = update(&mut s, Msg::Net(Side::Client, ev));
+    let wire = |opcode: u8, fin: bool, len: u64, message: u64| FrameInfo {
+        at: Utc::now(),
+        outgoing: false,
+        opcode,
+        fin,
+        rsv: 0b100 * u8::from(opcode != 0 && opcode < 8),
+        mask: None,
+        wire_len: len / 2,
+        len,
+        close: None,
+        message,
+        injected: false,
+    };
+    // Message 2 came in two frames with a ping between them; message 1 in one.
+    let batch = crate::net::Wire {
+        conn: 1,
+        ts: Utc::now(),
+        frames: vec![
+            wire(1, true, 4, 1),
+            wire(1, false, 3, 2),
+            wire(9, true, 0, 2),
+            wire(0, true, 3, 2),
+        ],
+        lost: 2,
+    };
+    let _ = update(&mut s, Msg::Net(Side::Client, NetEvent::Wire(batch)));
+    let mut second = frame(1, Direction::In, FrameKind::Text, b"abcdef", None);
+    if let NetEvent::Frame(f) = &mut second {
+        f.message = 2;
+    }
+    let _ = update(&mut s, Msg::Net(Side::Client, second));
+    let c = s.client.as_ref().unwrap();
+    assert_eq!(c.log.wire.len(), 4);
+    assert_eq!(c.log.wire.lost, 2);
+    let entry = c.log.log.iter().last().unwrap();
+    let found: Vec<(u8, bool)> = c
+        .log
+        .wire
+        .of_message(entry)
+        .iter()
+        .map(|w| (w.info.opcode, w.info.fin))
+        .collect();
+    assert_eq!(found, [(1, false), (0, true)]);
+    // `w` shows the frames instead of the messages, and back.
+    let _ = update(&mut s, Msg::Action(Action::ToggleWire));
+    assert!(s.show_wire);
+    let _ = update(&mut s, Msg::Action(Action::ToggleWire));
+    assert!(!s.show_wire);
+}

@@ -88,6 +88,11 @@ struct Reporter {
 }
 
 impl Reporter {
+    /// Hands over an event the screen may miss (frames on the wire).
+    fn offer(&self, ev: NetEvent) -> bool {
+        self.events.try_send(ev).is_ok()
+    }
+
     async fn event(&self, ev: NetEvent) {
         if let Some(tap) = &self.tap {
             let _ = tap.send(ev.clone()).await;

@@ -333,10 +333,10 @@ impl Session {
     }
 
     /// The frames on the wire since the last report, before the message they carry.
-    async fn report_wire(&mut self) {
-        if let Some(wire) = crate::net::take_wire(self.id, self.ws.get_ref().log()) {
-            self.reporter.event(wire).await;
-        }
+    async fn report_wire(&self) {
+        // Offered, not waited for, and never recorded: the frames are the screen's.
+        let reporter = &self.reporter;
+        crate::net::offer_wire(self.id, self.ws.get_ref().log(), |ev| reporter.offer(ev));
     }
 
     async fn report(

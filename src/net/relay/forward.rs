@@ -267,9 +267,8 @@ where
     fn report_wire(&self) {
         for leg in [Side::Client, Side::Server] {
             let log = self.links.wire[leg_index(leg)].as_ref();
-            if let Some(wire) = crate::net::take_wire(self.links.conn, log) {
-                self.links.reporter.offer(leg, wire);
-            }
+            let reporter = &self.links.reporter;
+            crate::net::offer_wire(self.links.conn, log, |ev| reporter.offer(leg, ev));
         }
     }
 

@@ -369,9 +369,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
         self.counters.add(&self.batch);
         self.batch = CounterSnapshot::default();
         self.reporter.not_shown(std::mem::take(&mut self.unshown));
-        if let Some(wire) = crate::net::take_wire(self.id, self.ws.get_ref().log()) {
-            self.reporter.offer(wire);
-        }
+        let reporter = self.reporter;
+        crate::net::offer_wire(self.id, self.ws.get_ref().log(), |ev| reporter.offer(ev));
     }
 
     async fn command(&mut self, cmd: NetCommand) -> Result<(), String> {

@@ -6,7 +6,7 @@ use ratatui::text::Span;
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
-use crate::app::state::{LogView, WireEntry};
+use crate::app::state::{DirFilter, LogView, WireEntry};
 use crate::app::AppState;
 use crate::frames::head::{CLOSE, PING, PONG};
 use crate::net::relay::Flow;
@@ -38,12 +38,19 @@ impl WireWidget<'_> {
         let mut title = vec![
             Segment::styled(ALWAYS, "Frames on the wire", theme.bold()),
             Segment::raw(ALWAYS, wire.len().to_string()),
-            Segment::styled(5, "w: messages", theme.dim()),
+            Segment::styled(5, "newest last · w: messages", theme.dim()),
         ];
         if wire.lost > 0 {
             title.push(Segment::styled(
                 7,
                 format!("{} not shown", wire.lost),
+                theme.warn(),
+            ));
+        }
+        if self.view.filter.dir != DirFilter::All {
+            title.push(Segment::styled(
+                9,
+                self.view.filter.dir.label(),
                 theme.warn(),
             ));
         }
@@ -56,11 +63,16 @@ impl WireWidget<'_> {
             .title(fit::title(&title, area.width));
         let inner = block.inner(area);
         let height = inner.height as usize;
-        let conn = self.view.filter.conn;
+        let (conn, dir) = (self.view.filter.conn, self.view.filter.dir);
         let shown: Vec<&WireEntry> = wire
             .iter()
             .rev()
             .filter(|w| conn.is_none_or(|c| w.conn == c))
+            .filter(|w| match dir {
+                DirFilter::All => true,
+                DirFilter::Sent => w.info.outgoing,
+                DirFilter::Received => !w.info.outgoing,
+            })
             .take(height)
             .collect();
         let arrow_w = if self.flows { 3 } else { 1 };
