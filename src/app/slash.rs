@@ -590,6 +590,16 @@ mod tests {
                 (CONTINUATION, true, b"rld")
             ]
         );
+        // Timed like a message: the whole of it, once its last frame is sent.
+        assert_eq!(
+            RawFrame::message(&f),
+            Some((
+                crate::net::FrameKind::Text,
+                Bytes::from_static(b"hello world")
+            ))
+        );
+        assert_eq!(RawFrame::message(&raw("/frame cont fin x")), None);
+        assert_eq!(RawFrame::message(&raw("/frame text nofin x")), None);
         let f = raw("/frag 2 --ping ab");
         let ops: Vec<u8> = f.iter().map(|f| f.opcode).collect();
         assert_eq!(ops, [TEXT, PING, CONTINUATION]);

@@ -617,6 +617,29 @@ pub struct RawFrame {
 }
 
 impl RawFrame {
+    /// The data message these frames make, when they make exactly one: a text
+    /// or binary frame, continuations, the last one FIN (control frames between).
+    pub fn message(frames: &[RawFrame]) -> Option<(FrameKind, Bytes)> {
+        use crate::frames::head::{BINARY, CONTINUATION, TEXT};
+        let mut data = frames.iter().filter(|f| f.opcode & 0x8 == 0);
+        let first = data.next()?;
+        let kind = match first.opcode {
+            TEXT => FrameKind::Text,
+            BINARY => FrameKind::Binary,
+            _ => return None,
+        };
+        let mut payload = first.payload.to_vec();
+        let mut fin = first.fin;
+        for f in data {
+            if fin || f.opcode != CONTINUATION {
+                return None;
+            }
+            payload.extend_from_slice(&f.payload);
+            fin = f.fin;
+        }
+        fin.then(|| (kind, Bytes::from(payload)))
+    }
+
     pub fn head(&self) -> crate::frames::head::Head {
         crate::frames::head::Head {
             rsv: self.rsv,

@@ -295,6 +295,12 @@ impl Session {
             Ok(msg) => msg,
             Err(raw) => {
                 let sent = crate::net::send_raw(&mut self.ws, &raw).await;
+                // A whole message in raw frames (`/frag`) is timed like any other.
+                if let (Ok(()), Some((kind, payload))) =
+                    (&sent, crate::net::RawFrame::message(&raw))
+                {
+                    self.matcher.sent(kind, payload, Instant::now());
+                }
                 self.report_wire().await;
                 return sent.map_err(|e| error_text(e, "server"));
             }
