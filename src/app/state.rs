@@ -267,16 +267,18 @@ impl WireLog {
         }
     }
 
-    pub fn push(&mut self, w: &crate::net::Wire, leg: Option<Side>) {
+    pub fn push(&mut self, w: crate::net::Wire, leg: Option<Side>) {
         self.lost += w.lost;
-        for info in &w.frames {
+        // Only the newest `cap` of a batch can stay.
+        let skip = w.frames.len().saturating_sub(self.cap);
+        for info in w.frames.into_iter().skip(skip) {
             if self.entries.len() >= self.cap {
                 self.entries.pop_front();
             }
             self.entries.push_back(WireEntry {
                 conn: w.conn,
                 leg,
-                info: info.clone(),
+                info,
             });
         }
     }

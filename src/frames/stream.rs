@@ -228,6 +228,10 @@ struct Lane {
     message_len: usize,
     /// Room to unmask or deflate into, kept from frame to frame.
     scratch: Vec<u8>,
+    /// Frames over, not yet in the log.
+    seen: Vec<FrameInfo>,
+    /// When this read or write came.
+    now: Option<DateTime<Utc>>,
 }
 
 impl Lane {
@@ -244,6 +248,8 @@ impl Lane {
             payload: Vec::new(),
             message_len: 0,
             scratch: Vec::new(),
+            seen: Vec::new(),
+            now: None,
         }
     }
 
@@ -263,8 +269,13 @@ impl Lane {
             self.message += 1;
         }
         self.control.clear();
-        self.info = observe.then(|| FrameInfo {
-            at: Utc::now(),
+        if !observe {
+            return;
+        }
+        // One clock reading for all the frames one read or write brings.
+        let at = *self.now.get_or_insert_with(Utc::now);
+        self.info = Some(FrameInfo {
+            at,
             outgoing: self.outgoing,
             opcode: head.opcode,
             fin: head.fin,
@@ -278,6 +289,24 @@ impl Lane {
         });
     }
 
+    /// Hands the frames this call walked to the log, under one lock.
+    fn publish(&mut self, log: &Option<FrameLog>) {
+        self.now = None;
+        if self.seen.is_empty() {
+            return;
+        }
+        if let Some(Ok(mut b)) = log.as_ref().map(|l| l.lock()) {
+            for info in self.seen.drain(..) {
+                if b.frames.len() >= LOG_CAP {
+                    b.frames.pop_front();
+                    b.lost += 1;
+                }
+                b.frames.push_back(info);
+            }
+        }
+        self.seen.clear();
+    }
+
     fn keep_control(&mut self, head: &Head, bytes: &[u8], offset: u64) {
         if head.opcode == CLOSE && self.info.is_some() && self.control.len() < 125 {
             let start = self.control.len();
@@ -289,8 +318,8 @@ impl Lane {
         }
     }
 
-    /// The frame is over: its record goes to the log.
-    fn end(&mut self, log: &Option<FrameLog>, len: Option<u64>) {
+    /// The frame is over: its record waits for [`Lane::publish`].
+    fn end(&mut self, len: Option<u64>) {
         let Some(mut info) = self.info.take() else {
             return;
         };
@@ -304,7 +333,7 @@ impl Lane {
                 String::from_utf8_lossy(self.control.get(2..).unwrap_or_default()).into_owned();
             info.close = Some((code, reason));
         }
-        push(log, info);
+        self.seen.push(info);
     }
 }
 
@@ -481,6 +510,11 @@ impl Layer {
         }
     }
 
+    fn publish_frames(&mut self) {
+        self.rd.publish(&self.opts.log);
+        self.wr.publish(&self.opts.log);
+    }
+
     /// Queues a raw frame (see [`Frames::inject`]).
     fn inject(&mut self, head: Head, payload: &[u8]) {
         let mut head = head;
@@ -580,7 +614,7 @@ impl Layer {
                 Step::Head(head, _) => {
                     self.rd.begin(&head, observe);
                     if head.len == 0 {
-                        self.rd.end(&self.opts.log, None);
+                        self.rd.end(None);
                     }
                 }
                 Step::Payload => {
@@ -588,12 +622,13 @@ impl Layer {
                     self.rd
                         .keep_control(&head, chunk, self.rd.walker.done - n as u64);
                     if self.rd.walker.frame_done() {
-                        self.rd.end(&self.opts.log, None);
+                        self.rd.end(None);
                     }
                 }
                 Step::Partial => {}
             }
         }
+        self.publish_frames();
     }
 
     /// Walks what is in `inbuf` into `ready`, inflating compressed messages.
@@ -675,6 +710,7 @@ impl Layer {
                 self.inbuf = Vec::new();
             }
         }
+        self.publish_frames();
     }
 
     fn inflate(&mut self, input: &[u8], fin: bool) {
@@ -718,7 +754,7 @@ impl Layer {
     /// A frame read is over: a transcoded one goes to tungstenite inflated.
     fn end_in(&mut self, head: Head) {
         if !self.rd.transcode {
-            self.rd.end(&self.opts.log, None);
+            self.rd.end(None);
             return;
         }
         self.inflate(&[], head.fin);
@@ -741,7 +777,7 @@ impl Layer {
         let len = self.rd.payload.len() as u64;
         self.rd.payload.clear();
         self.rd.trim();
-        self.rd.end(&self.opts.log, Some(len));
+        self.rd.end(Some(len));
     }
 
     /// Walks what tungstenite wrote into `out`: deflating data frames, dropping
@@ -799,6 +835,7 @@ impl Layer {
             }
         }
         self.queue_raw(false);
+        self.publish_frames();
     }
 
     fn end_out(&mut self, head: Head) {
@@ -807,7 +844,7 @@ impl Layer {
             return;
         }
         if !self.wr.transcode {
-            self.wr.end(&self.opts.log, None);
+            self.wr.end(None);
             return;
         }
         let mut plain = std::mem::take(&mut self.wr.payload);
@@ -862,7 +899,7 @@ impl Layer {
         self.wr.payload = plain;
         self.wr.payload.clear();
         self.wr.trim();
-        self.wr.end(&self.opts.log, Some(head.len));
+        self.wr.end(Some(head.len));
     }
 
     /// Raw frames go out between tungstenite's frames, never inside one: where
@@ -1074,7 +1111,7 @@ impl Layer {
                 Step::Head(head, _) => {
                     self.wr.begin(&head, observe);
                     if head.len == 0 {
-                        self.wr.end(&self.opts.log, None);
+                        self.wr.end(None);
                     }
                 }
                 Step::Payload => {
@@ -1082,12 +1119,13 @@ impl Layer {
                     self.wr
                         .keep_control(&head, chunk, self.wr.walker.done - n as u64);
                     if self.wr.walker.frame_done() {
-                        self.wr.end(&self.opts.log, None);
+                        self.wr.end(None);
                     }
                 }
                 Step::Partial => {}
             }
         }
+        self.publish_frames();
     }
 }
 

@@ -48,7 +48,7 @@ pub(super) fn client_event(c: &mut ClientPane, ev: NetEvent, now: Instant) {
             }
             c.log.log.push(&f);
         }
-        NetEvent::Wire(w) => c.log.wire.push(&w, None),
+        NetEvent::Wire(w) => c.log.wire.push(w, None),
         NetEvent::Closed {
             conn,
             ts,

@@ -85,7 +85,7 @@ pub(super) fn relay_event(s: &mut ServerPane, leg: Side, ev: NetEvent, now: Inst
             }
             s.log.log.push_leg(&f, leg);
         }
-        (leg, NetEvent::Wire(w)) => s.log.wire.push(&w, Some(leg)),
+        (leg, NetEvent::Wire(w)) => s.log.wire.push(w, Some(leg)),
         (
             leg,
             NetEvent::Closed {

@@ -51,7 +51,7 @@ pub(super) fn server_event(s: &mut ServerPane, ev: NetEvent, now: Instant) {
             }
         }
         NetEvent::Frame(f) => s.log.log.push(&f),
-        NetEvent::Wire(w) => s.log.wire.push(&w, None),
+        NetEvent::Wire(w) => s.log.wire.push(w, None),
         NetEvent::Closed {
             conn,
             ts,

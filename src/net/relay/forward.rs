@@ -267,8 +267,8 @@ where
     fn report_wire(&self) {
         for leg in [Side::Client, Side::Server] {
             let log = self.links.wire[leg_index(leg)].as_ref();
-            let reporter = &self.links.reporter;
-            crate::net::offer_wire(self.links.conn, log, |ev| reporter.offer(leg, ev));
+            let (reporter, show) = (&self.links.reporter, self.show);
+            crate::net::offer_wire(self.links.conn, log, |ev| show && reporter.offer(leg, ev));
         }
     }
 

@@ -369,8 +369,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
         self.counters.add(&self.batch);
         self.batch = CounterSnapshot::default();
         self.reporter.not_shown(std::mem::take(&mut self.unshown));
-        let reporter = self.reporter;
-        crate::net::offer_wire(self.id, self.ws.get_ref().log(), |ev| reporter.offer(ev));
+        // As the messages: offered only while the screen keeps up, else counted.
+        let (reporter, show) = (self.reporter, self.show);
+        crate::net::offer_wire(self.id, self.ws.get_ref().log(), |ev| {
+            show && reporter.offer(ev)
+        });
     }
 
     async fn command(&mut self, cmd: NetCommand) -> Result<(), String> {
