@@ -232,6 +232,8 @@ struct Lane {
     seen: Vec<FrameInfo>,
     /// When this read or write came.
     now: Option<DateTime<Utc>>,
+    /// Frames walked but not logged (the connection was resting).
+    skipped: u64,
 }
 
 impl Lane {
@@ -250,6 +252,7 @@ impl Lane {
             scratch: Vec::new(),
             seen: Vec::new(),
             now: None,
+            skipped: 0,
         }
     }
 
@@ -264,12 +267,13 @@ impl Lane {
         }
     }
 
-    fn begin(&mut self, head: &Head, observe: bool) {
+    fn begin(&mut self, head: &Head, observe: bool, resting: bool) {
         if head.is_data_start() {
             self.message += 1;
         }
         self.control.clear();
         if !observe {
+            self.skipped += u64::from(resting);
             return;
         }
         // One clock reading for all the frames one read or write brings.
@@ -292,10 +296,11 @@ impl Lane {
     /// Hands the frames this call walked to the log, under one lock.
     fn publish(&mut self, log: &Option<FrameLog>) {
         self.now = None;
-        if self.seen.is_empty() {
+        if self.seen.is_empty() && self.skipped == 0 {
             return;
         }
         if let Some(Ok(mut b)) = log.as_ref().map(|l| l.lock()) {
+            b.lost += std::mem::take(&mut self.skipped);
             for info in self.seen.drain(..) {
                 if b.frames.len() >= LOG_CAP {
                     b.frames.pop_front();
@@ -389,6 +394,8 @@ struct Layer {
     opts: FrameOptions,
     /// Frames are walked (false: only raw frames are put out, at a flush).
     walk: bool,
+    /// Frames go unlogged for now (the screen cannot take them): counted instead.
+    resting: bool,
     codec: Option<Codec>,
     /// The server's answer could not be read (a client fails the connection).
     deflate_error: Option<String>,
@@ -459,6 +466,14 @@ impl<S> Frames<S> {
         self.layer.as_ref()?.codec.as_ref().map(Codec::params)
     }
 
+    /// Whether frames are logged now: a connection whose screen cannot keep
+    /// up stops logging them (each is counted as lost instead) until it can.
+    pub fn watch(&mut self, on: bool) {
+        if let Some(layer) = self.layer.as_deref_mut() {
+            layer.resting = !on;
+        }
+    }
+
     /// Why the server's permessage-deflate answer was refused.
     pub fn deflate_error(&self) -> Option<&str> {
         self.layer.as_ref()?.deflate_error.as_deref()
@@ -494,6 +509,7 @@ impl Layer {
         };
         Layer {
             walk,
+            resting: false,
             codec,
             deflate_error: None,
             rd: Lane::new(false, http),
@@ -551,7 +567,7 @@ impl Layer {
     }
 
     fn observe(&self) -> bool {
-        self.opts.log.is_some()
+        self.opts.log.is_some() && !self.resting
     }
 
     /// Whether reads go through `inbuf`/`ready` (else straight to tungstenite).
@@ -594,35 +610,39 @@ impl Layer {
         }
     }
 
-    /// Walks bytes read, only to log them (nothing transcoded).
-    fn watch_in(&mut self, bytes: &[u8]) {
+    /// Walks bytes that passed straight through, only to log them: read
+    /// (`outgoing` false) or written.
+    fn watch(&mut self, bytes: &[u8], outgoing: bool) {
         let observe = self.observe();
+        let resting = self.resting && self.opts.log.is_some();
+        // The handshake's answer comes in to a client and goes out of a server.
+        let answers = if outgoing { Role::Server } else { Role::Client };
         let mut rest = bytes;
         while !rest.is_empty() {
-            let (step, n) = self.rd.walker.step(rest);
+            let lane = if outgoing { &mut self.wr } else { &mut self.rd };
+            let (step, n) = lane.walker.step(rest);
             let chunk = &rest[..n];
             rest = &rest[n..];
             match step {
                 Step::Http(_, ended) => {
                     if ended {
-                        let head = self.rd.walker.take_head();
-                        if self.opts.role == Role::Client {
+                        let head = lane.walker.take_head();
+                        if self.opts.role == answers {
                             self.response_seen(&head);
                         }
                     }
                 }
                 Step::Head(head, _) => {
-                    self.rd.begin(&head, observe);
+                    lane.begin(&head, observe, resting);
                     if head.len == 0 {
-                        self.rd.end(None);
+                        lane.end(None);
                     }
                 }
                 Step::Payload => {
-                    let head = self.rd.walker.cur.expect("a frame under way");
-                    self.rd
-                        .keep_control(&head, chunk, self.rd.walker.done - n as u64);
-                    if self.rd.walker.frame_done() {
-                        self.rd.end(None);
+                    let head = lane.walker.cur.expect("a frame under way");
+                    lane.keep_control(&head, chunk, lane.walker.done - n as u64);
+                    if lane.walker.frame_done() {
+                        lane.end(None);
                     }
                 }
                 Step::Partial => {}
@@ -634,6 +654,7 @@ impl Layer {
     /// Walks what is in `inbuf` into `ready`, inflating compressed messages.
     fn transcode_in(&mut self) {
         let observe = self.observe();
+        let resting = self.resting && self.opts.log.is_some();
         let inbuf = std::mem::take(&mut self.inbuf);
         let mut rest = &inbuf[self.in_pos..];
         // A bounded amount inflated at a time: many small messages that each
@@ -657,7 +678,7 @@ impl Layer {
                 }
                 Step::Head(head, raw) => {
                     let raw = HeadBytes::of(raw);
-                    self.rd.begin(&head, observe);
+                    self.rd.begin(&head, observe, resting);
                     let compressed = head.rsv & RSV1 != 0;
                     self.rd.transcode = self.codec.is_some()
                         && ((head.is_data_start() && compressed)
@@ -784,6 +805,7 @@ impl Layer {
     /// pongs under `--no-pong`, passing the rest.
     fn transcode_out(&mut self, buf: &[u8]) {
         let observe = self.observe();
+        let resting = self.resting && self.opts.log.is_some();
         let mut rest = buf;
         while !rest.is_empty() {
             let (step, n) = self.wr.walker.step(rest);
@@ -801,7 +823,7 @@ impl Layer {
                 }
                 Step::Head(head, raw) => {
                     let raw = HeadBytes::of(raw);
-                    self.wr.begin(&head, observe);
+                    self.wr.begin(&head, observe, resting);
                     self.wr.drop = self.opts.no_pong && head.opcode == PONG;
                     self.wr.transcode = self.codec.is_some()
                         && (head.is_data_start()
@@ -965,7 +987,7 @@ impl Layer {
         if let Poll::Ready(Ok(())) = polled {
             let watch = self.walk && (self.observe() || self.rd.walker.http.is_some());
             if watch && buf.filled().len() > before {
-                self.watch_in(&buf.filled()[before..]);
+                self.watch(&buf.filled()[before..], false);
             }
         }
         polled
@@ -1047,7 +1069,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Frames<S> {
             let polled = Pin::new(&mut *inner).poll_write(cx, buf);
             if let Poll::Ready(Ok(n)) = polled {
                 if this.walk && (this.observe() || this.wr.walker.http.is_some()) {
-                    this.watch_out(&buf[..n]);
+                    this.watch(&buf[..n], true);
                 }
             }
             return polled;
@@ -1090,44 +1112,6 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Frames<S> {
     }
 }
 
-impl Layer {
-    /// Walks bytes written straight through, only to log them.
-    fn watch_out(&mut self, bytes: &[u8]) {
-        let observe = self.observe();
-        let mut rest = bytes;
-        while !rest.is_empty() {
-            let (step, n) = self.wr.walker.step(rest);
-            let chunk = &rest[..n];
-            rest = &rest[n..];
-            match step {
-                Step::Http(_, ended) => {
-                    if ended {
-                        let head = self.wr.walker.take_head();
-                        if self.opts.role == Role::Server {
-                            self.response_seen(&head);
-                        }
-                    }
-                }
-                Step::Head(head, _) => {
-                    self.wr.begin(&head, observe);
-                    if head.len == 0 {
-                        self.wr.end(None);
-                    }
-                }
-                Step::Payload => {
-                    let head = self.wr.walker.cur.expect("a frame under way");
-                    self.wr
-                        .keep_control(&head, chunk, self.wr.walker.done - n as u64);
-                    if self.wr.walker.frame_done() {
-                        self.wr.end(None);
-                    }
-                }
-                Step::Partial => {}
-            }
-        }
-        self.publish_frames();
-    }
-}
 
 #[cfg(test)]
 mod tests {

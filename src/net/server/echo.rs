@@ -171,6 +171,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
     /// flushes once: batching the writes is what makes the echo fast.
     async fn echo_batch(&mut self, first: Result<Message, WsError>) -> Result<(), String> {
         self.show = self.reporter.has_room();
+        // Frames the screen cannot take are not logged either, only counted.
+        self.ws.get_mut().watch(self.show);
         let mut result = self.echo_one(first).await;
         for _ in 1..MAX_BATCH {
             if result.is_err() {
