@@ -256,6 +256,9 @@ pub struct WireLog {
     cap: usize,
     /// Frames the connections logged but could not hand over in time.
     pub lost: u64,
+    /// Data payload bytes of the frames seen: on the wire, and inflated.
+    pub data_wire: u64,
+    pub data_len: u64,
 }
 
 impl WireLog {
@@ -264,6 +267,8 @@ impl WireLog {
             entries: VecDeque::new(),
             cap: cap.max(1),
             lost: 0,
+            data_wire: 0,
+            data_len: 0,
         }
     }
 
@@ -271,6 +276,12 @@ impl WireLog {
         self.lost += w.lost;
         // Only the newest `cap` of a batch can stay.
         let skip = w.frames.len().saturating_sub(self.cap);
+        for info in &w.frames {
+            if info.opcode & 0x8 == 0 {
+                self.data_wire += info.wire_len;
+                self.data_len += info.len;
+            }
+        }
         for info in w.frames.into_iter().skip(skip) {
             if self.entries.len() >= self.cap {
                 self.entries.pop_front();
@@ -297,6 +308,19 @@ impl WireLog {
 
     pub fn clear(&mut self) {
         self.entries.clear();
+    }
+
+    /// What compression made of the data frames seen, when it made anything:
+    /// `wire 1.2 KB for 3.4 KB (35%)`.
+    pub fn compression(&self) -> Option<String> {
+        (self.data_wire != self.data_len && self.data_len > 0).then(|| {
+            format!(
+                "wire {} for {} ({:.0}%)",
+                crate::present::bytes(self.data_wire),
+                crate::present::bytes(self.data_len),
+                self.data_wire as f64 * 100.0 / self.data_len as f64
+            )
+        })
     }
 
     /// The frames a message crossed the wire in: its data frames, by its number.

@@ -7,4 +7,6 @@ pub mod head;
 mod stream;
 
 pub use deflate::{Params, Role};
-pub use stream::{drain, lost, DeflateSetup, FrameBuf, FrameInfo, FrameLog, FrameOptions, Frames};
+pub use stream::{
+    drain, lost, DeflateSetup, FrameBuf, FrameInfo, FrameLog, FrameOptions, Frames, Shared,
+};

@@ -48,7 +48,30 @@ pub struct FrameBuf {
 }
 
 /// Where the frames seen are left for the connection task to take.
-pub type FrameLog = Arc<Mutex<FrameBuf>>;
+pub type FrameLog = Arc<Shared>;
+
+/// The log, and whether its connection rests from logging (the screen cannot
+/// take more): shared by a stream and whoever reports for it, split or not.
+#[derive(Default, Debug)]
+pub struct Shared {
+    frames: Mutex<FrameBuf>,
+    resting: std::sync::atomic::AtomicBool,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::LockResult<std::sync::MutexGuard<'_, FrameBuf>> {
+        self.frames.lock()
+    }
+
+    /// Frames go unlogged (counted as lost) while `on`.
+    pub fn rest(&self, on: bool) {
+        self.resting.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn resting(&self) -> bool {
+        self.resting.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
 
 /// Takes everything logged so far.
 pub fn drain(log: &FrameLog) -> (Vec<FrameInfo>, u64) {
@@ -567,7 +590,12 @@ impl Layer {
     }
 
     fn observe(&self) -> bool {
-        self.opts.log.is_some() && !self.resting
+        self.opts.log.is_some() && !self.rests()
+    }
+
+    /// Logging, but resting from it for now.
+    fn rests(&self) -> bool {
+        self.resting || self.opts.log.as_ref().is_some_and(|l| l.resting())
     }
 
     /// Whether reads go through `inbuf`/`ready` (else straight to tungstenite).
@@ -614,7 +642,7 @@ impl Layer {
     /// (`outgoing` false) or written.
     fn watch(&mut self, bytes: &[u8], outgoing: bool) {
         let observe = self.observe();
-        let resting = self.resting && self.opts.log.is_some();
+        let resting = self.opts.log.is_some() && self.rests();
         // The handshake's answer comes in to a client and goes out of a server.
         let answers = if outgoing { Role::Server } else { Role::Client };
         let mut rest = bytes;
@@ -654,7 +682,7 @@ impl Layer {
     /// Walks what is in `inbuf` into `ready`, inflating compressed messages.
     fn transcode_in(&mut self) {
         let observe = self.observe();
-        let resting = self.resting && self.opts.log.is_some();
+        let resting = self.opts.log.is_some() && self.rests();
         let inbuf = std::mem::take(&mut self.inbuf);
         let mut rest = &inbuf[self.in_pos..];
         // A bounded amount inflated at a time: many small messages that each
@@ -805,7 +833,7 @@ impl Layer {
     /// pongs under `--no-pong`, passing the rest.
     fn transcode_out(&mut self, buf: &[u8]) {
         let observe = self.observe();
-        let resting = self.resting && self.opts.log.is_some();
+        let resting = self.opts.log.is_some() && self.rests();
         let mut rest = buf;
         while !rest.is_empty() {
             let (step, n) = self.wr.walker.step(rest);
@@ -1111,7 +1139,6 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Frames<S> {
         Pin::new(inner).poll_shutdown(cx)
     }
 }
-
 
 #[cfg(test)]
 mod tests {

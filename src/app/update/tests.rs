@@ -937,6 +937,11 @@ fn frames_on_the_wire_are_kept_and_found_by_their_message() {
     let c = s.client.as_ref().unwrap();
     assert_eq!(c.log.wire.len(), 4);
     assert_eq!(c.log.wire.lost, 2);
+    // Data frames: 10 B inflated from 4 on the wire (the ping does not count).
+    assert_eq!(
+        c.log.wire.compression().as_deref(),
+        Some("wire 4 B for 10 B (40%)")
+    );
     let entry = c.log.log.iter().last().unwrap();
     let found: Vec<(u8, bool)> = c
         .log

@@ -263,12 +263,16 @@ where
         flow
     }
 
-    /// Both legs' frames on the wire since the last batch, offered to the screen.
+    /// Both legs' frames on the wire since the last batch, offered to the screen;
+    /// while it cannot keep up, the legs rest from logging them.
     fn report_wire(&self) {
         for leg in [Side::Client, Side::Server] {
             let log = self.links.wire[leg_index(leg)].as_ref();
             let (reporter, show) = (&self.links.reporter, self.show);
             crate::net::offer_wire(self.links.conn, log, |ev| show && reporter.offer(leg, ev));
+            if let Some(log) = log {
+                log.rest(!show);
+            }
         }
     }
 

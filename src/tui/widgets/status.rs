@@ -85,6 +85,9 @@ pub fn client_status(f: &mut Frame, area: Rect, c: &ClientPane, state: &AppState
             rate(c.rates.frames_in),
         ),
     ));
+    if let Some(z) = c.log.wire.compression() {
+        segs.push(Segment::raw(4, z).sep(" │ "));
+    }
     if c.totals.lost > 0 {
         segs.push(Segment::styled(9, format!("{} lost", c.totals.lost), theme.error()).sep(" │ "));
     }
@@ -185,6 +188,9 @@ pub fn server_status(f: &mut Frame, area: Rect, s: &ServerPane, theme: &Theme) {
     }
     if s.left_early > 0 {
         segs.push(Segment::raw(5, format!("{} left early", s.left_early)).sep(" │ "));
+    }
+    if let Some(z) = s.log.wire.compression() {
+        segs.push(Segment::raw(4, z).sep(" │ "));
     }
     segs.extend(traffic(
         (
