@@ -616,6 +616,17 @@ impl Layer {
             || !self.raw.is_empty()
     }
 
+    /// An HTTP head ended, read (`outgoing` false) or written: a response
+    /// comes in to a client and goes out of a server, and decides deflate.
+    fn head_ended(&mut self, outgoing: bool) {
+        let lane = if outgoing { &mut self.wr } else { &mut self.rd };
+        let head = lane.walker.take_head();
+        let answers = if outgoing { Role::Server } else { Role::Client };
+        if self.opts.role == answers {
+            self.response_seen(&head);
+        }
+    }
+
     /// The handshake's response went by: permessage-deflate is decided.
     fn response_seen(&mut self, head: &[u8]) {
         if self.opts.deflate != DeflateSetup::FromHandshake {
@@ -643,8 +654,6 @@ impl Layer {
     fn watch(&mut self, bytes: &[u8], outgoing: bool) {
         let observe = self.observe();
         let resting = self.opts.log.is_some() && self.rests();
-        // The handshake's answer comes in to a client and goes out of a server.
-        let answers = if outgoing { Role::Server } else { Role::Client };
         let mut rest = bytes;
         while !rest.is_empty() {
             let lane = if outgoing { &mut self.wr } else { &mut self.rd };
@@ -654,10 +663,7 @@ impl Layer {
             match step {
                 Step::Http(_, ended) => {
                     if ended {
-                        let head = lane.walker.take_head();
-                        if self.opts.role == answers {
-                            self.response_seen(&head);
-                        }
+                        self.head_ended(outgoing);
                     }
                 }
                 Step::Head(head, _) => {
@@ -698,10 +704,7 @@ impl Layer {
                 Step::Http(bytes, ended) => {
                     self.ready.extend_from_slice(bytes);
                     if ended {
-                        let head = self.rd.walker.take_head();
-                        if self.opts.role == Role::Client {
-                            self.response_seen(&head);
-                        }
+                        self.head_ended(false);
                     }
                 }
                 Step::Head(head, raw) => {
@@ -843,10 +846,7 @@ impl Layer {
                 Step::Http(bytes, ended) => {
                     self.out.extend_from_slice(bytes);
                     if ended {
-                        let head = self.wr.walker.take_head();
-                        if self.opts.role == Role::Server {
-                            self.response_seen(&head);
-                        }
+                        self.head_ended(true);
                     }
                 }
                 Step::Head(head, raw) => {

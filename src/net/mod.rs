@@ -392,6 +392,18 @@ impl SteerEvent {
     }
 }
 
+/// A server's permessage-deflate answer to the offers in a request's headers.
+pub(crate) fn deflate_answer(
+    headers: &tokio_tungstenite::tungstenite::http::HeaderMap,
+) -> Option<crate::frames::Params> {
+    crate::frames::Params::answer(
+        headers
+            .get_all("sec-websocket-extensions")
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    )
+}
+
 /// Frames as they crossed the wire, logged by the frame layer since the last
 /// batch (only when someone asked: `--frames`, the dashboard).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -18,7 +18,7 @@ use super::forward::{Forward, Links};
 use super::latency::Pending;
 use super::request::{self, BadRequest};
 use super::{RelayConfig, Reporter};
-use crate::frames::{self, DeflateSetup, FrameOptions, Frames, Params};
+use crate::frames::{self, DeflateSetup, FrameOptions, Frames};
 use crate::net::client::{connect_keeping_refusal, Connected};
 use crate::net::server::Registry;
 use crate::net::{
@@ -41,16 +41,10 @@ pub(super) async fn serve(
     };
     let subprotocol = upstream.handshake.subprotocol.clone();
     // The client's leg agrees on compression with the relay, apart from the upstream's.
-    let deflate = if config.deflate {
-        Params::answer(
-            head.headers()
-                .get_all("sec-websocket-extensions")
-                .iter()
-                .filter_map(|v| v.to_str().ok()),
-        )
-    } else {
-        None
-    };
+    let deflate = config
+        .deflate
+        .then(|| crate::net::deflate_answer(head.headers()))
+        .flatten();
     let answer = match request::switching(
         &head,
         subprotocol.as_deref(),

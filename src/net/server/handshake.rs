@@ -8,7 +8,7 @@ use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::WebSocketStream;
 
 use super::ServerConfig;
-use crate::frames::{self, DeflateSetup, FrameOptions, Frames, Params};
+use crate::frames::{self, DeflateSetup, FrameOptions, Frames};
 use crate::net::witness::Witness;
 use crate::net::{header_pairs, ws_config, Handshake};
 
@@ -94,16 +94,10 @@ pub(super) async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
                 resp.headers_mut().insert("sec-websocket-protocol", v);
             }
         }
-        let deflate = if config.deflate {
-            Params::answer(
-                req.headers()
-                    .get_all("sec-websocket-extensions")
-                    .iter()
-                    .filter_map(|v| v.to_str().ok()),
-            )
-        } else {
-            None
-        };
+        let deflate = config
+            .deflate
+            .then(|| crate::net::deflate_answer(req.headers()))
+            .flatten();
         if let Some(v) = deflate.and_then(|p| HeaderValue::from_str(&p.header_value()).ok()) {
             resp.headers_mut().insert("sec-websocket-extensions", v);
         }
