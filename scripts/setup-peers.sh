@@ -2,6 +2,7 @@
 # Installs the pinned third-party WebSocket peers used by the integration tests:
 #   target/peers/venv  Python venv from tests/peers/requirements.txt
 #   target/peers/node  node_modules from tests/peers/package{,-lock}.json
+#   mosquitto          Debian's MQTT broker (apt-get, as root) when not on PATH
 # Idempotent (skips when the stamp matches the pinned files' hash) and safe to
 # run concurrently (serialised with flock). Works from any cwd.
 set -euo pipefail
@@ -21,6 +22,25 @@ done
 mkdir -p "$out"
 exec 9>"$out/.lock"
 flock 9 || fail "could not lock $root/$out/.lock"
+
+# Debian's mosquitto (the MQTT-over-WebSocket broker behind
+# tests/peers/py_mosquitto.py): installed once, outside the stamp. apt waits for
+# a dpkg lock held by another apt (DPkg::Lock::Timeout) instead of failing.
+have_mosquitto() { command -v mosquitto >/dev/null || [[ -x /usr/sbin/mosquitto ]]; }
+if ! have_mosquitto; then
+  [[ $(id -u) == 0 ]] || fail "mosquitto is not installed and we are not root to apt-get it (run: sudo apt-get install mosquitto)"
+  command -v apt-get >/dev/null || fail "mosquitto is not installed and there is no apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt=(apt-get -o DPkg::Lock::Timeout=600 -y -qq)
+  alog=$out/apt.log
+  # Try the package lists we have first; refresh them only when that fails.
+  if ! "${apt[@]}" install mosquitto >"$alog" 2>&1; then
+    "${apt[@]}" update >>"$alog" 2>&1 || fail "apt-get update failed; see $root/$alog"
+    "${apt[@]}" install mosquitto >>"$alog" 2>&1 || fail "apt-get install mosquitto failed; see $root/$alog"
+  fi
+  have_mosquitto || fail "mosquitto still not found after apt-get install; see $root/$alog"
+  echo "setup-peers: installed mosquitto ($(/usr/sbin/mosquitto -h 2>/dev/null | head -1 || true))"
+fi
 
 want=$(cat "$peers/requirements.txt" "$peers/package-lock.json" | sha256sum | cut -d' ' -f1)
 if [[ -f $stamp && $(cat "$stamp") == "$want" \

@@ -155,6 +155,19 @@ pub struct RelayArgs {
     #[arg(help_heading = "Upstream", long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, env = "WSPROBE_HANDSHAKE_TIMEOUT")]
     pub handshake_timeout: Duration,
 
+    /// What the pairs speak, decoded in the log and --json and timed request→reply:
+    /// auto finds it from the agreed subprotocol and the first messages; --correlate
+    /// takes over the timing
+    #[arg(
+        help_heading = "Latency",
+        long,
+        value_enum,
+        value_name = "PROTOCOL",
+        default_value = "auto",
+        env = "WSPROBE_PROTOCOL"
+    )]
+    pub protocol: crate::proto::Choice,
+
     /// Hold every message whose text matches REGEX until it is forwarded, edited or
     /// dropped (in the dashboard, or by a line on stdin: /forward N, /drop N)
     #[arg(help_heading = "Steering", long = "break", value_name = "REGEX", value_parser = parse_regex, env = "WSPROBE_BREAK")]
@@ -217,6 +230,40 @@ fn parse_regex(s: &str) -> Result<regex::Regex, String> {
         .size_limit(1 << 20)
         .build()
         .map_err(|e| format!("bad regex: {}", e.to_string().lines().last().unwrap_or("")))
+}
+
+/// A client's URL: ws(s)://, or http(s):// for Socket.IO (checked once the
+/// protocol is known).
+fn parse_client_url(s: &str) -> Result<Uri, String> {
+    match s
+        .split_once("://")
+        .map(|(scheme, _)| scheme.to_ascii_lowercase())
+    {
+        Some(scheme) if scheme == "http" || scheme == "https" => {
+            let uri: Uri = s
+                .parse()
+                .map_err(|e| format!("`{s}` is not a valid URL ({e})"))?;
+            match uri.host() {
+                Some(h) if !h.is_empty() => Ok(uri),
+                _ => Err(format!("`{s}` has no host")),
+            }
+        }
+        _ => parse_ws_url(s),
+    }
+}
+
+fn parse_json(s: &str) -> Result<serde_json::Value, String> {
+    serde_json::from_str(s).map_err(|e| format!("not JSON: {e}"))
+}
+
+fn parse_namespace(s: &str) -> Result<String, String> {
+    if s.starts_with('/') && !s.contains([',', ' ', '?']) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "`{s}` is not a namespace: it starts with / (e.g. /chat)"
+        ))
+    }
 }
 
 fn parse_json_path(s: &str) -> Result<crate::net::relay::JsonPath, String> {
@@ -456,6 +503,17 @@ pub struct ServerArgs {
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, env = "WSPROBE_HANDSHAKE_TIMEOUT")]
     pub handshake_timeout: Duration,
 
+    /// What clients speak, decoded in the log and --json: auto finds it from the
+    /// agreed subprotocol and the first messages
+    #[arg(
+        long,
+        value_enum,
+        value_name = "PROTOCOL",
+        default_value = "auto",
+        env = "WSPROBE_PROTOCOL"
+    )]
+    pub protocol: crate::proto::Choice,
+
     #[command(flatten)]
     pub output: OutputArgs,
 
@@ -487,8 +545,8 @@ non-101 answer), 2 usage error (bad URL, bad header).";
 #[derive(Clone, Debug, Args)]
 #[command(next_help_heading = "Connection")]
 pub struct ConnectArgs {
-    /// ws:// or wss:// URL to connect to
-    #[arg(value_parser = parse_ws_url, env = "WSPROBE_URL", help_heading = None)]
+    /// ws:// or wss:// URL to connect to (http:// or https:// with --protocol socketio)
+    #[arg(value_parser = parse_client_url, env = "WSPROBE_URL", help_heading = None)]
     pub url: Uri,
 
     /// Extra request header, `Name: value` (repeatable)
@@ -538,6 +596,46 @@ pub struct ConnectArgs {
     /// and NO_PROXY are read as curl reads them; loopback hosts skip those
     #[arg(long, value_name = "URL", value_parser = parse_proxy_url, env = "WSPROBE_PROXY")]
     pub proxy: Option<Proxy>,
+
+    #[command(flatten)]
+    pub protocol: ProtocolArgs,
+}
+
+/// What is spoken over the WebSocket: decoded, answered, timed.
+#[derive(Clone, Debug, Args)]
+#[command(next_help_heading = "Protocol")]
+pub struct ProtocolArgs {
+    /// What the messages are: decoded in the log, the detail view and --json
+    /// (`decoded`), with request→reply latency. auto finds it from the agreed
+    /// subprotocol and the first messages (and reads JSON-RPC 2.0 anywhere);
+    /// naming one also sends its greeting (GraphQL connection_init, STOMP and
+    /// MQTT CONNECT) and offers its subprotocols when --subprotocol names none
+    #[arg(
+        long,
+        value_enum,
+        value_name = "PROTOCOL",
+        default_value = "auto",
+        env = "WSPROBE_PROTOCOL"
+    )]
+    pub protocol: crate::proto::Choice,
+
+    /// Socket.IO: the namespace to join (and /emit to)
+    #[arg(long, value_name = "NAMESPACE", default_value = "/", value_parser = parse_namespace, env = "WSPROBE_NAMESPACE")]
+    pub namespace: String,
+
+    /// Socket.IO: the server's engine.io path, used when the URL has none
+    #[arg(long, value_name = "PATH", default_value = crate::proto::socketio::DEFAULT_PATH, env = "WSPROBE_SOCKETIO_PATH")]
+    pub socketio_path: String,
+
+    /// JSON for the protocol's connect message: Socket.IO's auth, GraphQL's
+    /// connection_init payload, STOMP CONNECT headers, MQTT username/password
+    #[arg(long, value_name = "JSON", value_parser = parse_json, env = "WSPROBE_CONNECT_PAYLOAD")]
+    pub connect_payload: Option<serde_json::Value>,
+
+    /// Time each request to the reply carrying the same value at this JSON path
+    /// (e.g. $.id), for any JSON protocol; replaces the protocol's own pairing
+    #[arg(long, value_name = "JSONPATH", value_parser = parse_json_path, env = "WSPROBE_CORRELATE")]
+    pub correlate: Option<crate::net::relay::JsonPath>,
 }
 
 #[derive(Clone, Debug, Args)]

@@ -16,6 +16,7 @@ pub mod headless;
 pub mod logging;
 pub mod net;
 pub mod present;
+pub mod proto;
 pub mod record;
 pub mod run;
 pub mod signal;

@@ -232,8 +232,8 @@ impl ClientTotals {
 
     pub fn count(&mut self, f: &Frame) {
         if !f.kind.is_data() {
-            if let Some(rtt) = f.rtt {
-                self.rtt.record(rtt);
+            if let Some(rtt) = &f.rtt {
+                self.rtt.record(rtt.clone());
             }
             return;
         }
@@ -241,8 +241,8 @@ impl ClientTotals {
             Direction::Out => self.sent += 1,
             Direction::In => {
                 self.received += 1;
-                match f.rtt {
-                    Some(rtt) => self.rtt.record(rtt),
+                match &f.rtt {
+                    Some(rtt) => self.rtt.record(rtt.clone()),
                     None => self.unmatched += 1,
                 }
             }
@@ -256,7 +256,7 @@ impl ClientTotals {
             "sent {} received {} ({} matched, {} unmatched) in {}",
             self.sent,
             self.received,
-            self.rtt.echo.count(),
+            self.rtt.answered(),
             self.unmatched,
             format_duration(elapsed)
         )];
@@ -271,6 +271,13 @@ impl ClientTotals {
         }
         if self.rtt.echo.count() > 0 {
             lines.push(rtt_line("echo rtt", &self.rtt.echo.summary()));
+        }
+        if self.rtt.reply.count() > 0 {
+            lines.push(rtt_line("reply latency", &self.rtt.reply.summary()));
+            for (label, stats) in &self.rtt.by_label {
+                let name = crate::escape::escape_text(label, 40);
+                lines.push(rtt_line(&format!("  {name}"), &stats.summary()));
+            }
         }
         if self.rtt.ping.count() > 0 {
             lines.push(rtt_line("ping rtt", &self.rtt.ping.summary()));

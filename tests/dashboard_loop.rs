@@ -205,6 +205,7 @@ fn server_only(server: Server) -> Setup {
         history: false,
         hint: None,
         replay: None,
+        speech: Default::default(),
     }
 }
 

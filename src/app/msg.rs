@@ -94,6 +94,8 @@ pub enum Action {
     ToggleScope,
     /// The logs: messages, or every frame as it crossed the wire.
     ToggleWire,
+    /// The logs: messages decoded by their protocol, or their raw payloads.
+    ToggleDecoded,
     /// Server: input goes to the selected connection or to all.
     ToggleSendAll,
     /// Server: close the selected connection with 1000.

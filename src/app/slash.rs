@@ -8,6 +8,7 @@ use bytes::Bytes;
 use crate::frames::head::{self, CONTINUATION, PING, TEXT};
 use crate::net::relay::steer::{Command as SteerCommand, DirFaults};
 use crate::net::{CloseInfo, NetCommand, RawFrame, Side};
+use crate::proto::{Context, Protocol};
 
 /// At most this many messages for one `/repeat`, so a typo cannot flood forever.
 pub const MAX_REPEAT: u64 = 1_000_000;
@@ -262,6 +263,29 @@ fn parse_faults(args: &str) -> Result<SteerCommand, String> {
         return Err("usage: /fault [client|server] delay 50ms jitter 20ms drop 5% fragment 3 close-after 100 code 4000, or off".into());
     }
     Ok(SteerCommand::Faults(side, f))
+}
+
+/// What was typed, with the commands of the protocol spoken (`/emit`,
+/// `/call`…) besides wsprobe's own.
+pub fn parse_speaking(
+    input: &str,
+    protocol: Option<Protocol>,
+    ctx: &mut Context,
+) -> Result<SlashCommand, String> {
+    if let (Some(p), Some(rest)) = (protocol, input.strip_prefix('/')) {
+        let (name, args) = match rest.split_once(char::is_whitespace) {
+            Some((n, a)) => (n, a.trim_start()),
+            None => (rest, ""),
+        };
+        if let Some(encoded) = p.codec().encode(name, args, ctx) {
+            return match encoded? {
+                NetCommand::Text(t) => Ok(SlashCommand::Text(t)),
+                NetCommand::Binary(b) => Ok(SlashCommand::Binary(b)),
+                _ => Err(format!("/{name} made no message")),
+            };
+        }
+    }
+    parse(input)
 }
 
 pub fn parse(input: &str) -> Result<SlashCommand, String> {

@@ -20,6 +20,8 @@ use crate::net::{
     RttKind,
 };
 use crate::present::ClientTotals;
+use crate::proto::speech::Speech;
+use crate::proto::{Protocol, Spoken};
 
 /// The most of one payload the log keeps for the detail view.
 pub const PAYLOAD_KEEP: usize = 1 << 20;
@@ -59,6 +61,8 @@ pub struct FrameEntry {
     /// Its number among the data messages of its direction (0: not counted),
     /// which its frames on the wire carry too.
     pub message: u64,
+    /// The protocol it is read as (decoded when shown, not before).
+    pub proto: Option<Protocol>,
 }
 
 impl FrameEntry {
@@ -86,16 +90,16 @@ impl FrameLog {
         }
     }
 
-    pub fn push(&mut self, f: &Frame) {
-        self.push_seen(f, None);
+    pub fn push(&mut self, f: &Frame, proto: Option<Protocol>) {
+        self.push_seen(f, None, proto);
     }
 
     /// A relay's frame, seen on the leg to `leg`.
-    pub fn push_leg(&mut self, f: &Frame, leg: Side) {
-        self.push_seen(f, Some(leg));
+    pub fn push_leg(&mut self, f: &Frame, leg: Side, proto: Option<Protocol>) {
+        self.push_seen(f, Some(leg), proto);
     }
 
-    fn push_seen(&mut self, f: &Frame, leg: Option<Side>) {
+    fn push_seen(&mut self, f: &Frame, leg: Option<Side>, proto: Option<Protocol>) {
         let keep = f.payload.len().min(PAYLOAD_KEEP);
         let entry = FrameEntry {
             seq: self.next_seq,
@@ -106,10 +110,11 @@ impl FrameLog {
             len: f.payload.len(),
             payload: Bytes::copy_from_slice(&f.payload[..keep]),
             close: f.close.clone(),
-            rtt: f.rtt,
+            rtt: f.rtt.clone(),
             leg,
             mark: None,
             message: f.message,
+            proto,
         };
         self.next_seq += 1;
         self.bytes += entry.payload.len();
@@ -536,6 +541,8 @@ pub struct ClientPane {
     pub input_error: Option<String>,
     pub started: Instant,
     pub timeline: VecDeque<TimelineEntry>,
+    /// What the current connection speaks, as far as is known.
+    pub spoken: Spoken,
 }
 
 impl ClientPane {
@@ -558,6 +565,7 @@ impl ClientPane {
             input_error: None,
             started: now,
             timeline: VecDeque::new(),
+            spoken: Spoken::new(crate::proto::Choice::Auto, None),
         }
     }
 
@@ -596,6 +604,8 @@ pub struct ConnRow {
     pub last_latency: Option<Duration>,
     /// A relay's pair: all its latencies (made at its first).
     pub latency: Option<Box<RttStats>>,
+    /// What the connection speaks, as far as is known.
+    pub spoken: Spoken,
 }
 
 /// The upstream leg of a relayed pair.
@@ -895,6 +905,10 @@ pub struct AppState {
     pub read_only: bool,
     /// The logs show frames as they crossed the wire instead of messages (`w`).
     pub show_wire: bool,
+    /// `--protocol` and what its commands need (the namespace, ids).
+    pub speech: Speech,
+    /// The logs show payloads as they are, not decoded (`d`).
+    pub show_raw: bool,
 }
 
 /// What a dashboard opens with.
@@ -922,6 +936,8 @@ pub struct Opening {
     pub hint: Option<String>,
     /// `wsprobe replay`: a recording, shown read-only.
     pub replay: bool,
+    /// `--protocol` and its settings.
+    pub speech: Speech,
 }
 
 impl AppState {
@@ -943,6 +959,10 @@ impl AppState {
             s
         });
         state.hint = o.hint;
+        state.speech = o.speech;
+        if let Some(c) = state.client.as_mut() {
+            c.spoken = Spoken::new(state.speech.choice, None);
+        }
         if o.replay {
             // Closed connections stay in the table: it is the recording's.
             state.read_only = true;
@@ -974,6 +994,8 @@ impl AppState {
             hint: None,
             read_only: false,
             show_wire: false,
+            speech: Speech::default(),
+            show_raw: false,
         }
     }
 

@@ -5,14 +5,18 @@ use tokio::io::AsyncWriteExt;
 
 use crate::escape::escape_bytes;
 use crate::net::relay::Flow;
+use crate::net::{ConnId, FrameKind};
 use crate::net::{Direction, Frame, NetEvent, Opened, Side};
 use crate::present::format_duration;
 use crate::present::{
     arrow, clock, ending, flow_arrow, frame_summary, left_early, not_sent, payload_preview,
     relay_ending, retry, steered, PREVIEW_CHARS,
 };
+use crate::proto::{Choice, Decoded, Protocol, Spoken};
 use crate::record::schema::Event;
 use crate::record::Record;
+use serde_json::Value;
+use std::collections::HashMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -24,6 +28,10 @@ pub struct Printer {
     format: Format,
     quiet: bool,
     buf: Vec<u8>,
+    /// `--protocol`: what messages are decoded as.
+    choice: Choice,
+    /// What each open connection speaks, as far as is known.
+    spoken: HashMap<ConnId, Spoken>,
 }
 
 impl Printer {
@@ -32,6 +40,41 @@ impl Printer {
             format,
             quiet,
             buf: Vec::with_capacity(64 * 1024),
+            choice: Choice::Raw,
+            spoken: HashMap::new(),
+        }
+    }
+
+    /// Messages decoded as `choice` says (`--protocol`).
+    pub fn speaking(mut self, choice: Choice) -> Self {
+        self.choice = choice;
+        self
+    }
+
+    /// Keeps track of what each connection speaks; a message's decoding.
+    fn follow(&mut self, ev: &NetEvent, from_client: impl Fn(Direction) -> bool) -> Option<Value> {
+        if self.choice == Choice::Raw {
+            return None;
+        }
+        match ev {
+            NetEvent::Opened(o) => {
+                let sub = o.handshake.subprotocol.as_deref();
+                self.spoken
+                    .entry(o.conn)
+                    .or_insert_with(|| Spoken::new(self.choice, sub));
+                None
+            }
+            NetEvent::Closed { conn, .. } => {
+                self.spoken.remove(conn);
+                None
+            }
+            NetEvent::Frame(f) if f.payload.len() <= crate::proto::DECODE_MAX => {
+                let spoken = self.spoken.get_mut(&f.conn)?;
+                let p = spoken.read(from_client(f.dir), f.kind, &f.payload)?;
+                let d = p.codec().decode(f.kind == FrameKind::Text, &f.payload)?;
+                Some(decoded_json(p, &d))
+            }
+            _ => None,
         }
     }
 
@@ -66,13 +109,21 @@ impl Printer {
         if let NetEvent::Wire(w) = ev {
             return self.wire(w, None);
         }
+        // The client's messages go out; a server's come in.
+        let decoded = self.follow(ev, |dir| (dir == Direction::Out) == (side == Side::Client));
         match self.format {
             Format::Json => {
-                let line = Record::from_event(ev).to_line();
-                self.line(&line);
+                let mut r = Record::from_event(ev);
+                r.decoded = decoded;
+                self.line(&r.to_line());
             }
             Format::Human => {
-                let line = human_line(side, ev);
+                let line = match (ev, &decoded) {
+                    (NetEvent::Frame(f), Some(d)) => {
+                        frame_line(f, arrow(f.dir), "rtt", "", Some(d))
+                    }
+                    _ => human_line(side, ev),
+                };
                 self.line(&line);
             }
         }
@@ -119,9 +170,16 @@ impl Printer {
         if let NetEvent::Wire(w) = ev {
             return self.wire(w, Some(side));
         }
+        // A message from the app came in on the client's leg; one from the
+        // server on the server's.
+        let decoded = self.follow(ev, |dir| (dir == Direction::In) == (side == Side::Client));
         let line = match self.format {
-            Format::Json => Record::relayed(side, ev).to_line(),
-            Format::Human => relay_line(side, ev),
+            Format::Json => {
+                let mut r = Record::relayed(side, ev);
+                r.decoded = decoded;
+                r.to_line()
+            }
+            Format::Human => relay_line(side, ev, decoded.as_ref()),
         };
         self.line(&line);
     }
@@ -166,7 +224,7 @@ fn dir_of(f: &crate::frames::FrameInfo) -> Direction {
 /// An event as one line for people.
 pub fn human_line(side: Side, ev: &NetEvent) -> String {
     match ev {
-        NetEvent::Frame(f) => frame_line(f, arrow(f.dir), "rtt", ""),
+        NetEvent::Frame(f) => frame_line(f, arrow(f.dir), "rtt", "", None),
         NetEvent::Opened(o) => format!("{} #{} open {}", clock(o.ts), o.conn, opened(o)),
 
         NetEvent::Closed {
@@ -222,13 +280,31 @@ pub fn human_line(side: Side, ev: &NetEvent) -> String {
 }
 
 /// `12:00:00.000 #1 ← text 5B rtt 182µs hello`: a frame with its arrow, a note,
-/// its round trip (named `timing`) and a preview.
-fn frame_line(f: &Frame, arrow: &str, timing: &str, note: &str) -> String {
+/// its round trip (named `timing`) and a preview, or what its protocol reads.
+fn frame_line(f: &Frame, arrow: &str, timing: &str, note: &str, decoded: Option<&Value>) -> String {
     let rtt = f
         .rtt
-        .map(|r| format!(" {timing} {}", format_duration(r.duration)))
+        .as_ref()
+        .map(|r| {
+            let to = r
+                .label
+                .as_deref()
+                .map(|l| format!(" ({})", escape_bytes(l.as_bytes(), 60)))
+                .unwrap_or_default();
+            format!(" {timing} {}{to}", format_duration(r.duration))
+        })
         .unwrap_or_default();
-    let preview = payload_preview(f.kind, &f.payload, PREVIEW_CHARS);
+    let preview = match decoded {
+        Some(d) => format!(
+            "{}: {}",
+            d["protocol"].as_str().unwrap_or_default(),
+            escape_bytes(
+                d["summary"].as_str().unwrap_or_default().as_bytes(),
+                4 * PREVIEW_CHARS
+            )
+        ),
+        None => payload_preview(f.kind, &f.payload, PREVIEW_CHARS),
+    };
     let sep = if preview.is_empty() { "" } else { " " };
     format!(
         "{} #{} {arrow} {}{note}{rtt}{sep}{preview}",
@@ -271,7 +347,7 @@ fn opened(o: &Opened) -> String {
 
 /// A relay's event as one line for people: messages with the way they travel,
 /// the rest with the leg they happened on.
-pub fn relay_line(side: Side, ev: &NetEvent) -> String {
+pub fn relay_line(side: Side, ev: &NetEvent, decoded: Option<&Value>) -> String {
     match ev {
         // What wsprobe itself said on a leg: an answer, an injection, a close.
         NetEvent::Frame(f) => frame_line(
@@ -283,6 +359,7 @@ pub fn relay_line(side: Side, ev: &NetEvent) -> String {
             } else {
                 ""
             },
+            decoded,
         ),
         NetEvent::Opened(o) => format!(
             "{} #{} {} leg open {}",
@@ -322,4 +399,21 @@ pub fn relay_line(side: Side, ev: &NetEvent) -> String {
         ),
         other => human_line(side, other),
     }
+}
+
+/// A decoded message as JSON output carries it: `{"protocol", "summary",
+/// "fields"}`, a name given more than once (a batch's items) holding a list.
+pub fn decoded_json(p: Protocol, d: &Decoded) -> Value {
+    let mut fields = serde_json::Map::new();
+    for (name, value) in &d.fields {
+        let value = Value::String(value.clone());
+        match fields.get_mut(*name) {
+            None => {
+                fields.insert(name.to_string(), value);
+            }
+            Some(Value::Array(list)) => list.push(value),
+            Some(first) => *first = Value::Array(vec![first.take(), value]),
+        }
+    }
+    serde_json::json!({"protocol": p.name(), "summary": d.summary, "fields": fields})
 }

@@ -11,8 +11,10 @@ use tokio::sync::mpsc;
 
 use super::output::{Format, Printer};
 use crate::net::client::{self, ClientOptions, SessionOptions};
-use crate::net::{CloseCause, CloseInfo, NetCommand, NetEvent, Side};
+use crate::net::{CloseCause, CloseInfo, Direction, NetCommand, NetEvent, Side};
 use crate::present::ClientTotals;
+use crate::proto::speech::Speech;
+use crate::proto::{Context, Spoken};
 use crate::record::har::HarFile;
 use crate::record::sendfile::Script;
 use crate::record::Record;
@@ -32,7 +34,13 @@ pub struct PipeOptions {
     pub script: Option<Script>,
     /// `--har FILE`: the session as HAR when it ends.
     pub har: Option<HarFile>,
+    /// `--protocol`: what lines like `/call add 1 2` are encoded as.
+    pub speech: Speech,
 }
+
+/// What the input's protocol commands (`/call`, `/emit`…) are encoded with;
+/// the loop keeps it up to date as connections open and messages come.
+type Speaking = Arc<Mutex<(Spoken, Context)>>;
 
 /// Connects, pipes stdin to the server and the server to stdout, and returns the
 /// exit code. Connection failures come back as errors.
@@ -70,16 +78,32 @@ pub async fn run(
             }
         }
     };
+    // One subprotocol offered is the one a server can agree on (legacy
+    // graphql-ws is told apart by it): known before the connection is.
+    let offered = match connect.subprotocols.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    };
     let mut har = pipe.har.take();
     let (events_tx, mut events) = mpsc::channel(1024);
     let (commands, task) = client::supervise(Some(connect), first, 1, session, events_tx);
 
     // Why input stopped before its end, if it did: set before the channel closes.
     let input_error: InputError = Arc::default();
+    let choice = pipe.speech.choice;
+    let speaking: Speaking = Arc::new(Mutex::new((
+        Spoken::new(choice, offered.as_deref()),
+        pipe.speech.ctx.clone(),
+    )));
     let mut stdin = match pipe.script.clone() {
         Some(script) => script.play(pipe.binary),
         None if echo_mode => mpsc::channel(1).1,
-        None => stdin_lines(pipe.binary, pipe.lossy, input_error.clone()),
+        None => stdin_lines(
+            pipe.binary,
+            pipe.lossy,
+            input_error.clone(),
+            speaking.clone(),
+        ),
     };
     let mut stdin_open = !echo_mode;
     let mut sent_lines = 0u64;
@@ -102,7 +126,7 @@ pub async fn run(
     loop {
         // Everything sent has come back: no need to wait any longer.
         // Init messages went out on every connect and are echoed like lines.
-        let echoed = totals.rtt.echo.count() + totals.lost + totals.not_sent;
+        let echoed = totals.rtt.answered() + totals.lost + totals.not_sent;
         if !stdin_open
             && !echo_mode
             && !closing
@@ -125,6 +149,14 @@ pub async fn run(
                         NetEvent::Opened(o) => {
                             opens += 1;
                             last_conn = o.conn;
+                            if let Ok(mut s) = speaking.lock() {
+                                s.0 = Spoken::new(choice, o.handshake.subprotocol.as_deref());
+                            }
+                        }
+                        NetEvent::Frame(f) if f.kind.is_data() => {
+                            if let Ok(mut s) = speaking.lock() {
+                                s.0.read(f.dir == Direction::Out, f.kind, &f.payload);
+                            }
                         }
                         // A failed (re)connect: if nothing follows, it is how the run ended.
                         NetEvent::Error { message, .. } => {
@@ -241,7 +273,12 @@ type InputError = Arc<Mutex<Option<String>>>;
 
 /// Stdin's lines as messages, read by a task of their own so the loop can wait
 /// on them like on anything else.
-fn stdin_lines(binary: bool, lossy: bool, error: InputError) -> mpsc::Receiver<NetCommand> {
+fn stdin_lines(
+    binary: bool,
+    lossy: bool,
+    error: InputError,
+    speaking: Speaking,
+) -> mpsc::Receiver<NetCommand> {
     let (tx, rx) = mpsc::channel(1);
     tokio::spawn(async move {
         let mut input = BufReader::new(tokio::io::stdin());
@@ -252,7 +289,7 @@ fn stdin_lines(binary: bool, lossy: bool, error: InputError) -> mpsc::Receiver<N
                 Ok(0) => None,
                 Ok(_) => {
                     number += 1;
-                    match line_to_message(line, number, binary, lossy) {
+                    match line_to_message(line, number, binary, lossy, &speaking) {
                         Ok(cmd) => match tx.send(cmd).await {
                             Ok(()) => continue,
                             Err(_) => None,
@@ -280,6 +317,7 @@ fn line_to_message(
     number: u64,
     binary: bool,
     lossy: bool,
+    speaking: &Speaking,
 ) -> Result<NetCommand, String> {
     if line.last() == Some(&b'\n') {
         line.pop();
@@ -300,6 +338,25 @@ fn line_to_message(
                 Err(e) => Err(format!(
                     "line {number} of the input: {e}; it and the lines after it were not sent"
                 )),
+            }
+        }
+        // A protocol's command (`/call`, `/emit`…), as in the input box.
+        Ok(text) if text.starts_with('/') && !text.starts_with("//") => {
+            let mut guard = speaking.lock().unwrap_or_else(|e| e.into_inner());
+            let (spoken, ctx) = &mut *guard;
+            let (name, args) = match text[1..].split_once(char::is_whitespace) {
+                Some((n, a)) => (n, a.trim_start()),
+                None => (&text[1..], ""),
+            };
+            match spoken
+                .commands()
+                .and_then(|p| p.codec().encode(name, args, ctx))
+            {
+                Some(Ok(cmd)) => Ok(cmd),
+                Some(Err(e)) => Err(format!(
+                    "line {number} of the input: {e}; it and the lines after it were not sent"
+                )),
+                None => Ok(NetCommand::Text(text)),
             }
         }
         Ok(text) => Ok(NetCommand::Text(text)),
@@ -360,18 +417,24 @@ mod tests {
     use super::*;
 
     fn text(line: &[u8], lossy: bool) -> Result<NetCommand, String> {
-        line_to_message(line.to_vec(), 7, false, lossy)
+        line_to_message(line.to_vec(), 7, false, lossy, &Speaking::default())
     }
 
     #[test]
     fn binary_lines_go_byte_for_byte() {
-        let cmd = line_to_message(b"\xff\xfe two\r\n".to_vec(), 1, true, false);
+        let cmd = line_to_message(
+            b"\xff\xfe two\r\n".to_vec(),
+            1,
+            true,
+            false,
+            &Speaking::default(),
+        );
         assert_eq!(
             cmd,
             Ok(NetCommand::Binary(Bytes::from_static(b"\xff\xfe two\r")))
         );
         // The last line of input may have no newline.
-        let cmd = line_to_message(b"end".to_vec(), 2, true, false);
+        let cmd = line_to_message(b"end".to_vec(), 2, true, false, &Speaking::default());
         assert_eq!(cmd, Ok(NetCommand::Binary(Bytes::from_static(b"end"))));
     }
 

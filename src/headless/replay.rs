@@ -85,7 +85,7 @@ impl Summary {
                         Flow::ClientToServer => r.to_server += 1,
                         Flow::ServerToClient => r.to_client += 1,
                     }
-                    if let Some(rtt) = f.rtt {
+                    if let Some(rtt) = &f.rtt {
                         r.latency.record(rtt.duration);
                     }
                 }

@@ -10,6 +10,7 @@ pub mod proxy;
 pub mod relay;
 pub mod rtt;
 pub mod server;
+pub mod speak;
 pub mod tls;
 pub mod witness;
 
@@ -219,10 +220,13 @@ pub enum RttKind {
     Reply,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rtt {
     pub kind: RttKind,
     pub duration: Duration,
+    /// The method or event of the request a reply answers, when a protocol
+    /// names it.
+    pub label: Option<std::sync::Arc<str>>,
 }
 
 /// One frame as it crossed the wire. The payload is shared, not copied.

@@ -6,6 +6,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
 
+use std::sync::Arc;
+
+use super::speak::MAX_LABELS;
 use super::{FrameKind, Rtt, RttKind};
 
 /// Outstanding sends older than this many are forgotten (counted as expired), so a
@@ -84,6 +87,7 @@ impl RttMatcher {
         Some(Rtt {
             kind: rtt_kind,
             duration: at.saturating_duration_since(o.sent),
+            label: None,
         })
     }
 
@@ -130,6 +134,14 @@ impl Default for RttStats {
 }
 
 impl RttStats {
+    /// Two significant figures: a twelfth of the memory, for figures kept per label.
+    pub fn coarse() -> Self {
+        RttStats {
+            hist: Histogram::new_with_bounds(1, 3_600_000_000, 2)
+                .expect("static histogram bounds are valid"),
+        }
+    }
+
     pub fn record(&mut self, d: Duration) {
         let us = (d.as_micros() as u64).max(1);
         self.hist.saturating_record(us);
@@ -155,21 +167,55 @@ impl RttStats {
     }
 }
 
-/// Echo and ping RTTs, kept apart.
+/// Echo, request→reply and ping round trips, kept apart; replies also by the
+/// method or event they answer.
 #[derive(Clone, Debug, Default)]
 pub struct RttBook {
     pub echo: RttStats,
+    pub reply: RttStats,
     pub ping: RttStats,
+    /// Reply latencies per request label, in the order first seen; at most
+    /// `speak::MAX_LABELS` (the rest under "other"), each coarser than the total.
+    pub by_label: Vec<(Arc<str>, RttStats)>,
 }
 
 impl RttBook {
     pub fn record(&mut self, rtt: Rtt) {
         match rtt.kind {
-            // A relay's reply latency takes the echo's place: it is the round
-            // trip a data message makes.
-            RttKind::Echo | RttKind::Reply => self.echo.record(rtt.duration),
+            RttKind::Echo => self.echo.record(rtt.duration),
+            RttKind::Reply => {
+                self.reply.record(rtt.duration);
+                if let Some(label) = rtt.label {
+                    self.label(label).record(rtt.duration);
+                }
+            }
             RttKind::Ping => self.ping.record(rtt.duration),
         }
+    }
+
+    /// Data messages answered: echoes and replies.
+    pub fn answered(&self) -> u64 {
+        self.echo.count() + self.reply.count()
+    }
+
+    fn label(&mut self, label: Arc<str>) -> &mut RttStats {
+        let at = match self.by_label.iter().position(|(l, _)| *l == label) {
+            Some(at) => at,
+            None if self.by_label.len() < MAX_LABELS => {
+                self.by_label.push((label, RttStats::coarse()));
+                self.by_label.len() - 1
+            }
+            None => match self.by_label.iter().position(|(l, _)| &**l == "other") {
+                Some(at) => at,
+                None => {
+                    // The last kept label makes room for all the others.
+                    let last = self.by_label.len() - 1;
+                    self.by_label[last] = (Arc::from("other"), RttStats::coarse());
+                    last
+                }
+            },
+        };
+        &mut self.by_label[at].1
     }
 }
 

@@ -188,9 +188,17 @@ pub struct Record {
     pub direction: Option<Flow>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rtt_us: Option<u64>,
-    /// Relay: how long after its request a server's reply came.
+    /// How long after its request a server's reply came (a relay's pairs, a
+    /// protocol's requests).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_us: Option<u64>,
+    /// The method or event of the request a reply answers, when its protocol names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    /// The message as its protocol reads it (`--protocol`): `protocol`,
+    /// `summary` and `fields`; the payload beside it stays as it came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoded: Option<serde_json::Value>,
     /// Relay: a held message's number, to forward or drop it by.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held: Option<u64>,
@@ -270,6 +278,12 @@ pub struct Record {
     pub echo_rtt_us: Option<RttRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ping_rtt_us: Option<RttRecord>,
+    /// A protocol's request→reply latencies (`--protocol`, `--correlate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_us: Option<RttRecord>,
+    /// The same by the method or event each reply answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_by_request_us: Option<BTreeMap<String, RttRecord>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -338,12 +352,19 @@ impl Record {
             len: Some(f.len()),
             rtt_us: f
                 .rtt
+                .as_ref()
                 .filter(|r| r.kind != RttKind::Reply)
                 .map(|r| r.duration.as_micros() as u64),
             latency_us: f
                 .rtt
+                .as_ref()
                 .filter(|r| r.kind == RttKind::Reply)
                 .map(|r| r.duration.as_micros() as u64),
+            reply_to: f
+                .rtt
+                .as_ref()
+                .and_then(|r| r.label.as_deref())
+                .map(str::to_string),
             ..Default::default()
         };
         match f.kind {
@@ -683,6 +704,7 @@ impl Record {
                         (_, Some(us)) => Some(Rtt {
                             kind: RttKind::Reply,
                             duration: Duration::from_micros(us),
+                            label: self.reply_to.as_deref().map(Into::into),
                         }),
                         (Some(us), None) => Some(Rtt {
                             kind: if kind == FrameKind::Pong {
@@ -691,6 +713,7 @@ impl Record {
                                 RttKind::Echo
                             },
                             duration: Duration::from_micros(us),
+                            label: None,
                         }),
                         (None, None) => None,
                     },
@@ -711,6 +734,13 @@ impl Record {
             not_sent: (totals.not_sent > 0).then_some(totals.not_sent),
             echo_rtt_us: Some(RttRecord::from(totals.rtt.echo.summary())),
             ping_rtt_us: Some(RttRecord::from(totals.rtt.ping.summary())),
+            reply_us: (totals.rtt.reply.count() > 0)
+                .then(|| RttRecord::from(totals.rtt.reply.summary())),
+            reply_by_request_us: (!totals.rtt.by_label.is_empty()).then(|| {
+                (totals.rtt.by_label.iter())
+                    .map(|(l, s)| (l.to_string(), RttRecord::from(s.summary())))
+                    .collect()
+            }),
             ..Record::event(chrono::Utc::now(), Event::Summary)
         }
     }
@@ -759,6 +789,7 @@ mod tests {
             rtt: Some(Rtt {
                 kind: RttKind::Echo,
                 duration: Duration::from_micros(152),
+                label: None,
             }),
             ..match frame(Direction::In, FrameKind::Text, b"hi \x1b") {
                 NetEvent::Frame(f) => f,
@@ -843,6 +874,7 @@ mod tests {
                 rtt: Some(Rtt {
                     kind: RttKind::Reply,
                     duration: Duration::from_micros(840),
+                    label: None,
                 }),
                 ..match frame(Direction::In, FrameKind::Text, b"{\"id\":1}") {
                     NetEvent::Frame(f) => f,
@@ -898,6 +930,7 @@ mod tests {
             rtt: Some(Rtt {
                 kind: RttKind::Reply,
                 duration: Duration::from_micros(840),
+                label: None,
             }),
             ..match frame(Direction::In, FrameKind::Text, b"r") {
                 NetEvent::Frame(f) => f,

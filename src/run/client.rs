@@ -5,12 +5,17 @@ use crate::config::Options;
 use crate::error::UsageError;
 use crate::headless::output::Printer;
 use crate::net::client::{ClientOptions, SessionOptions};
+use crate::net::speak::Speaker;
 use crate::net::{self, Side};
+use crate::proto::speech::Speech;
+use crate::proto::{socketio, Choice, Context};
 use crate::record::har::HarFile;
 use crate::record::sendfile;
 use crate::record::Recording;
 use crate::signal::shutdown_signal;
 use crate::{app, headless, tui};
+use std::sync::Arc;
+use tokio_tungstenite::tungstenite::http::Uri;
 
 use super::with_recording;
 
@@ -34,7 +39,9 @@ pub async fn run(args: ClientArgs, out: &Options, rec: Option<&Recording>) -> an
         init,
         reconnect: args.reconnect.then_some(args.reconnect_max_delay),
         tap: rec.map(|r| r.tap(Side::Client)),
+        speaker: speaker(&args.connect),
     };
+    let speech = speech(&args.connect);
     if out.use_tui() && !args.echo {
         return tui::run(tui::Setup {
             relay: None,
@@ -53,6 +60,7 @@ pub async fn run(args: ClientArgs, out: &Options, rec: Option<&Recording>) -> an
             history: true,
             hint: with_recording(None, rec),
             replay: None,
+            speech: speech.clone(),
         })
         .await;
     }
@@ -62,6 +70,7 @@ pub async fn run(args: ClientArgs, out: &Options, rec: Option<&Recording>) -> an
         wait: args.wait,
         script,
         har: args.har.clone().map(HarFile::new),
+        speech,
     };
     headless::pipe::run(
         ClientOptions {
@@ -70,7 +79,7 @@ pub async fn run(args: ClientArgs, out: &Options, rec: Option<&Recording>) -> an
         },
         session,
         pipe,
-        Printer::new(out.format(), out.quiet),
+        Printer::new(out.format(), out.quiet).speaking(args.connect.protocol.protocol),
         out.format(),
         shutdown_signal(),
     )
@@ -78,14 +87,25 @@ pub async fn run(args: ClientArgs, out: &Options, rec: Option<&Recording>) -> an
 }
 
 pub(super) fn client_options(args: &ConnectArgs) -> Result<ClientOptions, UsageError> {
+    let url = protocol_url(args)?;
     let proxy = match &args.proxy {
         Some(p) => Some(p.clone()),
-        None => net::proxy::from_env(&args.url, |k| std::env::var(k).ok()).map_err(UsageError)?,
+        None => net::proxy::from_env(&url, |k| std::env::var(k).ok()).map_err(UsageError)?,
     };
+    let mut subprotocols = args.subprotocols.clone();
+    if subprotocols.is_empty() {
+        subprotocols = args
+            .protocol
+            .protocol
+            .offers()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    }
     Ok(ClientOptions {
-        url: args.url.clone(),
+        url,
         headers: args.headers.clone(),
-        subprotocols: args.subprotocols.clone(),
+        subprotocols,
         origin: args.origin.clone(),
         connect_timeout: args.connect_timeout,
         insecure: args.insecure,
@@ -96,4 +116,45 @@ pub(super) fn client_options(args: &ConnectArgs) -> Result<ClientOptions, UsageE
         deflate: args.deflate,
         frames: false,
     })
+}
+
+/// The URL to connect to: Socket.IO's engine.io endpoint for `--protocol
+/// socketio`; anything else must be a WebSocket URL already.
+fn protocol_url(args: &ConnectArgs) -> Result<Uri, UsageError> {
+    let p = &args.protocol;
+    if p.protocol == Choice::Socketio {
+        return socketio::endpoint(&args.url, &p.socketio_path).map_err(UsageError);
+    }
+    match args.url.scheme_str() {
+        Some("http" | "https") => Err(UsageError(format!(
+            "`{}` is an HTTP URL; WebSocket URLs start with ws:// or wss:// \
+             (for a Socket.IO server, add --protocol socketio)",
+            args.url
+        ))),
+        _ => Ok(args.url.clone()),
+    }
+}
+
+/// `--protocol` and what its commands and greeting need.
+pub(super) fn speech(args: &ConnectArgs) -> Speech {
+    let p = &args.protocol;
+    Speech {
+        choice: p.protocol,
+        correlate: p.correlate.clone(),
+        ctx: Context {
+            next_id: 1,
+            namespace: p.namespace.clone(),
+            connect_payload: p.connect_payload.clone(),
+            host: args.url.host().unwrap_or("localhost").to_string(),
+            client_id: format!("wsprobe-{}", std::process::id()),
+        },
+    }
+}
+
+/// What the network task speaks: `--correlate`'s pairing, or the protocol's.
+pub(super) fn speaker(args: &ConnectArgs) -> Option<Arc<dyn Speaker>> {
+    match (&args.protocol.correlate, args.protocol.protocol) {
+        (None, Choice::Raw) => None,
+        _ => Some(Arc::new(speech(args))),
+    }
 }

@@ -53,6 +53,7 @@ pub async fn run(out: &Options, rec: Option<&Recording>) -> anyhow::Result<u8> {
                 rec,
             ),
             replay: None,
+            speech: Default::default(),
         })
         .await;
     }
@@ -87,6 +88,7 @@ pub async fn run(out: &Options, rec: Option<&Recording>) -> anyhow::Result<u8> {
             wait: std::time::Duration::from_secs(5),
             script: None,
             har: None,
+            speech: Default::default(),
         },
         printer,
         out.format(),

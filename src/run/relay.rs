@@ -8,8 +8,11 @@ use crate::net::client::{parse_ws_url, ClientOptions};
 use crate::net::relay::steer::leg_index;
 use crate::net::relay::{DirFaults, Relay, RelayConfig, Rules, Steering};
 use crate::net::{self, Side};
+use crate::proto::speech::Speech;
+use crate::proto::Choice;
 use crate::record::Recording;
 use crate::{app, headless, tui};
+use std::sync::Arc;
 
 use super::with_recording;
 
@@ -36,10 +39,15 @@ pub async fn run(args: RelayArgs, out: &Options, rec: Option<&Recording>) -> any
             history: true,
             hint: with_recording(None, rec),
             replay: None,
+            speech: Speech {
+                choice: args.protocol,
+                ..Default::default()
+            },
         })
         .await;
     }
-    headless::relay::run(relay, Printer::new(out.format(), out.quiet)).await
+    let printer = Printer::new(out.format(), out.quiet).speaking(args.protocol);
+    headless::relay::run(relay, printer).await
 }
 
 /// `[LISTEN] UPSTREAM_URL` and the flags, as the relay's configuration.
@@ -112,7 +120,14 @@ pub(super) fn relay_config(
             steering: Steering::new(rules),
             add_headers: args.headers.clone(),
             drop_headers: args.drop_headers.clone(),
-            correlate: args.correlate.clone(),
+            speaker: match (&args.correlate, args.protocol) {
+                (None, Choice::Raw) => None,
+                (correlate, choice) => Some(Arc::new(Speech {
+                    choice,
+                    correlate: correlate.clone(),
+                    ..Default::default()
+                })),
+            },
             handshake_timeout: args.handshake_timeout,
             report_frames,
             deflate: !args.no_deflate,

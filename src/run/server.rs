@@ -58,10 +58,15 @@ pub async fn run(args: ServerArgs, out: &Options, rec: Option<&Recording>) -> an
             // One row per line, wrapped rather than cut: the `--ca` command must be whole.
             hint: with_recording(hint.map(|h| format!(" {}", h.replace('\n', "\n "))), rec),
             replay: None,
+            speech: crate::proto::speech::Speech {
+                choice: args.protocol,
+                ..Default::default()
+            },
         })
         .await;
     }
-    headless::server::run(server, Printer::new(out.format(), out.quiet)).await
+    let printer = Printer::new(out.format(), out.quiet).speaking(args.protocol);
+    headless::server::run(server, printer).await
 }
 
 pub(super) fn server_config(

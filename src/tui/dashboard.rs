@@ -136,6 +136,7 @@ impl Dashboard {
                 .unwrap_or_default(),
             hint,
             replay: replaying,
+            speech: setup.speech.clone(),
         });
         let links = Links::new(
             setup

@@ -137,6 +137,7 @@ fn frame(
         rtt: rtt.map(|(kind, us)| Rtt {
             kind,
             duration: Duration::from_micros(us),
+            label: None,
         }),
         message: 0,
     })

@@ -83,6 +83,7 @@ pub fn map_key(key: KeyEvent, ctx: KeyContext) -> Option<Action> {
         KeyCode::Char('c') => Action::ClearLog,
         KeyCode::Char('s') => Action::ToggleScope,
         KeyCode::Char('w') => Action::ToggleWire,
+        KeyCode::Char('d') => Action::ToggleDecoded,
         KeyCode::Char('a') => Action::ToggleSendAll,
         KeyCode::Char('x') => Action::CloseSelected,
         KeyCode::Char('h') => Action::ShowHandshake,
@@ -122,6 +123,10 @@ pub const HELP: &[(&str, &str)] = &[
     (
         "w",
         "the log: messages, or every frame as it crossed the wire (opcode, FIN, RSV, mask, sizes)",
+    ),
+    (
+        "d",
+        "the log: messages decoded by their protocol (--protocol), or their payloads as they are",
     ),
     ("h", "handshake: request and response headers"),
     (

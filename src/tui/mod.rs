@@ -51,6 +51,8 @@ pub struct Setup {
     pub history: bool,
     /// `wsprobe replay`: a recording shown read-only instead of live connections.
     pub replay: Option<RecordingFile>,
+    /// `--protocol`: what the logs decode and the input box's commands speak.
+    pub speech: crate::proto::speech::Speech,
 }
 
 impl Setup {
@@ -65,6 +67,7 @@ impl Setup {
             hint: None,
             history: false,
             replay: Some(file),
+            speech: Default::default(),
         }
     }
 }

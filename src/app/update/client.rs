@@ -6,10 +6,11 @@ use super::not_sent_note;
 use crate::app::state::{ClientPane, LinkState, RttPoint, RTT_POINTS};
 use crate::escape::escape_text;
 use crate::net::Side;
-use crate::net::{CloseCause, CounterSnapshot, NetEvent};
+use crate::net::{CloseCause, CounterSnapshot, Direction, NetEvent};
 use crate::present::{ending, retry};
+use crate::proto::{Choice, Spoken};
 
-pub(super) fn client_event(c: &mut ClientPane, ev: NetEvent, now: Instant) {
+pub(super) fn client_event(c: &mut ClientPane, ev: NetEvent, now: Instant, choice: Choice) {
     c.totals.event(&ev);
     match ev {
         NetEvent::Opened(o) => {
@@ -29,6 +30,7 @@ pub(super) fn client_event(c: &mut ClientPane, ev: NetEvent, now: Instant) {
             c.state = LinkState::Open;
             c.conn = Some(o.conn);
             c.peer = Some(o.peer);
+            c.spoken = Spoken::new(choice, o.handshake.subprotocol.as_deref());
             c.handshake = Some(o.handshake.clone());
             c.opened_at = Some(now);
             c.closed_at = None;
@@ -36,7 +38,7 @@ pub(super) fn client_event(c: &mut ClientPane, ev: NetEvent, now: Instant) {
             c.sample = None;
         }
         NetEvent::Frame(f) => {
-            if let Some(rtt) = f.rtt {
+            if let Some(rtt) = &f.rtt {
                 if c.rtt_points.len() >= RTT_POINTS * 2 {
                     c.rtt_points.pop_front();
                 }
@@ -46,7 +48,8 @@ pub(super) fn client_event(c: &mut ClientPane, ev: NetEvent, now: Instant) {
                     kind: rtt.kind,
                 });
             }
-            c.log.log.push(&f);
+            let proto = c.spoken.read(f.dir == Direction::Out, f.kind, &f.payload);
+            c.log.log.push(&f, proto);
         }
         NetEvent::Wire(w) => c.log.wire.push(w, None),
         NetEvent::Closed {

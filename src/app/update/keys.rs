@@ -164,6 +164,7 @@ pub(super) fn action(state: &mut AppState, a: Action, fx: &mut Vec<Effect>) {
             }
         }
         Action::ToggleWire => state.show_wire = !state.show_wire,
+        Action::ToggleDecoded => state.show_raw = !state.show_raw,
         Action::ToggleScope => {
             if let Some(s) = state.server.as_mut() {
                 s.scope_selected = !s.scope_selected;

@@ -83,19 +83,19 @@ fn editor(state: &mut AppState) -> Option<&mut InputBox> {
 fn net(state: &mut AppState, pane: Side, ev: NetEvent) {
     if state.mode == crate::app::state::Mode::Relay {
         if let Some(s) = state.server.as_mut() {
-            relay_event(s, pane, ev, state.now);
+            relay_event(s, pane, ev, state.now, state.speech.choice);
         }
         return;
     }
     match pane {
         Side::Client => {
             if let Some(c) = state.client.as_mut() {
-                client_event(c, ev, state.now);
+                client_event(c, ev, state.now, state.speech.choice);
             }
         }
         Side::Server => {
             if let Some(s) = state.server.as_mut() {
-                server_event(s, ev, state.now);
+                server_event(s, ev, state.now, state.speech.choice);
             }
         }
     }

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use super::server::{evict_row, hand_over_selection, server_event};
+use super::server::{evict_row, hand_over_selection, row_of, server_event};
 use crate::app::state::{
     ClosedRow, ConnRow, HeldRow, RttPoint, ServerPane, UpstreamLeg, HELD_ROWS, MAX_ROWS, RTT_POINTS,
 };
@@ -11,8 +11,15 @@ use crate::escape::escape_text;
 use crate::net::relay::Flow;
 use crate::net::{CloseCause, CounterSnapshot, Direction, NetEvent, RttKind, Side, SteerEvent};
 use crate::present::{flow_arrow, format_duration, relay_ending, steered};
+use crate::proto::{Choice, Spoken};
 
-pub(super) fn relay_event(s: &mut ServerPane, leg: Side, ev: NetEvent, now: Instant) {
+pub(super) fn relay_event(
+    s: &mut ServerPane,
+    leg: Side,
+    ev: NetEvent,
+    now: Instant,
+    choice: Choice,
+) {
     match (leg, ev) {
         (Side::Client, NetEvent::Opened(o)) => {
             s.total_conns += 1;
@@ -35,6 +42,7 @@ pub(super) fn relay_event(s: &mut ServerPane, leg: Side, ev: NetEvent, now: Inst
                 ConnRow {
                     id: o.conn,
                     peer: o.peer,
+                    spoken: Spoken::new(choice, o.handshake.subprotocol.as_deref()),
                     path: o.path,
                     handshake: o.handshake,
                     opened_at: now,
@@ -64,9 +72,9 @@ pub(super) fn relay_event(s: &mut ServerPane, leg: Side, ev: NetEvent, now: Inst
             }
         }
         (leg, NetEvent::Frame(f)) => {
-            if let (Some(rtt), Some(relay)) = (f.rtt, s.relay.as_mut()) {
+            if let (Some(rtt), Some(relay)) = (&f.rtt, s.relay.as_mut()) {
                 if rtt.kind == RttKind::Reply {
-                    relay.latency.record(rtt);
+                    relay.latency.record(rtt.clone());
                     if relay.points.len() >= RTT_POINTS * 2 {
                         relay.points.pop_front();
                     }
@@ -83,7 +91,10 @@ pub(super) fn relay_event(s: &mut ServerPane, leg: Side, ev: NetEvent, now: Inst
                     }
                 }
             }
-            s.log.log.push_leg(&f, leg);
+            let from_client = (leg == Side::Client) == (f.dir == Direction::In);
+            let proto =
+                row_of(s, f.conn).and_then(|r| r.spoken.read(from_client, f.kind, &f.payload));
+            s.log.log.push_leg(&f, leg, proto);
         }
         (leg, NetEvent::Wire(w)) => s.log.wire.push(w, Some(leg)),
         (
@@ -167,6 +178,6 @@ pub(super) fn relay_event(s: &mut ServerPane, leg: Side, ev: NetEvent, now: Inst
                 );
             }
         }
-        (_, other) => server_event(s, other, now),
+        (_, other) => server_event(s, other, now, choice),
     }
 }

@@ -6,10 +6,11 @@ use super::not_sent_note;
 use crate::app::state::{ClosedRow, ConnRow, ServerPane, MAX_ROWS};
 use crate::escape::escape_text;
 use crate::net::Side;
-use crate::net::{CloseCause, ConnId, CounterSnapshot, NetEvent};
+use crate::net::{CloseCause, ConnId, CounterSnapshot, Direction, NetEvent};
 use crate::present::ending;
+use crate::proto::{Choice, Spoken};
 
-pub(super) fn server_event(s: &mut ServerPane, ev: NetEvent, now: Instant) {
+pub(super) fn server_event(s: &mut ServerPane, ev: NetEvent, now: Instant, choice: Choice) {
     match ev {
         NetEvent::Opened(o) => {
             s.total_conns += 1;
@@ -31,6 +32,7 @@ pub(super) fn server_event(s: &mut ServerPane, ev: NetEvent, now: Instant) {
                     upstream: None,
                     last_latency: None,
                     latency: None,
+                    spoken: Spoken::new(choice, o.handshake.subprotocol.as_deref()),
                 },
             );
             s.note(
@@ -50,7 +52,11 @@ pub(super) fn server_event(s: &mut ServerPane, ev: NetEvent, now: Instant) {
                 }
             }
         }
-        NetEvent::Frame(f) => s.log.log.push(&f),
+        NetEvent::Frame(f) => {
+            let proto = row_of(s, f.conn)
+                .and_then(|r| r.spoken.read(f.dir == Direction::In, f.kind, &f.payload));
+            s.log.log.push(&f, proto)
+        }
         NetEvent::Wire(w) => s.log.wire.push(w, None),
         NetEvent::Closed {
             conn,
@@ -136,4 +142,10 @@ pub(super) fn evict_at(s: &mut ServerPane, i: usize) {
     if let Some(row) = s.rows.remove(i) {
         s.retired += row.counts;
     }
+}
+
+/// The row of a connection (the table is sorted by id).
+pub(super) fn row_of(s: &mut ServerPane, conn: ConnId) -> Option<&mut ConnRow> {
+    let at = s.rows.partition_point(|r| r.id < conn);
+    s.rows.get_mut(at).filter(|r| r.id == conn)
 }

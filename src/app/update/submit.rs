@@ -6,6 +6,7 @@ use crate::app::msg::{Action, Effect, Target};
 use crate::app::slash::{self, SlashCommand};
 use crate::app::state::{AppState, ClientPane, Focus, LinkState, Mode, Popup, ServerPane};
 use crate::net::{CloseCause, CloseInfo};
+use crate::proto::{Context, Protocol};
 
 pub(super) fn submit(state: &mut AppState, fx: &mut Vec<Effect>) {
     if let Some(mut ed) = state.filter_edit.take() {
@@ -69,17 +70,17 @@ pub(super) fn submit(state: &mut AppState, fx: &mut Vec<Effect>) {
     match state.focus {
         Focus::ClientInput => {
             if let Some(c) = state.client.as_mut() {
-                submit_client(c, fx, &mut state.popup);
+                submit_client(c, fx, &mut state.popup, &mut state.speech.ctx);
             }
         }
         Focus::ServerInput if state.mode == Mode::Relay => {
             if let Some(s) = state.server.as_mut() {
-                submit_relay(s, fx, &mut state.popup);
+                submit_relay(s, fx, &mut state.popup, &mut state.speech.ctx);
             }
         }
         Focus::ServerInput => {
             if let Some(s) = state.server.as_mut() {
-                submit_server(s, fx, &mut state.popup);
+                submit_server(s, fx, &mut state.popup, &mut state.speech.ctx);
             }
         }
         _ => action(state, Action::OpenDetail, fx),
@@ -111,8 +112,9 @@ pub(super) fn parse_typed(
     input: &mut InputBox,
     error: &mut Option<String>,
     popup: &mut Option<Popup>,
+    speaking: (Option<Protocol>, &mut Context),
 ) -> Option<SlashCommand> {
-    match slash::parse(input.text()) {
+    match slash::parse_speaking(input.text(), speaking.0, speaking.1) {
         Ok(SlashCommand::Help) => {
             input.submit();
             *popup = Some(Popup::Help { scroll: 0 });
@@ -126,8 +128,14 @@ pub(super) fn parse_typed(
     }
 }
 
-pub(super) fn submit_client(c: &mut ClientPane, fx: &mut Vec<Effect>, popup: &mut Option<Popup>) {
-    let Some(cmd) = parse_typed(&mut c.input, &mut c.input_error, popup) else {
+pub(super) fn submit_client(
+    c: &mut ClientPane,
+    fx: &mut Vec<Effect>,
+    popup: &mut Option<Popup>,
+    ctx: &mut Context,
+) {
+    let speaking = (c.spoken.commands(), ctx);
+    let Some(cmd) = parse_typed(&mut c.input, &mut c.input_error, popup, speaking) else {
         return;
     };
     // While --reconnect waits, the queue outlives the connection: what is sent
@@ -151,8 +159,14 @@ pub(super) fn submit_client(c: &mut ClientPane, fx: &mut Vec<Effect>, popup: &mu
     c.log.bottom();
 }
 
-pub(super) fn submit_server(s: &mut ServerPane, fx: &mut Vec<Effect>, popup: &mut Option<Popup>) {
-    let Some(cmd) = parse_typed(&mut s.input, &mut s.input_error, popup) else {
+pub(super) fn submit_server(
+    s: &mut ServerPane,
+    fx: &mut Vec<Effect>,
+    popup: &mut Option<Popup>,
+    ctx: &mut Context,
+) {
+    let speaking = (selected_protocol(s), ctx);
+    let Some(cmd) = parse_typed(&mut s.input, &mut s.input_error, popup, speaking) else {
         return;
     };
     let targets: Vec<_> = if s.send_to_all {
@@ -186,7 +200,12 @@ pub(super) fn submit_server(s: &mut ServerPane, fx: &mut Vec<Effect>, popup: &mu
 
 /// A relay's input: to the selected pair's server, or with `/inject` and
 /// `/close` to the leg named.
-pub(super) fn submit_relay(s: &mut ServerPane, fx: &mut Vec<Effect>, popup: &mut Option<Popup>) {
+pub(super) fn submit_relay(
+    s: &mut ServerPane,
+    fx: &mut Vec<Effect>,
+    popup: &mut Option<Popup>,
+    ctx: &mut Context,
+) {
     match slash::parse_steer(s.input.text()) {
         Some(Ok(cmd)) => {
             if let Some(r) = s.relay.as_mut() {
@@ -210,7 +229,7 @@ pub(super) fn submit_relay(s: &mut ServerPane, fx: &mut Vec<Effect>, popup: &mut
             return;
         }
     };
-    let cmd = match slash::parse(&line) {
+    let cmd = match slash::parse_speaking(&line, selected_protocol(s), ctx) {
         Ok(SlashCommand::Help) => {
             s.input.submit();
             *popup = Some(Popup::Help { scroll: 0 });
@@ -238,4 +257,10 @@ pub(super) fn submit_relay(s: &mut ServerPane, fx: &mut Vec<Effect>, popup: &mut
     let typed = s.input.submit();
     fx.push(Effect::SaveHistory(typed));
     command_effects(cmd, to, fx);
+}
+
+/// The protocol of the selected connection, whose commands the box takes.
+fn selected_protocol(s: &ServerPane) -> Option<Protocol> {
+    let id = s.selected?;
+    s.rows.iter().find(|r| r.id == id)?.spoken.protocol
 }

@@ -70,6 +70,7 @@ fn frame(
                 RttKind::Echo
             },
             duration: Duration::from_micros(us),
+            label: None,
         }),
         message: 0,
     })
@@ -794,6 +795,7 @@ fn a_relays_pair_takes_both_legs_into_one_row_and_its_latency() {
         f.rtt = Some(Rtt {
             kind: RttKind::Reply,
             duration: Duration::from_micros(700),
+            label: None,
         });
     }
     let _ = update(&mut s, Msg::Net(Side::Server, reply));
@@ -819,7 +821,7 @@ fn a_relays_pair_takes_both_legs_into_one_row_and_its_latency() {
     assert_eq!(row.last_latency, Some(Duration::from_micros(700)));
     assert_eq!(row.latency.as_ref().unwrap().summary().count, 1, "per pair");
     let relay = pane.relay.as_ref().unwrap();
-    assert_eq!(relay.latency.echo.summary().count, 1);
+    assert_eq!(relay.latency.reply.summary().count, 1);
     let legs: Vec<Option<Side>> = pane.log.log.iter().map(|e| e.leg).collect();
     assert_eq!(legs, [Some(Side::Client), Some(Side::Server)]);
 }

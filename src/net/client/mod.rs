@@ -77,6 +77,9 @@ pub struct SessionOptions {
     pub reconnect: Option<Duration>,
     /// `--record`: every event and frame, waiting for room.
     pub tap: Option<Tap>,
+    /// The protocol spoken (`--protocol`, `--correlate`): its greeting, its
+    /// keep-alive answers, and which reply answers which request.
+    pub speaker: Option<std::sync::Arc<dyn crate::net::speak::Speaker>>,
 }
 
 /// Where a client reports its events: the tap first (a recording must not miss

@@ -16,9 +16,10 @@ use tokio_tungstenite::MaybeTlsStream;
 use super::connect::{Connected, WsStream};
 use super::{Reporter, SessionOptions};
 use crate::net::rtt::RttMatcher;
+use crate::net::speak::{Conversation, Pair, Pending};
 use crate::net::{
     describe, error_text, CloseCause, CloseInfo, ConnCounters, ConnId, CounterSnapshot, Direction,
-    Frame, FrameKind, NetCommand, NetEvent, Opened,
+    Frame, FrameKind, NetCommand, NetEvent, Opened, Rtt, RttKind,
 };
 
 /// How long we wait for the peer to answer our close frame.
@@ -35,6 +36,7 @@ pub(super) async fn run(
     held: &mut VecDeque<NetCommand>,
 ) -> SessionEnd {
     let counters = Arc::new(ConnCounters::default());
+    let handshake_subprotocol = conn.handshake.subprotocol.clone();
     reporter
         .event(NetEvent::Opened(Box::new(Opened {
             conn: id,
@@ -47,9 +49,16 @@ pub(super) async fn run(
             faults: None,
         })))
         .await;
+    let speech = opts
+        .speaker
+        .as_ref()
+        .map(|s| s.open(handshake_subprotocol.as_deref()));
     let session = Session {
         id,
         ws: conn.ws,
+        speech,
+        pending: Pending::default(),
+        pairs: Vec::new(),
         matcher: RttMatcher::new(opts.echo_prefix.as_deref()),
         opts: opts.clone(),
         reporter: reporter.clone(),
@@ -84,6 +93,11 @@ pub(super) struct SessionEnd {
 struct Session {
     id: ConnId,
     ws: WsStream,
+    /// The protocol's state on this connection (`--protocol`, `--correlate`).
+    speech: Option<Box<dyn Conversation>>,
+    /// Requests awaiting their replies, by the protocol's keys.
+    pending: Pending,
+    pairs: Vec<Pair>,
     opts: SessionOptions,
     matcher: RttMatcher,
     reporter: Reporter,
@@ -117,14 +131,10 @@ impl Session {
         held: &mut VecDeque<NetCommand>,
     ) -> (Option<CloseInfo>, CloseCause, bool) {
         let mut commands_open = true;
-        // Setup first (every connect re-runs it), then what waited for a connection.
-        let init: Vec<NetCommand> = self
-            .opts
-            .init
-            .iter()
-            .cloned()
-            .map(NetCommand::Text)
-            .collect();
+        // The protocol's greeting and setup first (every connect re-runs
+        // them), then what waited for a connection.
+        let mut init: Vec<NetCommand> = self.speech.as_mut().map(|s| s.greet()).unwrap_or_default();
+        init.extend(self.opts.init.iter().cloned().map(NetCommand::Text));
         for cmd in init {
             if let Err(e) = self.send(cmd).await {
                 return (None, CloseCause::Error(e), commands_open);
@@ -217,7 +227,10 @@ impl Session {
         let Some((kind, payload, close)) = describe(&msg) else {
             return Ok(());
         };
-        let rtt = self.matcher.received(kind, &payload, at);
+        let rtt = self
+            .matcher
+            .received(kind, &payload, at)
+            .or_else(|| self.replied(kind, &payload, at));
         if kind == FrameKind::Pong {
             self.awaiting_pong = None;
         }
@@ -260,6 +273,14 @@ impl Session {
                     None,
                 )
                 .await;
+            }
+            Message::Text(_) | Message::Binary(_) if self.speech.is_some() => {
+                let text = kind == FrameKind::Text;
+                let answer = self.speech.as_mut().and_then(|s| s.answer(text, &payload));
+                if let Some(answer) = answer {
+                    // A keep-alive answer fails like any send: the session ends.
+                    self.send(answer).await?;
+                }
             }
             Message::Text(_) | Message::Binary(_) if self.opts.echo => {
                 self.report(Direction::Out, kind, payload, None, None).await;
@@ -329,13 +350,47 @@ impl Session {
             }
         }
         // Stamped after the write: the RTT is the peer's and the network's, not our queue's.
-        self.matcher.sent(kind, payload.clone(), Instant::now());
+        let at = Instant::now();
+        self.matcher.sent(kind, payload.clone(), at);
+        self.requested(kind, &payload, at);
         if kind == FrameKind::Ping && self.awaiting_pong.is_none() {
             self.awaiting_pong = Some(tokio::time::Instant::now());
         }
         self.report(Direction::Out, kind, payload, close, None)
             .await;
         Ok(())
+    }
+
+    /// A data message that left: the requests it makes, by the protocol.
+    fn requested(&mut self, kind: FrameKind, payload: &[u8], at: Instant) {
+        let Some(speech) = self.speech.as_mut().filter(|_| kind.is_data()) else {
+            return;
+        };
+        self.pairs.clear();
+        speech.pairs(true, kind == FrameKind::Text, payload, &mut self.pairs);
+        for pair in self.pairs.drain(..) {
+            if let Pair::Request { key, label } = pair {
+                self.pending.request(key, &label, at);
+            }
+        }
+    }
+
+    /// A data message that came: the request it answers, by the protocol.
+    fn replied(&mut self, kind: FrameKind, payload: &[u8], at: Instant) -> Option<Rtt> {
+        let speech = self.speech.as_mut().filter(|_| kind.is_data())?;
+        self.pairs.clear();
+        speech.pairs(false, kind == FrameKind::Text, payload, &mut self.pairs);
+        let mut first = None;
+        for pair in self.pairs.drain(..) {
+            if let Pair::Reply { key } = pair {
+                first = first.or(self.pending.reply(&key, at));
+            }
+        }
+        first.map(|a| Rtt {
+            kind: RttKind::Reply,
+            duration: a.latency,
+            label: a.label,
+        })
     }
 
     /// The frames on the wire since the last report, before the message they carry.

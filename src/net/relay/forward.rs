@@ -295,16 +295,18 @@ where
             Message::Text(_) | Message::Binary(_) => {
                 self.read += 1;
                 let payload = data_payload(&msg).unwrap_or_default();
+                let text = matches!(msg, Message::Text(_));
                 let rtt = match from {
                     // A request is timed from when it leaves for the server.
                     Side::Client => None,
                     Side::Server => {
                         self.links
                             .pending
-                            .reply(payload, Instant::now())
-                            .map(|duration| Rtt {
+                            .reply(text, payload, Instant::now())
+                            .map(|a| Rtt {
                                 kind: RttKind::Reply,
-                                duration,
+                                duration: a.latency,
+                                label: a.label,
                             })
                     }
                 };
@@ -454,7 +456,8 @@ where
         // A request is timed from when it leaves for the server.
         if let Some(payload) = data_payload(&msg).filter(|_| self.from == Side::Client) {
             if !self.dest_dead {
-                self.links.pending.request(payload, Instant::now());
+                let text = matches!(msg, Message::Text(_));
+                self.links.pending.request(text, payload, Instant::now());
             }
         }
         let (kind, data) = match &msg {
@@ -679,7 +682,8 @@ where
             }
         };
         if let Some(payload) = data_payload(&msg).filter(|_| to == Side::Server) {
-            self.links.pending.request(payload, Instant::now());
+            let text = matches!(msg, Message::Text(_));
+            self.links.pending.request(text, payload, Instant::now());
         }
         self.report(to, Direction::Out, &msg, None);
         self.record_pending().await;

@@ -2,16 +2,11 @@
 //! for its reply, which is the next server message (in order), or with
 //! `--correlate` the server message carrying the same value at a JSON path.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-/// Requests remembered per connection; the oldest are forgotten beyond this, so a
-/// server that never answers costs a bounded amount.
-const MAX_PENDING: usize = 4096;
-/// A correlation value longer than this is not matched on (an id is short; a
-/// whole object at the path would make every request cost its size twice).
-const MAX_KEY: usize = 256;
+use crate::net::speak::{self, Answered, Conversation, Pair, Speaker, MAX_PENDING};
 
 /// A path into a JSON value as people write it: `$.id`, `$.payload.id`,
 /// `$.params[0]`, `id`.
@@ -120,85 +115,113 @@ impl std::str::FromStr for JsonPath {
     }
 }
 
+/// `--correlate`: a request is a client message with a value at the path, its
+/// reply the server message with the same value there.
+impl Speaker for JsonPath {
+    fn open(&self, _subprotocol: Option<&str>) -> Box<dyn Conversation> {
+        Box::new(self.clone())
+    }
+}
+
+impl Conversation for JsonPath {
+    fn pairs(
+        &mut self,
+        from_client: bool,
+        _text: bool,
+        payload: &[u8],
+        out: &mut Vec<Pair>,
+    ) -> bool {
+        let Some(key) = self.key_of(payload) else {
+            return true;
+        };
+        out.push(match from_client {
+            true => Pair::Request {
+                key,
+                label: String::new(),
+            },
+            false => Pair::Reply { key },
+        });
+        true
+    }
+}
+
 /// One connection's requests awaiting their replies.
-#[derive(Debug)]
 pub(super) struct Pending {
-    correlate: Option<JsonPath>,
     inner: Mutex<Waiting>,
 }
 
-#[derive(Debug, Default)]
 struct Waiting {
+    /// Who says which message is a request and which a reply; none: each
+    /// server message answers the oldest client message.
+    speech: Option<Box<dyn Conversation>>,
     in_order: VecDeque<Instant>,
-    /// Each waiting key, when it was sent and its number.
-    by_key: HashMap<String, (Instant, u64)>,
-    /// Keys with their numbers in the order they came, to forget the oldest;
-    /// an answered one stays until it reaches the front (no search per reply).
-    keys: VecDeque<(String, u64)>,
-    next: u64,
+    by_key: speak::Pending,
+    scratch: Vec<Pair>,
 }
 
 impl Pending {
-    pub(super) fn new(correlate: Option<JsonPath>) -> Pending {
+    pub(super) fn new(speech: Option<Box<dyn Conversation>>) -> Pending {
         Pending {
-            correlate,
-            inner: Mutex::new(Waiting::default()),
+            inner: Mutex::new(Waiting {
+                speech,
+                in_order: VecDeque::new(),
+                by_key: speak::Pending::default(),
+                scratch: Vec::new(),
+            }),
         }
     }
 
     /// A client message left for the server at `at`.
-    pub(super) fn request(&self, payload: &[u8], at: Instant) {
-        let mut w = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        match &self.correlate {
-            None => {
-                if w.in_order.len() == MAX_PENDING {
-                    w.in_order.pop_front();
-                }
-                w.in_order.push_back(at);
+    pub(super) fn request(&self, text: bool, payload: &[u8], at: Instant) {
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let w = &mut *guard;
+        w.scratch.clear();
+        let known =
+            (w.speech.as_mut()).is_some_and(|s| s.pairs(true, text, payload, &mut w.scratch));
+        if !known {
+            if w.in_order.len() == MAX_PENDING {
+                w.in_order.pop_front();
             }
-            Some(path) => {
-                let Some(key) = path.key_of(payload).filter(|k| k.len() <= MAX_KEY) else {
-                    return;
-                };
-                let n = w.next;
-                w.next += 1;
-                w.by_key.insert(key.clone(), (at, n));
-                w.keys.push_back((key, n));
-                // Forget the oldest: waiting ones beyond the bound, answered
-                // ones (no longer in the map under their number) as they come up.
-                while w.keys.len() > MAX_PENDING
-                    || w.keys
-                        .front()
-                        .is_some_and(|(k, n)| w.by_key.get(k).map(|e| e.1) != Some(*n))
-                {
-                    let Some((old, n)) = w.keys.pop_front() else {
-                        break;
-                    };
-                    if w.by_key.get(&old).map(|e| e.1) == Some(n) {
-                        w.by_key.remove(&old);
-                    }
-                }
+            w.in_order.push_back(at);
+            return;
+        }
+        for pair in w.scratch.drain(..) {
+            if let Pair::Request { key, label } = pair {
+                w.by_key.request(key, &label, at);
             }
         }
     }
 
-    /// A server message arrived at `at`: the latency of the request it answers.
-    pub(super) fn reply(&self, payload: &[u8], at: Instant) -> Option<Duration> {
-        let mut w = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let sent = match &self.correlate {
-            None => w.in_order.pop_front()?,
-            Some(path) => {
-                let key = path.key_of(payload).filter(|k| k.len() <= MAX_KEY)?;
-                w.by_key.remove(&key)?.0
+    /// A server message arrived at `at`: the latency of the request it answers
+    /// (the first, when a batch answers several).
+    pub(super) fn reply(&self, text: bool, payload: &[u8], at: Instant) -> Option<Answered> {
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let w = &mut *guard;
+        w.scratch.clear();
+        let known =
+            (w.speech.as_mut()).is_some_and(|s| s.pairs(false, text, payload, &mut w.scratch));
+        if !known {
+            let sent = w.in_order.pop_front()?;
+            return Some(Answered {
+                latency: at.saturating_duration_since(sent),
+                label: None,
+            });
+        }
+        let mut first = None;
+        for pair in w.scratch.drain(..) {
+            if let Pair::Reply { key } = pair {
+                let answered = w.by_key.reply(&key, at);
+                first = first.or(answered);
             }
-        };
-        Some(at.saturating_duration_since(sent))
+        }
+        first
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn paths_read_as_people_write_them() {
@@ -218,61 +241,42 @@ mod tests {
         assert!(JsonPath::parse("$..a").is_err());
     }
 
+    fn ms(a: Option<Answered>) -> Option<u64> {
+        a.map(|a| a.latency.as_millis() as u64)
+    }
+
     #[test]
     fn by_default_each_reply_answers_the_oldest_request() {
         let t0 = Instant::now();
         let p = Pending::new(None);
-        p.request(b"a", t0);
-        p.request(b"b", t0 + Duration::from_millis(5));
+        p.request(true, b"a", t0);
+        p.request(true, b"b", t0 + Duration::from_millis(5));
         let at = t0 + Duration::from_millis(10);
-        assert_eq!(p.reply(b"x", at), Some(Duration::from_millis(10)));
-        assert_eq!(p.reply(b"y", at), Some(Duration::from_millis(5)));
-        assert_eq!(p.reply(b"z", at), None, "a push with no request waiting");
+        assert_eq!(ms(p.reply(true, b"x", at)), Some(10));
+        assert_eq!(ms(p.reply(true, b"y", at)), Some(5));
+        assert_eq!(
+            p.reply(true, b"z", at),
+            None,
+            "a push with no request waiting"
+        );
     }
 
     #[test]
     fn correlated_replies_find_their_request_by_value() {
         let t0 = Instant::now();
-        let p = Pending::new(Some(JsonPath::parse("$.id").unwrap()));
-        p.request(br#"{"id":1}"#, t0);
-        p.request(br#"{"id":2}"#, t0 + Duration::from_millis(3));
-        p.request(b"no id", t0);
+        let path = JsonPath::parse("$.id").unwrap();
+        let p = Pending::new(Some(path.open(None)));
+        p.request(true, br#"{"id":1}"#, t0);
+        p.request(true, br#"{"id":2}"#, t0 + Duration::from_millis(3));
+        p.request(true, b"no id", t0);
         let at = t0 + Duration::from_millis(10);
+        assert_eq!(ms(p.reply(true, br#"{"id":2,"result":0}"#, at)), Some(7));
+        assert_eq!(p.reply(true, br#"{"id":2}"#, at), None, "answered once");
         assert_eq!(
-            p.reply(br#"{"id":2,"result":0}"#, at),
-            Some(Duration::from_millis(7))
-        );
-        assert_eq!(p.reply(br#"{"id":2}"#, at), None, "answered once");
-        assert_eq!(
-            p.reply(br#"{"id":"1"}"#, at),
+            p.reply(true, br#"{"id":"1"}"#, at),
             None,
             "a string is not a number"
         );
-        assert_eq!(p.reply(br#"{"id":1}"#, at), Some(Duration::from_millis(10)));
-    }
-
-    #[test]
-    fn a_server_that_never_answers_costs_a_bounded_amount() {
-        let t0 = Instant::now();
-        let p = Pending::new(Some(JsonPath::parse("$.id").unwrap()));
-        for i in 0..(MAX_PENDING + 10) {
-            p.request(format!(r#"{{"id":{i}}}"#).as_bytes(), t0);
-        }
-        let w = p.inner.lock().unwrap();
-        assert_eq!(w.by_key.len(), MAX_PENDING);
-        assert_eq!(w.keys.len(), MAX_PENDING);
-        assert!(!w.by_key.contains_key("0"), "the oldest is forgotten");
-        drop(w);
-        // Answered ones do not pile up either.
-        for i in 0..(3 * MAX_PENDING) {
-            let req = format!(r#"{{"id":"a{i}"}}"#);
-            p.request(req.as_bytes(), t0);
-            assert!(p.reply(req.as_bytes(), t0).is_some());
-        }
-        assert!(p.inner.lock().unwrap().keys.len() <= MAX_PENDING);
-        // A huge value at the path is not matched on.
-        let huge = format!(r#"{{"id":"{}"}}"#, "x".repeat(1000));
-        p.request(huge.as_bytes(), t0);
-        assert_eq!(p.reply(huge.as_bytes(), t0), None);
+        assert_eq!(ms(p.reply(true, br#"{"id":1}"#, at)), Some(10));
     }
 }

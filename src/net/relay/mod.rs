@@ -29,6 +29,7 @@ pub use steer::{DirFaults, Order, Rules, Steering};
 use crate::error::NetError;
 use crate::net::client::ClientOptions;
 use crate::net::server::{accept_next, Registry};
+use crate::net::speak::Speaker;
 use crate::net::{ConnId, Direction, Frame, NetEvent, Side, Tap};
 
 /// Which way a relayed message travels.
@@ -66,8 +67,9 @@ pub struct RelayConfig {
     pub add_headers: Vec<(HeaderName, HeaderValue)>,
     /// Never sent upstream.
     pub drop_headers: Vec<HeaderName>,
-    /// Match replies to requests by the value at this path (else: the next one).
-    pub correlate: Option<JsonPath>,
+    /// Which server message answers which client message: `--correlate`'s
+    /// path or a protocol's requests and replies (else: the next one).
+    pub speaker: Option<Arc<dyn Speaker>>,
     /// Bytes read per call on the client's leg.
     pub read_buffer_size: usize,
     /// How long a client may take to send its upgrade request.
@@ -89,7 +91,7 @@ impl RelayConfig {
             upstream,
             add_headers: Vec::new(),
             drop_headers: Vec::new(),
-            correlate: None,
+            speaker: None,
             read_buffer_size: crate::net::READ_BUFFER_SIZE,
             handshake_timeout: Duration::from_secs(10),
             report_frames: true,

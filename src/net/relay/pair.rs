@@ -247,6 +247,8 @@ async fn run_pair(
 ) {
     let client_counters = Arc::new(ConnCounters::default());
     let server_counters = Arc::new(ConnCounters::default());
+    let speech =
+        (config.speaker.as_ref()).map(|s| s.open(upstream.handshake.subprotocol.as_deref()));
     // Commands for a leg go to the direction that writes to it.
     let (to_client_tx, to_client_rx) = mpsc::channel(64);
     let (to_server_tx, to_server_rx) = mpsc::channel(64);
@@ -285,7 +287,7 @@ async fn run_pair(
     let links = Arc::new(Links {
         conn: id,
         reporter: reporter.clone(),
-        pending: Arc::new(Pending::new(config.correlate.clone())),
+        pending: Arc::new(Pending::new(speech)),
         ends: Arc::new(Ends::default()),
         steering: config.steering.clone(),
         wire: [

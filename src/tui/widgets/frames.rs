@@ -14,6 +14,7 @@ use crate::net::relay::Flow;
 use crate::net::{Direction, FrameKind, RttKind};
 use crate::present::format_duration;
 use crate::present::{arrow, flow_arrow, payload_preview};
+use crate::proto::{Decoded, Protocol, DECODE_MAX};
 use crate::tui::fit::{self, Segment, Shrink, ALWAYS};
 use crate::tui::theme::Theme;
 
@@ -63,7 +64,10 @@ fn kind_and_size(e: &FrameEntry) -> String {
     }
 }
 
-fn preview(e: &FrameEntry, width: usize) -> String {
+fn preview(e: &FrameEntry, width: usize, decode: bool) -> String {
+    if let Some(d) = decoded(e).filter(|_| decode) {
+        return escape_text(&d.1.summary, width);
+    }
     match &e.close {
         Some(c) if c.reason.is_empty() => c.name(),
         Some(c) => {
@@ -74,6 +78,15 @@ fn preview(e: &FrameEntry, width: usize) -> String {
         }
         None => payload_preview(e.kind, &e.payload, width),
     }
+}
+
+/// A message as its protocol reads it, when it has one and is kept whole.
+pub fn decoded(e: &FrameEntry) -> Option<(Protocol, Decoded)> {
+    let p = e.proto?;
+    if e.truncated() || e.len > DECODE_MAX {
+        return None;
+    }
+    Some((p, p.codec().decode(e.kind == FrameKind::Text, &e.payload)?))
 }
 
 /// Keeps the selected row in view, moving the window as little as possible.
@@ -140,6 +153,19 @@ impl FrameLogWidget<'_> {
         if let Some(extra) = &self.extra {
             title.push(Segment::raw(3, extra.clone()));
         }
+        // Which protocol the rows are read as (the newest that has one), or raw.
+        let newest = visible
+            .iter()
+            .rev()
+            .take(64)
+            .find_map(|s| self.view.log.get(*s)?.proto);
+        if let Some(p) = newest {
+            let (text, style) = match state.show_raw {
+                false => (format!("{} · d: raw", p.name()), theme.dim()),
+                true => (format!("raw · d: {}", p.name()), theme.warn()),
+            };
+            title.push(Segment::styled(4, text, style));
+        }
         if !self.view.follow {
             title.push(Segment::styled(9, "PAUSED", theme.warn()));
         }
@@ -187,7 +213,7 @@ impl FrameLogWidget<'_> {
                 });
                 cells.push(Cell::from(kind_and_size(e)).style(style));
                 if rtt_w > 0 {
-                    cells.push(Cell::from(match e.rtt {
+                    cells.push(Cell::from(match &e.rtt {
                         Some(r) if r.kind == RttKind::Ping => {
                             Span::styled(format_duration(r.duration), theme.ping())
                         }
@@ -202,10 +228,10 @@ impl FrameLogWidget<'_> {
                         let room = preview_w.saturating_sub(mark.width()).max(4);
                         Line::from(vec![
                             Span::styled(mark, theme.warn()),
-                            Span::raw(preview(e, room)),
+                            Span::raw(preview(e, room, !state.show_raw)),
                         ])
                     }
-                    None => Line::raw(preview(e, preview_w)),
+                    None => Line::raw(preview(e, preview_w, !state.show_raw)),
                 }));
                 let mut row = Row::new(cells);
                 if Some(top + i) == sel && (!self.view.follow || self.focused) {

@@ -89,13 +89,21 @@ pub fn detail_lines(e: &FrameEntry, pane: crate::net::Side, state: &AppState) ->
     if let Some(mark) = &e.mark {
         out.push(format!("relay: {mark}"));
     }
-    if let Some(r) = e.rtt {
+    if let Some(r) = &e.rtt {
         let kind = match r.kind {
             RttKind::Ping => "ping round trip",
             RttKind::Echo => "echo round trip",
             RttKind::Reply => "reply latency",
         };
-        out.push(format!("{kind} {}", format_duration(r.duration)));
+        let to = r
+            .label
+            .as_deref()
+            .map(|l| format!(" (to {})", escape_text(l, 60)));
+        out.push(format!(
+            "{kind} {}{}",
+            format_duration(r.duration),
+            to.unwrap_or_default()
+        ));
     }
     if let Some(wire) = state.log(pane).map(|l| l.wire.of_message(e)) {
         out.extend(frames_lines(e, &wire));
@@ -108,6 +116,31 @@ pub fn detail_lines(e: &FrameEntry, pane: crate::net::Side, state: &AppState) ->
         ));
     }
     out.push(String::new());
+    if let Some((p, d)) = super::frames::decoded(e) {
+        out.push(format!(
+            "{}: {}",
+            p.name(),
+            escape_text(&d.summary, usize::MAX)
+        ));
+        let width = d.fields.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+        for (name, value) in &d.fields {
+            let mut lines = value.split('\n');
+            let first = lines.next().unwrap_or_default();
+            out.push(format!(
+                "  {name:<width$}  {}",
+                escape_text(first, usize::MAX)
+            ));
+            for more in lines {
+                out.push(format!(
+                    "  {:<width$}  {}",
+                    "",
+                    escape_text(more, usize::MAX)
+                ));
+            }
+        }
+        out.push(String::new());
+        out.push("as sent:".into());
+    }
     match (e.kind, &e.close) {
         (FrameKind::Close, Some(c)) => {
             out.push(format!("code   {} {}", c.code, c.name()));
@@ -243,12 +276,27 @@ fn events_lines(state: &AppState) -> Vec<String> {
     }
 }
 
-fn help_lines(relay: bool) -> Vec<String> {
+fn help_lines(relay: bool, state: &AppState) -> Vec<String> {
     let mut out = vec!["Keys".to_string()];
     out.extend(keymap::HELP.iter().map(|(k, v)| format!("  {k:<18} {v}")));
     out.push(String::new());
     out.push("Commands in the input box".into());
     out.extend(slash::HELP.iter().map(|(k, v)| format!("  {k:<24} {v}")));
+    // The client's protocol, as far as it is known, or the one asked for.
+    let spoken = state.client.as_ref().map(|c| c.spoken);
+    let protocol = spoken
+        .and_then(|s| s.protocol)
+        .or_else(|| crate::proto::Spoken::new(state.speech.choice, None).commands());
+    if let Some(p) = protocol {
+        out.push(String::new());
+        out.push(format!("{} commands (--protocol)", p.name()));
+        out.extend(
+            p.codec()
+                .commands()
+                .iter()
+                .map(|(k, v)| format!("  {k:<24} {v}")),
+        );
+    }
     if relay {
         out.push(String::new());
         out.push("Relay: where a line goes".into());
@@ -269,7 +317,7 @@ pub fn render(f: &mut Frame, area: Rect, popup: &Popup, state: &AppState, theme:
         Popup::Help { scroll } => (
             "Help".to_string(),
             "Esc closes",
-            help_lines(state.mode == crate::app::Mode::Relay),
+            help_lines(state.mode == crate::app::Mode::Relay, state),
             *scroll,
         ),
         Popup::Detail { pane, seq, scroll } => {

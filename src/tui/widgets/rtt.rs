@@ -7,6 +7,9 @@ use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragrap
 use ratatui::Frame;
 
 use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::escape::escape_text;
 
 use crate::app::state::{ClientPane, ConnRow, RelayView, RttPoint};
 use crate::net::rtt::RttStats;
@@ -55,23 +58,33 @@ pub struct Rtts<'a> {
     points: &'a VecDeque<RttPoint>,
     title: &'static str,
     first_kind: RttKind,
+    /// Reply latencies by the method or event they answer.
+    labels: &'a [(Arc<str>, RttStats)],
 }
 
 impl<'a> Rtts<'a> {
     pub fn client(c: &'a ClientPane) -> Self {
+        let rtt = &c.totals.rtt;
+        // A protocol's replies take the echo's place when they are what comes back.
+        let (first, first_kind) = if rtt.reply.count() > rtt.echo.count() {
+            ((&rtt.reply, "reply".into()), RttKind::Reply)
+        } else {
+            ((&rtt.echo, "echo".into()), RttKind::Echo)
+        };
         Rtts {
-            first: (&c.totals.rtt.echo, "echo".into()),
-            second: Some((&c.totals.rtt.ping, "ping".into())),
+            first,
+            second: Some((&rtt.ping, "ping".into())),
             points: &c.rtt_points,
             title: " Round trips ",
-            first_kind: RttKind::Echo,
+            first_kind,
+            labels: &rtt.by_label,
         }
     }
 
     /// A relay's latencies, with the selected pair's beside them.
     pub fn relay(r: &'a RelayView, selected: Option<&'a ConnRow>) -> Self {
         Rtts {
-            first: (&r.latency.echo, "reply".into()),
+            first: (&r.latency.reply, "reply".into()),
             second: selected.and_then(|row| {
                 row.latency
                     .as_deref()
@@ -80,16 +93,29 @@ impl<'a> Rtts<'a> {
             points: &r.points,
             title: " Latency ",
             first_kind: RttKind::Reply,
+            labels: &r.latency.by_label,
         }
     }
 
     /// The second column's style: a ping's colour, or a pair's (the reply's).
     fn second_style(&self, theme: &Theme) -> ratatui::style::Style {
-        if self.first_kind == RttKind::Echo {
+        if self.second.as_ref().is_some_and(|(_, n)| n == "ping") {
             theme.ping()
         } else {
             theme.received()
         }
+    }
+
+    /// A line per request label (`add n=3 p50 …`), at most `rows`.
+    fn label_lines(&self, theme: &Theme, width: u16, rows: usize) -> Vec<Line<'static>> {
+        self.labels
+            .iter()
+            .take(rows)
+            .map(|(label, stats)| {
+                let name = format!("{} ", escape_text(label, 16));
+                stat_line(&name, stats, theme, theme.dim(), width)
+            })
+            .collect()
     }
 }
 
@@ -178,11 +204,16 @@ pub fn render(f: &mut Frame, area: Rect, c: &Rtts, theme: &Theme) {
     let inner = block.inner(area);
     f.render_widget(block, area);
     let tall = inner.height >= 12 && inner.width < 70;
-    let (stats_lines, stats_h) = if tall {
+    let (mut stats_lines, stats_h) = if tall {
         (stat_table(c, theme), 7)
     } else {
         (summary_lines(c, theme, inner.width), 2)
     };
+    // Per-request lines while the chart keeps a few rows.
+    let rows = (inner.height as usize).saturating_sub(stats_h as usize + 6);
+    let labels = c.label_lines(theme, inner.width, rows.min(8));
+    let stats_h = stats_h + labels.len() as u16;
+    stats_lines.extend(labels);
     let [stats, _, chart] = Layout::vertical([
         Constraint::Length(stats_h),
         Constraint::Length(tall as u16),
