@@ -812,6 +812,12 @@ pub struct BenchArgs {
     #[arg(help_heading = "Load", long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, env = "WSPROBE_TIMEOUT")]
     pub timeout: Duration,
 
+    /// With --protocol jsonrpc: each message calls METHOD with PARAMS (JSON, as
+    /// /call takes them, e.g. --call add '[1,2]'); replies are paired by id, in
+    /// any order, and error replies counted
+    #[arg(help_heading = "Load", long, num_args = 1..=2, value_names = ["METHOD", "PARAMS"], env = "WSPROBE_CALL")]
+    pub call: Vec<String>,
+
     #[command(flatten)]
     pub output: BenchOutputArgs,
 }

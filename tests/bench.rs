@@ -26,6 +26,7 @@ fn config(url: &str) -> BenchConfig {
         warmup: Duration::ZERO,
         echo_prefix: None,
         drain: Duration::from_millis(500),
+        call: None,
     }
 }
 

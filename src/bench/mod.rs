@@ -4,6 +4,7 @@
 pub mod live;
 pub mod payload;
 pub mod report;
+pub mod rpc;
 pub mod worker;
 
 use std::collections::BTreeMap;
@@ -35,6 +36,8 @@ pub struct BenchConfig {
     pub echo_prefix: Option<String>,
     /// How long to wait for outstanding echoes once sending stops.
     pub drain: Duration,
+    /// `--protocol jsonrpc --call METHOD PARAMS`: calls paired with replies by id.
+    pub call: Option<Arc<rpc::Call>>,
 }
 
 impl BenchConfig {
@@ -106,6 +109,7 @@ pub fn start(config: &BenchConfig) -> (Running, tokio::task::JoinHandle<Report>)
             binary: config.binary,
             echo_prefix: Bytes::from(config.echo_prefix.clone().unwrap_or_default()),
             drain: config.drain,
+            call: config.call.clone(),
         };
         tasks.push(tokio::spawn(worker::run(
             plan,
@@ -150,6 +154,7 @@ fn summarize(
         window: cfg.window,
         rate: cfg.rate,
         binary: cfg.binary,
+        call: cfg.call.as_ref().map(|c| c.method().to_string()),
         stopped_early: stopped,
         ..Report::default()
     };

@@ -16,6 +16,8 @@ pub struct Report {
     pub window: usize,
     pub rate: Option<f64>,
     pub binary: bool,
+    /// JSON-RPC calls instead of echoes: the method called.
+    pub call: Option<String>,
     pub stopped_early: bool,
     /// Connections whose WebSocket handshake succeeded.
     pub connected: usize,
@@ -38,6 +40,7 @@ impl Default for Report {
             window: 0,
             rate: None,
             binary: false,
+            call: None,
             stopped_early: false,
             connected: 0,
             checks: Checks::default(),
@@ -215,12 +218,18 @@ impl Report {
             Some(r) => format!("open loop at {r:.0} msg/s"),
             None => format!("closed loop, window {}", self.window),
         };
+        let what = match &self.call {
+            Some(method) => format!("JSON-RPC calls to {method}"),
+            None => format!(
+                "{}-byte {} messages",
+                self.size,
+                if self.binary { "binary" } else { "text" }
+            ),
+        };
         let _ = writeln!(
             s,
-            "{}, {}-byte {} messages, {mode}{}",
+            "{}, {what}, {mode}{}",
             crate::present::count(self.connections as u64, "connection", "connections"),
-            self.size,
-            if self.binary { "binary" } else { "text" },
             if self.stopped_early {
                 " (stopped early)"
             } else {

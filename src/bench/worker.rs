@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::payload;
+use super::rpc::{self, Call};
 use crate::net::client::{self, ClientOptions};
 use crate::net::CloseInfo;
 
@@ -67,6 +68,8 @@ pub struct Plan {
     pub echo_prefix: Bytes,
     /// How long to wait for outstanding echoes once sending is over.
     pub drain: Duration,
+    /// JSON-RPC calls instead of echoed payloads (`--call`).
+    pub call: Option<Arc<Call>>,
 }
 
 /// What was sent and how every echo checked out; added up over connections.
@@ -144,6 +147,9 @@ struct Tracker {
 impl Tracker {
     /// Checks one echo and counts it; true when it answered an outstanding send.
     fn echo(&mut self, payload: &[u8], plan: &Plan, out: &mut Outcome, now: Instant) -> bool {
+        if plan.call.is_some() {
+            return self.replied(payload, plan, out, now);
+        }
         out.checks.received += 1;
         let body = if !plan.binary && !plan.echo_prefix.is_empty() {
             match payload.strip_prefix(&plan.echo_prefix[..]) {
@@ -172,16 +178,46 @@ impl Tracker {
         if pos > 0 {
             out.checks.reordered += 1;
         }
-        let (_, due) = self.outstanding.remove(pos).expect("position is in range");
+        self.answered(pos, payload.len(), plan, out, now);
+        true
+    }
+
+    /// A JSON-RPC reply, found by its id: replies may come in any order.
+    fn replied(&mut self, payload: &[u8], plan: &Plan, out: &mut Outcome, now: Instant) -> bool {
+        let (seq, failed) = match rpc::reply(payload) {
+            rpc::Reply::Result(seq) => (seq, false),
+            rpc::Reply::Error(seq) => (seq, true),
+            // A notification the server pushed answers nothing.
+            rpc::Reply::Other => return false,
+        };
+        out.checks.received += 1;
+        let Some(pos) = self.outstanding.iter().position(|(s, _)| *s == seq) else {
+            match seq < self.next_seq {
+                true => out.checks.duplicated += 1,
+                false => out.checks.mismatched += 1,
+            }
+            return false;
+        };
+        if failed {
+            *out.errors.entry("error replies").or_default() += 1;
+        }
+        self.answered(pos, payload.len(), plan, out, now);
+        true
+    }
+
+    /// The send at `pos` was answered at `now`: timed, unless still warming up.
+    fn answered(&mut self, pos: usize, len: usize, plan: &Plan, out: &mut Outcome, now: Instant) {
+        let Some((_, due)) = self.outstanding.remove(pos) else {
+            return;
+        };
         out.last_echo = Some(now);
         if now >= plan.warmup_end {
             let us = (now.saturating_duration_since(due).as_micros() as u64).max(1);
             out.rtt.saturating_record(us);
             self.recent.saturating_record(us);
             out.checks.measured += 1;
-            out.checks.measured_bytes += payload.len() as u64;
+            out.checks.measured_bytes += len as u64;
         }
-        true
     }
 
     fn publish(&mut self, progress: &Progress, now: Instant) {
@@ -197,6 +233,9 @@ impl Tracker {
 }
 
 fn message(seq: u64, plan: &Plan, pattern: &payload::Pattern) -> Message {
+    if let Some(call) = &plan.call {
+        return Message::text(call.make(seq));
+    }
     if plan.binary {
         Message::Binary(Bytes::from(pattern.make(seq)))
     } else {

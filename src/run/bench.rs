@@ -7,11 +7,35 @@ use crate::config::Options;
 use crate::error::UsageError;
 use crate::present;
 use crate::signal::shutdown_signal;
+use crate::proto::Choice;
 use crate::{bench, tui};
+use clap::ValueEnum;
+use std::sync::Arc;
 
 use super::client::client_options;
 
 pub async fn run(args: BenchArgs, out: &Options) -> anyhow::Result<u8> {
+    let call = match (args.connect.protocol.protocol, args.call.as_slice()) {
+        (Choice::Auto | Choice::Raw, []) => None,
+        (Choice::Auto | Choice::Jsonrpc, typed @ [_, ..]) => {
+            let call = bench::rpc::Call::parse(&typed.join(" "))
+                .map_err(|e| UsageError(format!("--call: {e}")))?;
+            Some(Arc::new(call))
+        }
+        (Choice::Jsonrpc, []) => {
+            return Err(UsageError(
+                "--protocol jsonrpc needs --call METHOD PARAMS, e.g. --call add '[1,2]'".into(),
+            )
+            .into())
+        }
+        (other, _) => {
+            return Err(UsageError(format!(
+                "bench speaks echo (the default) or JSON-RPC (--protocol jsonrpc --call), not {}",
+                other.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default()
+            ))
+            .into())
+        }
+    };
     let config = bench::BenchConfig {
         connect: client_options(&args.connect)?,
         connections: args.connections,
@@ -27,6 +51,7 @@ pub async fn run(args: BenchArgs, out: &Options) -> anyhow::Result<u8> {
         warmup: args.warmup,
         echo_prefix: args.connect.echo_prefix.clone(),
         drain: args.timeout,
+        call,
     };
     config.validate().map_err(UsageError)?;
     let live = !out.no_tui && !out.json && std::io::stdout().is_terminal();
@@ -34,7 +59,10 @@ pub async fn run(args: BenchArgs, out: &Options) -> anyhow::Result<u8> {
         let title = vec![
             format!("wsprobe bench {}", args.connect.url),
             present::count(config.connections as u64, "connection", "connections"),
-            format!("{} B", config.size),
+            match &config.call {
+                Some(c) => format!("JSON-RPC {}", c.method()),
+                None => format!("{} B", config.size),
+            },
             match config.rate {
                 Some(r) => format!("open loop {r} msg/s"),
                 None => format!("window {}", config.window),
