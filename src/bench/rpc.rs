@@ -72,8 +72,14 @@ mod tests {
     #[test]
     fn calls_carry_their_number_and_replies_are_read_back() {
         let c = Call::parse("add 1 2").unwrap();
-        assert_eq!(c.make(7), r#"{"jsonrpc":"2.0","id":7,"method":"add","params":[1,2]}"#);
-        assert_eq!(reply(br#"{"jsonrpc":"2.0","result":3,"id":7}"#), Reply::Result(7));
+        assert_eq!(
+            c.make(7),
+            r#"{"jsonrpc":"2.0","id":7,"method":"add","params":[1,2]}"#
+        );
+        assert_eq!(
+            reply(br#"{"jsonrpc":"2.0","result":3,"id":7}"#),
+            Reply::Result(7)
+        );
         assert_eq!(
             reply(br#"{"jsonrpc":"2.0","error":{"code":1,"message":"x"},"id":8}"#),
             Reply::Error(8)

@@ -6,8 +6,8 @@ use crate::cli::BenchArgs;
 use crate::config::Options;
 use crate::error::UsageError;
 use crate::present;
-use crate::signal::shutdown_signal;
 use crate::proto::Choice;
+use crate::signal::shutdown_signal;
 use crate::{bench, tui};
 use clap::ValueEnum;
 use std::sync::Arc;
@@ -15,27 +15,28 @@ use std::sync::Arc;
 use super::client::client_options;
 
 pub async fn run(args: BenchArgs, out: &Options) -> anyhow::Result<u8> {
-    let call = match (args.connect.protocol.protocol, args.call.as_slice()) {
-        (Choice::Auto | Choice::Raw, []) => None,
-        (Choice::Auto | Choice::Jsonrpc, typed @ [_, ..]) => {
-            let call = bench::rpc::Call::parse(&typed.join(" "))
-                .map_err(|e| UsageError(format!("--call: {e}")))?;
-            Some(Arc::new(call))
-        }
-        (Choice::Jsonrpc, []) => {
-            return Err(UsageError(
-                "--protocol jsonrpc needs --call METHOD PARAMS, e.g. --call add '[1,2]'".into(),
-            )
-            .into())
-        }
-        (other, _) => {
-            return Err(UsageError(format!(
+    let call =
+        match (args.connect.protocol.protocol, args.call.as_slice()) {
+            (Choice::Auto | Choice::Raw, []) => None,
+            (Choice::Auto | Choice::Jsonrpc, typed @ [_, ..]) => {
+                let call = bench::rpc::Call::parse(&typed.join(" "))
+                    .map_err(|e| UsageError(format!("--call: {e}")))?;
+                Some(Arc::new(call))
+            }
+            (Choice::Jsonrpc, []) => {
+                return Err(UsageError(
+                    "--protocol jsonrpc needs --call METHOD PARAMS, e.g. --call add '[1,2]'".into(),
+                )
+                .into())
+            }
+            (other, _) => {
+                return Err(UsageError(format!(
                 "bench speaks echo (the default) or JSON-RPC (--protocol jsonrpc --call), not {}",
                 other.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default()
             ))
-            .into())
-        }
-    };
+                .into())
+            }
+        };
     let config = bench::BenchConfig {
         connect: client_options(&args.connect)?,
         connections: args.connections,
