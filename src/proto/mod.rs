@@ -162,9 +162,9 @@ pub struct Context {
 impl Context {
     /// The next request number (from 1).
     pub fn take_id(&mut self) -> u64 {
-        self.next_id = self.next_id.max(1);
-        let id = self.next_id;
-        self.next_id += 1;
+        let id = self.next_id.max(1);
+        // Ids go round rather than overflow (a server has long forgotten id 1).
+        self.next_id = id.checked_add(1).unwrap_or(1);
         id
     }
 }
