@@ -239,7 +239,9 @@ pub fn request(args: &str, id: Option<u64>) -> Result<String, String> {
     let params = params
         .map(|p| format!(",\"params\":{p}"))
         .unwrap_or_default();
-    Ok(format!("{{\"jsonrpc\":\"2.0\"{id},\"method\":{method}{params}}}"))
+    Ok(format!(
+        "{{\"jsonrpc\":\"2.0\"{id},\"method\":{method}{params}}}"
+    ))
 }
 
 #[cfg(test)]

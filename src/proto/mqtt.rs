@@ -38,10 +38,15 @@ const NAMES: [&str; 16] = [
 const PACKETS_SHOWN: usize = 20;
 /// Topic filters, reason codes and properties listed per packet.
 const LIST_SHOWN: usize = 20;
+/// List items (topic filters, reason codes) a summary names; the rest counted.
+const SUMMARY_ITEMS: usize = 8;
 /// The longest summary of a message of several packets.
 const SUMMARY_MAX: usize = 4 * SUMMARY_VALUE;
 /// The most of a payload's text the detail view gets.
 const PAYLOAD_SHOWN: usize = 2000;
+/// The fields of a message of several packets: this many bytes, and some
+/// for each byte of the message.
+const FIELDS_BASE: usize = 2048;
 /// The largest remaining length a fixed header can say (four varint bytes).
 const MAX_REMAINING: usize = 268_435_455;
 
@@ -206,6 +211,11 @@ fn packet(buf: &[u8], v5: bool) -> Option<(Packet<'_>, &[u8])> {
             &[],
         ),
     })
+}
+
+/// Fields' size in bytes.
+fn weight(fields: &[(&'static str, String)]) -> usize {
+    fields.iter().map(|(n, v)| n.len() + v.len()).sum()
 }
 
 /// Every packet of a message, up to the first that is not one.
@@ -443,6 +453,13 @@ impl Desc {
         }
     }
 
+    /// A field for the list item just added, while the list is shown.
+    fn item_field(&mut self, name: &'static str, value: String) {
+        if self.listed <= LIST_SHOWN {
+            self.field(name, value);
+        }
+    }
+
     /// `PUBACK #7` and so on; `read` says whether the packet read in full.
     fn summary(&self, name: &str, read: bool, truncated: bool) -> String {
         let mut s = name.to_string();
@@ -451,15 +468,17 @@ impl Desc {
             s.push_str(p);
         }
         if self.listed > 0 {
-            let mut list = self.list.join(", ");
-            if self.listed > LIST_SHOWN {
-                list.push_str(&format!(", +{} more", self.listed - LIST_SHOWN));
+            let mut list = self.list[..self.list.len().min(SUMMARY_ITEMS)].join(", ");
+            if self.listed > SUMMARY_ITEMS {
+                list.push_str(&format!(", +{} more", self.listed - SUMMARY_ITEMS));
             }
             match self.bracket {
                 true => s.push_str(&format!(" [{list}]")),
                 false => s.push_str(&format!(" {list}")),
             }
         }
+        // Clipped before the ending, which says the most.
+        let mut s = clip(&s, SUMMARY_MAX);
         if truncated {
             s.push_str(" (truncated)");
         } else if !read {
@@ -674,7 +693,7 @@ fn subscribe(r: &mut Reader, d: &mut Desc, sub: bool, v5: bool) -> Option<()> {
         let filter = r.bin()?;
         if !sub {
             d.item(short(filter));
-            d.field("topic filter", lossy(filter));
+            d.item_field("topic filter", lossy(filter));
             continue;
         }
         let options = r.u8()?;
@@ -691,7 +710,7 @@ fn subscribe(r: &mut Reader, d: &mut Desc, sub: bool, v5: bool) -> Option<()> {
             }
             detail.push_str(&format!(" retain-handling {}", (options >> 4) & 3));
         }
-        d.field("topic filter", detail);
+        d.item_field("topic filter", detail);
     }
     // Both must name at least one topic filter.
     (d.listed > 0).then_some(())
@@ -721,8 +740,8 @@ fn suback(r: &mut Reader, d: &mut Desc, sub: bool, v5: bool) -> Option<()> {
             (_, _, true) => reason(code).into(),
             _ => format!("0x{code:02x}"),
         };
-        d.field("reason", format!("{text} (0x{code:02x})"));
-        d.item(text);
+        d.item(text.clone());
+        d.item_field("reason", format!("{text} (0x{code:02x})"));
     }
     Some(())
 }
@@ -767,6 +786,10 @@ impl Codec for Mqtt {
         let mut d = describe(&first, self.v5)?;
         let mut summaries = vec![std::mem::take(&mut d.summary)];
         let mut count = 1usize;
+        // Short packets can each list a page of reason codes and properties:
+        // fields stay in proportion to the message, whatever it holds.
+        let budget = FIELDS_BASE + 8 * payload.len();
+        let (mut made, mut cut) = (weight(&d.fields), false);
         while !rest.is_empty() {
             let Some((p, after)) = packet(rest, self.v5) else {
                 summaries.push(format!("({} B not MQTT)", rest.len()));
@@ -780,7 +803,14 @@ impl Codec for Mqtt {
             match describe(&p, self.v5) {
                 Some(more) => {
                     summaries.push(more.summary);
-                    d.fields.extend(more.fields);
+                    let size = weight(&more.fields);
+                    if made + size <= budget {
+                        made += size;
+                        d.fields.extend(more.fields);
+                    } else if !cut {
+                        cut = true;
+                        d.fields.push(("packet", "(more not listed)".into()));
+                    }
                 }
                 None => {
                     summaries.push(format!("{} (malformed)", p.name()));
@@ -1476,6 +1506,39 @@ mod tests {
             .fields
             .contains(&("password", "(2 B)".into())));
         assert!(V3.answer(false, &[0xd0, 0], &ctx).is_none());
+    }
+
+    #[test]
+    fn fields_stay_in_proportion() {
+        let made = |d: &Decoded| d.summary.len() + weight(&d.fields);
+        // One SUBACK of many codes, then many short ones with a property each.
+        let mut one = vec![0x90, 0x84, 0x08, 0, 1, 0];
+        one.extend([0x9e; 1024]);
+        let d = V5.decode(false, &one).unwrap();
+        assert!(d.summary.ends_with(", +1016 more]"), "{}", d.summary);
+        assert!(made(&d) <= 16 * one.len() + 4096);
+        let short = [0x90, 6, 0, 1, 2, 0x28, 1, 0x9e];
+        let many = short.repeat(30);
+        let d = V5.decode(false, &many).unwrap();
+        assert!(
+            made(&d) <= 8 * many.len() + 4096,
+            "{} from {}",
+            made(&d),
+            many.len()
+        );
+        assert!(d.fields.contains(&("packet", "(more not listed)".into())));
+        let mut subs = vec![0x82, 0, 0, 1, 0];
+        subs.extend([0, 0, 0x2e].repeat(40));
+        subs[1] = (subs.len() - 2) as u8;
+        let d = V5.decode(false, &subs).unwrap();
+        assert!(made(&d) <= 16 * subs.len() + 4096);
+        assert_eq!(
+            d.fields
+                .iter()
+                .filter(|(n, _)| *n == "topic filter")
+                .count(),
+            LIST_SHOWN
+        );
     }
 
     proptest::proptest! {

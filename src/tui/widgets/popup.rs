@@ -224,7 +224,13 @@ pub fn handshake_lines(h: Option<&Handshake>) -> Vec<String> {
         "subprotocol: {}",
         h.subprotocol
             .as_deref()
-            .map(|p| escape_text(p, 100))
+            .map(|p| match crate::proto::Protocol::of_subprotocol(p) {
+                Some(known) => format!("{} (decoded as {})", escape_text(p, 100), known.name()),
+                None => match crate::proto::unknown_subprotocol(p) {
+                    Some(what) => format!("{} ({what})", escape_text(p, 100)),
+                    None => escape_text(p, 100),
+                },
+            })
             .unwrap_or_else(|| "none".into())
     ));
     out.push(format!(

@@ -91,11 +91,14 @@ pub fn client_status(f: &mut Frame, area: Rect, c: &ClientPane, state: &AppState
     if c.totals.lost > 0 {
         segs.push(Segment::styled(9, format!("{} lost", c.totals.lost), theme.error()).sep(" │ "));
     }
-    if c.totals.unmatched > 0 {
-        segs.push(
+    match c.spoken.protocol {
+        // A protocol's server says more than it answers: that is no warning.
+        Some(p) => segs.push(Segment::raw(5, p.name()).sep(" │ ")),
+        None if c.totals.unmatched > 0 => segs.push(
             Segment::styled(8, format!("{} unmatched", c.totals.unmatched), theme.warn())
                 .sep(" │ "),
-        );
+        ),
+        None => {}
     }
     render_segments(f, area, &segs);
 }
