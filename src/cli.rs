@@ -528,7 +528,10 @@ const CLIENT_EXAMPLES: &str = "\
 Examples:
   wsprobe client ws://127.0.0.1:8765
   wsprobe client wss://example.com/socket -H 'Authorization: Bearer x'
-  wsprobe client wss://example.com/graphql --subprotocol graphql-ws
+  wsprobe client wss://example.com/graphql --protocol graphql-ws
+  wsprobe client http://127.0.0.1:3000/ --protocol socketio --namespace /chat
+  wsprobe client ws://127.0.0.1:9001/ --protocol mqtt
+  printf '/call eth_blockNumber\\n' | wsprobe client ws://127.0.0.1:8545/
   printf 'a\\nb\\n' | wsprobe client ws://127.0.0.1:8765 --json
   wsprobe client ws://127.0.0.1:8765 --ping-interval 1s --quiet
   wsprobe client ws://127.0.0.1:9001/runCase?case=1 --echo
@@ -743,6 +746,8 @@ Examples:
       open loop: tail latency at a fixed rate
   wsprobe bench ws://127.0.0.1:8765 -s 1MiB -n 500 --binary
       bandwidth with large messages
+  wsprobe bench ws://127.0.0.1:8545 --protocol jsonrpc --call eth_blockNumber
+      a JSON-RPC endpoint: calls paired with their replies by id
   wsprobe bench ws://127.0.0.1:8765 --json | jq .rtt_us.p99
 
 Every payload carries a sequence number and every echo is checked byte for

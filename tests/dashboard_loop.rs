@@ -245,6 +245,7 @@ async fn demo_sends_what_is_typed_shows_the_echo_and_quits_on_ctrl_c() {
         history: false,
         hint: None,
         replay: None,
+        speech: Default::default(),
     })
     .expect("start the demo");
     let (keys, input) = keyboard();

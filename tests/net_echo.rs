@@ -341,6 +341,10 @@ async fn echo_mode_sends_everything_back_to_a_raw_server() {
         &url,
         SessionOptions {
             echo: true,
+            // As the command line has it: `--protocol auto` listening too.
+            speaker: Some(std::sync::Arc::new(
+                wsprobe::proto::speech::Speech::default(),
+            )),
             ..SessionOptions::default()
         },
     )

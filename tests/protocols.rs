@@ -21,6 +21,9 @@ struct Client {
     out: Lines,
     /// Every record read so far.
     seen: Vec<Value>,
+    /// Records read while waiting for another, not yet waited for: what a
+    /// peer sends in either order is found either way.
+    backlog: Vec<Value>,
 }
 
 impl Client {
@@ -38,6 +41,7 @@ impl Client {
             out: Lines::read(child.stdout.take().unwrap()),
             child,
             seen: Vec::new(),
+            backlog: Vec::new(),
         }
     }
 
@@ -52,14 +56,18 @@ impl Client {
         }
     }
 
-    /// The next record that satisfies `pred`.
+    /// The first record not yet waited for that satisfies `pred`.
     fn wait(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(at) = self.backlog.iter().position(&pred) {
+            return self.backlog.remove(at);
+        }
         loop {
             let r = self.out.next_record(what);
             self.seen.push(r.clone());
             if pred(&r) {
                 return r;
             }
+            self.backlog.push(r);
         }
     }
 
@@ -330,4 +338,51 @@ fn the_server_and_the_relay_decode_what_crosses_them() {
     assert_eq!(summary(&replies["add"]), "result #2 4");
     assert_eq!(summary(&replies["sleep"]), "result #1 200");
     assert!(replies["sleep"]["latency_us"].as_u64() >= Some(200_000));
+}
+
+fn mqtt(version: &str) {
+    let broker = PyServer::script("py_mosquitto.py", &[]);
+    let mut c = Client::start(&broker.url, &["--protocol", version]);
+    let opened = c.wait("the handshake", |r| r["event"] == "open");
+    assert_eq!(opened["subprotocol"], "mqtt", "offered for the protocol");
+    let connack = c.wait("CONNACK", |r| summary(r).starts_with("CONNACK"));
+    assert_eq!(summary(&connack), "CONNACK accepted", "{connack}");
+    assert_eq!(connack["reply_to"], "CONNECT");
+    c.send("/subscribe t/# 1");
+    let suback = c.wait("SUBACK", |r| summary(r).starts_with("SUBACK"));
+    assert_eq!(suback["reply_to"], "SUBSCRIBE", "{suback}");
+    c.send("/publish t/a --qos 1 hello");
+    let puback = c.wait("PUBACK", |r| {
+        r["dir"] == "in" && summary(r).starts_with("PUBACK")
+    });
+    assert_eq!(puback["reply_to"], "PUBLISH t/a", "{puback}");
+    let delivered = c.wait("the message back", |r| {
+        r["dir"] == "in" && summary(r).starts_with("PUBLISH t/a")
+    });
+    assert_eq!(delivered["decoded"]["fields"]["payload"], "hello");
+    assert_eq!(delivered["decoded"]["fields"]["qos"], "1");
+    let id = delivered["decoded"]["fields"]["packet id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    c.wait("our PUBACK for it", |r| {
+        r["dir"] == "out" && summary(r) == format!("PUBACK #{id}")
+    });
+    c.send("/pingreq");
+    let pong = c.wait("PINGRESP", |r| summary(r) == "PINGRESP");
+    assert_eq!(pong["reply_to"], "PINGREQ");
+    let (records, _) = c.finish();
+    let connect = decoded_as(&records, "out", "CONNECT client");
+    let level = if version == "mqtt5" { "v5" } else { "v3.1.1" };
+    assert!(summary(connect[0]).contains(level), "{}", connect[0]);
+}
+
+#[test]
+fn mqtt_3_1_1_with_mosquitto() {
+    mqtt("mqtt");
+}
+
+#[test]
+fn mqtt_5_with_mosquitto() {
+    mqtt("mqtt5");
 }

@@ -205,7 +205,7 @@ impl Codec for GraphQl {
 
     fn answer(&self, text: bool, payload: &[u8], _ctx: &Context) -> Option<NetCommand> {
         // graphql-transport-ws: a server's ping wants a pong.
-        if self.legacy || !text || !memchr::memmem::find(payload, b"\"ping\"").is_some() {
+        if self.legacy || !text || memchr::memmem::find(payload, b"\"ping\"").is_none() {
             return None;
         }
         let v: Value = serde_json::from_slice(payload).ok()?;

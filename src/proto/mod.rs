@@ -29,8 +29,10 @@ pub enum Choice {
     Jsonrpc,
     /// STOMP 1.2 (1.0, 1.1)
     Stomp,
-    /// MQTT 3.1.1 and 5
+    /// MQTT 3.1.1 (and 5, read from a CONNECT)
     Mqtt,
+    /// MQTT 5: as mqtt, its own CONNECT asking for version 5
+    Mqtt5,
     /// Nothing decoded
     Raw,
 }
@@ -41,7 +43,7 @@ impl Choice {
         match self {
             Choice::GraphqlWs => &["graphql-transport-ws", "graphql-ws"],
             Choice::Stomp => &["v12.stomp", "v11.stomp", "v10.stomp"],
-            Choice::Mqtt => &["mqtt"],
+            Choice::Mqtt | Choice::Mqtt5 => &["mqtt"],
             _ => &[],
         }
     }
@@ -232,10 +234,8 @@ impl Spoken {
             }),
             Choice::Jsonrpc => Some(Protocol::JsonRpc),
             Choice::Stomp => Some(Protocol::Stomp),
-            Choice::Mqtt => Some(match by_sub {
-                Some(p @ (Protocol::Mqtt | Protocol::Mqtt5)) => p,
-                _ => Protocol::Mqtt,
-            }),
+            Choice::Mqtt => Some(Protocol::Mqtt),
+            Choice::Mqtt5 => Some(Protocol::Mqtt5),
         };
         Spoken {
             choice,
@@ -253,10 +253,12 @@ impl Spoken {
             self.seen_server = true;
         }
         match self.protocol {
-            None if self.choice == Choice::Auto && first_from_server && text => {
-                if socketio::is_open_packet(payload) {
-                    self.protocol = Some(Protocol::SocketIo);
-                }
+            None if self.choice == Choice::Auto
+                && first_from_server
+                && text
+                && socketio::is_open_packet(payload) =>
+            {
+                self.protocol = Some(Protocol::SocketIo);
             }
             Some(Protocol::Mqtt | Protocol::Mqtt5) => {
                 if let Some(v5) = mqtt::connect_version_5(payload) {

@@ -819,7 +819,11 @@ impl Codec for Mqtt {
                 }
             }
         }
-        let mut summary = clip(&summaries.join("; "), SUMMARY_MAX);
+        // One packet's summary is clipped already, its ending kept.
+        let mut summary = match summaries.len() {
+            1 => summaries.swap_remove(0),
+            _ => clip(&summaries.join("; "), SUMMARY_MAX),
+        };
         if count > PACKETS_SHOWN {
             summary.push_str(&format!("; +{} more packets", count - PACKETS_SHOWN));
         }
@@ -877,6 +881,38 @@ impl Codec for Mqtt {
             _ => return None,
         };
         Some(packet.map(NetCommand::Binary))
+    }
+
+    /// What a client owes the broker at once for its deliveries: a PUBACK
+    /// (QoS 1) or PUBREC (QoS 2) for each PUBLISH, a PUBREL for each PUBREC of
+    /// ours, a PUBCOMP for each PUBREL; unanswered, a broker resends them and
+    /// stops delivering once its in-flight window is full.
+    fn answer(&self, text: bool, payload: &[u8], _ctx: &Context) -> Option<NetCommand> {
+        if text {
+            return None;
+        }
+        let mut out = Vec::new();
+        for p in packets(payload, self.v5).filter(|p| !p.truncated) {
+            let mut r = Reader(p.body);
+            let (kind, id) = match (p.kind, p.qos()) {
+                (3, qos @ (1 | 2)) => {
+                    let Some(id) = r.bin().and_then(|_| r.u16()) else {
+                        continue;
+                    };
+                    (if qos == 1 { 4 } else { 5 }, id)
+                }
+                (5 | 6, _) => {
+                    let Some(id) = r.u16() else { continue };
+                    (p.kind + 1, id)
+                }
+                _ => continue,
+            };
+            // PUBREL's fixed header flags are 0010, the others' 0000.
+            let flags = if kind == 6 { 0x02 } else { 0 };
+            out.extend([(kind << 4) | flags, 2]);
+            out.extend(id.to_be_bytes());
+        }
+        (!out.is_empty()).then(|| NetCommand::Binary(Bytes::from(out)))
     }
 
     fn greet(&self, ctx: &mut Context) -> Vec<NetCommand> {
@@ -1063,6 +1099,33 @@ mod tests {
             [NetCommand::Binary(b)] => b.to_vec(),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn deliveries_are_acknowledged_at_once() {
+        let ctx = Context::default();
+        let answer = |m: &Mqtt, b: &[u8]| match m.answer(false, b, &ctx) {
+            Some(NetCommand::Binary(b)) => b.to_vec(),
+            None => Vec::new(),
+            other => panic!("{other:?}"),
+        };
+        let m = Mqtt { v5: false };
+        // PUBLISH t qos1 id 7 "hi", then PUBLISH t qos2 id 8 "x", then qos0.
+        let mut msg = vec![0x32, 7, 0, 1, b't', 0, 7, b'h', b'i'];
+        msg.extend([0x34, 6, 0, 1, b't', 0, 8, b'x']);
+        msg.extend([0x30, 4, 0, 1, b't', b'y']);
+        assert_eq!(answer(&m, &msg), vec![0x40, 2, 0, 7, 0x50, 2, 0, 8]);
+        // PUBREC 9 → PUBREL 9; PUBREL 8 → PUBCOMP 8.
+        assert_eq!(answer(&m, &[0x50, 2, 0, 9]), vec![0x62, 2, 0, 9]);
+        assert_eq!(answer(&m, &[0x62, 2, 0, 8]), vec![0x70, 2, 0, 8]);
+        assert!(answer(&m, &[0xd0, 0]).is_empty(), "PINGRESP wants nothing");
+        assert!(answer(&m, &[0x32, 9, 0, 1]).is_empty(), "cut short");
+        let m5 = Mqtt { v5: true };
+        // v5: topic, id, properties length 0, payload.
+        assert_eq!(
+            answer(&m5, &[0x32, 6, 0, 1, b't', 0, 3, 0]),
+            vec![0x40, 2, 0, 3]
+        );
     }
 
     #[test]
@@ -1512,13 +1575,15 @@ mod tests {
     fn fields_stay_in_proportion() {
         let made = |d: &Decoded| d.summary.len() + weight(&d.fields);
         // One SUBACK of many codes, then many short ones with a property each.
-        let mut one = vec![0x90, 0x84, 0x08, 0, 1, 0];
+        let mut one = vec![0x90, 0x83, 0x08, 0, 1, 0];
         one.extend([0x9e; 1024]);
         let d = V5.decode(false, &one).unwrap();
         assert!(d.summary.ends_with(", +1016 more]"), "{}", d.summary);
         assert!(made(&d) <= 16 * one.len() + 4096);
-        let short = [0x90, 6, 0, 1, 2, 0x28, 1, 0x9e];
-        let many = short.repeat(30);
+        let mut dense = vec![0x90, 63, 0, 1, 40];
+        dense.extend([0x28, 1].repeat(20));
+        dense.extend([0x9e; 20]);
+        let many = dense.repeat(20);
         let d = V5.decode(false, &many).unwrap();
         assert!(
             made(&d) <= 8 * many.len() + 4096,

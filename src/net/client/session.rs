@@ -257,6 +257,14 @@ impl Session {
         };
         self.report(Direction::In, kind, in_payload, in_close, rtt)
             .await;
+        if kind.is_data() {
+            let text = kind == FrameKind::Text;
+            let answer = self.speech.as_mut().and_then(|s| s.answer(text, &payload));
+            if let Some(answer) = answer {
+                // A keep-alive answer fails like any send: the session ends.
+                self.send(answer).await?;
+            }
+        }
         match msg {
             Message::Ping(p) => {
                 // tungstenite has queued the pong; it leaves with the next write or read.
@@ -273,14 +281,6 @@ impl Session {
                     None,
                 )
                 .await;
-            }
-            Message::Text(_) | Message::Binary(_) if self.speech.is_some() => {
-                let text = kind == FrameKind::Text;
-                let answer = self.speech.as_mut().and_then(|s| s.answer(text, &payload));
-                if let Some(answer) = answer {
-                    // A keep-alive answer fails like any send: the session ends.
-                    self.send(answer).await?;
-                }
             }
             Message::Text(_) | Message::Binary(_) if self.opts.echo => {
                 self.report(Direction::Out, kind, payload, None, None).await;
