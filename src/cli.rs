@@ -147,7 +147,8 @@ pub struct RelayArgs {
     pub max_message_size: usize,
 
     /// A request's latency is the time to the server message whose value at this
-    /// JSON path equals the request's (e.g. '$.id'); without it, to the next server message
+    /// JSON path equals the request's (e.g. '$.id'); without it, as --protocol
+    /// pairs them, and where no protocol reads a message, to the next server message
     #[arg(help_heading = "Latency", long, value_name = "JSONPATH", value_parser = parse_json_path, env = "WSPROBE_CORRELATE")]
     pub correlate: Option<crate::net::relay::JsonPath>,
 
@@ -254,6 +255,15 @@ fn parse_client_url(s: &str) -> Result<Uri, String> {
 
 fn parse_json(s: &str) -> Result<serde_json::Value, String> {
     serde_json::from_str(s).map_err(|e| format!("not JSON: {e}"))
+}
+
+fn parse_path(s: &str) -> Result<String, String> {
+    match s.starts_with('/') && !s.contains(['?', '#', ' ']) {
+        true => Ok(s.to_string()),
+        false => Err(format!(
+            "`{s}` is not a path: it starts with / (e.g. /socket.io/)"
+        )),
+    }
 }
 
 fn parse_namespace(s: &str) -> Result<String, String> {
@@ -599,9 +609,6 @@ pub struct ConnectArgs {
     /// and NO_PROXY are read as curl reads them; loopback hosts skip those
     #[arg(long, value_name = "URL", value_parser = parse_proxy_url, env = "WSPROBE_PROXY")]
     pub proxy: Option<Proxy>,
-
-    #[command(flatten)]
-    pub protocol: ProtocolArgs,
 }
 
 /// What is spoken over the WebSocket: decoded, answered, timed.
@@ -627,7 +634,7 @@ pub struct ProtocolArgs {
     pub namespace: String,
 
     /// Socket.IO: the server's engine.io path, used when the URL has none
-    #[arg(long, value_name = "PATH", default_value = crate::proto::socketio::DEFAULT_PATH, env = "WSPROBE_SOCKETIO_PATH")]
+    #[arg(long, value_name = "PATH", default_value = crate::proto::socketio::DEFAULT_PATH, value_parser = parse_path, env = "WSPROBE_SOCKETIO_PATH")]
     pub socketio_path: String,
 
     /// JSON for the protocol's connect message: Socket.IO's auth, GraphQL's
@@ -641,10 +648,26 @@ pub struct ProtocolArgs {
     pub correlate: Option<crate::net::relay::JsonPath>,
 }
 
+impl ProtocolArgs {
+    /// Only `--protocol` said (the bench's): the rest as their defaults.
+    pub fn of(protocol: crate::proto::Choice) -> ProtocolArgs {
+        ProtocolArgs {
+            protocol,
+            namespace: "/".into(),
+            socketio_path: crate::proto::socketio::DEFAULT_PATH.into(),
+            connect_payload: None,
+            correlate: None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Args)]
 pub struct ClientArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
+
+    #[command(flatten)]
+    pub protocol: ProtocolArgs,
 
     /// Send each input line as a binary message instead of text, byte for byte
     /// (only the newline is taken off)
@@ -817,11 +840,24 @@ pub struct BenchArgs {
     #[arg(help_heading = "Load", long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, env = "WSPROBE_TIMEOUT")]
     pub timeout: Duration,
 
+    /// What the messages are: echoed payloads (auto, the default), or with
+    /// jsonrpc and --call, JSON-RPC calls
+    #[arg(
+        help_heading = "Load",
+        long,
+        value_enum,
+        value_name = "PROTOCOL",
+        default_value = "auto",
+        env = "WSPROBE_PROTOCOL"
+    )]
+    pub protocol: crate::proto::Choice,
+
     /// With --protocol jsonrpc: each message calls METHOD with PARAMS (JSON, as
     /// /call takes them, e.g. --call add '[1,2]'); replies are paired by id, in
-    /// any order, and error replies counted
+    /// any order, and error replies counted (--size, --binary and --echo-prefix
+    /// do not apply)
     #[arg(help_heading = "Load", long, num_args = 1..=2, value_names = ["METHOD", "PARAMS"], env = "WSPROBE_CALL")]
-    pub call: Vec<String>,
+    pub call: Option<Vec<String>>,
 
     #[command(flatten)]
     pub output: BenchOutputArgs,

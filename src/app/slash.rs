@@ -273,15 +273,11 @@ pub fn parse_speaking(
     ctx: &mut Context,
 ) -> Result<SlashCommand, String> {
     if let (Some(p), Some(rest)) = (protocol, input.strip_prefix('/')) {
-        let (name, args) = match rest.split_once(char::is_whitespace) {
-            Some((n, a)) => (n, a.trim_start()),
-            None => (rest, ""),
-        };
-        if let Some(encoded) = p.codec().encode(name, args, ctx) {
+        if let Some(encoded) = crate::proto::typed_command(p, rest, ctx) {
             return match encoded? {
                 NetCommand::Text(t) => Ok(SlashCommand::Text(t)),
                 NetCommand::Binary(b) => Ok(SlashCommand::Binary(b)),
-                _ => Err(format!("/{name} made no message")),
+                _ => Err("the command made no message".into()),
             };
         }
     }

@@ -20,6 +20,9 @@ pub struct Call {
 pub enum Reply {
     Result(u64),
     Error(u64),
+    /// A call with this id: an echo server returned one of ours, or the
+    /// server calls us (the caller tells them apart by the bytes).
+    Call(u64),
     /// A notification or anything else: not an answer to a call.
     Other,
 }
@@ -61,9 +64,7 @@ pub fn reply(payload: &[u8]) -> Reply {
     match (v.get("error").filter(|e| !e.is_null()), v.get("result")) {
         (Some(_), _) => Reply::Error(id),
         (None, Some(_)) => Reply::Result(id),
-        // An echo server returns the call itself: answered all the same (this
-        // is how a dashboard is loaded with JSON-RPC to decode).
-        (None, None) if v.get("method").is_some() => Reply::Result(id),
+        (None, None) if v.get("method").is_some() => Reply::Call(id),
         _ => Reply::Other,
     }
 }
@@ -88,7 +89,7 @@ mod tests {
             Reply::Error(8)
         );
         assert_eq!(reply(br#"{"jsonrpc":"2.0","method":"tick"}"#), Reply::Other);
-        assert_eq!(reply(c.make(9).as_bytes()), Reply::Result(9), "echoed");
+        assert_eq!(reply(c.make(9).as_bytes()), Reply::Call(9), "echoed");
         assert_eq!(reply(b"garbage"), Reply::Other);
         assert!(Call::parse("").is_err());
     }

@@ -40,7 +40,8 @@ impl Printer {
             format,
             quiet,
             buf: Vec::with_capacity(64 * 1024),
-            choice: Choice::Raw,
+            // As a dashboard reads them (`--protocol`'s default).
+            choice: Choice::Auto,
             spoken: HashMap::new(),
         }
     }
@@ -52,7 +53,11 @@ impl Printer {
     }
 
     /// Keeps track of what each connection speaks; a message's decoding.
-    fn follow(&mut self, ev: &NetEvent, from_client: impl Fn(Direction) -> bool) -> Option<Value> {
+    fn follow(
+        &mut self,
+        ev: &NetEvent,
+        from_client: impl Fn(Direction) -> bool,
+    ) -> Option<(Protocol, Decoded)> {
         if self.choice == Choice::Raw {
             return None;
         }
@@ -72,7 +77,7 @@ impl Printer {
                 let spoken = self.spoken.get_mut(&f.conn)?;
                 let p = spoken.read(from_client(f.dir), f.kind, &f.payload)?;
                 let d = p.codec().decode(f.kind == FrameKind::Text, &f.payload)?;
-                Some(decoded_json(p, &d))
+                Some((p, d))
             }
             _ => None,
         }
@@ -114,7 +119,7 @@ impl Printer {
         match self.format {
             Format::Json => {
                 let mut r = Record::from_event(ev);
-                r.decoded = decoded;
+                r.decoded = decoded.map(|(p, d)| decoded_json(p, &d));
                 self.line(&r.to_line());
             }
             Format::Human => {
@@ -176,7 +181,7 @@ impl Printer {
         let line = match self.format {
             Format::Json => {
                 let mut r = Record::relayed(side, ev);
-                r.decoded = decoded;
+                r.decoded = decoded.map(|(p, d)| decoded_json(p, &d));
                 r.to_line()
             }
             Format::Human => relay_line(side, ev, decoded.as_ref()),
@@ -281,7 +286,13 @@ pub fn human_line(side: Side, ev: &NetEvent) -> String {
 
 /// `12:00:00.000 #1 ← text 5B rtt 182µs hello`: a frame with its arrow, a note,
 /// its round trip (named `timing`) and a preview, or what its protocol reads.
-fn frame_line(f: &Frame, arrow: &str, timing: &str, note: &str, decoded: Option<&Value>) -> String {
+fn frame_line(
+    f: &Frame,
+    arrow: &str,
+    timing: &str,
+    note: &str,
+    decoded: Option<&(Protocol, Decoded)>,
+) -> String {
     let rtt = f
         .rtt
         .as_ref()
@@ -295,13 +306,10 @@ fn frame_line(f: &Frame, arrow: &str, timing: &str, note: &str, decoded: Option<
         })
         .unwrap_or_default();
     let preview = match decoded {
-        Some(d) => format!(
+        Some((p, d)) => format!(
             "{}: {}",
-            d["protocol"].as_str().unwrap_or_default(),
-            escape_bytes(
-                d["summary"].as_str().unwrap_or_default().as_bytes(),
-                4 * PREVIEW_CHARS
-            )
+            p.name(),
+            escape_bytes(d.summary.as_bytes(), 4 * PREVIEW_CHARS)
         ),
         None => payload_preview(f.kind, &f.payload, PREVIEW_CHARS),
     };
@@ -347,7 +355,7 @@ fn opened(o: &Opened) -> String {
 
 /// A relay's event as one line for people: messages with the way they travel,
 /// the rest with the leg they happened on.
-pub fn relay_line(side: Side, ev: &NetEvent, decoded: Option<&Value>) -> String {
+pub fn relay_line(side: Side, ev: &NetEvent, decoded: Option<&(Protocol, Decoded)>) -> String {
     match ev {
         // What wsprobe itself said on a leg: an answer, an injection, a close.
         NetEvent::Frame(f) => frame_line(
@@ -402,18 +410,33 @@ pub fn relay_line(side: Side, ev: &NetEvent, decoded: Option<&Value>) -> String 
 }
 
 /// A decoded message as JSON output carries it: `{"protocol", "summary",
-/// "fields"}`, a name given more than once (a batch's items) holding a list.
+/// "fields"}`. Names read as a program reads them (`ack id` → `ack_id`); a
+/// JSON object or array (params, args, data) stays JSON, the rest is text; a
+/// name given more than once (a batch's items) holds a list.
 pub fn decoded_json(p: Protocol, d: &Decoded) -> Value {
-    let mut fields = serde_json::Map::new();
+    let mut named: Vec<(String, Vec<Value>)> = Vec::new();
     for (name, value) in &d.fields {
-        let value = Value::String(value.clone());
-        match fields.get_mut(*name) {
-            None => {
-                fields.insert(name.to_string(), value);
+        let name: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let value = match value.as_bytes().first() {
+            Some(b'{' | b'[') => {
+                serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.clone()))
             }
-            Some(Value::Array(list)) => list.push(value),
-            Some(first) => *first = Value::Array(vec![first.take(), value]),
+            _ => Value::String(value.clone()),
+        };
+        match named.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, values)) => values.push(value),
+            None => named.push((name, vec![value])),
         }
     }
+    let fields: serde_json::Map<String, Value> = named
+        .into_iter()
+        .map(|(n, mut v)| match v.len() {
+            1 => (n, v.remove(0)),
+            _ => (n, Value::Array(v)),
+        })
+        .collect();
     serde_json::json!({"protocol": p.name(), "summary": d.summary, "fields": fields})
 }

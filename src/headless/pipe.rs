@@ -38,10 +38,6 @@ pub struct PipeOptions {
     pub speech: Speech,
 }
 
-/// What the input's protocol commands (`/call`, `/emit`…) are encoded with;
-/// the loop keeps it up to date as connections open and messages come.
-type Speaking = Arc<Mutex<(Spoken, Context)>>;
-
 /// Connects, pipes stdin to the server and the server to stdout, and returns the
 /// exit code. Connection failures come back as errors.
 pub async fn run(
@@ -91,19 +87,15 @@ pub async fn run(
     // Why input stopped before its end, if it did: set before the channel closes.
     let input_error: InputError = Arc::default();
     let choice = pipe.speech.choice;
-    let speaking: Speaking = Arc::new(Mutex::new((
-        Spoken::new(choice, offered.as_deref()),
-        pipe.speech.ctx.clone(),
-    )));
+    // What lines like `/call add 1 2` are encoded with, kept up to date as
+    // connections open and messages come (a recording's are sent as they are).
+    let typed = pipe.script.is_none();
+    let mut spoken = Spoken::new(choice, offered.as_deref());
+    let mut ctx = pipe.speech.ctx.clone();
     let mut stdin = match pipe.script.clone() {
         Some(script) => script.play(pipe.binary),
         None if echo_mode => mpsc::channel(1).1,
-        None => stdin_lines(
-            pipe.binary,
-            pipe.lossy,
-            input_error.clone(),
-            speaking.clone(),
-        ),
+        None => stdin_lines(pipe.binary, pipe.lossy, input_error.clone()),
     };
     let mut stdin_open = !echo_mode;
     let mut sent_lines = 0u64;
@@ -149,14 +141,10 @@ pub async fn run(
                         NetEvent::Opened(o) => {
                             opens += 1;
                             last_conn = o.conn;
-                            if let Ok(mut s) = speaking.lock() {
-                                s.0 = Spoken::new(choice, o.handshake.subprotocol.as_deref());
-                            }
+                            spoken = Spoken::new(choice, o.handshake.subprotocol.as_deref());
                         }
                         NetEvent::Frame(f) if f.kind.is_data() => {
-                            if let Ok(mut s) = speaking.lock() {
-                                s.0.read(f.dir == Direction::Out, f.kind, &f.payload);
-                            }
+                            spoken.read(f.dir == Direction::Out, f.kind, &f.payload);
                         }
                         // A failed (re)connect: if nothing follows, it is how the run ended.
                         NetEvent::Error { message, .. } => {
@@ -176,10 +164,19 @@ pub async fn run(
                     }
                 }
             }
-            line = stdin.recv(), if stdin_open && !closing && pending.is_none() => {
+            // Read once connected: a protocol's command is encoded as the
+            // connection's protocol says (legacy GraphQL, a Socket.IO found out).
+            line = stdin.recv(), if stdin_open && !closing && pending.is_none() && opens > 0 => {
+                let line = match line {
+                    Some(NetCommand::Text(t)) if typed => encode_typed(t, &spoken, &mut ctx),
+                    other => Ok(other),
+                };
                 match line {
-                    Some(cmd) => pending = Some(cmd),
-                    None => {
+                    Ok(Some(cmd)) => pending = Some(cmd),
+                    Ok(None) | Err(_) => {
+                        if let (Err(e), Ok(mut slot)) = (line, input_error.lock()) {
+                            *slot = Some(e);
+                        }
                         stdin_open = false;
                         wait_until = Some(tokio::time::Instant::now() + pipe.wait);
                     }
@@ -271,14 +268,30 @@ pub async fn run(
 
 type InputError = Arc<Mutex<Option<String>>>;
 
+/// A line as typed: a command of the connection's protocol (`/call`, `/emit`…,
+/// when one is named or was found; with `auto`, JSON-RPC's until then, as in
+/// the input box) encoded, anything else sent as it is.
+fn encode_typed(
+    line: String,
+    spoken: &Spoken,
+    ctx: &mut Context,
+) -> Result<Option<NetCommand>, String> {
+    let (Some(p), Some(rest)) = (spoken.commands(), line.strip_prefix('/')) else {
+        return Ok(Some(NetCommand::Text(line)));
+    };
+    match crate::proto::typed_command(p, rest, ctx) {
+        Some(Ok(cmd)) => Ok(Some(cmd)),
+        Some(Err(e)) => Err(format!(
+            "the input's `{}`: {e}; it and the lines after it were not sent",
+            crate::escape::escape_text(&line, 60)
+        )),
+        None => Ok(Some(NetCommand::Text(line))),
+    }
+}
+
 /// Stdin's lines as messages, read by a task of their own so the loop can wait
 /// on them like on anything else.
-fn stdin_lines(
-    binary: bool,
-    lossy: bool,
-    error: InputError,
-    speaking: Speaking,
-) -> mpsc::Receiver<NetCommand> {
+fn stdin_lines(binary: bool, lossy: bool, error: InputError) -> mpsc::Receiver<NetCommand> {
     let (tx, rx) = mpsc::channel(1);
     tokio::spawn(async move {
         let mut input = BufReader::new(tokio::io::stdin());
@@ -289,7 +302,7 @@ fn stdin_lines(
                 Ok(0) => None,
                 Ok(_) => {
                     number += 1;
-                    match line_to_message(line, number, binary, lossy, &speaking) {
+                    match line_to_message(line, number, binary, lossy) {
                         Ok(cmd) => match tx.send(cmd).await {
                             Ok(()) => continue,
                             Err(_) => None,
@@ -317,7 +330,6 @@ fn line_to_message(
     number: u64,
     binary: bool,
     lossy: bool,
-    speaking: &Speaking,
 ) -> Result<NetCommand, String> {
     if line.last() == Some(&b'\n') {
         line.pop();
@@ -338,25 +350,6 @@ fn line_to_message(
                 Err(e) => Err(format!(
                     "line {number} of the input: {e}; it and the lines after it were not sent"
                 )),
-            }
-        }
-        // A protocol's command (`/call`, `/emit`…), as in the input box.
-        Ok(text) if text.starts_with('/') && !text.starts_with("//") => {
-            let mut guard = speaking.lock().unwrap_or_else(|e| e.into_inner());
-            let (spoken, ctx) = &mut *guard;
-            let (name, args) = match text[1..].split_once(char::is_whitespace) {
-                Some((n, a)) => (n, a.trim_start()),
-                None => (&text[1..], ""),
-            };
-            match spoken
-                .commands()
-                .and_then(|p| p.codec().encode(name, args, ctx))
-            {
-                Some(Ok(cmd)) => Ok(cmd),
-                Some(Err(e)) => Err(format!(
-                    "line {number} of the input: {e}; it and the lines after it were not sent"
-                )),
-                None => Ok(NetCommand::Text(text)),
             }
         }
         Ok(text) => Ok(NetCommand::Text(text)),
@@ -417,24 +410,18 @@ mod tests {
     use super::*;
 
     fn text(line: &[u8], lossy: bool) -> Result<NetCommand, String> {
-        line_to_message(line.to_vec(), 7, false, lossy, &Speaking::default())
+        line_to_message(line.to_vec(), 7, false, lossy)
     }
 
     #[test]
     fn binary_lines_go_byte_for_byte() {
-        let cmd = line_to_message(
-            b"\xff\xfe two\r\n".to_vec(),
-            1,
-            true,
-            false,
-            &Speaking::default(),
-        );
+        let cmd = line_to_message(b"\xff\xfe two\r\n".to_vec(), 1, true, false);
         assert_eq!(
             cmd,
             Ok(NetCommand::Binary(Bytes::from_static(b"\xff\xfe two\r")))
         );
         // The last line of input may have no newline.
-        let cmd = line_to_message(b"end".to_vec(), 2, true, false, &Speaking::default());
+        let cmd = line_to_message(b"end".to_vec(), 2, true, false);
         assert_eq!(cmd, Ok(NetCommand::Binary(Bytes::from_static(b"end"))));
     }
 

@@ -216,8 +216,19 @@ pub enum RttKind {
     Echo,
     /// A ping answered by its pong.
     Ping,
-    /// A relayed request answered by the server's reply.
+    /// A request answered by the server's reply (a relayed one, a protocol's).
     Reply,
+    /// A reply to what a client's protocol said by itself to set the
+    /// connection up (a namespace joined, a CONNECT): timed, but answering
+    /// nothing the user sent.
+    Setup,
+}
+
+impl RttKind {
+    /// A request→reply latency (as opposed to an echo's or a ping's round trip).
+    pub fn is_reply(self) -> bool {
+        matches!(self, RttKind::Reply | RttKind::Setup)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -167,6 +167,10 @@ impl RttStats {
     }
 }
 
+/// Where the labels past `MAX_LABELS` are counted (no method can be named so:
+/// it has a space).
+const OTHER: &str = "(others)";
+
 /// Echo, request→reply and ping round trips, kept apart; replies also by the
 /// method or event they answer.
 #[derive(Clone, Debug, Default)]
@@ -177,14 +181,17 @@ pub struct RttBook {
     /// Reply latencies per request label, in the order first seen; at most
     /// `speak::MAX_LABELS` (the rest under "other"), each coarser than the total.
     pub by_label: Vec<(Arc<str>, RttStats)>,
+    /// Replies among `reply` to what a protocol said by itself (`RttKind::Setup`).
+    pub setup: u64,
 }
 
 impl RttBook {
     pub fn record(&mut self, rtt: Rtt) {
         match rtt.kind {
             RttKind::Echo => self.echo.record(rtt.duration),
-            RttKind::Reply => {
+            RttKind::Reply | RttKind::Setup => {
                 self.reply.record(rtt.duration);
+                self.setup += u64::from(rtt.kind == RttKind::Setup);
                 if let Some(label) = rtt.label {
                     self.label(label).record(rtt.duration);
                 }
@@ -193,25 +200,24 @@ impl RttBook {
         }
     }
 
-    /// Data messages answered: echoes and replies.
+    /// Data messages of the user's answered: echoes and replies.
     pub fn answered(&self) -> u64 {
-        self.echo.count() + self.reply.count()
+        (self.echo.count() + self.reply.count()).saturating_sub(self.setup)
     }
 
     fn label(&mut self, label: Arc<str>) -> &mut RttStats {
         let at = match self.by_label.iter().position(|(l, _)| *l == label) {
             Some(at) => at,
-            None if self.by_label.len() < MAX_LABELS => {
+            // The last place is kept for all the labels past the others.
+            None if self.by_label.len() < MAX_LABELS - 1 => {
                 self.by_label.push((label, RttStats::coarse()));
                 self.by_label.len() - 1
             }
-            None => match self.by_label.iter().position(|(l, _)| &**l == "other") {
+            None => match self.by_label.iter().position(|(l, _)| &**l == OTHER) {
                 Some(at) => at,
                 None => {
-                    // The last kept label makes room for all the others.
-                    let last = self.by_label.len() - 1;
-                    self.by_label[last] = (Arc::from("other"), RttStats::coarse());
-                    last
+                    self.by_label.push((Arc::from(OTHER), RttStats::coarse()));
+                    self.by_label.len() - 1
                 }
             },
         };

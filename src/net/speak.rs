@@ -41,6 +41,12 @@ pub trait Conversation: Send + Sync {
     /// reads the message: each reply then answers the oldest request.
     fn pairs(&mut self, from_client: bool, text: bool, payload: &[u8], out: &mut Vec<Pair>)
         -> bool;
+
+    /// Whether the connection is known to speak a protocol (not only a message
+    /// here and there): its messages are then not echoes to match.
+    fn established(&self) -> bool {
+        false
+    }
 }
 
 /// Requests remembered per connection; the oldest are forgotten beyond this, so a
@@ -49,21 +55,30 @@ pub const MAX_PENDING: usize = 4096;
 /// A key longer than this is not matched on (an id is short; a whole object as
 /// a key would make every request cost its size twice).
 pub const MAX_KEY: usize = 256;
-/// Labels kept apart in per-label figures; more are counted under "other".
+/// Labels kept apart in per-label figures; more are counted together.
 pub const MAX_LABELS: usize = 64;
+/// A label is cut to this many characters (a method name is short; one a
+/// peer made up may be anything).
+const LABEL_CHARS: usize = 64;
+/// Messages longer than this are not read for pairing: a whole parse of each
+/// would cost the forwarding more than a latency figure is worth.
+pub const MAX_PAIRED: usize = 1 << 20;
 
 /// A reply's latency and the label of the request it answers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Answered {
     pub latency: Duration,
     pub label: Option<Arc<str>>,
+    /// The request was wsprobe's own (a greeting, an answer), not the user's.
+    pub own: bool,
 }
 
 /// Requests awaiting their replies, matched by key, bounded.
 #[derive(Debug, Default)]
 pub struct Pending {
-    /// Each waiting key: when it was sent, its label and its number.
-    by_key: HashMap<String, (Instant, Arc<str>, u64)>,
+    /// Each waiting key: when it was sent, its label, its number, and whether
+    /// wsprobe sent it of its own accord.
+    by_key: HashMap<String, (Instant, Arc<str>, u64, bool)>,
     /// Keys with their numbers in the order they came, to forget the oldest;
     /// an answered one stays until it reaches the front (no search per reply).
     keys: VecDeque<(String, u64)>,
@@ -73,15 +88,15 @@ pub struct Pending {
 }
 
 impl Pending {
-    /// A request left at `at`.
-    pub fn request(&mut self, key: String, label: &str, at: Instant) {
+    /// A request left at `at`; `own` when wsprobe said it by itself.
+    pub fn request(&mut self, key: String, label: &str, at: Instant, own: bool) {
         if key.len() > MAX_KEY {
             return;
         }
         let label = self.label(label);
         let n = self.next;
         self.next += 1;
-        self.by_key.insert(key.clone(), (at, label, n));
+        self.by_key.insert(key.clone(), (at, label, n, own));
         self.keys.push_back((key, n));
         // Forget the oldest: waiting ones beyond the bound, answered ones (no
         // longer in the map under their number) as they come up.
@@ -102,10 +117,11 @@ impl Pending {
 
     /// A reply arrived at `at`: the request it answers, if one waits.
     pub fn reply(&mut self, key: &str, at: Instant) -> Option<Answered> {
-        let (sent, label, _) = self.by_key.remove(key)?;
+        let (sent, label, _, own) = self.by_key.remove(key)?;
         Some(Answered {
             latency: at.saturating_duration_since(sent),
             label: (!label.is_empty()).then_some(label),
+            own,
         })
     }
 
@@ -115,11 +131,15 @@ impl Pending {
     }
 
     fn label(&mut self, label: &str) -> Arc<str> {
+        let label = match label.char_indices().nth(LABEL_CHARS) {
+            Some((at, _)) => &label[..at],
+            None => label,
+        };
         if let Some(l) = self.labels.get(label) {
             return l.clone();
         }
         let l: Arc<str> = if self.labels.len() >= MAX_LABELS {
-            Arc::from("other")
+            Arc::from("(others)")
         } else {
             Arc::from(label)
         };
@@ -127,6 +147,92 @@ impl Pending {
             self.labels.insert(label.to_string(), l.clone());
         }
         l
+    }
+}
+
+/// One connection's requests timed to their replies, as its conversation
+/// pairs them: the one mechanism of the client and the relay. A message no
+/// protocol reads is paired in order when `in_order` (the relay: the next
+/// server message answers the oldest client message); otherwise it is left to
+/// the caller (the client matches echoes by content).
+pub struct Tracker {
+    speech: Option<Box<dyn Conversation>>,
+    pending: Pending,
+    in_order: Option<VecDeque<Instant>>,
+    scratch: Vec<Pair>,
+}
+
+impl Tracker {
+    pub fn new(speech: Option<Box<dyn Conversation>>, in_order: bool) -> Tracker {
+        Tracker {
+            speech,
+            pending: Pending::default(),
+            in_order: in_order.then(VecDeque::new),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The protocol's state, to greet and answer by.
+    pub fn speech(&mut self) -> Option<&mut (dyn Conversation + 'static)> {
+        self.speech.as_deref_mut()
+    }
+
+    /// Whether the connection is known to speak a protocol.
+    pub fn established(&self) -> bool {
+        self.speech.as_ref().is_some_and(|s| s.established())
+    }
+
+    /// What a message says, as the conversation reads it; false when nothing
+    /// reads it.
+    fn read(&mut self, from_client: bool, text: bool, payload: &[u8]) -> bool {
+        self.scratch.clear();
+        if payload.len() > MAX_PAIRED {
+            return self.established();
+        }
+        self.speech
+            .as_mut()
+            .is_some_and(|s| s.pairs(from_client, text, payload, &mut self.scratch))
+    }
+
+    /// A client message left at `at` (`own`: said by wsprobe itself); whether
+    /// a protocol read it.
+    pub fn request(&mut self, text: bool, payload: &[u8], at: Instant, own: bool) -> bool {
+        if !self.read(true, text, payload) {
+            if let Some(q) = self.in_order.as_mut() {
+                if q.len() == MAX_PENDING {
+                    q.pop_front();
+                }
+                q.push_back(at);
+            }
+            return false;
+        }
+        for pair in self.scratch.drain(..) {
+            if let Pair::Request { key, label } = pair {
+                self.pending.request(key, &label, at, own);
+            }
+        }
+        true
+    }
+
+    /// A server message came at `at`: the request it answers (the first, when
+    /// a batch answers several).
+    pub fn reply(&mut self, text: bool, payload: &[u8], at: Instant) -> Option<Answered> {
+        if !self.read(false, text, payload) {
+            let sent = self.in_order.as_mut()?.pop_front()?;
+            return Some(Answered {
+                latency: at.saturating_duration_since(sent),
+                label: None,
+                own: false,
+            });
+        }
+        let mut first = None;
+        for pair in std::mem::take(&mut self.scratch) {
+            if let Pair::Reply { key } = pair {
+                let answered = self.pending.reply(&key, at);
+                first = first.or(answered);
+            }
+        }
+        first
     }
 }
 
@@ -138,8 +244,8 @@ mod tests {
     fn replies_find_their_request_by_key_once() {
         let t0 = Instant::now();
         let mut p = Pending::default();
-        p.request("1".into(), "add", t0);
-        p.request("2".into(), "echo", t0 + Duration::from_millis(3));
+        p.request("1".into(), "add", t0, false);
+        p.request("2".into(), "echo", t0 + Duration::from_millis(3), false);
         let at = t0 + Duration::from_millis(10);
         let two = p.reply("2", at).unwrap();
         assert_eq!(two.latency, Duration::from_millis(7));
@@ -154,18 +260,18 @@ mod tests {
         let t0 = Instant::now();
         let mut p = Pending::default();
         for i in 0..(MAX_PENDING + 10) {
-            p.request(i.to_string(), "m", t0);
+            p.request(i.to_string(), "m", t0, false);
         }
         assert_eq!(p.waiting(), MAX_PENDING);
         assert!(p.reply("0", t0).is_none(), "the oldest is forgotten");
         for i in 0..(3 * MAX_PENDING) {
             let k = format!("a{i}");
-            p.request(k.clone(), &format!("label{i}"), t0);
+            p.request(k.clone(), &format!("label{i}"), t0, false);
             assert!(p.reply(&k, t0).is_some());
         }
         assert!(p.keys.len() <= MAX_PENDING);
         assert!(p.labels.len() <= MAX_LABELS, "labels are bounded too");
-        p.request("x".repeat(MAX_KEY + 1), "m", t0);
+        p.request("x".repeat(MAX_KEY + 1), "m", t0, false);
         assert!(p.reply(&"x".repeat(MAX_KEY + 1), t0).is_none());
     }
 }

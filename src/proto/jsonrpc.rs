@@ -30,6 +30,23 @@ pub fn looks_like(payload: &[u8]) -> bool {
         .unwrap_or(false)
 }
 
+/// Whether a message is a JSON-RPC 2.0 response (or a batch of them).
+pub fn is_response(payload: &[u8]) -> bool {
+    if !looks_like(payload) {
+        return false;
+    }
+    let Ok(v) = serde_json::from_slice::<Value>(payload) else {
+        return false;
+    };
+    let first = match &v {
+        Value::Array(a) => a.first(),
+        one => Some(one),
+    };
+    first
+        .and_then(item)
+        .is_some_and(|i| matches!(i, Item::Result { .. } | Item::Error { .. }))
+}
+
 /// What one JSON-RPC object is.
 enum Item<'a> {
     Call {

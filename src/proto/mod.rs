@@ -153,15 +153,24 @@ pub struct Context {
     pub next_id: u64,
     /// The Socket.IO namespace joined and emitted to (`--namespace`).
     pub namespace: String,
-    /// `--connect-payload`: Socket.IO's auth, GraphQL's connection_init payload.
+    /// `--connect-payload`: Socket.IO's auth, GraphQL's connection_init
+    /// payload, STOMP's CONNECT headers, MQTT's username and password.
     pub connect_payload: Option<serde_json::Value>,
-    /// The server's host name (STOMP's `host` header).
-    pub host: String,
     /// The client id an MQTT CONNECT carries.
     pub client_id: String,
 }
 
 impl Context {
+    /// For what is typed into a server's or a relay's input box: its requests
+    /// are numbered far from the ids a client uses (a relay's client and its
+    /// own requests share the server's attention).
+    pub fn injected() -> Context {
+        Context {
+            next_id: 1_000_001,
+            ..Context::default()
+        }
+    }
+
     /// The next request number (from 1).
     pub fn take_id(&mut self) -> u64 {
         let id = self.next_id.max(1);
@@ -259,6 +268,15 @@ impl Spoken {
                 && socketio::is_open_packet(payload) =>
             {
                 self.protocol = Some(Protocol::SocketIo);
+            }
+            // A server that answers calls speaks JSON-RPC (an echo server
+            // only returns them).
+            None if self.choice == Choice::Auto
+                && !from_client
+                && text
+                && jsonrpc::is_response(payload) =>
+            {
+                self.protocol = Some(Protocol::JsonRpc);
             }
             Some(Protocol::Mqtt | Protocol::Mqtt5) => {
                 if let Some(v5) = mqtt::connect_version_5(payload) {
@@ -367,6 +385,20 @@ pub fn json_values(args: &str) -> Result<Vec<serde_json::Value>, String> {
             }
         }
     }
+}
+
+/// A command typed without its slash (`call add 1 2`) as `p` encodes it;
+/// None when it is not one of `p`'s commands.
+pub fn typed_command(
+    p: Protocol,
+    typed: &str,
+    ctx: &mut Context,
+) -> Option<Result<NetCommand, String>> {
+    let (name, args) = match typed.split_once(char::is_whitespace) {
+        Some((n, a)) => (n, a.trim_start()),
+        None => (typed, ""),
+    };
+    p.codec().encode(name, args, ctx)
 }
 
 /// The first word of `args` and the rest, trimmed.

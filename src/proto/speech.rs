@@ -61,4 +61,8 @@ impl Conversation for Talk {
             None => self.spoken.pairs(from_client, text, payload, out),
         }
     }
+
+    fn established(&self) -> bool {
+        self.correlate.is_some() || self.spoken.protocol.is_some()
+    }
 }

@@ -432,10 +432,9 @@ impl Codec for Stomp {
                 }
             }
         }
-        let host = match ctx.host.as_str() {
-            "" => "localhost",
-            h => h,
-        };
+        // The virtual host: `/` is every broker's default, and RabbitMQ refuses
+        // a host name it has no virtual host for (`"host"` names another).
+        let host = "/";
         let mut f = String::from("CONNECT\n");
         for (name, value) in [
             ("accept-version", "1.2,1.1,1.0"),
@@ -736,11 +735,10 @@ mod tests {
         };
         assert_eq!(
             greet(&mut ctx),
-            "CONNECT\naccept-version:1.2,1.1,1.0\nhost:localhost\nheart-beat:0,0\n\n\0"
+            "CONNECT\naccept-version:1.2,1.1,1.0\nhost:/\nheart-beat:0,0\n\n\0"
         );
-        ctx.host = "example".into();
         ctx.connect_payload = Some(serde_json::json!({
-            "login": "guest", "passcode": "pw", "host": "/", "bad": "a\nb", "n": 1, "o": {}
+            "login": "guest", "passcode": "pw", "host": "vh", "bad": "a\nb", "n": 1, "o": {}
         }));
         let g = greet(&mut ctx);
         assert!(
@@ -750,16 +748,16 @@ mod tests {
         for h in [
             "\nlogin:guest\n",
             "\npasscode:pw\n",
-            "\nhost:/\n",
+            "\nhost:vh\n",
             "\nn:1\n",
         ] {
             assert!(g.contains(h), "{g}");
         }
         assert!(
-            !g.contains("bad") && !g.contains("\no:") && !g.contains("example"),
+            !g.contains("bad") && !g.contains("\no:") && !g.contains("host:/\n"),
             "{g}"
         );
-        assert_eq!(summary(&g), "CONNECT host / login guest");
+        assert_eq!(summary(&g), "CONNECT host vh login guest");
         assert!(Stomp.answer(true, b"\n", &ctx).is_none());
     }
 

@@ -353,12 +353,12 @@ impl Record {
             rtt_us: f
                 .rtt
                 .as_ref()
-                .filter(|r| r.kind != RttKind::Reply)
+                .filter(|r| !r.kind.is_reply())
                 .map(|r| r.duration.as_micros() as u64),
             latency_us: f
                 .rtt
                 .as_ref()
-                .filter(|r| r.kind == RttKind::Reply)
+                .filter(|r| r.kind.is_reply())
                 .map(|r| r.duration.as_micros() as u64),
             reply_to: f
                 .rtt

@@ -2,7 +2,7 @@
 
 use std::io::IsTerminal;
 
-use crate::cli::BenchArgs;
+use crate::cli::{BenchArgs, ProtocolArgs};
 use crate::config::Options;
 use crate::error::UsageError;
 use crate::present;
@@ -16,7 +16,7 @@ use super::client::client_options;
 
 pub async fn run(args: BenchArgs, out: &Options) -> anyhow::Result<u8> {
     let call =
-        match (args.connect.protocol.protocol, args.call.as_slice()) {
+        match (args.protocol, args.call.as_deref().unwrap_or_default()) {
             (Choice::Auto | Choice::Raw, []) => None,
             (Choice::Auto | Choice::Jsonrpc, typed @ [_, ..]) => {
                 let call = bench::rpc::Call::parse(&typed.join(" "))
@@ -38,7 +38,7 @@ pub async fn run(args: BenchArgs, out: &Options) -> anyhow::Result<u8> {
             }
         };
     let config = bench::BenchConfig {
-        connect: client_options(&args.connect)?,
+        connect: client_options(&args.connect, &ProtocolArgs::of(args.protocol))?,
         connections: args.connections,
         messages: args.messages,
         duration: match (args.messages, args.duration) {

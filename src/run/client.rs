@@ -1,6 +1,6 @@
 //! `wsprobe client URL`: a client with its dashboard, or piped lines in and out.
 
-use crate::cli::{ClientArgs, ConnectArgs};
+use crate::cli::{ClientArgs, ConnectArgs, ProtocolArgs};
 use crate::config::Options;
 use crate::error::UsageError;
 use crate::headless::output::Printer;
@@ -39,9 +39,9 @@ pub async fn run(args: ClientArgs, out: &Options, rec: Option<&Recording>) -> an
         init,
         reconnect: args.reconnect.then_some(args.reconnect_max_delay),
         tap: rec.map(|r| r.tap(Side::Client)),
-        speaker: speaker(&args.connect),
+        speaker: speaker(&args.protocol),
     };
-    let speech = speech(&args.connect);
+    let speech = speech(&args.protocol);
     if out.use_tui() && !args.echo {
         return tui::run(tui::Setup {
             relay: None,
@@ -49,7 +49,7 @@ pub async fn run(args: ClientArgs, out: &Options, rec: Option<&Recording>) -> an
             client: Some(tui::ClientSetup {
                 connect: ClientOptions {
                     frames: true,
-                    ..client_options(&args.connect)?
+                    ..client_options(&args.connect, &args.protocol)?
                 },
                 session,
                 script,
@@ -75,27 +75,29 @@ pub async fn run(args: ClientArgs, out: &Options, rec: Option<&Recording>) -> an
     headless::pipe::run(
         ClientOptions {
             frames: out.frames,
-            ..client_options(&args.connect)?
+            ..client_options(&args.connect, &args.protocol)?
         },
         session,
         pipe,
-        Printer::new(out.format(), out.quiet).speaking(args.connect.protocol.protocol),
+        Printer::new(out.format(), out.quiet).speaking(args.protocol.protocol),
         out.format(),
         shutdown_signal(),
     )
     .await
 }
 
-pub(super) fn client_options(args: &ConnectArgs) -> Result<ClientOptions, UsageError> {
-    let url = protocol_url(args)?;
+pub(super) fn client_options(
+    args: &ConnectArgs,
+    protocol: &ProtocolArgs,
+) -> Result<ClientOptions, UsageError> {
+    let url = protocol_url(args, protocol)?;
     let proxy = match &args.proxy {
         Some(p) => Some(p.clone()),
         None => net::proxy::from_env(&url, |k| std::env::var(k).ok()).map_err(UsageError)?,
     };
     let mut subprotocols = args.subprotocols.clone();
     if subprotocols.is_empty() {
-        subprotocols = args
-            .protocol
+        subprotocols = protocol
             .protocol
             .offers()
             .iter()
@@ -120,8 +122,7 @@ pub(super) fn client_options(args: &ConnectArgs) -> Result<ClientOptions, UsageE
 
 /// The URL to connect to: Socket.IO's engine.io endpoint for `--protocol
 /// socketio`; anything else must be a WebSocket URL already.
-fn protocol_url(args: &ConnectArgs) -> Result<Uri, UsageError> {
-    let p = &args.protocol;
+fn protocol_url(args: &ConnectArgs, p: &ProtocolArgs) -> Result<Uri, UsageError> {
     if p.protocol == Choice::Socketio {
         return socketio::endpoint(&args.url, &p.socketio_path).map_err(UsageError);
     }
@@ -136,8 +137,7 @@ fn protocol_url(args: &ConnectArgs) -> Result<Uri, UsageError> {
 }
 
 /// `--protocol` and what its commands and greeting need.
-pub(super) fn speech(args: &ConnectArgs) -> Speech {
-    let p = &args.protocol;
+pub(super) fn speech(p: &ProtocolArgs) -> Speech {
     Speech {
         choice: p.protocol,
         correlate: p.correlate.clone(),
@@ -145,16 +145,15 @@ pub(super) fn speech(args: &ConnectArgs) -> Speech {
             next_id: 1,
             namespace: p.namespace.clone(),
             connect_payload: p.connect_payload.clone(),
-            host: args.url.host().unwrap_or("localhost").to_string(),
             client_id: format!("wsprobe-{}", std::process::id()),
         },
     }
 }
 
 /// What the network task speaks: `--correlate`'s pairing, or the protocol's.
-pub(super) fn speaker(args: &ConnectArgs) -> Option<Arc<dyn Speaker>> {
-    match (&args.protocol.correlate, args.protocol.protocol) {
+pub(super) fn speaker(p: &ProtocolArgs) -> Option<Arc<dyn Speaker>> {
+    match (&p.correlate, p.protocol) {
         (None, Choice::Raw) => None,
-        _ => Some(Arc::new(speech(args))),
+        _ => Some(Arc::new(speech(p))),
     }
 }

@@ -41,6 +41,7 @@ pub async fn run(args: RelayArgs, out: &Options, rec: Option<&Recording>) -> any
             replay: None,
             speech: Speech {
                 choice: args.protocol,
+                ctx: crate::proto::Context::injected(),
                 ..Default::default()
             },
         })

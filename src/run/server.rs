@@ -60,6 +60,7 @@ pub async fn run(args: ServerArgs, out: &Options, rec: Option<&Recording>) -> an
             replay: None,
             speech: crate::proto::speech::Speech {
                 choice: args.protocol,
+                ctx: crate::proto::Context::injected(),
                 ..Default::default()
             },
         })

@@ -121,12 +121,8 @@ pub const HELP: &[(&str, &str)] = &[
     ("/", "filter by regex (case-insensitive); empty clears"),
     ("c / Ctrl-L", "clear the log"),
     (
-        "w",
-        "the log: messages, or every frame as it crossed the wire (opcode, FIN, RSV, mask, sizes)",
-    ),
-    (
-        "d",
-        "the log: messages decoded by their protocol (--protocol), or their payloads as they are",
+        "w / d",
+        "the log: every frame on the wire (w), or payloads as sent, not decoded (d)",
     ),
     ("h", "handshake: request and response headers"),
     (

@@ -25,7 +25,12 @@ impl Lines {
 
     /// The next line, or `None` once the output has ended; fails after [`super::WAIT`].
     pub fn next(&self, what: &str) -> Option<String> {
-        match self.0.recv_timeout(super::WAIT) {
+        self.next_within(what, super::WAIT)
+    }
+
+    /// The next line, or `None` once the output has ended; fails after `wait`.
+    pub fn next_within(&self, what: &str, wait: std::time::Duration) -> Option<String> {
+        match self.0.recv_timeout(wait) {
             Ok(line) => Some(line),
             Err(RecvTimeoutError::Disconnected) => None,
             Err(RecvTimeoutError::Timeout) => panic!("timed out waiting for {what}"),

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -140,19 +141,25 @@ impl PyServer {
     /// Another Python server of tests/peers, with its arguments; it must print a
     /// listening line with its `url` first and stop when its stdin ends.
     pub fn script(name: &str, args: &[String]) -> PyServer {
+        PyServer::script_within(name, args, super::WAIT)
+    }
+
+    /// A server that takes longer than the tests' bound to start (a broker on
+    /// a virtual machine of its own), given `start` to print its first line.
+    pub fn script_within(name: &str, args: &[String], start: Duration) -> PyServer {
         let mut cmd = Command::new(python());
         cmd.arg(root().join("tests/peers").join(name)).args(args);
-        PyServer::spawn(cmd)
+        PyServer::spawn(cmd, start)
     }
 
     /// A Node server of tests/peers, with the same contract as [`PyServer::script`].
     pub fn node(name: &str, args: &[String]) -> PyServer {
         let mut cmd = Command::new("node");
         cmd.arg(root().join("tests/peers").join(name)).args(args);
-        PyServer::spawn(cmd)
+        PyServer::spawn(cmd, super::WAIT)
     }
 
-    fn spawn(mut cmd: Command) -> PyServer {
+    fn spawn(mut cmd: Command, start: Duration) -> PyServer {
         ensure_installed();
         let mut child = cmd
             .stdin(std::process::Stdio::piped())
@@ -165,7 +172,15 @@ impl PyServer {
             url: String::new(),
             lines,
         };
-        let first = server.next("its listening line");
+        let first = server
+            .lines
+            .next_within("the peer server's listening line", start)
+            .unwrap_or_else(|| panic!("the peer server ended before its listening line"));
+        let first = super::json::parse_line(&first);
+        assert!(
+            first["url"].is_string(),
+            "the peer server did not start: {first}"
+        );
         server.url = first["url"].as_str().expect("a url").to_string();
         server
     }

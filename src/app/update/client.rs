@@ -6,7 +6,7 @@ use super::not_sent_note;
 use crate::app::state::{ClientPane, LinkState, RttPoint, RTT_POINTS};
 use crate::escape::escape_text;
 use crate::net::Side;
-use crate::net::{CloseCause, CounterSnapshot, Direction, NetEvent};
+use crate::net::{CloseCause, CounterSnapshot, Direction, NetEvent, RttKind};
 use crate::present::{ending, retry};
 use crate::proto::{Choice, Spoken};
 
@@ -45,7 +45,11 @@ pub(super) fn client_event(c: &mut ClientPane, ev: NetEvent, now: Instant, choic
                 c.rtt_points.push_back(RttPoint {
                     at: now.saturating_duration_since(c.started).as_secs_f64(),
                     ms: rtt.duration.as_secs_f64() * 1000.0,
-                    kind: rtt.kind,
+                    // Charted with the replies the user's requests got.
+                    kind: match rtt.kind {
+                        RttKind::Setup => RttKind::Reply,
+                        k => k,
+                    },
                 });
             }
             let proto = c.spoken.read(f.dir == Direction::Out, f.kind, &f.payload);

@@ -262,5 +262,5 @@ pub(super) fn submit_relay(
 /// The protocol of the selected connection, whose commands the box takes.
 fn selected_protocol(s: &ServerPane) -> Option<Protocol> {
     let id = s.selected?;
-    s.rows.iter().find(|r| r.id == id)?.spoken.protocol
+    s.rows.iter().find(|r| r.id == id)?.spoken.commands()
 }

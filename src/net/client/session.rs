@@ -16,7 +16,7 @@ use tokio_tungstenite::MaybeTlsStream;
 use super::connect::{Connected, WsStream};
 use super::{Reporter, SessionOptions};
 use crate::net::rtt::RttMatcher;
-use crate::net::speak::{Conversation, Pair, Pending};
+use crate::net::speak::Tracker;
 use crate::net::{
     describe, error_text, CloseCause, CloseInfo, ConnCounters, ConnId, CounterSnapshot, Direction,
     Frame, FrameKind, NetCommand, NetEvent, Opened, Rtt, RttKind,
@@ -56,9 +56,7 @@ pub(super) async fn run(
     let session = Session {
         id,
         ws: conn.ws,
-        speech,
-        pending: Pending::default(),
-        pairs: Vec::new(),
+        tracker: Tracker::new(speech, false),
         matcher: RttMatcher::new(opts.echo_prefix.as_deref()),
         opts: opts.clone(),
         reporter: reporter.clone(),
@@ -93,11 +91,9 @@ pub(super) struct SessionEnd {
 struct Session {
     id: ConnId,
     ws: WsStream,
-    /// The protocol's state on this connection (`--protocol`, `--correlate`).
-    speech: Option<Box<dyn Conversation>>,
-    /// Requests awaiting their replies, by the protocol's keys.
-    pending: Pending,
-    pairs: Vec<Pair>,
+    /// The protocol's state on this connection (`--protocol`, `--correlate`)
+    /// and its requests awaiting their replies.
+    tracker: Tracker,
     opts: SessionOptions,
     matcher: RttMatcher,
     reporter: Reporter,
@@ -133,8 +129,20 @@ impl Session {
         let mut commands_open = true;
         // The protocol's greeting and setup first (every connect re-runs
         // them), then what waited for a connection.
-        let mut init: Vec<NetCommand> = self.speech.as_mut().map(|s| s.greet()).unwrap_or_default();
-        init.extend(self.opts.init.iter().cloned().map(NetCommand::Text));
+        let greeting: Vec<NetCommand> =
+            self.tracker.speech().map(|s| s.greet()).unwrap_or_default();
+        for cmd in greeting {
+            if let Err(e) = self.send_as(cmd, true).await {
+                return (None, CloseCause::Error(e), commands_open);
+            }
+        }
+        let init: Vec<NetCommand> = self
+            .opts
+            .init
+            .iter()
+            .cloned()
+            .map(NetCommand::Text)
+            .collect();
         for cmd in init {
             if let Err(e) = self.send(cmd).await {
                 return (None, CloseCause::Error(e), commands_open);
@@ -227,10 +235,12 @@ impl Session {
         let Some((kind, payload, close)) = describe(&msg) else {
             return Ok(());
         };
-        let rtt = self
-            .matcher
-            .received(kind, &payload, at)
-            .or_else(|| self.replied(kind, &payload, at));
+        // A protocol's replies are its to pair; an echo is matched by content.
+        let rtt = match self.replied(kind, &payload, at) {
+            Some(rtt) => Some(rtt),
+            None if self.tracker.established() => None,
+            None => self.matcher.received(kind, &payload, at),
+        };
         if kind == FrameKind::Pong {
             self.awaiting_pong = None;
         }
@@ -257,12 +267,14 @@ impl Session {
         };
         self.report(Direction::In, kind, in_payload, in_close, rtt)
             .await;
+        let mut answered = false;
         if kind.is_data() {
             let text = kind == FrameKind::Text;
-            let answer = self.speech.as_mut().and_then(|s| s.answer(text, &payload));
+            let answer = self.tracker.speech().and_then(|s| s.answer(text, &payload));
             if let Some(answer) = answer {
                 // A keep-alive answer fails like any send: the session ends.
-                self.send(answer).await?;
+                self.send_as(answer, true).await?;
+                answered = true;
             }
         }
         match msg {
@@ -282,7 +294,9 @@ impl Session {
                 )
                 .await;
             }
-            Message::Text(_) | Message::Binary(_) if self.opts.echo => {
+            // What the protocol answered is not echoed as well (an engine.io
+            // ping back at the server, a delivery published again).
+            Message::Text(_) | Message::Binary(_) if self.opts.echo && !answered => {
                 self.report(Direction::Out, kind, payload, None, None).await;
                 match self.ws.send(msg).await {
                     Ok(()) | Err(WsError::ConnectionClosed) => {}
@@ -295,6 +309,12 @@ impl Session {
     }
 
     async fn send(&mut self, cmd: NetCommand) -> Result<(), String> {
+        self.send_as(cmd, false).await
+    }
+
+    /// Sends a command; `own` when the protocol said it by itself (a greeting,
+    /// an answer), so its reply answers nothing the user asked.
+    async fn send_as(&mut self, cmd: NetCommand, own: bool) -> Result<(), String> {
         if let NetCommand::Close(c) = &cmd {
             if self.first_close.is_some() {
                 return Ok(());
@@ -351,8 +371,15 @@ impl Session {
         }
         // Stamped after the write: the RTT is the peer's and the network's, not our queue's.
         let at = Instant::now();
-        self.matcher.sent(kind, payload.clone(), at);
-        self.requested(kind, &payload, at);
+        let read = kind.is_data()
+            && self
+                .tracker
+                .request(kind == FrameKind::Text, &payload, at, own);
+        // A message a protocol reads waits for its reply, not its echo (unless
+        // the protocol is only a guess about this one message).
+        if !read || !self.tracker.established() {
+            self.matcher.sent(kind, payload.clone(), at);
+        }
         if kind == FrameKind::Ping && self.awaiting_pong.is_none() {
             self.awaiting_pong = Some(tokio::time::Instant::now());
         }
@@ -361,33 +388,18 @@ impl Session {
         Ok(())
     }
 
-    /// A data message that left: the requests it makes, by the protocol.
-    fn requested(&mut self, kind: FrameKind, payload: &[u8], at: Instant) {
-        let Some(speech) = self.speech.as_mut().filter(|_| kind.is_data()) else {
-            return;
-        };
-        self.pairs.clear();
-        speech.pairs(true, kind == FrameKind::Text, payload, &mut self.pairs);
-        for pair in self.pairs.drain(..) {
-            if let Pair::Request { key, label } = pair {
-                self.pending.request(key, &label, at);
-            }
-        }
-    }
-
     /// A data message that came: the request it answers, by the protocol.
     fn replied(&mut self, kind: FrameKind, payload: &[u8], at: Instant) -> Option<Rtt> {
-        let speech = self.speech.as_mut().filter(|_| kind.is_data())?;
-        self.pairs.clear();
-        speech.pairs(false, kind == FrameKind::Text, payload, &mut self.pairs);
-        let mut first = None;
-        for pair in self.pairs.drain(..) {
-            if let Pair::Reply { key } = pair {
-                first = first.or(self.pending.reply(&key, at));
-            }
+        if !kind.is_data() {
+            return None;
         }
-        first.map(|a| Rtt {
-            kind: RttKind::Reply,
+        let a = self.tracker.reply(kind == FrameKind::Text, payload, at)?;
+        Some(Rtt {
+            kind: if a.own {
+                RttKind::Setup
+            } else {
+                RttKind::Reply
+            },
             duration: a.latency,
             label: a.label,
         })

@@ -2,11 +2,10 @@
 //! for its reply, which is the next server message (in order), or with
 //! `--correlate` the server message carrying the same value at a JSON path.
 
-use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::net::speak::{self, Answered, Conversation, Pair, Speaker, MAX_PENDING};
+use crate::net::speak::{Answered, Conversation, Pair, Speaker, Tracker};
 
 /// A path into a JSON value as people write it: `$.id`, `$.payload.id`,
 /// `$.params[0]`, `id`.
@@ -145,76 +144,28 @@ impl Conversation for JsonPath {
     }
 }
 
-/// One connection's requests awaiting their replies.
+/// One pair's requests awaiting their replies, shared by its two directions.
 pub(super) struct Pending {
-    inner: Mutex<Waiting>,
-}
-
-struct Waiting {
-    /// Who says which message is a request and which a reply; none: each
-    /// server message answers the oldest client message.
-    speech: Option<Box<dyn Conversation>>,
-    in_order: VecDeque<Instant>,
-    by_key: speak::Pending,
-    scratch: Vec<Pair>,
+    inner: Mutex<Tracker>,
 }
 
 impl Pending {
     pub(super) fn new(speech: Option<Box<dyn Conversation>>) -> Pending {
         Pending {
-            inner: Mutex::new(Waiting {
-                speech,
-                in_order: VecDeque::new(),
-                by_key: speak::Pending::default(),
-                scratch: Vec::new(),
-            }),
+            inner: Mutex::new(Tracker::new(speech, true)),
         }
     }
 
     /// A client message left for the server at `at`.
     pub(super) fn request(&self, text: bool, payload: &[u8], at: Instant) {
-        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let w = &mut *guard;
-        w.scratch.clear();
-        let known =
-            (w.speech.as_mut()).is_some_and(|s| s.pairs(true, text, payload, &mut w.scratch));
-        if !known {
-            if w.in_order.len() == MAX_PENDING {
-                w.in_order.pop_front();
-            }
-            w.in_order.push_back(at);
-            return;
-        }
-        for pair in w.scratch.drain(..) {
-            if let Pair::Request { key, label } = pair {
-                w.by_key.request(key, &label, at);
-            }
-        }
+        let mut t = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        t.request(text, payload, at, false);
     }
 
-    /// A server message arrived at `at`: the latency of the request it answers
-    /// (the first, when a batch answers several).
+    /// A server message arrived at `at`: the latency of the request it answers.
     pub(super) fn reply(&self, text: bool, payload: &[u8], at: Instant) -> Option<Answered> {
-        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let w = &mut *guard;
-        w.scratch.clear();
-        let known =
-            (w.speech.as_mut()).is_some_and(|s| s.pairs(false, text, payload, &mut w.scratch));
-        if !known {
-            let sent = w.in_order.pop_front()?;
-            return Some(Answered {
-                latency: at.saturating_duration_since(sent),
-                label: None,
-            });
-        }
-        let mut first = None;
-        for pair in w.scratch.drain(..) {
-            if let Pair::Reply { key } = pair {
-                let answered = w.by_key.reply(&key, at);
-                first = first.or(answered);
-            }
-        }
-        first
+        let mut t = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        t.reply(text, payload, at)
     }
 }
 

@@ -65,7 +65,8 @@ fn kind_and_size(e: &FrameEntry) -> String {
 }
 
 fn preview(e: &FrameEntry, width: usize, decode: bool) -> String {
-    if let Some(d) = decoded(e).filter(|_| decode) {
+    // Rows are decoded at each draw: a long message shows as it is.
+    if let Some(d) = decoded(e, ROW_DECODE_MAX).filter(|_| decode) {
         return escape_text(&d.1.summary, width);
     }
     match &e.close {
@@ -80,10 +81,14 @@ fn preview(e: &FrameEntry, width: usize, decode: bool) -> String {
     }
 }
 
-/// A message as its protocol reads it, when it has one and is kept whole.
-pub fn decoded(e: &FrameEntry) -> Option<(Protocol, Decoded)> {
+/// The longest message a row of the log decodes.
+const ROW_DECODE_MAX: usize = 64 << 10;
+
+/// A message as its protocol reads it, when it has one, is kept whole and is
+/// no longer than `limit`.
+pub fn decoded(e: &FrameEntry, limit: usize) -> Option<(Protocol, Decoded)> {
     let p = e.proto?;
-    if e.truncated() || e.len > DECODE_MAX {
+    if e.truncated() || e.len > limit.min(DECODE_MAX) {
         return None;
     }
     Some((p, p.codec().decode(e.kind == FrameKind::Text, &e.payload)?))

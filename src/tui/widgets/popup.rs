@@ -93,7 +93,7 @@ pub fn detail_lines(e: &FrameEntry, pane: crate::net::Side, state: &AppState) ->
         let kind = match r.kind {
             RttKind::Ping => "ping round trip",
             RttKind::Echo => "echo round trip",
-            RttKind::Reply => "reply latency",
+            RttKind::Reply | RttKind::Setup => "reply latency",
         };
         let to = r
             .label
@@ -116,7 +116,7 @@ pub fn detail_lines(e: &FrameEntry, pane: crate::net::Side, state: &AppState) ->
         ));
     }
     out.push(String::new());
-    if let Some((p, d)) = super::frames::decoded(e) {
+    if let Some((p, d)) = super::frames::decoded(e, usize::MAX) {
         out.push(format!(
             "{}: {}",
             p.name(),
