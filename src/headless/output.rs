@@ -302,6 +302,8 @@ fn frame_line(
                 .as_deref()
                 .map(|l| format!(" ({})", escape_bytes(l.as_bytes(), 60)))
                 .unwrap_or_default();
+            // A reply's time is a latency, an echo's or a pong's a round trip.
+            let timing = if r.kind.is_reply() { "latency" } else { timing };
             format!(" {timing} {}{to}", format_duration(r.duration))
         })
         .unwrap_or_default();
