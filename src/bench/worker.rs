@@ -20,6 +20,9 @@ use crate::net::CloseInfo;
 
 /// How often a connection hands its fresh RTTs to the live view.
 const PUBLISH_EVERY: Duration = Duration::from_millis(100);
+/// RTTs a connection hands the live view per publish at most: a sample is
+/// all a live chart needs (the report's histogram has every one).
+const RECENT_KEEP: usize = 4096;
 /// Echoes read in one go before the window is refilled.
 const READ_BATCH: usize = 256;
 
@@ -140,7 +143,11 @@ struct Tracker {
     pattern: payload::Pattern,
     outstanding: Outstanding,
     next_seq: u64,
-    recent: Histogram<u64>,
+    /// RTTs (µs) since the last publish: a few values, not a histogram, so
+    /// handing them over costs what they are (adding one whole histogram to
+    /// another walks all its buckets, and a thousand connections did so ten
+    /// times a second under one lock: the bench became its own bottleneck).
+    recent: Vec<u64>,
     published: Instant,
 }
 
@@ -226,7 +233,9 @@ impl Tracker {
         if now >= plan.warmup_end {
             let us = (now.saturating_duration_since(due).as_micros() as u64).max(1);
             out.rtt.saturating_record(us);
-            self.recent.saturating_record(us);
+            if self.recent.len() < RECENT_KEEP {
+                self.recent.push(us);
+            }
             out.checks.measured += 1;
             out.checks.measured_bytes += len as u64;
         }
@@ -237,9 +246,11 @@ impl Tracker {
             return;
         }
         if let Ok(mut shared) = progress.recent.lock() {
-            let _ = shared.add(&self.recent);
+            for us in &self.recent {
+                shared.saturating_record(*us);
+            }
         }
-        self.recent.reset();
+        self.recent.clear();
         self.published = now;
     }
 }
@@ -274,7 +285,7 @@ pub async fn run(plan: Plan, progress: Arc<Progress>, mut stop: watch::Receiver<
         pattern: payload::Pattern::new(plan.size),
         outstanding: VecDeque::new(),
         next_seq: 0,
-        recent: new_histogram(),
+        recent: Vec::new(),
         published: start,
     };
     let mut stopped = *stop.borrow();
