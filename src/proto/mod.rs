@@ -360,6 +360,34 @@ pub fn clip(s: &str, max: usize) -> String {
     }
 }
 
+/// Line breaks as spaces (a run of them as one): a summary is one line, and
+/// a body or a header may hold several.
+pub fn one_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_break = false;
+    for c in s.chars() {
+        if c == '\n' || c == '\r' {
+            if !in_break {
+                out.push(' ');
+            }
+            in_break = true;
+        } else {
+            out.push(c);
+            in_break = false;
+        }
+    }
+    out.trim().to_string()
+}
+
+/// A payload as text, when it reads as text: UTF-8 without control characters
+/// other than tabs and line breaks.
+pub fn text_of(b: &[u8]) -> Option<&str> {
+    let t = std::str::from_utf8(b).ok()?;
+    (!t.chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')))
+    .then_some(t)
+}
+
 /// JSON values typed one after another (`"hi" {"a":1} 3`), as for `/emit`; a
 /// text that is not JSON at all is one string.
 pub fn json_values(args: &str) -> Result<Vec<serde_json::Value>, String> {

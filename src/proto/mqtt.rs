@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 
-use super::{clip, first_word, Codec, Context, Decoded, SUMMARY_VALUE};
+use super::{clip, first_word, one_line, text_of, Codec, Context, Decoded, SUMMARY_VALUE};
 use crate::net::speak::Pair;
 use crate::net::NetCommand;
 
@@ -235,33 +235,6 @@ fn lossy(b: &[u8]) -> String {
 /// A value for a summary: clipped, on one line.
 fn short(b: &[u8]) -> String {
     one_line(&clip(&String::from_utf8_lossy(b), SUMMARY_VALUE))
-}
-
-/// Line breaks as spaces: a summary is one line.
-fn one_line(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut in_break = false;
-    for c in s.chars() {
-        if c == '\n' || c == '\r' {
-            if !in_break {
-                out.push(' ');
-            }
-            in_break = true;
-        } else {
-            out.push(c);
-            in_break = false;
-        }
-    }
-    out.trim().to_string()
-}
-
-/// A payload as text, when it reads as text: UTF-8 without control characters
-/// other than tabs and line breaks.
-fn text_of(b: &[u8]) -> Option<&str> {
-    let t = std::str::from_utf8(b).ok()?;
-    (!t.chars()
-        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')))
-    .then_some(t)
 }
 
 /// `(5 B) 21.5` or `(5 B binary)`.

@@ -4,7 +4,7 @@
 //! request, the server's RECEIPT (or ERROR) with that `receipt-id` its reply;
 //! CONNECTED (or an ERROR) answers CONNECT.
 
-use super::{clip, first_word, Codec, Context, Decoded, SUMMARY_VALUE};
+use super::{clip, first_word, one_line, text_of, Codec, Context, Decoded, SUMMARY_VALUE};
 use crate::net::speak::Pair;
 use crate::net::NetCommand;
 
@@ -158,34 +158,6 @@ impl Frame<'_> {
 /// A value for a summary: clipped, on one line.
 fn short(v: &str) -> String {
     one_line(&clip(v, SUMMARY_VALUE))
-}
-
-/// Line breaks as spaces: a summary is one line (a body or an escaped header
-/// value may hold several).
-fn one_line(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut in_break = false;
-    for c in s.chars() {
-        if c == '\n' || c == '\r' {
-            if !in_break {
-                out.push(' ');
-            }
-            in_break = true;
-        } else {
-            out.push(c);
-            in_break = false;
-        }
-    }
-    out.trim().to_string()
-}
-
-/// A body as text, when it reads as text: UTF-8 without control characters
-/// other than tabs and line breaks.
-fn text_of(body: &[u8]) -> Option<&str> {
-    let t = std::str::from_utf8(body).ok()?;
-    (!t.chars()
-        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')))
-    .then_some(t)
 }
 
 /// `(5 B) hello` or `(5 B binary)`.
