@@ -176,3 +176,61 @@ fn every_screen_draws_at_tiny_sizes_without_panicking() {
         render_bench(&bench_live(), w, h, &PLAIN);
     }
 }
+
+/// A protocol's messages are shown decoded, `d` shows them as sent, and the
+/// detail view has the fields above the payload.
+#[test]
+fn protocol_messages_are_decoded_and_raw_one_key_away() {
+    use wsprobe::net::{Direction, Frame, FrameKind, NetEvent};
+    let call = br#"{"jsonrpc":"2.0","id":7,"method":"eth_getBalance","params":["0x40"]}"#;
+    let push = |s: &mut AppState| {
+        let f = Frame {
+            conn: s.client.as_ref().unwrap().conn.unwrap_or(1),
+            ts: chrono::Utc::now(),
+            dir: Direction::Out,
+            kind: FrameKind::Text,
+            payload: bytes::Bytes::from_static(call),
+            close: None,
+            rtt: None,
+            message: 99,
+        };
+        let _ = update(s, Msg::Net(Side::Client, NetEvent::Frame(f)));
+    };
+    let decoded = screen(Mode::Client, 140, 40, |s| push(s));
+    assert!(
+        decoded.contains("call eth_getBalance #7 [\"0x40\"]"),
+        "{decoded}"
+    );
+    assert!(decoded.contains("jsonrpc · d: raw"), "{decoded}");
+    let raw = screen(Mode::Client, 140, 40, |s| {
+        push(s);
+        let _ = update(s, Msg::Action(Action::ToggleDecoded));
+    });
+    assert!(!raw.contains("call eth_getBalance #7"), "{raw}");
+    assert!(raw.contains(r#"{"jsonrpc":"2.0","id":7"#), "{raw}");
+    assert!(raw.contains("raw · d: jsonrpc"), "{raw}");
+    let detail = screen(Mode::Client, 140, 40, |s| {
+        push(s);
+        let seq = s
+            .client
+            .as_ref()
+            .unwrap()
+            .log
+            .log
+            .iter()
+            .last()
+            .unwrap()
+            .seq;
+        s.popup = Some(Popup::Detail {
+            pane: Side::Client,
+            seq,
+            scroll: 0,
+        });
+    });
+    assert!(
+        detail.contains("jsonrpc: call eth_getBalance #7"),
+        "{detail}"
+    );
+    assert!(detail.contains("method  eth_getBalance"), "{detail}");
+    assert!(detail.contains("as sent:"), "{detail}");
+}
