@@ -337,6 +337,30 @@ mod tests {
     }
 
     #[test]
+    fn replies_to_what_wsprobe_said_itself_are_timed_but_answer_nothing_typed() {
+        let rtt = |kind, label: Option<&str>| Rtt {
+            kind,
+            duration: Duration::from_millis(1),
+            label: label.map(Arc::from),
+        };
+        let mut book = RttBook::default();
+        book.record(rtt(RttKind::Echo, None));
+        book.record(rtt(RttKind::Reply, Some("add")));
+        book.record(rtt(RttKind::Setup, Some("connect")));
+        assert_eq!(book.reply.count(), 2, "both are reply latencies");
+        assert_eq!(book.answered(), 2, "the echo and the add, not the connect");
+        let labels: Vec<&str> = book.by_label.iter().map(|(l, _)| &**l).collect();
+        assert_eq!(labels, ["add", "connect"]);
+        for i in 0..(2 * MAX_LABELS) {
+            book.record(rtt(RttKind::Reply, Some(&format!("m{i}"))));
+        }
+        assert_eq!(book.by_label.len(), MAX_LABELS, "bounded");
+        let (last, stats) = book.by_label.last().unwrap();
+        assert_eq!(&**last, OTHER, "the rest counted together");
+        assert_eq!(stats.count(), (2 * MAX_LABELS - (MAX_LABELS - 3)) as u64);
+    }
+
+    #[test]
     fn empty_stats_are_zero() {
         assert_eq!(RttStats::default().summary(), RttSummary::default());
     }
