@@ -2,6 +2,7 @@
 //! permessage-deflate, raw frames of the user's own shape, and the `--no-pong`
 //! fault. Nothing here knows of connections or screens; `net` wears the wrapper.
 
+pub mod boundary;
 pub mod deflate;
 pub mod head;
 mod stream;

@@ -12,6 +12,7 @@ use std::task::{Context, Poll};
 use chrono::{DateTime, Utc};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::boundary::Boundary;
 use super::deflate::{Codec, InflateError, Params, Role};
 use super::head::{apply_mask, Head, CLOSE, CONTINUATION, MAX_HEAD, PONG, RSV1};
 
@@ -410,6 +411,8 @@ pub struct Frames<S> {
     inner: S,
     role: Role,
     layer: Option<Box<Layer>>,
+    /// Where the bytes handed up stand against frames (see [`Frames::at_rest`]).
+    handed: Boundary,
 }
 
 /// Everything the wrapper keeps when it has work to do.
@@ -451,6 +454,7 @@ impl<S> Frames<S> {
             inner,
             role: opts.role,
             layer: (!idle).then(|| Box::new(Layer::new(opts, http, true))),
+            handed: Boundary::new(http),
         }
     }
 
@@ -478,6 +482,14 @@ impl<S> Frames<S> {
 
     pub fn get_ref(&self) -> &S {
         &self.inner
+    }
+
+    /// Whether whoever reads above holds nothing of the peer's (every byte
+    /// handed up ends a whole frame of a whole message) and nothing waits here
+    /// to be written: the reader above can be put down and a fresh one made
+    /// later, with no byte lost either way.
+    pub fn at_rest(&self) -> bool {
+        self.handed.at_rest() && self.layer.as_deref().is_none_or(Layer::writes_done)
     }
 
     pub fn get_mut(&mut self) -> &mut S {
@@ -607,6 +619,10 @@ impl Layer {
             || (self.rd.walker.http.is_some()
                 && self.opts.role == Role::Client
                 && self.opts.deflate == DeflateSetup::FromHandshake)
+    }
+
+    fn writes_done(&self) -> bool {
+        self.out_pos >= self.out.len() && self.raw.is_empty()
     }
 
     fn write_queues(&self) -> bool {
@@ -1024,6 +1040,21 @@ impl Layer {
 
 impl<S: AsyncRead + Unpin> AsyncRead for Frames<S> {
     fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let read = self.as_mut().poll_read_frames(cx, buf);
+        if let Poll::Ready(Ok(())) = read {
+            self.handed.pass(&buf.filled()[before..]);
+        }
+        read
+    }
+}
+
+impl<S: AsyncRead + Unpin> Frames<S> {
+    fn poll_read_frames(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,

@@ -58,7 +58,9 @@ impl Printer {
         ev: &NetEvent,
         from_client: impl Fn(Direction) -> bool,
     ) -> Option<(Protocol, Decoded)> {
-        if self.choice == Choice::Raw {
+        // Quiet, no message is shown: following what each connection
+        // speaks would only cost memory per connection.
+        if self.choice == Choice::Raw || self.quiet {
             return None;
         }
         match ev {

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 
 use super::output::{Format, Printer};
 use crate::net::client::{self, ClientOptions, SessionOptions};
+use crate::net::inbox::Outbox;
 use crate::net::{CloseCause, CloseInfo, Direction, NetCommand, NetEvent, Side};
 use crate::present::ClientTotals;
 use crate::proto::speech::Speech;
@@ -366,7 +367,7 @@ fn line_to_message(
 }
 
 /// Queues a 1000 close without waiting for room; returns when to give up on it.
-fn request_close(commands: &mpsc::Sender<NetCommand>) -> tokio::time::Instant {
+fn request_close(commands: &Outbox<NetCommand>) -> tokio::time::Instant {
     let commands = commands.clone();
     tokio::spawn(async move {
         let _ = commands

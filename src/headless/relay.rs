@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use super::output::Printer;
 use super::server::{Lines, Listening, EVENT_CHANNEL};
 use crate::app::slash;
+use crate::net::inbox::Outbox;
 use crate::net::relay::{shutdown_close, Relay, Steering};
 use crate::net::{ConnId, NetCommand, NetEvent, Side};
 use crate::signal::shutdown_signal;
@@ -63,7 +64,7 @@ impl Lines<(Side, NetEvent)> for RelayLines {
 /// The open pairs' legs, for what stdin injects and closes.
 #[derive(Default)]
 struct Pairs {
-    legs: HashMap<(ConnId, Side), mpsc::Sender<NetCommand>>,
+    legs: HashMap<(ConnId, Side), Outbox<NetCommand>>,
 }
 
 impl Pairs {

@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod dice;
+pub mod inbox;
 pub mod proxy;
 pub mod relay;
 pub mod rtt;
@@ -19,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::net::inbox::Outbox;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
@@ -363,7 +365,7 @@ pub struct Opened {
     pub handshake: Handshake,
     pub counters: Arc<ConnCounters>,
     /// Talks to the connection's task: send, ping, close.
-    pub commands: mpsc::Sender<NetCommand>,
+    pub commands: Outbox<NetCommand>,
     /// Faults the server injects on this connection, described.
     pub faults: Option<String>,
 }

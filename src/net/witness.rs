@@ -24,8 +24,9 @@ pub struct Witness<S> {
     inner: S,
     /// Where the first bytes go, until `KEEP` of them are in.
     seen: Option<Seen>,
-    /// The last bytes read, oldest first (`tail_len` of them are valid).
-    tail: [u8; TAIL],
+    /// The last bytes read, oldest first (`tail_len` of them are valid); made
+    /// on the first read and given back by [`Witness::forget_tail`].
+    tail: Option<Box<[u8; TAIL]>>,
     tail_len: usize,
     /// Whether to keep the tail at all (not where it would be ciphertext).
     keep_tail: bool,
@@ -53,7 +54,7 @@ impl<S> Witness<S> {
         Witness {
             inner,
             seen: None,
-            tail: [0; TAIL],
+            tail: None,
             tail_len: 0,
             keep_tail: true,
         }
@@ -66,7 +67,15 @@ impl<S> Witness<S> {
     /// The close frame the peer ended with, as it came: `masked` says whether
     /// the peer masks its frames (a client does).
     pub fn peer_close(&self, masked: bool) -> Option<RawClose> {
-        find_close(&self.tail[..self.tail_len], masked)
+        find_close(&self.tail.as_deref()?[..self.tail_len], masked)
+    }
+
+    /// Gives the tail's room back: for a connection at rest, where everything
+    /// read so far ended whole frames and a close frame still to come lies
+    /// wholly in later reads.
+    pub fn forget_tail(&mut self) {
+        self.tail = None;
+        self.tail_len = 0;
     }
 
     fn remember(&mut self, new: &[u8]) {
@@ -86,15 +95,15 @@ impl<S> Witness<S> {
         if !self.keep_tail || new.is_empty() {
             return;
         }
+        let tail = self.tail.get_or_insert_with(|| Box::new([0; TAIL]));
         if new.len() >= TAIL {
-            self.tail.copy_from_slice(&new[new.len() - TAIL..]);
+            tail.copy_from_slice(&new[new.len() - TAIL..]);
             self.tail_len = TAIL;
             return;
         }
         let keep_old = (TAIL - new.len()).min(self.tail_len);
-        self.tail
-            .copy_within(self.tail_len - keep_old..self.tail_len, 0);
-        self.tail[keep_old..keep_old + new.len()].copy_from_slice(new);
+        tail.copy_within(self.tail_len - keep_old..self.tail_len, 0);
+        tail[keep_old..keep_old + new.len()].copy_from_slice(new);
         self.tail_len = keep_old + new.len();
     }
 }

@@ -617,7 +617,7 @@ impl Record {
                     deflate: self.deflate,
                 },
                 counters: Arc::new(ConnCounters::default()),
-                commands: tokio::sync::mpsc::channel(1).0,
+                commands: crate::net::inbox::channel(1).0,
                 faults: self.faults.clone(),
             }))),
             (Some(Event::Close), _) => Some(NetEvent::Closed {
@@ -826,7 +826,7 @@ mod tests {
                 }),
             },
             counters: Arc::default(),
-            commands: tokio::sync::mpsc::channel(1).0,
+            commands: crate::net::inbox::channel(1).0,
             faults: Some("drop 10%".into()),
         }));
         let events = vec![

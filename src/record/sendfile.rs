@@ -106,7 +106,7 @@ impl Script {
 
     /// Plays the script into a channel, each message at its time; the channel
     /// closes after the last. `binary` turns text lines into binary messages.
-    pub fn play(self, binary: bool) -> mpsc::Receiver<NetCommand> {
+    pub fn play(self, binary: bool) -> tokio::sync::mpsc::Receiver<NetCommand> {
         let (tx, rx) = mpsc::channel(1);
         let (ahead_tx, mut ahead) = mpsc::channel::<(Duration, ToSend)>(READ_AHEAD);
         // Reading the file blocks: a thread of its own, bounded by the channel.

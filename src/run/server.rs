@@ -105,6 +105,7 @@ pub(super) fn server_config(
         deflate: args.deflate,
         frames: false,
         mock: None,
+        ..ServerConfig::default()
     }
 }
 

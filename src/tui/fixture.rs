@@ -16,6 +16,7 @@ use super::ui;
 use crate::app::state::{ClientPane, Rates, ServerFaults, ServerPane};
 use crate::app::{update, AppState, Mode, Msg};
 use crate::bench::live::LiveState;
+use crate::net::inbox::Inbox;
 use crate::net::server::faults::Faults;
 use crate::net::Side;
 use crate::net::{
@@ -31,7 +32,7 @@ fn wall(ms: i64) -> DateTime<Utc> {
 pub struct Fixture {
     pub state: AppState,
     pub base: Instant,
-    _keep: Vec<mpsc::Receiver<NetCommand>>,
+    _keep: Vec<Inbox<NetCommand>>,
 }
 
 fn handshake(path: &str, subprotocol: Option<&str>) -> Handshake {
@@ -83,7 +84,7 @@ fn connect(
     side: Side,
     (conn, ms, peer, path): (u64, i64, &str, &str),
     counts: [u64; 4],
-) -> mpsc::Receiver<NetCommand> {
+) -> Inbox<NetCommand> {
     let (ev, rx) = opened(conn, ms, peer, path, counts);
     let _ = update(state, Msg::Net(side, ev));
     let _ = update(
@@ -102,8 +103,8 @@ fn opened(
     peer: &str,
     path: &str,
     counts: [u64; 4],
-) -> (NetEvent, mpsc::Receiver<NetCommand>) {
-    let (tx, rx) = mpsc::channel(8);
+) -> (NetEvent, Inbox<NetCommand>) {
+    let (tx, rx) = crate::net::inbox::channel(8);
     let counters = Arc::new(ConnCounters::default());
     counters.add(&counted(counts));
     let ev = NetEvent::Opened(Box::new(Opened {
@@ -150,7 +151,7 @@ const SESSION: &[(&str, u64)] = &[
     ("\u{1b}[2Jnot a clear screen", 205),
 ];
 
-fn client_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Receiver<NetCommand>>) {
+fn client_session(state: &mut AppState, base: Instant, keep: &mut Vec<Inbox<NetCommand>>) {
     state.now = base;
     keep.push(connect(
         state,
@@ -274,7 +275,7 @@ fn client_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Rece
     }
 }
 
-fn server_session(state: &mut AppState, base: Instant, keep: &mut Vec<mpsc::Receiver<NetCommand>>) {
+fn server_session(state: &mut AppState, base: Instant, keep: &mut Vec<Inbox<NetCommand>>) {
     let conns = [
         (1, "127.0.0.1:51234", "/chat?room=1", [9, 9, 260, 260]),
         (2, "127.0.0.1:51240", "/", [1200, 1200, 76_800, 76_800]),

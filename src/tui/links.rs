@@ -6,15 +6,14 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
-
 use crate::app::{Msg, Target};
+use crate::net::inbox::Outbox;
 use crate::net::server::faults::Switches;
 use crate::net::{ConnCounters, ConnId, CounterSnapshot, NetCommand, NetEvent, Side};
 
 struct Link {
     counters: Arc<ConnCounters>,
-    commands: mpsc::Sender<NetCommand>,
+    commands: Outbox<NetCommand>,
     /// What the state was last told.
     told: CounterSnapshot,
 }
@@ -24,7 +23,7 @@ pub struct Links {
     /// Open connections only: a closed one's last counts were handed over.
     open: HashMap<(Side, ConnId), Link>,
     /// The client's queue, which outlives a dropped connection under --reconnect.
-    client: Option<mpsc::Sender<NetCommand>>,
+    client: Option<Outbox<NetCommand>>,
     not_shown: Option<Arc<AtomicU64>>,
     not_shown_told: u64,
     switches: Option<Arc<Switches>>,
@@ -110,7 +109,7 @@ impl Links {
     }
 
     /// Where a command for `to` goes, while the connection can take one.
-    pub fn queue(&self, to: Target) -> Option<mpsc::Sender<NetCommand>> {
+    pub fn queue(&self, to: Target) -> Option<Outbox<NetCommand>> {
         match to {
             Target::Client => self.client.clone(),
             Target::Server(id) => self

@@ -11,6 +11,7 @@ use crate::app::msg::{Action, Edit, Effect, Msg, Target};
 use crate::app::state::{
     AppState, ClientPane, DirFilter, Focus, LinkState, Mode, Popup, ServerPane, CLOSED_ROW_TTL,
 };
+use crate::net::inbox::Inbox;
 use crate::net::{
     CloseCause, CloseInfo, ConnCounters, Direction, Frame, FrameKind, Handshake, NetCommand,
     NetEvent, Opened, Rtt, RttKind, Side,
@@ -34,8 +35,8 @@ fn state(mode: Mode) -> (AppState, Instant) {
     (s, now)
 }
 
-fn opened(conn: u64) -> (NetEvent, mpsc::Receiver<NetCommand>) {
-    let (tx, rx) = mpsc::channel(16);
+fn opened(conn: u64) -> (NetEvent, Inbox<NetCommand>) {
+    let (tx, rx) = crate::net::inbox::channel(16);
     let ev = NetEvent::Opened(Box::new(Opened {
         conn,
         ts: Utc::now(),

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use super::connect::{connect, Connected};
 use super::{session, ClientOptions, Reporter, SessionOptions};
 use crate::error::NetError;
+use crate::net::inbox::{Inbox, Outbox};
 use crate::net::{ConnId, NetCommand, NetEvent};
 
 /// The first wait before reconnecting; it doubles with each failed attempt.
@@ -33,7 +34,7 @@ pub fn spawn(
     id: ConnId,
     opts: SessionOptions,
     events: mpsc::Sender<NetEvent>,
-) -> (mpsc::Sender<NetCommand>, JoinHandle<()>) {
+) -> (Outbox<NetCommand>, JoinHandle<()>) {
     supervise(None, Some(conn), id, opts, events)
 }
 
@@ -47,8 +48,8 @@ pub fn supervise(
     first_id: ConnId,
     opts: SessionOptions,
     events: mpsc::Sender<NetEvent>,
-) -> (mpsc::Sender<NetCommand>, JoinHandle<()>) {
-    let (cmd_tx, cmd_rx) = mpsc::channel(256);
+) -> (Outbox<NetCommand>, JoinHandle<()>) {
+    let (cmd_tx, cmd_rx) = crate::net::inbox::channel(256);
     let commands = cmd_tx.clone();
     let task = tokio::spawn(async move {
         Supervisor {
@@ -73,7 +74,7 @@ struct Supervisor {
     connect_opts: Option<ClientOptions>,
     opts: SessionOptions,
     reporter: Reporter,
-    commands: mpsc::Sender<NetCommand>,
+    commands: Outbox<NetCommand>,
     dice: crate::net::dice::Dice,
 }
 
@@ -82,7 +83,7 @@ impl Supervisor {
         mut self,
         first: Option<Connected>,
         first_id: ConnId,
-        mut cmd_rx: mpsc::Receiver<NetCommand>,
+        mut cmd_rx: Inbox<NetCommand>,
     ) {
         let mut held: VecDeque<NetCommand> = VecDeque::new();
         let last = self
@@ -109,7 +110,7 @@ impl Supervisor {
         &mut self,
         mut first: Option<Connected>,
         mut id: ConnId,
-        cmd_rx: &mut mpsc::Receiver<NetCommand>,
+        cmd_rx: &mut Inbox<NetCommand>,
         held: &mut VecDeque<NetCommand>,
     ) -> ConnId {
         let mut failures: u32 = 0;
@@ -180,7 +181,7 @@ impl Supervisor {
 /// False when there is to be no retry.
 async fn wait_for_retry(
     delay: Duration,
-    cmd_rx: &mut mpsc::Receiver<NetCommand>,
+    cmd_rx: &mut Inbox<NetCommand>,
     held: &mut VecDeque<NetCommand>,
 ) -> bool {
     let until = tokio::time::Instant::now() + delay;

@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use chrono::Utc;
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::MaybeTlsStream;
 
 use super::connect::{Connected, WsStream};
 use super::{Reporter, SessionOptions};
+use crate::net::inbox::{Inbox, Outbox};
 use crate::net::rtt::RttMatcher;
 use crate::net::speak::Tracker;
 use crate::net::{
@@ -31,8 +31,8 @@ pub(super) async fn run(
     id: ConnId,
     opts: &SessionOptions,
     reporter: &Reporter,
-    commands: &mpsc::Sender<NetCommand>,
-    cmd_rx: &mut mpsc::Receiver<NetCommand>,
+    commands: &Outbox<NetCommand>,
+    cmd_rx: &mut Inbox<NetCommand>,
     held: &mut VecDeque<NetCommand>,
 ) -> SessionEnd {
     let counters = Arc::new(ConnCounters::default());
@@ -109,7 +109,7 @@ struct Session {
 impl Session {
     async fn run(
         mut self,
-        commands: &mut mpsc::Receiver<NetCommand>,
+        commands: &mut Inbox<NetCommand>,
         held: &mut VecDeque<NetCommand>,
     ) -> SessionEnd {
         let (close, cause, commands_open) = self.exchange(commands, held).await;
@@ -123,7 +123,7 @@ impl Session {
 
     async fn exchange(
         &mut self,
-        commands: &mut mpsc::Receiver<NetCommand>,
+        commands: &mut Inbox<NetCommand>,
         held: &mut VecDeque<NetCommand>,
     ) -> (Option<CloseInfo>, CloseCause, bool) {
         let mut commands_open = true;

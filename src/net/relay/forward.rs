@@ -23,6 +23,7 @@ use super::latency::Pending;
 use super::steer::{leg_index, DirFaults, Order, Steering};
 use super::Reporter;
 use crate::net::dice::Dice;
+use crate::net::inbox::Inbox;
 use crate::net::{
     data_payload, describe, error_text, payload_len, CloseCause, CloseInfo, ConnCounters, ConnId,
     CounterSnapshot, Direction, Frame, NetCommand, NetEvent, Rtt, RttKind, Side, SteerEvent,
@@ -140,7 +141,7 @@ where
     /// Passes messages on until the leg read from has ended.
     pub(super) async fn run(
         mut self,
-        mut commands: mpsc::Receiver<NetCommand>,
+        mut commands: Inbox<NetCommand>,
         mut orders: mpsc::Receiver<Order>,
     ) {
         let mut commands_open = true;

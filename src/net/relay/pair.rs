@@ -250,8 +250,8 @@ async fn run_pair(
     let speech =
         (config.speaker.as_ref()).map(|s| s.open(upstream.handshake.subprotocol.as_deref()));
     // Commands for a leg go to the direction that writes to it.
-    let (to_client_tx, to_client_rx) = mpsc::channel(64);
-    let (to_server_tx, to_server_rx) = mpsc::channel(64);
+    let (to_client_tx, to_client_rx) = crate::net::inbox::channel(64);
+    let (to_server_tx, to_server_rx) = crate::net::inbox::channel(64);
     let give_up = registry.add(id, to_client_tx.clone());
     let now = Utc::now();
     reporter

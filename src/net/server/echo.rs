@@ -4,15 +4,17 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::Utc;
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame as WsFrame;
+use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
@@ -20,6 +22,7 @@ use super::handshake::Upgraded;
 use super::{mock, Registry, Reporter, ServerConfig};
 use crate::frames::Frames;
 use crate::net::dice::Dice;
+use crate::net::inbox::{Alarm, Inbox, Outbox};
 use crate::net::witness::Witness;
 use crate::net::{
     describe, error_text, payload_len, CloseCause, CloseInfo, ConnCounters, ConnId,
@@ -31,25 +34,92 @@ use crate::net::{
 const MAX_BATCH: usize = 256;
 /// Echoes `--delay` may hold per connection before the connection stops reading.
 const MAX_DELAYED: usize = 10_000;
+type Socket<S> = WebSocketStream<Frames<Witness<S>>>;
+
+/// The connection's WebSocket socket, or only the stream under it while it rests.
+///
+/// tungstenite's socket holds a read buffer from the moment it is made, and its
+/// write buffer keeps the size of the largest burst: kilobytes per connection that
+/// an idle one does not need. A quiet connection whose frame layer says
+/// tungstenite holds nothing of the peer's (see [`Frames::at_rest`]) gives the
+/// socket back and waits on the bare stream; the next byte or command makes a
+/// fresh socket that reads on where the old one stopped. Its read buffer starts
+/// small and grows when a message outgrows it: 1 MiB messages are read in a
+/// few calls, not hundreds.
+enum Link<S> {
+    Open(Box<Socket<S>>),
+    Resting(Frames<Witness<S>>),
+    /// Only while one becomes the other.
+    Changing,
+}
+
+/// What ended a rest.
+enum Woken {
+    Byte(u8),
+    Command(NetCommand),
+    CommandsGone,
+    GiveUp,
+    Ended(Option<String>),
+}
+
+/// How an open stretch ended.
+enum Ran {
+    Rest,
+    End(Option<String>),
+}
 
 /// One connection from its completed handshake to its close: registered (so a
 /// shutdown can close it), reported as opened, echoed, reported as closed.
+/// A connection past its handshake, on its way to being served.
+pub(super) struct Welcome<S> {
+    pub(super) upgraded: Upgraded<S>,
+    pub(super) peer: SocketAddr,
+    pub(super) id: ConnId,
+    pub(super) config: Arc<ServerConfig>,
+    pub(super) reporter: Arc<Reporter>,
+}
+
 pub(super) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
-    upgraded: Upgraded<S>,
-    peer: SocketAddr,
-    id: ConnId,
-    config: Arc<ServerConfig>,
-    reporter: Reporter,
+    welcome: Box<Welcome<S>>,
     registry: Registry,
 ) {
-    let Upgraded {
-        ws,
-        path,
-        handshake,
-    } = upgraded;
+    let id = welcome.id;
+    let (cmd_tx, mut cmd_rx) = crate::net::inbox::channel(64);
+    registry.add_ringing(id, cmd_tx.clone());
+    let give_up = cmd_rx.alarm();
+    // The connection lives in a box, and every large future it awaits is boxed
+    // too: what an idle connection's task holds is only what it needs to rest.
+    let mut conn = Box::pin(open(welcome, cmd_tx)).await;
+    let (close, cause) = conn.run(&mut cmd_rx, &give_up).await;
+    let closed = NetEvent::Closed {
+        conn: id,
+        ts: Utc::now(),
+        close,
+        cause,
+    };
+    Box::pin(conn.reporter.event(closed)).await;
+    // Only now does a shutdown waiting for the registry to empty see it gone:
+    // its close is recorded and reported before the program may exit.
+    registry.remove(id);
+}
+
+/// Reports the connection opened and makes its state.
+async fn open<S: AsyncRead + AsyncWrite + Unpin>(
+    welcome: Box<Welcome<S>>,
+    commands: Outbox<NetCommand>,
+) -> Box<EchoConn<S>> {
+    let Welcome {
+        upgraded: Upgraded {
+            ws,
+            path,
+            handshake,
+        },
+        peer,
+        id,
+        config,
+        reporter,
+    } = *welcome;
     let counters = Arc::new(ConnCounters::default());
-    let (cmd_tx, cmd_rx) = mpsc::channel(64);
-    let give_up = registry.add(id, cmd_tx.clone());
     reporter
         .event(NetEvent::Opened(Box::new(Opened {
             conn: id,
@@ -58,16 +128,20 @@ pub(super) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             path,
             handshake,
             counters: counters.clone(),
-            commands: cmd_tx,
+            commands,
             faults: config.faults.describe_live(&config.switches),
         })))
         .await;
-    let (close, cause) = EchoConn {
+    Box::new(EchoConn {
         id,
-        ws,
-        config: &config,
-        reporter: &reporter,
-        counters: &counters,
+        ws: Link::Open(Box::new(ws)),
+        read_buffer: config.read_buffer_size.min(crate::net::READ_BUFFER_SIZE),
+        outgrown: false,
+        commands_open: true,
+        fresh: true,
+        config,
+        reporter,
+        counters,
         batch: CounterSnapshot::default(),
         show: false,
         unshown: 0,
@@ -77,29 +151,25 @@ pub(super) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         delayed: VecDeque::new(),
         recording: Vec::new(),
         dice: Dice::new(id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ std::process::id() as u64),
-    }
-    .run(cmd_rx, &give_up)
-    .await;
-    reporter
-        .event(NetEvent::Closed {
-            conn: id,
-            ts: Utc::now(),
-            close,
-            cause,
-        })
-        .await;
-    // Only now does a shutdown waiting for the registry to empty see it gone:
-    // its close is recorded and reported before the program may exit.
-    registry.remove(id);
+    })
 }
 
+const GAVE_UP: &str = "the peer did not answer our close frame before the server stopped";
+
 /// One echo connection's state while it runs.
-struct EchoConn<'a, S> {
+struct EchoConn<S> {
     id: ConnId,
-    ws: WebSocketStream<Frames<Witness<S>>>,
-    config: &'a ServerConfig,
-    reporter: &'a Reporter,
-    counters: &'a ConnCounters,
+    ws: Link<S>,
+    /// The read buffer of the socket now open; it grows up to the configured size.
+    read_buffer: usize,
+    /// A message came that was larger than the read buffer.
+    outgrown: bool,
+    commands_open: bool,
+    /// Not yet past its first open stretch.
+    fresh: bool,
+    config: Arc<ServerConfig>,
+    reporter: Arc<Reporter>,
+    counters: Arc<ConnCounters>,
     /// Counted locally and published once per batch: cheaper than an atomic per frame.
     batch: CounterSnapshot,
     /// Whether this batch's frames go to the reporter (decided per batch).
@@ -107,7 +177,7 @@ struct EchoConn<'a, S> {
     /// Frames of this batch that could not be shown.
     unshown: u64,
     /// The first close frame of the closing handshake and who sent it.
-    first_close: Option<(CloseInfo, CloseCause)>,
+    first_close: Option<Box<(CloseInfo, CloseCause)>>,
     /// Data messages echoed so far (for `close_after`).
     echoed: u64,
     /// Data messages in and out, numbered as the frame layer numbers them.
@@ -121,43 +191,41 @@ struct EchoConn<'a, S> {
     recording: Vec<NetEvent>,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
+impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<S> {
     async fn run(
-        mut self,
-        mut commands: mpsc::Receiver<NetCommand>,
-        give_up: &tokio::sync::Notify,
+        &mut self,
+        commands: &mut Inbox<NetCommand>,
+        give_up: &Alarm<NetCommand>,
     ) -> (Option<CloseInfo>, CloseCause) {
-        let mut commands_open = true;
+        let mut woken_by = None;
         let error = loop {
-            let next_due = self.delayed.front().map(|(due, _)| *due);
-            tokio::select! {
-                biased;
-                // Shutting down, and the peer has not answered our close in time.
-                _ = give_up.notified() => break Some("the peer did not answer our close frame before the server stopped".to_string()),
-                _ = async { tokio::time::sleep_until(next_due.expect("guarded")).await }, if next_due.is_some() => {
-                    if let Err(e) = self.send_due().await {
-                        break Some(e);
+            if matches!(self.ws, Link::Resting(_)) {
+                match self.rest(commands, give_up).await {
+                    Woken::Byte(b) => Box::pin(self.reopen(vec![b])).await,
+                    Woken::Command(cmd) => {
+                        Box::pin(self.reopen(Vec::new())).await;
+                        woken_by = Some(cmd);
                     }
-                }
-                cmd = commands.recv(), if commands_open => match cmd {
-                    Some(cmd) => {
-                        if let Err(e) = self.command(cmd).await {
-                            break Some(e);
-                        }
+                    Woken::CommandsGone => {
+                        self.commands_open = false;
+                        continue;
                     }
-                    None => commands_open = false,
-                },
-                // With echoes held back, reading stops at a bound: memory stays bounded.
-                msg = self.ws.next(), if self.delayed.len() < MAX_DELAYED => {
-                    let Some(msg) = msg else { break None };
-                    if let Err(e) = self.echo_batch(msg).await {
-                        break Some(e);
-                    }
+                    Woken::GiveUp => break Some(GAVE_UP.to_string()),
+                    Woken::Ended(e) => break e,
                 }
             }
+            // Boxed: the open stretch's futures are large, and a resting
+            // connection should not carry room for them.
+            match Box::pin(self.run_open(commands, give_up, woken_by.take())).await {
+                Ran::Rest => continue,
+                Ran::End(e) => break e,
+            }
         };
+        if let Link::Resting(_) = self.ws {
+            self.reporter.resting.fetch_sub(1, Ordering::Relaxed);
+        }
         self.publish();
-        match (self.first_close, error) {
+        match (self.first_close.take().map(|b| *b), error) {
             (Some((close, cause)), _) => (Some(close), cause),
             (None, Some(e)) => (None, CloseCause::Error(e)),
             (None, None) => (
@@ -167,54 +235,227 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
         }
     }
 
+    /// The frame layer, open or resting.
+    fn frames(&self) -> &Frames<Witness<S>> {
+        match &self.ws {
+            Link::Open(ws) => ws.get_ref(),
+            Link::Resting(stream) => stream,
+            Link::Changing => unreachable!("never left changing"),
+        }
+    }
+
+    /// The open socket; only called while the connection is open.
+    fn ws(&mut self) -> &mut Socket<S> {
+        match &mut self.ws {
+            Link::Open(ws) => ws,
+            _ => unreachable!("the socket is used only while open"),
+        }
+    }
+
+    /// Echoes until the connection ends or has been quiet for a while with
+    /// nothing of the peer's held anywhere.
+    async fn run_open(
+        &mut self,
+        commands: &mut Inbox<NetCommand>,
+        give_up: &Alarm<NetCommand>,
+        first: Option<NetCommand>,
+    ) -> Ran {
+        if let Some(cmd) = first {
+            if let Err(e) = self.command(cmd).await {
+                return Ran::End(Some(e));
+            }
+        }
+        // A connection fresh from its handshake rests as soon as it has nothing
+        // to read: when thousands arrive at once, each gives its buffers back
+        // for the next one to use instead of all holding them for a second.
+        let rest_after = self.config.rest_after;
+        let first_quiet = if self.fresh {
+            Duration::ZERO
+        } else {
+            rest_after
+        };
+        self.fresh = false;
+        let mut quiet = std::pin::pin!(tokio::time::sleep(first_quiet));
+        let mut busy = false;
+        loop {
+            let next_due = self.delayed.front().map(|(due, _)| *due);
+            let commands_open = self.commands_open;
+            tokio::select! {
+                biased;
+                // Shutting down, and the peer has not answered our close in time.
+                _ = give_up.rung() => return Ran::End(Some(GAVE_UP.to_string())),
+                _ = async { tokio::time::sleep_until(next_due.expect("guarded")).await }, if next_due.is_some() => {
+                    if let Err(e) = self.send_due().await {
+                        return Ran::End(Some(e));
+                    }
+                }
+                cmd = commands.recv(), if commands_open => match cmd {
+                    Some(cmd) => {
+                        busy = true;
+                        if let Err(e) = self.command(cmd).await {
+                            return Ran::End(Some(e));
+                        }
+                    }
+                    None => self.commands_open = false,
+                },
+                // With echoes held back, reading stops at a bound: memory stays bounded.
+                msg = self.ws().next(), if self.delayed.len() < MAX_DELAYED => {
+                    let Some(msg) = msg else { return Ran::End(None) };
+                    busy = true;
+                    if let Err(e) = self.echo_batch(msg).await {
+                        return Ran::End(Some(e));
+                    }
+                }
+                // Last: reached only when the socket has nothing to read now.
+                _ = &mut quiet => {
+                    if !busy && self.can_rest() {
+                        self.put_down();
+                        return Ran::Rest;
+                    }
+                    busy = false;
+                    quiet.as_mut().reset(tokio::time::Instant::now() + rest_after);
+                }
+            }
+        }
+    }
+
+    /// Nothing is owed to the peer or held of its bytes.
+    fn can_rest(&mut self) -> bool {
+        self.first_close.is_none()
+            && self.delayed.is_empty()
+            && self.recording.is_empty()
+            && self.ws().get_ref().at_rest()
+    }
+
+    /// Gives the socket back and keeps the stream (call when [`Self::can_rest`]).
+    fn put_down(&mut self) {
+        self.publish();
+        if let Link::Open(ws) = std::mem::replace(&mut self.ws, Link::Changing) {
+            let mut stream = ws.into_inner();
+            stream.get_mut().forget_tail();
+            self.ws = Link::Resting(stream);
+            self.reporter.resting.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Waits, holding no socket, for the peer's next byte or a command.
+    async fn rest(
+        &mut self,
+        commands: &mut Inbox<NetCommand>,
+        give_up: &Alarm<NetCommand>,
+    ) -> Woken {
+        let Link::Resting(stream) = &mut self.ws else {
+            unreachable!("called while resting")
+        };
+        let mut byte = [0u8; 1];
+        tokio::select! {
+            biased;
+            _ = give_up.rung() => Woken::GiveUp,
+            cmd = commands.recv(), if self.commands_open => match cmd {
+                Some(cmd) => Woken::Command(cmd),
+                None => Woken::CommandsGone,
+            },
+            read = stream.read(&mut byte) => match read {
+                Ok(0) => Woken::Ended(None),
+                Ok(_) => Woken::Byte(byte[0]),
+                Err(e) => Woken::Ended(Some(error_text(WsError::Io(e), "peer"))),
+            },
+        }
+    }
+
+    /// A fresh socket over the stream, with the read buffer now wanted. Only
+    /// where the old socket held nothing of the peer's.
+    async fn reopen(&mut self, first: Vec<u8>) {
+        let stream = match std::mem::replace(&mut self.ws, Link::Changing) {
+            Link::Open(ws) => ws.into_inner(),
+            Link::Resting(stream) => {
+                self.reporter.resting.fetch_sub(1, Ordering::Relaxed);
+                stream
+            }
+            Link::Changing => unreachable!("never left changing"),
+        };
+        let config = crate::net::ws_config(self.config.max_message_size, self.read_buffer);
+        let ws = WebSocketStream::from_partially_read(stream, first, Role::Server, Some(config));
+        self.ws = Link::Open(Box::new(ws.await));
+    }
+
+    /// After a batch: a socket whose messages outgrew its read buffer gets a
+    /// larger one, once it holds nothing of the peer's.
+    async fn grow_if_outgrown(&mut self) {
+        let most = self.config.read_buffer_size;
+        if self.outgrown && self.read_buffer < most && self.ws().get_ref().at_rest() {
+            self.outgrown = false;
+            self.read_buffer = most;
+            self.reopen(Vec::new()).await;
+        }
+    }
+
     /// Echoes one message and every further one that is already readable, then
     /// flushes once: batching the writes is what makes the echo fast.
     async fn echo_batch(&mut self, first: Result<Message, WsError>) -> Result<(), String> {
         self.show = self.reporter.has_room();
         // Frames the screen cannot take are not logged either, only counted.
-        self.ws.get_mut().watch(self.show);
+        let show = self.show;
+        self.ws().get_mut().watch(show);
         let mut result = self.echo_one(first).await;
+        let mut drained = false;
         for _ in 1..MAX_BATCH {
             if result.is_err() {
                 break;
             }
-            match self.ws.next().now_or_never() {
+            match self.ws().next().now_or_never() {
                 Some(Some(msg)) => result = self.echo_one(msg).await,
-                _ => break,
+                None => {
+                    drained = true;
+                    break;
+                }
+                Some(None) => break,
             }
         }
         // Even when a later frame of the batch was bad, the echoes already fed
         // are owed to the peer (and so is any close frame tungstenite queued).
         self.record_pending().await;
-        let flushed = self.ws.flush().await;
+        let flushed = self.ws().flush().await;
         self.publish();
         result?;
         match flushed {
-            Ok(()) | Err(WsError::ConnectionClosed) => Ok(()),
+            Ok(()) => {
+                if drained && self.first_close.is_none() {
+                    self.grow_if_outgrown().await;
+                }
+                Ok(())
+            }
+            Err(WsError::ConnectionClosed) => Ok(()),
             Err(e) => Err(error_text(e, "peer")),
         }
     }
 
     async fn echo_one(&mut self, msg: Result<Message, WsError>) -> Result<(), String> {
         let msg = match msg {
-            Ok(msg) => msg,
+            Ok(msg) => {
+                if msg.len() > self.read_buffer {
+                    self.outgrown = true;
+                }
+                msg
+            }
             Err(WsError::Capacity(e)) => {
                 let info = CloseInfo::new(1009, "message too big");
                 self.report(Direction::Out, &Message::Close(Some(info.to_frame())));
                 self.record_pending().await;
-                let _ = self.ws.close(Some(info.to_frame())).await;
-                self.first_close = Some((info, CloseCause::Error(format!("{e}"))));
+                let _ = self.ws().close(Some(info.to_frame())).await;
+                self.first_close = Some(Box::new((info, CloseCause::Error(format!("{e}")))));
                 return Err(e.to_string());
             }
             Err(WsError::ConnectionClosed) => return Ok(()),
             Err(e) => return Err(error_text(e, "peer")),
         };
         let invalid =
-            crate::net::invalid_peer_close(&msg, || self.ws.get_ref().get_ref().peer_close(true));
+            crate::net::invalid_peer_close(&msg, || self.ws().get_ref().get_ref().peer_close(true));
         // Logged as it came, not as tungstenite rewrote it.
         self.report_with(Direction::In, &msg, invalid.clone());
         if let (Some(mock), Message::Text(_) | Message::Binary(_)) = (&self.config.mock, &msg) {
-            return self.answer_from(mock, &msg).await;
+            let mock = mock.clone();
+            return self.answer_from(&mock, &msg).await;
         }
         let echo = match msg {
             Message::Text(t) => match &self.config.prefix {
@@ -247,7 +488,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
                             CloseCause::Peer,
                         ),
                     };
-                    self.first_close = Some((first, cause));
+                    self.first_close = Some(Box::new((first, cause)));
                     self.report(Direction::Out, &Message::Close(frame));
                 }
                 return Ok(());
@@ -310,12 +551,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
         let faults = &self.config.faults;
         if faults.close_after.is_some_and(|n| self.echoed >= n) {
             let info = CloseInfo::new(faults.close_code, "--close-after");
-            self.first_close = Some((info.clone(), CloseCause::Local));
+            self.first_close = Some(Box::new((info.clone(), CloseCause::Local)));
             self.delayed.clear();
             let msg = Message::Close(Some(info.to_frame()));
             self.report(Direction::Out, &msg);
             self.record_pending().await;
-            self.ws.feed(msg).await.map_err(|e| e.to_string())?;
+            self.ws().feed(msg).await.map_err(|e| e.to_string())?;
         }
         Ok(())
     }
@@ -334,7 +575,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
             }
         }
         self.record_pending().await;
-        let flushed = self.ws.flush().await;
+        let flushed = self.ws().flush().await;
         self.publish();
         result?;
         match flushed {
@@ -349,7 +590,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
         let (kind, data) = match &echo {
             Message::Text(t) if wanted > 1 => (Data::Text, Bytes::from(t.clone())),
             Message::Binary(b) if wanted > 1 => (Data::Binary, b.clone()),
-            _ => return self.ws.feed(echo).await.map_err(|e| e.to_string()),
+            _ => return self.ws().feed(echo).await.map_err(|e| e.to_string()),
         };
         // At least one byte a frame (a text frame may end mid-character: the peer
         // validates the whole message).
@@ -358,7 +599,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
             let part = data.slice(i * data.len() / pieces..(i + 1) * data.len() / pieces);
             let opcode = OpCode::Data(if i == 0 { kind } else { Data::Continue });
             let frame = WsFrame::message(part, opcode, i + 1 == pieces);
-            self.ws
+            self.ws()
                 .feed(Message::Frame(frame))
                 .await
                 .map_err(|e| e.to_string())?;
@@ -372,8 +613,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
         self.batch = CounterSnapshot::default();
         self.reporter.not_shown(std::mem::take(&mut self.unshown));
         // As the messages: offered only while the screen keeps up, else counted.
-        let (reporter, show) = (self.reporter, self.show);
-        crate::net::offer_wire(self.id, self.ws.get_ref().log(), |ev| {
+        let (reporter, show) = (&self.reporter, self.show);
+        crate::net::offer_wire(self.id, self.frames().log(), |ev| {
             show && reporter.offer(ev)
         });
     }
@@ -390,7 +631,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
         let msg = match cmd.into_message() {
             Ok(msg) => msg,
             Err(raw) => {
-                let sent = crate::net::send_raw(&mut self.ws, &raw).await;
+                let sent = crate::net::send_raw(self.ws(), &raw).await;
                 self.publish();
                 return match sent {
                     Ok(()) | Err(WsError::ConnectionClosed) => Ok(()),
@@ -406,11 +647,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
                 .as_ref()
                 .map(CloseInfo::from_frame)
                 .unwrap_or_else(|| CloseInfo::new(1005, ""));
-            self.first_close = Some((info, CloseCause::Local));
+            self.first_close = Some(Box::new((info, CloseCause::Local)));
         }
         self.report(Direction::Out, &msg);
         self.record_pending().await;
-        let sent = self.ws.send(msg).await;
+        let sent = self.ws().send(msg).await;
         // Counted now, not with the next echo: the screen shows it at once.
         self.publish();
         match sent {
@@ -469,7 +710,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<'_, S> {
     }
 
     async fn record_pending(&mut self) {
-        let reporter = self.reporter;
+        let reporter = &self.reporter;
         if let Some(tap) = &reporter.tap {
             for ev in self.recording.drain(..) {
                 let _ = tap.send(ev).await;

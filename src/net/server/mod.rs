@@ -27,6 +27,7 @@ use super::{
     CloseInfo, ConnId, Frame, NetCommand, NetEvent, Tap, DEFAULT_MAX_MESSAGE_SIZE, READ_BUFFER_SIZE,
 };
 use crate::error::NetError;
+use crate::net::inbox::Outbox;
 
 pub use handshake::SubprotocolPolicy;
 
@@ -57,6 +58,8 @@ pub struct ServerConfig {
     pub tap: Option<Tap>,
     /// `--mock`: answer from a recording instead of echoing.
     pub mock: Option<Arc<mock::Mock>>,
+    /// How long a connection stays quiet before it puts its socket down.
+    pub rest_after: Duration,
 }
 
 impl Default for ServerConfig {
@@ -75,6 +78,7 @@ impl Default for ServerConfig {
             frames: false,
             tap: None,
             mock: None,
+            rest_after: Duration::from_secs(1),
         }
     }
 }
@@ -85,6 +89,8 @@ impl Default for ServerConfig {
 struct Reporter {
     tx: mpsc::Sender<NetEvent>,
     not_shown: Arc<AtomicU64>,
+    /// Connections resting now (their sockets put down).
+    resting: Arc<AtomicU64>,
     frames: bool,
     tap: Option<Tap>,
 }
@@ -119,6 +125,12 @@ impl Reporter {
     }
 
     async fn event(&self, ev: NetEvent) {
+        // Boxed: the two sends are a kilobyte of future, which every connection's
+        // task would otherwise carry for its whole life.
+        Box::pin(self.deliver(ev)).await
+    }
+
+    async fn deliver(&self, ev: NetEvent) {
         if let Some(tap) = &self.tap {
             let _ = tap.send(ev.clone()).await;
         }
@@ -171,31 +183,38 @@ pub fn shutdown_close() -> CloseInfo {
 #[derive(Clone, Debug, Default)]
 pub struct Registry(Arc<Mutex<HashMap<ConnId, OpenConn>>>);
 
-/// An open connection as the registry reaches it: its commands, and a bell that
-/// makes it stop waiting for a close reply that does not come.
+/// An open connection as the registry reaches it: its commands, and how to make
+/// it stop waiting for a close reply that does not come.
 #[derive(Debug)]
 struct OpenConn {
-    commands: mpsc::Sender<NetCommand>,
-    give_up: Arc<tokio::sync::Notify>,
+    commands: Outbox<NetCommand>,
+    /// None: the connection hears it on its command queue ([`Outbox::ring`]).
+    give_up: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Registry {
-    pub(crate) fn add(
+    /// Registers a connection that waits on the bell returned.
+    pub(crate) fn add(&self, id: ConnId, commands: Outbox<NetCommand>) -> Arc<tokio::sync::Notify> {
+        let give_up = Arc::new(tokio::sync::Notify::new());
+        self.insert(id, commands, Some(give_up.clone()));
+        give_up
+    }
+
+    /// Registers a connection that hears giving up on its command queue: one
+    /// allocation less for each of thousands of echo connections.
+    pub(crate) fn add_ringing(&self, id: ConnId, commands: Outbox<NetCommand>) {
+        self.insert(id, commands, None);
+    }
+
+    fn insert(
         &self,
         id: ConnId,
-        commands: mpsc::Sender<NetCommand>,
-    ) -> Arc<tokio::sync::Notify> {
-        let give_up = Arc::new(tokio::sync::Notify::new());
+        commands: Outbox<NetCommand>,
+        give_up: Option<Arc<tokio::sync::Notify>>,
+    ) {
         if let Ok(mut m) = self.0.lock() {
-            m.insert(
-                id,
-                OpenConn {
-                    commands,
-                    give_up: give_up.clone(),
-                },
-            );
+            m.insert(id, OpenConn { commands, give_up });
         }
-        give_up
     }
 
     pub(crate) fn remove(&self, id: ConnId) {
@@ -228,7 +247,10 @@ impl Registry {
         }
         if let Ok(m) = self.0.lock() {
             for e in m.values() {
-                e.give_up.notify_one();
+                match &e.give_up {
+                    Some(bell) => bell.notify_one(),
+                    None => e.commands.ring(),
+                }
             }
         }
         // A connection stops at its next turn; that is quick, but bounded all the same.
@@ -252,6 +274,7 @@ pub struct Server {
     listener: TcpListener,
     config: Arc<ServerConfig>,
     not_shown: Arc<AtomicU64>,
+    resting: Arc<AtomicU64>,
     registry: Registry,
 }
 
@@ -261,6 +284,7 @@ impl Server {
             listener: listen(addr).await?,
             config: Arc::new(config),
             not_shown: Arc::default(),
+            resting: Arc::default(),
             registry: Registry::default(),
         })
     }
@@ -294,5 +318,10 @@ impl Server {
     /// Frames that could not be reported because the receiver fell behind.
     pub fn not_shown(&self) -> Arc<AtomicU64> {
         self.not_shown.clone()
+    }
+
+    /// How many connections rest now, their WebSocket sockets put down.
+    pub fn resting(&self) -> Arc<AtomicU64> {
+        self.resting.clone()
     }
 }
