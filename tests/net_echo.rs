@@ -220,7 +220,10 @@ async fn server_answers_pings_and_commands_reach_a_connection() {
 async fn wsprobe_client(
     url: &str,
     opts: SessionOptions,
-) -> (mpsc::Sender<NetCommand>, mpsc::Receiver<NetEvent>) {
+) -> (
+    wsprobe::net::inbox::Outbox<NetCommand>,
+    mpsc::Receiver<NetEvent>,
+) {
     let conn = within(
         "connect",
         client::connect(&ClientOptions::new(parse_ws_url(url).unwrap())),
