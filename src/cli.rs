@@ -524,6 +524,11 @@ pub struct ServerArgs {
     )]
     pub protocol: crate::proto::Choice,
 
+    /// Serve Prometheus metrics (connections, messages and bytes each way) on
+    /// http://ADDR/metrics, e.g. 0.0.0.0:9100
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen_addr, env = "WSPROBE_METRICS")]
+    pub metrics: Option<String>,
+
     #[command(flatten)]
     pub output: OutputArgs,
 
