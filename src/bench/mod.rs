@@ -245,6 +245,12 @@ pub fn start(config: &BenchConfig) -> (Running, tokio::task::JoinHandle<Report>)
     )
 }
 
+/// Resolves when the run is stopped, or its `Running` dropped (as a
+/// connection's loop takes it too).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
 /// Waits until every connection has connected or failed (or a stop), then for
 /// `--start-at`, and says when sending starts.
 async fn give_the_start(
@@ -261,7 +267,7 @@ async fn give_the_start(
                 Some(()) => seen += 1,
                 None => break,
             },
-            _ = stop.wait_for(|s| *s) => break,
+            _ = stopped(&mut stop) => break,
         }
     }
     let now = Anchor::now();
@@ -270,7 +276,7 @@ async fn give_the_start(
             let at = now.instant(wall);
             tokio::select! {
                 _ = tokio::time::sleep_until(at.into()) => {}
-                _ = stop.wait_for(|s| *s) => {}
+                _ = stopped(&mut stop) => {}
             }
             Anchor::now()
         }
@@ -296,7 +302,7 @@ async fn connection(
     if let Some(at) = opens_at {
         tokio::select! {
             _ = tokio::time::sleep_until(at.into()) => {}
-            _ = stop.wait_for(|s| *s) => {
+            _ = stopped(&mut stop) => {
                 let _ = ready.try_send(());
                 return out;
             }
@@ -310,7 +316,7 @@ async fn connection(
             Ok(g) => g.expect("waited for Some"),
             Err(_) => return out,
         },
-        _ = stop.wait_for(|s| *s) => Instant::now(),
+        _ = stopped(&mut stop) => Instant::now(),
     };
     plan.first_due = t0 + offset;
     plan.warmup_end = t0 + warmup;

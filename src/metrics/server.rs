@@ -89,7 +89,7 @@ impl ServerMetrics {
         );
         e.counter(
             "wsprobe_server_messages_total",
-            "Messages (data frames) read from clients (in) and written to them (out)",
+            "Messages read from clients (in) and written to them (out), pings, pongs and closes included",
             &[
                 (&[("direction", "in")], counts.frames_in),
                 (&[("direction", "out")], counts.frames_out),
