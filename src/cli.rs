@@ -68,8 +68,11 @@ pub enum Command {
     )]
     Relay(RelayArgs),
     /// Load-test an echo server: throughput and round-trip percentiles, every echo checked
-    #[command(after_help = BENCH_EXAMPLES)]
-    Bench(BenchArgs),
+    #[command(
+        after_help = BENCH_EXAMPLES,
+        override_usage = "wsprobe bench [OPTIONS] <URL>\n       wsprobe bench merge [OPTIONS] <FILE>..."
+    )]
+    Bench(BenchCommand),
     /// Open a recording made with --record in the dashboard, read-only
     #[command(after_help = REPLAY_EXAMPLES)]
     Replay(ReplayArgs),
@@ -524,6 +527,11 @@ pub struct ServerArgs {
     )]
     pub protocol: crate::proto::Choice,
 
+    /// Serve Prometheus metrics (connections, messages and bytes each way) on
+    /// http://ADDR/metrics, e.g. 0.0.0.0:9100
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen_addr, env = "WSPROBE_METRICS")]
+    pub metrics: Option<String>,
+
     #[command(flatten)]
     pub output: OutputArgs,
 
@@ -772,6 +780,14 @@ Examples:
   wsprobe bench ws://127.0.0.1:8545 --protocol jsonrpc --call eth_blockNumber
       a JSON-RPC endpoint: calls paired with their replies by id
   wsprobe bench ws://127.0.0.1:8765 --json | jq .rtt_us.p99
+  wsprobe bench ws://192.0.2.80:8765 -c 40000 --source 192.0.2.10-192.0.2.11 \\
+      --ramp 2000
+      more connections than one source address has ports, opened 2000/s
+  wsprobe bench ws://127.0.0.1:8765 -c 100 --rate 8000 --shard 1/4 \\
+      --start-at 2026-01-01T12:00:00Z --hdr-out w1.json
+      worker 1 of 4: a quarter of the connections and of the rate
+  wsprobe bench merge w0.json w1.json w2.json w3.json
+      the four workers' results as one report, exactly
 
 Every payload carries a sequence number and every echo is checked byte for
 byte; mismatched, lost, reordered or duplicated echoes and errors make the
@@ -852,6 +868,53 @@ pub struct BenchArgs {
     )]
     pub protocol: crate::proto::Choice,
 
+    /// Spread the connections over these local source addresses, round robin
+    /// (`127.0.0.2,127.0.0.3` or a range `127.0.0.2-127.0.0.9`): each address has
+    /// its own ephemeral ports, about 28 000 per destination
+    #[arg(help_heading = "Scale", long, value_name = "ADDR[,ADDR…]", value_parser = parse_sources_arg, env = "WSPROBE_SOURCE")]
+    pub source: Option<Sources>,
+
+    /// Open connections at this many per second instead of all at once; sending
+    /// starts when all are open
+    #[arg(
+        help_heading = "Scale",
+        long,
+        value_name = "RATE",
+        env = "WSPROBE_RAMP"
+    )]
+    pub ramp: Option<f64>,
+
+    /// Be worker I of N (from 0): open this worker's share of the connections,
+    /// send its share of the messages and of --rate. `/N` takes I from
+    /// JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)
+    #[arg(
+        help_heading = "Scale",
+        long,
+        value_name = "I/N",
+        env = "WSPROBE_SHARD"
+    )]
+    pub shard: Option<String>,
+
+    /// Start sending at this wall-clock time (RFC 3339, e.g. 2026-01-01T12:00:00Z,
+    /// or +30s from now) once connected, so workers on many machines start together
+    #[arg(help_heading = "Scale", long, value_name = "TIME", value_parser = parse_start_at, env = "WSPROBE_START_AT")]
+    pub start_at: Option<std::time::SystemTime>,
+
+    /// Also write the result, with the full latency histograms (HdrHistogram's
+    /// compressed V2 form, base64), to FILE as JSON for `wsprobe bench merge`
+    #[arg(
+        help_heading = "Scale",
+        long,
+        value_name = "FILE",
+        env = "WSPROBE_HDR_OUT"
+    )]
+    pub hdr_out: Option<PathBuf>,
+
+    /// Serve Prometheus metrics (messages, errors, a round-trip histogram) on
+    /// http://ADDR/metrics while the bench runs, e.g. 0.0.0.0:9100
+    #[arg(help_heading = "Scale", long, value_name = "ADDR", value_parser = parse_listen_addr, env = "WSPROBE_METRICS")]
+    pub metrics: Option<String>,
+
     /// With --protocol jsonrpc: each message calls METHOD with PARAMS (JSON, as
     /// /call takes them, e.g. --call add '[1,2]'); replies are paired by id, in
     /// any order, and error replies counted (--size, --binary and --echo-prefix
@@ -861,6 +924,96 @@ pub struct BenchArgs {
 
     #[command(flatten)]
     pub output: BenchOutputArgs,
+}
+
+/// `--source`'s addresses, as one value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sources(pub Vec<std::net::IpAddr>);
+
+fn parse_sources_arg(s: &str) -> Result<Sources, String> {
+    crate::bench::source::parse_sources(s).map(Sources)
+}
+
+/// `--start-at`: an RFC 3339 time, or `+DURATION` from now.
+pub fn parse_start_at(s: &str) -> Result<std::time::SystemTime, String> {
+    if let Some(after) = s.strip_prefix('+') {
+        return parse_duration(after).map(|d| std::time::SystemTime::now() + d);
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(std::time::SystemTime::from)
+        .map_err(|e| {
+            format!(
+                "`{s}` is not a time ({e}): expected RFC 3339 like 2026-01-01T12:00:00Z, or +30s"
+            )
+        })
+}
+
+/// `wsprobe bench URL …` runs a bench; `wsprobe bench merge FILE…` adds up the
+/// results of several (clap derive cannot say "a required URL unless a
+/// subcommand", so the two are told apart here).
+#[derive(Debug)]
+pub enum BenchCommand {
+    Run(Box<BenchArgs>),
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchSub {
+    /// Add up `--hdr-out` files of several workers (or runs of one load) into one
+    /// report: histograms added, counters summed, rates over their joint time span
+    #[command(after_help = MERGE_EXAMPLES)]
+    Merge(MergeArgs),
+}
+
+const MERGE_EXAMPLES: &str = "\
+Examples:
+  wsprobe bench merge w0.json w1.json w2.json w3.json
+  wsprobe bench merge results/*.json --json | jq .rtt_us.p99
+
+Files of different loads (message size, window, open or closed loop) are
+refused. The exit code is 1 when the merged result counts a failure, as a
+bench's would.";
+
+#[derive(Clone, Debug, Args)]
+pub struct MergeArgs {
+    /// `--hdr-out` files to add up
+    #[arg(value_name = "FILE", required = true, num_args = 1..)]
+    pub files: Vec<PathBuf>,
+
+    /// Print the merged report as one JSON object (as `bench --json`)
+    #[arg(long, env = "WSPROBE_JSON", value_parser = FalseyValueParser::new())]
+    pub json: bool,
+
+    /// Also write the merged result as an --hdr-out file (to merge further)
+    #[arg(long, value_name = "FILE")]
+    pub hdr_out: Option<PathBuf>,
+}
+
+impl clap::FromArgMatches for BenchCommand {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        if m.subcommand().is_some() {
+            let BenchSub::Merge(a) = BenchSub::from_arg_matches(m)?;
+            return Ok(BenchCommand::Merge(a));
+        }
+        Ok(BenchCommand::Run(Box::new(BenchArgs::from_arg_matches(m)?)))
+    }
+
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
+}
+
+impl Args for BenchCommand {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        BenchSub::augment_subcommands(BenchArgs::augment_args(cmd))
+            .args_conflicts_with_subcommands(true)
+            .subcommand_negates_reqs(true)
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
 }
 
 /// `HOST:PORT` with a port that exists: a typo is a usage error, not a failed bind.
@@ -923,6 +1076,7 @@ mod tests {
             SERVER_EXAMPLES,
             CLIENT_EXAMPLES,
             BENCH_EXAMPLES,
+            MERGE_EXAMPLES,
             REPLAY_EXAMPLES,
         ] {
             for line in text.lines() {
@@ -986,7 +1140,7 @@ mod tests {
             "--binary",
         ])
         .unwrap();
-        let Some(Command::Bench(b)) = cli.command else {
+        let Some(Command::Bench(BenchCommand::Run(b))) = cli.command else {
             panic!("not a bench")
         };
         assert_eq!(
@@ -997,6 +1151,50 @@ mod tests {
         assert!(
             Cli::try_parse_from(["wsprobe", "bench", "ws://x", "-n", "5", "-d", "1s"]).is_err()
         );
+    }
+
+    #[test]
+    fn scale_flags() {
+        let cli = Cli::try_parse_from([
+            "wsprobe",
+            "bench",
+            "ws://127.0.0.1:1",
+            "--source",
+            "127.0.0.2-127.0.0.4",
+            "--ramp",
+            "100",
+            "--shard",
+            "1/4",
+            "--start-at",
+            "2030-01-01T00:00:00Z",
+            "--metrics",
+            "127.0.0.1:0",
+        ])
+        .unwrap();
+        let Some(Command::Bench(BenchCommand::Run(b))) = cli.command else {
+            panic!("not a bench")
+        };
+        assert_eq!(b.source.unwrap().0.len(), 3);
+        assert_eq!((b.ramp, b.shard.as_deref()), (Some(100.0), Some("1/4")));
+        assert!(b.start_at.is_some());
+        let cli = Cli::try_parse_from(["wsprobe", "bench", "merge", "a.json", "b.json", "--json"])
+            .unwrap();
+        let Some(Command::Bench(BenchCommand::Merge(m))) = cli.command else {
+            panic!("not a merge")
+        };
+        assert_eq!((m.files.len(), m.json), (2, true));
+        for bad in [
+            vec!["wsprobe", "bench", "merge"],
+            vec!["wsprobe", "bench", "ws://x", "--source", "nowhere"],
+            vec!["wsprobe", "bench", "ws://x", "--start-at", "noon"],
+            vec!["wsprobe", "bench", "ws://x", "--metrics", "9100"],
+        ] {
+            assert_eq!(
+                Cli::try_parse_from(&bad).unwrap_err().exit_code(),
+                2,
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

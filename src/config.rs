@@ -5,7 +5,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use crate::cli::{Cli, Command, DashboardArgs, OutputArgs, RecordArgs};
+use crate::cli::{BenchCommand, Cli, Command, DashboardArgs, OutputArgs, RecordArgs};
 use crate::error::UsageError;
 use crate::headless::output::Format;
 
@@ -85,7 +85,17 @@ fn own(command: Option<&Command>) -> Own<'_> {
             dashboard: Some(&a.dashboard),
             record: None,
         },
-        Some(Command::Bench(a)) => Own {
+        Some(Command::Bench(BenchCommand::Merge(a))) => Own {
+            output: Some(OutputArgs {
+                no_tui: true,
+                json: a.json,
+                quiet: false,
+                frames: false,
+            }),
+            dashboard: None,
+            record: None,
+        },
+        Some(Command::Bench(BenchCommand::Run(a))) => Own {
             output: Some(OutputArgs {
                 no_tui: a.output.no_tui,
                 json: a.output.json,

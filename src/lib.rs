@@ -14,6 +14,7 @@ pub mod escape;
 pub mod frames;
 pub mod headless;
 pub mod logging;
+pub mod metrics;
 pub mod net;
 pub mod present;
 pub mod proto;

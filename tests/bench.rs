@@ -27,6 +27,10 @@ fn config(url: &str) -> BenchConfig {
         echo_prefix: None,
         drain: Duration::from_millis(500),
         call: None,
+        sources: Vec::new(),
+        ramp: None,
+        shard: bench::Shard::WHOLE,
+        start_at: None,
     }
 }
 

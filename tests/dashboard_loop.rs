@@ -206,6 +206,7 @@ fn server_only(server: Server) -> Setup {
         hint: None,
         replay: None,
         speech: Default::default(),
+        metrics: None,
     }
 }
 
@@ -246,6 +247,7 @@ async fn demo_sends_what_is_typed_shows_the_echo_and_quits_on_ctrl_c() {
         hint: None,
         replay: None,
         speech: Default::default(),
+        metrics: None,
     })
     .expect("start the demo");
     let (keys, input) = keyboard();

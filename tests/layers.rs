@@ -33,6 +33,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("proto", 5),
     // Wording shared by the faces.
     ("present", 4),
+    ("metrics", 4),
     // Sockets, connections, round trips.
     ("net", 3),
     // The frame layer under tungstenite that net's streams wear.

@@ -50,12 +50,17 @@ impl LiveState {
             received: 0,
             errors: 0,
             connected: 0,
-            connections: config.connections,
+            connections: config.own_connections().count(),
             rate: 0.0,
             history: VecDeque::new(),
             so_far: new_histogram(),
             stopping: false,
-            total: config.messages,
+            total: config.messages.map(|_| {
+                config
+                    .own_connections()
+                    .filter_map(|g| config.messages_of(g))
+                    .sum()
+            }),
             planned: config.duration.map(|d| d + config.warmup),
             last: (now, 0),
         }

@@ -2,10 +2,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::time::SystemTime;
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use super::shard::Shard;
 use super::worker::{new_histogram, Checks};
 use crate::present::format_duration;
 
@@ -30,6 +32,38 @@ pub struct Report {
     pub tcp: Histogram<u64>,
     pub handshake: Histogram<u64>,
     pub first_error: Option<String>,
+    /// Which worker made it (`--shard`), when it was one of several.
+    pub shard: Option<Shard>,
+    /// How many `--hdr-out` files `bench merge` added up (0 for a run).
+    pub merged: usize,
+    /// When it measured and sent, on the wall clock: what merging workers' results needs.
+    pub span: Span,
+}
+
+/// Wall-clock times of a run: from the end of the warm-up to the last echo, and
+/// from the start to when the last message's turn ended (`None`: nothing sent).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Span {
+    pub measure: Option<(SystemTime, SystemTime)>,
+    pub send: Option<(SystemTime, SystemTime)>,
+}
+
+impl Span {
+    pub fn secs(span: Option<(SystemTime, SystemTime)>) -> f64 {
+        span.and_then(|(a, b)| b.duration_since(a).ok())
+            .map_or(0.0, |d| d.as_secs_f64())
+    }
+
+    /// The time that covers both: what N workers' results span together.
+    pub fn union(
+        a: Option<(SystemTime, SystemTime)>,
+        b: Option<(SystemTime, SystemTime)>,
+    ) -> Option<(SystemTime, SystemTime)> {
+        match (a, b) {
+            (Some((a0, a1)), Some((b0, b1))) => Some((a0.min(b0), a1.max(b1))),
+            (x, y) => x.or(y),
+        }
+    }
 }
 
 impl Default for Report {
@@ -50,6 +84,9 @@ impl Default for Report {
             tcp: new_histogram(),
             handshake: new_histogram(),
             first_error: None,
+            shard: None,
+            merged: 0,
+            span: Span::default(),
         }
     }
 }
@@ -72,6 +109,7 @@ pub struct LatencyJson {
 pub struct ConnectJson {
     pub min: Option<u64>,
     pub p50: Option<u64>,
+    pub p90: Option<u64>,
     pub p99: Option<u64>,
     pub max: Option<u64>,
 }
@@ -83,6 +121,7 @@ pub struct ReportJson {
     pub messages_per_sec: Option<f64>,
     pub mb_per_sec: Option<f64>,
     pub rtt_us: LatencyJson,
+    /// TCP connect (and name resolution), then TLS and the WebSocket handshake.
     pub connect_us: ConnectJson,
     pub handshake_us: ConnectJson,
     pub sent: u64,
@@ -102,8 +141,17 @@ pub struct ReportJson {
     pub size: usize,
     pub window: usize,
     pub rate: Option<f64>,
+    /// Open loop: the rate the messages really went out at (all sent over the
+    /// time sending took), and how far that fell short of `rate`, in percent.
+    pub achieved_rate: Option<f64>,
+    pub rate_shortfall_pct: Option<f64>,
     pub duration_secs: Option<f64>,
     pub stopped_early: bool,
+    /// `I/N` when this was worker I of N (`--shard`).
+    pub shard: Option<String>,
+    /// How many results `bench merge` added up; absent for a run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged_files: Option<usize>,
 }
 
 fn latency(h: &Histogram<u64>) -> LatencyJson {
@@ -129,6 +177,7 @@ fn connect(h: &Histogram<u64>) -> ConnectJson {
     ConnectJson {
         min: Some(h.min()),
         p50: Some(h.value_at_quantile(0.5)),
+        p90: Some(h.value_at_quantile(0.9)),
         p99: Some(h.value_at_quantile(0.99)),
         max: Some(h.max()),
     }
@@ -161,6 +210,18 @@ impl Report {
         } else {
             0.0
         }
+    }
+
+    /// Open loop: messages sent per second of sending.
+    pub fn achieved_rate(&self) -> Option<f64> {
+        let secs = Span::secs(self.span.send);
+        (self.rate.is_some() && secs > 0.0).then(|| self.checks.sent as f64 / secs)
+    }
+
+    /// How far the achieved rate fell short of `--rate`, in percent (negative: above it).
+    pub fn rate_shortfall_pct(&self) -> Option<f64> {
+        let (asked, got) = (self.rate?, self.achieved_rate()?);
+        Some((asked - got) / asked * 100.0)
     }
 
     pub fn error_count(&self) -> u64 {
@@ -207,8 +268,14 @@ impl Report {
             size: self.size,
             window: self.window,
             rate: self.rate,
+            achieved_rate: self.achieved_rate().map(|r| (r * 10.0).round() / 10.0),
+            rate_shortfall_pct: self
+                .rate_shortfall_pct()
+                .map(|p| (p * 100.0).round() / 100.0),
             duration_secs: measured.then(|| (self.measured_secs * 1000.0).round() / 1000.0),
             stopped_early: self.stopped_early,
+            shard: self.shard.map(|s| s.to_string()),
+            merged_files: (self.merged > 0).then_some(self.merged),
         }
     }
 
@@ -226,9 +293,15 @@ impl Report {
                 if self.binary { "binary" } else { "text" }
             ),
         };
+        let whose = match (self.merged, self.shard) {
+            (0, Some(shard)) => format!(" (worker {shard})"),
+            (0, None) => String::new(),
+            (1, _) => " (one result merged)".to_string(),
+            (n, _) => format!(" ({n} results merged)"),
+        };
         let _ = writeln!(
             s,
-            "{}, {what}, {mode}{}",
+            "{}, {what}, {mode}{whose}{}",
             crate::present::count(self.connections as u64, "connection", "connections"),
             if self.stopped_early {
                 " (stopped early)"
@@ -257,6 +330,19 @@ impl Report {
             "  measured     {} echoes in {:.3}s",
             self.checks.measured, self.measured_secs
         );
+        if let (Some(asked), Some(got), Some(short)) =
+            (self.rate, self.achieved_rate(), self.rate_shortfall_pct())
+        {
+            let _ = writeln!(
+                s,
+                "  open loop    asked {asked:.0} msg/s, sent {got:.0} msg/s ({})",
+                if short > 0.05 {
+                    format!("{short:.1} % short")
+                } else {
+                    "on rate".to_string()
+                }
+            );
+        }
         let _ = writeln!(s);
         let l = latency(&self.rtt);
         let _ = writeln!(s, "Round trip");
@@ -278,15 +364,17 @@ impl Report {
         let (t, h) = (connect(&self.tcp), connect(&self.handshake));
         let _ = writeln!(
             s,
-            "Connect   p50 {}  p99 {}  max {}",
+            "Connect   p50 {}  p90 {}  p99 {}  max {}",
             us(t.p50),
+            us(t.p90),
             us(t.p99),
             us(t.max)
         );
         let _ = writeln!(
             s,
-            "Handshake p50 {}  p99 {}  max {}",
+            "Handshake p50 {}  p90 {}  p99 {}  max {}",
             us(h.p50),
+            us(h.p90),
             us(h.p99),
             us(h.max)
         );

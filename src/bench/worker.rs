@@ -13,9 +13,10 @@ use hdrhistogram::Histogram;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
+use super::buckets::{Buckets, LocalBuckets};
 use super::payload;
 use super::rpc::{self, Call};
-use crate::net::client::{self, ClientOptions};
+use crate::net::client::{self, ClientOptions, WsStream};
 use crate::net::CloseInfo;
 
 /// How often a connection hands its fresh RTTs to the live view.
@@ -40,6 +41,8 @@ pub struct Progress {
     pub connected: AtomicU64,
     /// RTTs since the live view last looked.
     pub recent: Mutex<Histogram<u64>>,
+    /// Every RTT in Prometheus' buckets, for `--metrics`.
+    pub buckets: Buckets,
 }
 
 impl Default for Progress {
@@ -50,6 +53,7 @@ impl Default for Progress {
             errors: AtomicU64::new(0),
             connected: AtomicU64::new(0),
             recent: Mutex::new(new_histogram()),
+            buckets: Buckets::default(),
         }
     }
 }
@@ -59,12 +63,15 @@ pub struct Plan {
     pub connect: ClientOptions,
     /// Messages this connection sends (count mode).
     pub messages: Option<u64>,
-    /// When sending stops (duration mode).
+    /// When sending stops (duration mode); set when the run starts.
     pub send_until: Option<Instant>,
     pub window: usize,
     /// Open loop: the spacing between this connection's sends.
     pub interval: Option<Duration>,
-    /// Echoes received before this are checked but not measured.
+    /// Open loop: when this connection's first message is due; set when the
+    /// run starts (connections are spread over one interval, not all at once).
+    pub first_due: Instant,
+    /// Echoes received before this are checked but not measured; set when the run starts.
     pub warmup_end: Instant,
     pub size: usize,
     pub binary: bool,
@@ -113,12 +120,20 @@ pub struct Outcome {
     pub tcp: Option<Duration>,
     pub handshake: Option<Duration>,
     pub last_echo: Option<Instant>,
+    /// When the last message went out: how long sending really took.
+    pub last_send: Option<Instant>,
     /// The first error's message, for the one line a person reads.
     pub first_error: Option<String>,
 }
 
+impl Default for Outcome {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Outcome {
-    fn new() -> Self {
+    pub fn new() -> Self {
         Outcome {
             checks: Checks::default(),
             errors: BTreeMap::new(),
@@ -126,6 +141,7 @@ impl Outcome {
             tcp: None,
             handshake: None,
             last_echo: None,
+            last_send: None,
             first_error: None,
         }
     }
@@ -148,6 +164,7 @@ struct Tracker {
     /// another walks all its buckets, and a thousand connections did so ten
     /// times a second under one lock: the bench became its own bottleneck).
     recent: Vec<u64>,
+    buckets: LocalBuckets,
     published: Instant,
 }
 
@@ -233,6 +250,7 @@ impl Tracker {
         if now >= plan.warmup_end {
             let us = (now.saturating_duration_since(due).as_micros() as u64).max(1);
             out.rtt.saturating_record(us);
+            self.buckets.record(us);
             if self.recent.len() < RECENT_KEEP {
                 self.recent.push(us);
             }
@@ -245,6 +263,7 @@ impl Tracker {
         if now.saturating_duration_since(self.published) < PUBLISH_EVERY || self.recent.is_empty() {
             return;
         }
+        self.buckets.flush_into(&progress.buckets);
         if let Ok(mut shared) = progress.recent.lock() {
             for us in &self.recent {
                 shared.saturating_record(*us);
@@ -252,6 +271,14 @@ impl Tracker {
         }
         self.recent.clear();
         self.published = now;
+    }
+}
+
+impl Tracker {
+    /// Hands over everything not yet published, whenever it came.
+    fn finish(&mut self, progress: &Progress) {
+        self.buckets.flush_into(&progress.buckets);
+        self.publish(progress, Instant::now() + PUBLISH_EVERY);
     }
 }
 
@@ -266,26 +293,39 @@ fn message(seq: u64, plan: &Plan, pattern: &payload::Pattern) -> Message {
     }
 }
 
-pub async fn run(plan: Plan, progress: Arc<Progress>, mut stop: watch::Receiver<bool>) -> Outcome {
-    let mut out = Outcome::new();
+/// Opens the connection, timing its TCP connect and handshake; `None` (the
+/// error counted in `out`) when it fails.
+pub async fn connect(plan: &Plan, progress: &Progress, out: &mut Outcome) -> Option<WsStream> {
     let conn = match client::connect(&plan.connect).await {
         Ok(c) => c,
         Err(e) => {
             out.first_error = Some(e.to_string());
-            out.error("connect failed", &progress);
-            return out;
+            out.error("connect failed", progress);
+            return None;
         }
     };
     progress.connected.fetch_add(1, Ordering::Relaxed);
     out.tcp = Some(conn.tcp_time);
     out.handshake = Some(conn.handshake_time);
-    let mut ws = conn.ws;
+    Some(conn.ws)
+}
+
+/// Sends and checks on a connection made by [`connect`], once the run has
+/// started (the plan's times set), until the plan's bound or a stop.
+pub async fn run(
+    plan: Plan,
+    mut ws: WsStream,
+    progress: Arc<Progress>,
+    mut stop: watch::Receiver<bool>,
+    mut out: Outcome,
+) -> Outcome {
     let start = Instant::now();
     let mut t = Tracker {
         pattern: payload::Pattern::new(plan.size),
         outstanding: VecDeque::new(),
         next_seq: 0,
         recent: Vec::new(),
+        buckets: LocalBuckets::default(),
         published: start,
     };
     let mut stopped = *stop.borrow();
@@ -305,9 +345,14 @@ pub async fn run(plan: Plan, progress: Arc<Progress>, mut stop: watch::Receiver<
             t.outstanding.clear();
             break;
         }
+        // Open loop, the run's length is a schedule: every message due before
+        // its end goes out, even when the clock has passed the end by then.
+        let next_due = plan
+            .interval
+            .map(|every| plan.first_due + every.mul_f64(t.next_seq as f64));
         let sending = !stopped
             && plan.messages.is_none_or(|n| t.next_seq < n)
-            && plan.send_until.is_none_or(|u| now < u);
+            && plan.send_until.is_none_or(|u| next_due.unwrap_or(now) < u);
         if !sending {
             if t.outstanding.is_empty() {
                 break;
@@ -352,8 +397,11 @@ pub async fn run(plan: Plan, progress: Arc<Progress>, mut stop: watch::Receiver<
                     }
                     Some(every) => {
                         loop {
-                            let due = start + every.mul_f64(t.next_seq as f64);
-                            if due > now || plan.messages.is_some_and(|n| t.next_seq >= n) {
+                            let due = plan.first_due + every.mul_f64(t.next_seq as f64);
+                            if due > now
+                                || plan.messages.is_some_and(|n| t.next_seq >= n)
+                                || plan.send_until.is_some_and(|u| due >= u)
+                            {
                                 break;
                             }
                             if t.outstanding.is_empty() {
@@ -376,6 +424,9 @@ pub async fn run(plan: Plan, progress: Arc<Progress>, mut stop: watch::Receiver<
             }
             .await;
             out.checks.sent += fed;
+            if fed > 0 {
+                out.last_send = Some(Instant::now());
+            }
             progress.sent.fetch_add(fed, Ordering::Relaxed);
             if result.is_err() {
                 out.checks.lost += t.outstanding.len() as u64;
@@ -390,7 +441,8 @@ pub async fn run(plan: Plan, progress: Arc<Progress>, mut stop: watch::Receiver<
         // Wait for echoes, the next open-loop send, the end of the run, or a stop.
         let next_send = plan
             .interval
-            .map(|every| start + every.mul_f64(t.next_seq as f64));
+            .map(|every| plan.first_due + every.mul_f64(t.next_seq as f64))
+            .filter(|due| plan.send_until.is_none_or(|u| *due < u));
         let wake = match (sending, next_send, plan.send_until, drain_deadline) {
             (false, _, _, Some(d)) => Some(d),
             (true, Some(n), _, _) => Some(n),
@@ -431,6 +483,7 @@ pub async fn run(plan: Plan, progress: Arc<Progress>, mut stop: watch::Receiver<
                             out.error("closed early", &progress);
                             t.outstanding.clear();
                             progress.received.fetch_add(out.checks.received - before, Ordering::Relaxed);
+                            t.finish(&progress);
                             return out;
                         }
                     }
@@ -451,7 +504,7 @@ pub async fn run(plan: Plan, progress: Arc<Progress>, mut stop: watch::Receiver<
             .fetch_add(out.checks.received - before, Ordering::Relaxed);
         t.publish(&progress, Instant::now());
     }
-    t.publish(&progress, Instant::now() + PUBLISH_EVERY);
+    t.finish(&progress);
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
         let _ = ws.close(Some(CloseInfo::new(1000, "").to_frame())).await;
         while let Some(Ok(_)) = ws.next().await {}

@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::output::Printer;
+use crate::metrics::server::ServerMetrics;
 use crate::net::server::{shutdown_close, Registry, Server};
 use crate::net::{CloseInfo, NetEvent, Side};
 use crate::signal::shutdown_signal;
@@ -20,7 +21,11 @@ use crate::signal::shutdown_signal;
 /// loses lines (counted), never echo speed.
 pub const EVENT_CHANNEL: usize = 8192;
 
-pub async fn run(server: Server, printer: Printer) -> anyhow::Result<u8> {
+pub async fn run(
+    server: Server,
+    printer: Printer,
+    metrics: Option<ServerMetrics>,
+) -> anyhow::Result<u8> {
     // Listening for signals before saying "listening": a supervisor may stop
     // the server the moment it reads that line.
     let shutdown = shutdown_signal();
@@ -28,6 +33,10 @@ pub async fn run(server: Server, printer: Printer) -> anyhow::Result<u8> {
     let not_shown = server.not_shown();
     let registry = server.registry();
     let (tx, rx) = mpsc::channel(EVENT_CHANNEL);
+    let tx = match &metrics {
+        Some(m) => m.wrap(tx),
+        None => tx,
+    };
     let accept = tokio::spawn(server.run(tx));
     let job = Listening {
         url,

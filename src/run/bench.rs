@@ -2,7 +2,7 @@
 
 use std::io::IsTerminal;
 
-use crate::cli::{BenchArgs, ProtocolArgs};
+use crate::cli::{BenchArgs, BenchCommand, MergeArgs, ProtocolArgs};
 use crate::config::Options;
 use crate::error::UsageError;
 use crate::present;
@@ -14,7 +14,28 @@ use std::sync::Arc;
 
 use super::client::client_options;
 
-pub async fn run(args: BenchArgs, out: &Options) -> anyhow::Result<u8> {
+pub async fn run(command: BenchCommand, out: &Options) -> anyhow::Result<u8> {
+    match command {
+        BenchCommand::Run(args) => run_bench(*args, out).await,
+        BenchCommand::Merge(args) => merge(args, out),
+    }
+}
+
+/// `wsprobe bench merge FILE…`: the files' results as one report.
+fn merge(args: MergeArgs, out: &Options) -> anyhow::Result<u8> {
+    let mut parts = Vec::with_capacity(args.files.len());
+    for f in &args.files {
+        let r = bench::hdr_file::read(f).map_err(UsageError)?;
+        parts.push((f.display().to_string(), r));
+    }
+    let report = bench::merge::merge(parts).map_err(UsageError)?;
+    if let Some(path) = &args.hdr_out {
+        bench::hdr_file::write(path, &report).map_err(anyhow::Error::msg)?;
+    }
+    finish(&report, out)
+}
+
+async fn run_bench(args: BenchArgs, out: &Options) -> anyhow::Result<u8> {
     let call =
         match (args.protocol, args.call.as_deref().unwrap_or_default()) {
             (Choice::Auto | Choice::Raw, []) => None,
@@ -53,13 +74,52 @@ pub async fn run(args: BenchArgs, out: &Options) -> anyhow::Result<u8> {
         echo_prefix: args.connect.echo_prefix.clone(),
         drain: args.timeout,
         call,
+        sources: args.source.map(|s| s.0).unwrap_or_default(),
+        ramp: args.ramp,
+        shard: match &args.shard {
+            Some(s) => {
+                bench::Shard::parse(s, std::env::var("JOB_COMPLETION_INDEX").ok().as_deref())
+                    .map_err(|e| UsageError(format!("--shard {e}")))?
+            }
+            None => bench::Shard::WHOLE,
+        },
+        start_at: args.start_at,
     };
     config.validate().map_err(UsageError)?;
+    // Checked before the run, not after it: a result with nowhere to go is a
+    // run wasted.
+    if let Some(path) = &args.hdr_out {
+        bench::hdr_file::check_writable(path)
+            .map_err(|e| UsageError(format!("--hdr-out {}: {e}", path.display())))?;
+    }
+    // Listening before the run starts: a port in use stops it before any load.
+    let listener = match &args.metrics {
+        Some(addr) => Some(
+            crate::metrics::http::bind(addr)
+                .await
+                .map_err(anyhow::Error::msg)?,
+        ),
+        None => None,
+    };
+    let (running, handle) = bench::start(&config);
+    let _metrics = listener.map(|l| {
+        if let Ok(at) = l.local_addr() {
+            eprintln!("metrics on http://{at}/metrics");
+        }
+        let progress = running.progress.clone();
+        let render: crate::metrics::http::Render =
+            Arc::new(move || bench::metrics::render(&progress));
+        AbortOnDrop(tokio::spawn(crate::metrics::http::serve(l, render)))
+    });
     let live = !out.no_tui && !out.json && std::io::stdout().is_terminal();
     let report = if live {
         let title = vec![
             format!("wsprobe bench {}", args.connect.url),
-            present::count(config.connections as u64, "connection", "connections"),
+            present::count(
+                config.own_connections().count() as u64,
+                "connection",
+                "connections",
+            ),
             match &config.call {
                 Some(c) => format!("JSON-RPC {}", c.method()),
                 None => format!("{} B", config.size),
@@ -69,9 +129,8 @@ pub async fn run(args: BenchArgs, out: &Options) -> anyhow::Result<u8> {
                 None => format!("window {}", config.window),
             },
         ];
-        tui::bench::run(&config, title).await?
+        tui::bench::run(&config, title, running, handle).await?
     } else {
-        let (running, handle) = bench::start(&config);
         tokio::pin!(handle);
         let shutdown = shutdown_signal();
         tokio::pin!(shutdown);
@@ -82,6 +141,23 @@ pub async fn run(args: BenchArgs, out: &Options) -> anyhow::Result<u8> {
             }
         }
     };
+    if let Some(path) = &args.hdr_out {
+        bench::hdr_file::write(path, &report).map_err(anyhow::Error::msg)?;
+    }
+    finish(&report, out)
+}
+
+/// Stops the metrics endpoint with the run.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Prints the report as asked; the exit code says whether it counts a failure.
+fn finish(report: &bench::Report, out: &Options) -> anyhow::Result<u8> {
     if out.json {
         println!("{}", serde_json::to_string(&report.to_json())?);
     } else {

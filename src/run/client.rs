@@ -61,6 +61,7 @@ pub async fn run(args: ClientArgs, out: &Options, rec: Option<&Recording>) -> an
             hint: with_recording(None, rec),
             replay: None,
             speech: speech.clone(),
+            metrics: None,
         })
         .await;
     }
@@ -117,6 +118,7 @@ pub(super) fn client_options(
         proxy,
         deflate: args.deflate,
         frames: false,
+        source: None,
     })
 }
 

@@ -54,6 +54,7 @@ pub async fn run(out: &Options, rec: Option<&Recording>) -> anyhow::Result<u8> {
             ),
             replay: None,
             speech: Default::default(),
+            metrics: None,
         })
         .await;
     }

@@ -44,6 +44,7 @@ pub async fn run(args: RelayArgs, out: &Options, rec: Option<&Recording>) -> any
                 ctx: crate::proto::Context::injected(),
                 ..Default::default()
             },
+            metrics: None,
         })
         .await;
     }

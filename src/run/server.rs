@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::cli::ServerArgs;
 use crate::config::Options;
 use crate::headless::output::Printer;
+use crate::metrics::server::ServerMetrics;
 use crate::net::server::{Server, ServerConfig, SubprotocolPolicy};
 use std::collections::BTreeMap;
 
@@ -36,6 +37,18 @@ pub async fn run(args: ServerArgs, out: &Options, rec: Option<&Recording>) -> an
     }
     let server = Server::bind(&args.addr, config).await?;
     warn_if_exposed(&server);
+    let (metrics, _endpoint) = match &args.metrics {
+        Some(addr) => {
+            let m = ServerMetrics::default();
+            let seen = m.clone();
+            let (at, task) = crate::metrics::http::start(addr, Arc::new(move || seen.render()))
+                .await
+                .map_err(anyhow::Error::msg)?;
+            eprintln!("metrics on http://{at}/metrics");
+            (Some(m), Some(AbortOnDrop(task)))
+        }
+        None => (None, None),
+    };
     // Held until the server stops, however it stops: the certificate file goes with it.
     let (hint, _cert_file) = match &self_signed {
         Some(s) => {
@@ -63,11 +76,21 @@ pub async fn run(args: ServerArgs, out: &Options, rec: Option<&Recording>) -> an
                 ctx: crate::proto::Context::injected(),
                 ..Default::default()
             },
+            metrics,
         })
         .await;
     }
     let printer = Printer::new(out.format(), out.quiet).speaking(args.protocol);
-    headless::server::run(server, printer).await
+    headless::server::run(server, printer, metrics).await
+}
+
+/// Stops the metrics endpoint with the server.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 pub(super) fn server_config(

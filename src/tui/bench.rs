@@ -9,14 +9,18 @@ use futures_util::StreamExt;
 use super::theme::Theme;
 use super::{terminal, widgets};
 use crate::bench::live::LiveState;
-use crate::bench::{start, BenchConfig, Report};
+use crate::bench::{BenchConfig, Report, Running};
 use crate::signal::shutdown_signal;
 
 const REFRESH: Duration = Duration::from_millis(250);
 
-/// Runs the bench with the live view; the terminal is restored before returning.
-pub async fn run(config: &BenchConfig, title: Vec<String>) -> anyhow::Result<Report> {
-    let (running, mut handle) = start(config);
+/// Shows a started bench live until it ends; the terminal is restored before returning.
+pub async fn run(
+    config: &BenchConfig,
+    title: Vec<String>,
+    running: Running,
+    mut handle: tokio::task::JoinHandle<Report>,
+) -> anyhow::Result<Report> {
     let theme = Theme::from_env();
     let (mut term, guard) = terminal::init()?;
     let mut events = EventStream::new();

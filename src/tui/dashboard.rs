@@ -164,6 +164,10 @@ impl Dashboard {
         };
         if let Some(server) = setup.server {
             let (tx, rx) = mpsc::channel(SERVER_EVENTS);
+            let tx = match &setup.metrics {
+                Some(m) => m.wrap(tx),
+                None => tx,
+            };
             dashboard.registry = Some(server.registry());
             dashboard.server_task = Some(tokio::spawn(server.run(tx)));
             dashboard.server_rx = Some(rx);

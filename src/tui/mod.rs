@@ -53,6 +53,8 @@ pub struct Setup {
     pub replay: Option<RecordingFile>,
     /// `--protocol`: what the logs decode and the input box's commands speak.
     pub speech: crate::proto::speech::Speech,
+    /// `server --metrics`: counts what the server reports on its way to the screen.
+    pub metrics: Option<crate::metrics::server::ServerMetrics>,
 }
 
 impl Setup {
@@ -68,6 +70,7 @@ impl Setup {
             history: false,
             replay: Some(file),
             speech: Default::default(),
+            metrics: None,
         }
     }
 }

@@ -55,6 +55,13 @@ fn python() -> PathBuf {
     root().join("target/peers/venv/bin/python")
 }
 
+/// The peers' Python (tests/peers/requirements.txt installed), for a test
+/// that needs one of its libraries.
+pub fn peers_python() -> PathBuf {
+    ensure_installed();
+    python()
+}
+
 /// Runs a peer client against `url`: it offers `protocols`, sends each of
 /// `sends`, waits for as many replies, closes, and reports as JSON lines.
 pub fn run_client(client: Client, url: &str, protocols: &[&str], sends: &[&str]) -> Vec<Value> {

@@ -2,10 +2,10 @@
 //! tunnel through a proxy), TLS and the WebSocket handshake, each step with a clear
 //! error, including what the server spoke when it was not WebSocket.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue, Uri};
 use tokio_tungstenite::tungstenite::Error as WsError;
@@ -56,6 +56,56 @@ pub fn parse_header(s: &str) -> Result<(HeaderName, HeaderValue), String> {
     })?;
     Ok((name, value))
 }
+
+/// The kind [`dial`] gives a source address it could not bind, to tell it
+/// from a failed connect.
+const BIND_FAILED: std::io::ErrorKind = std::io::ErrorKind::AddrNotAvailable;
+
+/// TCP to `addr`, from `source` when given: bound first, so a load spread over
+/// several local addresses gets a set of ephemeral ports per address.
+async fn dial(addr: SocketAddr, source: Option<IpAddr>) -> std::io::Result<TcpStream> {
+    let Some(src) = source else {
+        return TcpStream::connect(addr).await;
+    };
+    if src.is_ipv4() != addr.is_ipv4() {
+        return Err(std::io::Error::new(
+            BIND_FAILED,
+            format!("it is not of the same family as {addr}"),
+        ));
+    }
+    let socket = match src {
+        IpAddr::V4(_) => TcpSocket::new_v4()?,
+        IpAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    no_port_at_bind(&socket);
+    socket
+        .bind(SocketAddr::new(src, 0))
+        .map_err(|e| std::io::Error::new(BIND_FAILED, e))?;
+    socket.connect(addr).await
+}
+
+/// Lets the kernel pick the port at connect time, per destination, instead of
+/// reserving one at bind time for every destination at once (Linux's
+/// IP_BIND_ADDRESS_NO_PORT): binding many sockets to one source address would
+/// otherwise run out of ports sooner.
+#[cfg(target_os = "linux")]
+fn no_port_at_bind(socket: &TcpSocket) {
+    use std::os::fd::AsRawFd;
+    let one: libc::c_int = 1;
+    // SAFETY: a valid socket descriptor and a c_int option of the right size.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn no_port_at_bind(_socket: &TcpSocket) {}
 
 /// A connection whose handshake completed.
 pub struct Connected {
@@ -134,7 +184,7 @@ async fn connect_inner(
     let mut last_err = None;
     let mut tcp = None;
     for addr in &addrs {
-        match tokio::time::timeout_at(deadline.into(), TcpStream::connect(addr)).await {
+        match tokio::time::timeout_at(deadline.into(), dial(*addr, opts.source)).await {
             Err(_) => return Err(timed_out(&format!("connecting to {addr}"))),
             Ok(Ok(s)) => {
                 tcp = Some(s);
@@ -145,6 +195,11 @@ async fn connect_inner(
                     NetError::Proxy {
                         proxy: p.shown(),
                         reason: format!("cannot connect to it at {addr}: {e}"),
+                    }
+                } else if let Some(src) = opts.source.filter(|_| e.kind() == BIND_FAILED) {
+                    NetError::Connect {
+                        addr: addr.to_string(),
+                        reason: format!("cannot use source address {src}: {e}"),
                     }
                 } else if e.kind() == std::io::ErrorKind::ConnectionRefused {
                     NetError::Refused {

@@ -41,6 +41,9 @@ pub struct ClientOptions {
     pub deflate: bool,
     /// Report every frame, not only messages (`--frames`, the dashboard).
     pub frames: bool,
+    /// The local address to connect from (`bench --source`); the system's
+    /// choice when `None`.
+    pub source: Option<std::net::IpAddr>,
 }
 
 impl ClientOptions {
@@ -58,6 +61,7 @@ impl ClientOptions {
             proxy: None,
             deflate: false,
             frames: false,
+            source: None,
         }
     }
 }
