@@ -19,6 +19,7 @@ pub mod present;
 pub mod proto;
 pub mod record;
 pub mod run;
+pub mod script;
 pub mod signal;
 pub mod tui;
 pub mod units;

@@ -1,0 +1,70 @@
+//! Scripted checks: a file of the lines a person types into the client's input
+//! box, plus expectations (`/expect`, `/expect-close`), waits, variables and
+//! captures. `parse` reads and checks every line before anything connects,
+//! `runner` runs the steps against a connection's events (pure: the headless
+//! runner and the dashboard each carry out its actions), `report` tells the
+//! result as lines, JSON or JUnit XML.
+
+pub mod expect;
+pub mod parse;
+pub mod report;
+pub mod runner;
+pub mod vars;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+pub use parse::{Checks, Script};
+pub use runner::{Action, Outcome, Runner, Settings, Status};
+
+/// Exit code of a run stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells say).
+pub const EXIT_INTERRUPTED: u8 = 130;
+/// An `/expect` without `within` waits this long unless `--timeout` says otherwise.
+pub const DEFAULT_TIMEOUT: &str = "5s";
+
+/// The script's own commands, for help screens: usage, meaning.
+pub const HELP: &[(&str, &str)] = &[
+    (
+        "/expect REGEX [within D]",
+        "the next message matches REGEX (a binary one as hex)",
+    ),
+    (
+        "/expect json PATH == VALUE",
+        "the next message is JSON with VALUE at PATH ($.result, $.a[0]); also != VALUE, or only PATH",
+    ),
+    (
+        "/expect-close [CODE] [within D]",
+        "the server closes (with CODE)",
+    ),
+    ("/wait D", "wait, e.g. /wait 200ms"),
+    ("/set NAME VALUE", "${NAME} in any later line is VALUE"),
+    (
+        "/capture NAME json PATH",
+        "NAME is the value at PATH in the message the last /expect matched",
+    ),
+    ("/connect URL", "close the connection and open one to URL"),
+    ("# text", "a comment; ${env:NAME} reads the environment"),
+];
+
+/// Reads and checks a script file; the error is every problem, rendered with
+/// its line and a caret (exit code 2).
+pub fn load(path: &Path, checks: &Checks) -> Result<Script, String> {
+    let shown = path.display().to_string();
+    let source = std::fs::read(path).map_err(|e| format!("error: cannot read {shown}: {e}"))?;
+    let source = String::from_utf8(source).map_err(|e| {
+        format!(
+            "error: {shown} is not UTF-8 text (byte {} of the file)",
+            e.utf8_error().valid_up_to() + 1
+        )
+    })?;
+    parse::parse(&shown, &source, checks).map_err(|problems| {
+        let mut text: Vec<String> = problems.iter().map(|p| p.render(&shown)).collect();
+        text.push(format!(
+            "{} in {shown}; nothing was sent",
+            crate::present::count(problems.len() as u64, "problem", "problems")
+        ));
+        text.join("\n\n")
+    })
+}
