@@ -293,7 +293,7 @@ pub fn resolve(
             // A value put into a regex stands for itself, whatever it holds.
             let filled = match pattern.starts_with("json ") {
                 true => vars.fill(pattern, env, str::to_string),
-                false => vars.fill(pattern, env, |v| regex::escape(v)),
+                false => vars.fill(pattern, env, regex::escape),
             }
             .map_err(shift)?;
             let want = Expect::parse(&filled).map_err(|(at, why)| {

@@ -19,6 +19,9 @@ use crate::proto::{Choice, Context, Spoken};
 /// How long the script's own closing handshake at the end may take.
 const CLOSE_WAIT: Duration = Duration::from_secs(3);
 
+/// At most this many copies of a `/repeat` are handed over at a time.
+const REPEAT_BURST: usize = 256;
+
 /// What a run needs besides its script.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -482,7 +485,10 @@ impl Runner {
                 text,
             } => {
                 let s = self.script.steps[step].clone();
-                while left > 0 && now >= next {
+                // A burst is handed over in slices: the next tick is due at once.
+                let mut burst = 0;
+                while left > 0 && now >= next && burst < REPEAT_BURST {
+                    burst += 1;
                     if self.link != Link::Open {
                         let how = self.link_text();
                         self.finish_step(
