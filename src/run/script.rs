@@ -12,7 +12,7 @@ use crate::config::Options;
 use crate::error::UsageError;
 use crate::headless::script::{Junit, ScriptRun};
 use crate::net::client::{ClientOptions, SessionOptions};
-use crate::script::{Checks, Runner, Settings};
+use crate::script::{process_env, Checks, Runner, Settings};
 use crate::signal::shutdown_signal;
 
 pub async fn run(args: RunArgs, out: &Options) -> anyhow::Result<u8> {
@@ -53,10 +53,6 @@ pub fn refuse_without_script(s: &ScriptArgs) -> Result<(), UsageError> {
     }
 }
 
-fn env_var(name: &str) -> Option<String> {
-    std::env::var(name).ok()
-}
-
 async fn check(
     file: &Path,
     url: Option<&Uri>,
@@ -68,7 +64,7 @@ async fn check(
     let checks = Checks {
         choice: protocol.protocol,
         vars: &s.vars,
-        env: &env_var,
+        env: &process_env,
         has_url: url.is_some(),
     };
     let script = match crate::script::load(file, &checks) {
@@ -101,7 +97,7 @@ async fn check(
         choice: protocol.protocol,
         ctx: speech(protocol).ctx,
         vars: s.vars.clone(),
-        env: env_var,
+        env: process_env,
     };
     let runner = Runner::new(script, settings, url.map(Uri::to_string), Instant::now());
     crate::headless::script::run(

@@ -48,17 +48,32 @@ pub const HELP: &[(&str, &str)] = &[
     ("# text", "a comment; ${env:NAME} reads the environment"),
 ];
 
+/// `${env:NAME}` from the process's environment.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// How long an `/expect` waits by default, as a duration.
+pub fn default_timeout() -> std::time::Duration {
+    crate::units::parse_duration(DEFAULT_TIMEOUT).expect("a valid default")
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    let shown = path.display();
+    let source = std::fs::read(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    String::from_utf8(source).map_err(|e| {
+        format!(
+            "{shown} is not UTF-8 text (byte {} of the file)",
+            e.utf8_error().valid_up_to() + 1
+        )
+    })
+}
+
 /// Reads and checks a script file; the error is every problem, rendered with
 /// its line and a caret (exit code 2).
 pub fn load(path: &Path, checks: &Checks) -> Result<Script, String> {
     let shown = path.display().to_string();
-    let source = std::fs::read(path).map_err(|e| format!("error: cannot read {shown}: {e}"))?;
-    let source = String::from_utf8(source).map_err(|e| {
-        format!(
-            "error: {shown} is not UTF-8 text (byte {} of the file)",
-            e.utf8_error().valid_up_to() + 1
-        )
-    })?;
+    let source = read(path).map_err(|e| format!("error: {e}"))?;
     parse::parse(&shown, &source, checks).map_err(|problems| {
         let mut text: Vec<String> = problems.iter().map(|p| p.render(&shown)).collect();
         text.push(format!(
@@ -66,5 +81,18 @@ pub fn load(path: &Path, checks: &Checks) -> Result<Script, String> {
             crate::present::count(problems.len() as u64, "problem", "problems")
         ));
         text.join("\n\n")
+    })
+}
+
+/// The same, each problem on one line (`FILE:LINE:COLUMN: why`), for a
+/// screen that has one line to say it in.
+pub fn load_lines(path: &Path, checks: &Checks) -> Result<Script, Vec<String>> {
+    let shown = path.display().to_string();
+    let source = read(path).map_err(|e| vec![e])?;
+    parse::parse(&shown, &source, checks).map_err(|problems| {
+        problems
+            .iter()
+            .map(|p| format!("{shown}:{}:{}: {}", p.line, p.column(), p.message))
+            .collect()
     })
 }

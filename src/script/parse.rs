@@ -93,6 +93,12 @@ pub struct Problem {
 }
 
 impl Problem {
+    /// Its column, counted in characters from 1.
+    pub fn column(&self) -> usize {
+        let at = self.at.min(self.text.len());
+        self.text[..at].chars().count() + 1
+    }
+
     /// As a compiler says it: the message, file:line:column, the line, and a
     /// caret under what is wrong.
     pub fn render(&self, file: &str) -> String {
