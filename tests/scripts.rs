@@ -243,6 +243,19 @@ fn a_bad_script_exits_2_with_carets_before_connecting() {
     ] {
         assert!(stderr.contains(&expected), "{expected:?} not in:\n{stderr}");
     }
+    // With --json each problem is an object too, on stdout.
+    let out = run(&[file.to_str().unwrap(), "ws://127.0.0.1:9/", "--json"]);
+    assert_eq!(code(&out), 2);
+    let problems = records(&out);
+    assert_eq!(problems.len(), 3);
+    assert_eq!(
+        (
+            &problems[1]["line"],
+            &problems[1]["column"],
+            &problems[1]["event"]
+        ),
+        (&Value::from(3), &Value::from(9), &Value::from("problem"))
+    );
 }
 
 #[test]

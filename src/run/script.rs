@@ -69,8 +69,13 @@ async fn check(
     };
     let script = match crate::script::load(file, &checks) {
         Ok(script) => script,
-        Err(said) => {
-            eprintln!("{said}");
+        Err(refused) => {
+            eprintln!("{}", refused.text());
+            if out.json {
+                for line in refused.json() {
+                    println!("{line}");
+                }
+            }
             return Ok(2);
         }
     };

@@ -69,30 +69,70 @@ fn read(path: &Path) -> Result<String, String> {
     })
 }
 
-/// Reads and checks a script file; the error is every problem, rendered with
-/// its line and a caret (exit code 2).
-pub fn load(path: &Path, checks: &Checks) -> Result<Script, String> {
-    let shown = path.display().to_string();
-    let source = read(path).map_err(|e| format!("error: {e}"))?;
-    parse::parse(&shown, &source, checks).map_err(|problems| {
-        let mut text: Vec<String> = problems.iter().map(|p| p.render(&shown)).collect();
-        text.push(format!(
-            "{} in {shown}; nothing was sent",
-            crate::present::count(problems.len() as u64, "problem", "problems")
-        ));
-        text.join("\n\n")
-    })
+/// Why a script did not run: it could not be read, or these problems.
+#[derive(Clone, Debug)]
+pub enum Refusal {
+    Unreadable(String),
+    Problems {
+        file: String,
+        problems: Vec<parse::Problem>,
+    },
 }
 
-/// The same, each problem on one line (`FILE:LINE:COLUMN: why`), for a
-/// screen that has one line to say it in.
-pub fn load_lines(path: &Path, checks: &Checks) -> Result<Script, Vec<String>> {
-    let shown = path.display().to_string();
-    let source = read(path).map_err(|e| vec![e])?;
-    parse::parse(&shown, &source, checks).map_err(|problems| {
-        problems
-            .iter()
-            .map(|p| format!("{shown}:{}:{}: {}", p.line, p.column(), p.message))
-            .collect()
-    })
+impl Refusal {
+    /// For a terminal: each problem with its line and a caret under it.
+    pub fn text(&self) -> String {
+        match self {
+            Refusal::Unreadable(why) => format!("error: {why}"),
+            Refusal::Problems { file, problems } => {
+                let mut text: Vec<String> = problems.iter().map(|p| p.render(file)).collect();
+                text.push(format!(
+                    "{} in {file}; nothing was sent",
+                    crate::present::count(problems.len() as u64, "problem", "problems")
+                ));
+                text.join("\n\n")
+            }
+        }
+    }
+
+    /// One line each (`FILE:LINE:COLUMN: why`), for a screen with a line to spare.
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            Refusal::Unreadable(why) => vec![why.clone()],
+            Refusal::Problems { file, problems } => problems
+                .iter()
+                .map(|p| format!("{file}:{}:{}: {}", p.line, p.column(), p.message))
+                .collect(),
+        }
+    }
+
+    /// `--json`: an object per problem.
+    pub fn json(&self) -> Vec<String> {
+        match self {
+            Refusal::Unreadable(why) => {
+                vec![serde_json::json!({"event": "problem", "message": why}).to_string()]
+            }
+            Refusal::Problems { file, problems } => problems
+                .iter()
+                .map(|p| {
+                    serde_json::json!({
+                        "event": "problem",
+                        "file": file,
+                        "line": p.line,
+                        "column": p.column(),
+                        "text": p.text,
+                        "message": p.message,
+                    })
+                    .to_string()
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Reads and checks a script file (exit code 2 when refused).
+pub fn load(path: &Path, checks: &Checks) -> Result<Script, Refusal> {
+    let file = path.display().to_string();
+    let source = read(path).map_err(Refusal::Unreadable)?;
+    parse::parse(&file, &source, checks).map_err(|problems| Refusal::Problems { file, problems })
 }

@@ -277,11 +277,20 @@ pub fn resolve(
     let shift = |(at, len, why): vars::Bad| (args_at + at, len, why);
     let plain = |s: &str| vars.fill(s, env, str::to_string).map_err(shift);
     let usage = |u: &str| (0, args_at.max(1), format!("usage: {u}"));
+    // `within D` ends the line, or is all of it (`/expect-close within 2s`).
     let within = |args: &str| -> Result<(usize, Option<Duration>), vars::Bad> {
-        match args.rsplit_once(" within ") {
+        let split = match args.strip_prefix("within ") {
+            Some(d) => Some(("", d)),
+            None => args.rsplit_once(" within "),
+        };
+        match split {
             Some((before, d)) => match crate::units::parse_duration(d) {
                 Ok(d) => Ok((before.len(), Some(d))),
-                Err(e) => Err((args_at + before.len() + 8, d.len(), format!("within: {e}"))),
+                Err(e) => Err((
+                    args_at + args.len() - d.len(),
+                    d.len(),
+                    format!("within: {e}"),
+                )),
             },
             None => Ok((args.len(), None)),
         }
@@ -526,6 +535,19 @@ mod tests {
         }
         match resolve(&s.steps[4], &vars, &env).unwrap() {
             Op::ExpectClose { code, within } => assert_eq!((code, within), (Some(4000), None)),
+            other => panic!("{other:?}"),
+        }
+        let s = parse(
+            "t.wsp",
+            "/expect-close within 2s
+",
+            &checks(),
+        )
+        .unwrap();
+        match resolve(&s.steps[0], &vars, &env).unwrap() {
+            Op::ExpectClose { code, within } => {
+                assert_eq!((code, within), (None, Some(Duration::from_secs(2))))
+            }
             other => panic!("{other:?}"),
         }
     }

@@ -476,10 +476,11 @@ impl Dashboard {
             env: &script::process_env,
             has_url: true,
         };
-        let loaded = script::load_lines(std::path::Path::new(file), &checks);
+        let loaded = script::load(std::path::Path::new(file), &checks);
         let script = match loaded {
             Ok(s) => s,
-            Err(problems) => {
+            Err(refused) => {
+                let problems = refused.lines();
                 let n = problems.len() as u64;
                 for line in problems {
                     self.apply(Msg::Script(ScriptNote::Step { line, failed: true }));
