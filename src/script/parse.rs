@@ -413,15 +413,7 @@ const OWN: &[&str] = &[
     "capture",
     "connect",
 ];
-const PROTOCOLS: &[Protocol] = &[
-    Protocol::SocketIo,
-    Protocol::GraphqlTransportWs,
-    Protocol::GraphqlWs,
-    Protocol::JsonRpc,
-    Protocol::Stomp,
-    Protocol::Mqtt,
-    Protocol::Mqtt5,
-];
+const PROTOCOLS: &[Protocol] = &Protocol::ALL;
 
 /// A line to send, checked as the input box would take it: wsprobe's own
 /// commands, or a command of the protocol `--protocol` names (any protocol's
