@@ -54,7 +54,7 @@ pub fn human(file: &str, o: &Outcome) -> Vec<String> {
     let mut lines = vec![format!(
         "{when:>8} {mark} {:>4}  {}{}",
         o.line,
-        escape_text(&o.text, 60),
+        script_line(&o.text),
         match detail.is_empty() {
             true => String::new(),
             false => format!("  {detail}"),
@@ -75,6 +75,17 @@ pub fn human(file: &str, o: &Outcome) -> Vec<String> {
         }
     }
     lines
+}
+
+/// A line of the script as written (backslashes of a regex left single),
+/// unless it holds what a terminal must not see raw.
+fn script_line(text: &str) -> String {
+    let cut: String = text.chars().take(60).collect();
+    match crate::escape::is_terminal_safe(&cut) {
+        true if cut.len() < text.len() => format!("{cut}…"),
+        true => cut,
+        false => escape_text(text, 60),
+    }
 }
 
 /// The last line for people.
