@@ -19,6 +19,9 @@ use crate::proto::{Choice, Context, Spoken};
 /// How long the script's own closing handshake at the end may take.
 const CLOSE_WAIT: Duration = Duration::from_secs(3);
 
+/// Received messages kept for the `/expect`s to come; the oldest go first.
+const MAX_INBOX: usize = 10_000;
+
 /// At most this many copies of a `/repeat` are handed over at a time.
 const REPEAT_BURST: usize = 256;
 
@@ -252,6 +255,10 @@ impl Runner {
                     .read(f.dir == Direction::Out, f.kind, &f.payload);
                 if f.dir == Direction::In && !self.housekeeping(f.kind, &f.payload, f.rtt.as_ref())
                 {
+                    // A server that floods what no /expect asks for costs a bounded amount.
+                    if self.inbox.len() >= MAX_INBOX {
+                        self.inbox.pop_front();
+                    }
                     self.inbox.push_back(Received {
                         kind: f.kind,
                         payload: f.payload.clone(),
@@ -656,7 +663,12 @@ impl Runner {
                 self.check_active(now);
             }
             Op::Set { name, value } => {
-                let detail = format!("{name} = {}", crate::escape::escape_text(&value, 60));
+                // A secret read from the environment stays out of CI logs.
+                let shown = match step.text.contains("${env:") {
+                    true => "(from the environment)".to_string(),
+                    false => crate::escape::escape_text(&value, 60),
+                };
+                let detail = format!("{name} = {shown}");
                 self.vars.set(&name, value);
                 self.finish_step(step, Status::Pass, detail, now, now);
             }

@@ -325,3 +325,30 @@ fn a_protocols_housekeeping_is_looked_past() {
     r.event(&text_in("431[5]"), t0);
     assert_eq!(r.outcomes()[1].status, Status::Pass);
 }
+
+#[test]
+fn a_value_from_the_environment_is_not_shown() {
+    fn env(name: &str) -> Option<String> {
+        (name == "TOKEN").then(|| "s3cret".to_string())
+    }
+    let checks = Checks {
+        choice: Choice::Auto,
+        vars: &[],
+        env: &env,
+        has_url: true,
+    };
+    let script = parse("t.wsp", "/set t ${env:TOKEN}\n/set u plain\n", &checks).unwrap();
+    let settings = Settings {
+        timeout: Duration::from_secs(5),
+        choice: Choice::Auto,
+        ctx: Context::default(),
+        vars: Vec::new(),
+        env,
+    };
+    let t0 = Instant::now();
+    let mut r = Runner::new(script, settings, Some("ws://127.0.0.1:1/".into()), t0);
+    r.start(t0);
+    r.event(&opened(), t0);
+    assert_eq!(r.outcomes()[1].detail, "t = (from the environment)");
+    assert_eq!(r.outcomes()[2].detail, "u = plain");
+}
