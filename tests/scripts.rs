@@ -243,8 +243,20 @@ fn a_bad_script_exits_2_with_carets_before_connecting() {
     ] {
         assert!(stderr.contains(&expected), "{expected:?} not in:\n{stderr}");
     }
-    // With --json each problem is an object too, on stdout.
-    let out = run(&[file.to_str().unwrap(), "ws://127.0.0.1:9/", "--json"]);
+    // With --json each problem is an object too, on stdout; --junit has a
+    // failed test case for each.
+    let junit = file.with_extension("xml");
+    let out = run(&[
+        file.to_str().unwrap(),
+        "ws://127.0.0.1:9/",
+        "--json",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_well_formed_xml(&junit);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("tests=\"3\" failures=\"3\""), "{xml}");
+    assert!(xml.contains("type=\"problem\">at "), "{xml}");
     assert_eq!(code(&out), 2);
     let problems = records(&out);
     assert_eq!(problems.len(), 3);

@@ -71,6 +71,11 @@ async fn check(
         Ok(script) => script,
         Err(refused) => {
             eprintln!("{}", refused.text());
+            if let Some(path) = &s.junit {
+                if let Err(e) = std::fs::write(path, refused.junit()) {
+                    eprintln!("error: cannot write --junit {}: {e}", path.display());
+                }
+            }
             if out.json {
                 for line in refused.json() {
                     println!("{line}");

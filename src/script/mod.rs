@@ -106,6 +106,20 @@ impl Refusal {
         }
     }
 
+    /// `--junit`: a failed test case per problem.
+    pub fn junit(&self) -> String {
+        match self {
+            Refusal::Unreadable(why) => report::junit_refused("", &[(0, 0, why.clone())]),
+            Refusal::Problems { file, problems } => {
+                let each: Vec<(usize, usize, String)> = problems
+                    .iter()
+                    .map(|p| (p.line, p.column(), p.message.clone()))
+                    .collect();
+                report::junit_refused(file, &each)
+            }
+        }
+    }
+
     /// `--json`: an object per problem.
     pub fn json(&self) -> Vec<String> {
         match self {

@@ -270,6 +270,33 @@ pub fn junit(
     x
 }
 
+/// JUnit XML for a script refused before it ran: a failed test case per problem,
+/// so a CI system that reads the file sees why.
+pub fn junit_refused(file: &str, problems: &[(usize, usize, String)]) -> String {
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let n = problems.len();
+    let _ = writeln!(
+        x,
+        "<testsuites name=\"wsprobe\" tests=\"{n}\" failures=\"{n}\" errors=\"0\" skipped=\"0\" time=\"0\">"
+    );
+    let _ = writeln!(
+        x,
+        "  <testsuite name=\"{}\" tests=\"{n}\" failures=\"{n}\" errors=\"0\" skipped=\"0\" time=\"0\">",
+        xml(file)
+    );
+    for (line, column, message) in problems {
+        let _ = writeln!(
+            x,
+            "    <testcase classname=\"{}\" name=\"line {line}: the script\" time=\"0\"><failure message=\"{}\" type=\"problem\">at {}:{line}:{column}</failure></testcase>",
+            xml(file),
+            xml(message),
+            xml(file)
+        );
+    }
+    x.push_str("  </testsuite>\n</testsuites>\n");
+    x
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
