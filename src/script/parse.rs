@@ -95,20 +95,22 @@ pub struct Problem {
 impl Problem {
     /// Its column, counted in characters from 1.
     pub fn column(&self) -> usize {
-        let at = self.at.min(self.text.len());
-        self.text[..at].chars().count() + 1
+        self.text[..self.start()].chars().count() + 1
+    }
+
+    /// Where it starts, on a character's first byte.
+    fn start(&self) -> usize {
+        floor(&self.text, self.at)
     }
 
     /// As a compiler says it: the message, file:line:column, the line, and a
     /// caret under what is wrong.
     pub fn render(&self, file: &str) -> String {
         let shown = self.text.replace('\t', " ");
-        let at = self.at.min(self.text.len());
-        let col = self.text[..at].chars().count();
-        let width = self.text[at..(at + self.len).min(self.text.len())]
-            .chars()
-            .count()
-            .max(1);
+        let at = self.start();
+        let col = self.column() - 1;
+        let end = floor(&self.text, at + self.len).max(at);
+        let width = self.text[at..end].chars().count().max(1);
         let gutter = " ".repeat(self.line.to_string().len());
         format!(
             "error: {}\n{gutter}--> {file}:{}:{}\n{gutter} |\n{} | {}\n{gutter} | {}{}",
@@ -121,6 +123,15 @@ impl Problem {
             "^".repeat(width)
         )
     }
+}
+
+/// `at`, or the start of the character it falls in, within `text`.
+fn floor(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 /// What checking a script needs to know from the command line.
@@ -246,7 +257,9 @@ fn classify(text: &str) -> Result<(Cmd, usize), vars::Bad> {
         return Ok((Cmd::Send, 0));
     }
     let name = rest.split(char::is_whitespace).next().unwrap_or("");
-    let args_at = (1 + name.len() + 1).min(text.len());
+    // The blank after the name may be any whitespace, a no-break space included.
+    let blank = rest[name.len()..].chars().next().map_or(0, char::len_utf8);
+    let args_at = 1 + name.len() + blank;
     let cmd = match name {
         "expect" => Cmd::Expect,
         "expect-close" => Cmd::ExpectClose,
@@ -353,9 +366,14 @@ pub fn resolve(
                 return Err(usage("/set NAME VALUE"));
             }
             vars::check_name(name).map_err(|why| (args_at, name.len(), why))?;
-            let value_at = raw_args.len() - value.len();
+            let value = value.trim_start();
+            // Where the value starts in the line, for a caret under its `${…}`.
+            let value_at = match value.is_empty() {
+                true => raw_args.len(),
+                false => value.as_ptr() as usize - raw_args.as_ptr() as usize,
+            };
             let value = vars
-                .fill(value.trim_start(), env, str::to_string)
+                .fill(value, env, str::to_string)
                 .map_err(|(at, len, why)| (args_at + value_at + at, len, why))?;
             Op::Set {
                 name: name.to_string(),
@@ -599,6 +617,8 @@ mod tests {
             "{}",
             p[0].message
         );
+        let p = problems("/set a  x ${nope}  \n");
+        assert_eq!((p[0].at, p[0].len), (10, 7), "{p:?}");
         let p = problems("${later}\n/set later x\n");
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].line, 1);
