@@ -372,3 +372,26 @@ fn ctrl_c_stops_cleanly_with_a_partial_report() {
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("name=\"interrupted\" value=\"true\""), "{xml}");
 }
+
+#[test]
+fn a_server_that_closes_mid_script_fails_the_step_waiting_at_once() {
+    let server = ServerProcess::start(&["--close-after", "1"]);
+    let file = script("closing.wsp", "a\n/expect a\nb\n/expect b\nc\n");
+    let started = Instant::now();
+    let out = run(&[file.to_str().unwrap(), &server.url]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "not the timeout"
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("FAIL    4  /expect b  the connection closed first"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("received: nothing: closed by server 1000"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("skip    5  c"), "{stdout}");
+}

@@ -422,10 +422,19 @@ impl Runner {
                     self.judge(&s, &want, got, since, now);
                 } else if let Link::Closed(how) = &self.link {
                     let how = how.clone();
-                    self.fail_expect(&s, &want, format!("nothing: {how}"), since, now);
+                    let got = format!("nothing: {how}");
+                    self.fail_with(
+                        &s,
+                        "the connection closed first",
+                        want.describe(),
+                        got,
+                        since,
+                        now,
+                    );
                 } else if now >= deadline {
                     let waited = humantime::format_duration(deadline - since).to_string();
-                    self.fail_expect(&s, &want, format!("nothing within {waited}"), since, now);
+                    let got = format!("nothing within {waited}");
+                    self.fail_with(&s, "no message came", want.describe(), got, since, now);
                 } else {
                     self.active = Some(Active::Expect {
                         step,
@@ -577,11 +586,6 @@ impl Runner {
             None,
             None,
         );
-    }
-
-    fn fail_expect(&mut self, s: &Step, want: &Expect, got: String, since: Instant, now: Instant) {
-        let why = "no message came";
-        self.fail_with(s, why, want.describe(), got, since, now);
     }
 
     fn fail_with(
