@@ -20,6 +20,7 @@ Examples:
   wsprobe client ws://127.0.0.1:8765  client with a dashboard
   echo hi | wsprobe client ws://127.0.0.1:8765  pipe: lines in, replies out
   wsprobe server 127.0.0.1:0 --json   any free port, JSON lines for scripts
+  wsprobe run checks.wsp ws://127.0.0.1:8765  a scripted check for CI
   wsprobe --record demo.jsonl         the demo, every frame of both sides kept
   wsprobe replay demo.jsonl           a recording back in the dashboard";
 
@@ -60,7 +61,7 @@ pub enum Command {
     Server(ServerArgs),
     /// Connect to a WebSocket server, send messages and watch what comes back
     #[command(after_help = CLIENT_EXAMPLES)]
-    Client(ClientArgs),
+    Client(Box<ClientArgs>),
     /// Sit between a client and its server: pass every message on both ways, show it, steer it
     #[command(
         after_help = RELAY_EXAMPLES,
@@ -73,6 +74,10 @@ pub enum Command {
         override_usage = "wsprobe bench [OPTIONS] <URL>\n       wsprobe bench merge [OPTIONS] <FILE>..."
     )]
     Bench(BenchCommand),
+    /// Run a script: the lines you would type into the client's input box, with
+    /// expectations; exit 0 when every one is met (a check for CI)
+    #[command(after_help = RUN_EXAMPLES)]
+    Run(RunArgs),
     /// Open a recording made with --record in the dashboard, read-only
     #[command(after_help = REPLAY_EXAMPLES)]
     Replay(ReplayArgs),
@@ -238,7 +243,7 @@ fn parse_regex(s: &str) -> Result<regex::Regex, String> {
 
 /// A client's URL: ws(s)://, or http(s):// for Socket.IO (checked once the
 /// protocol is known).
-fn parse_client_url(s: &str) -> Result<Uri, String> {
+pub fn parse_client_url(s: &str) -> Result<Uri, String> {
     match s
         .split_once("://")
         .map(|(scheme, _)| scheme.to_ascii_lowercase())
@@ -285,6 +290,85 @@ fn parse_json_path(s: &str) -> Result<crate::net::relay::JsonPath, String> {
 
 fn parse_header_name(s: &str) -> Result<HeaderName, String> {
     HeaderName::from_bytes(s.trim().as_bytes()).map_err(|_| format!("`{s}` is not a header name"))
+}
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  wsprobe run checks.wsp ws://127.0.0.1:8765
+  wsprobe run checks.wsp ws://127.0.0.1:8765 --junit results.xml
+  wsprobe run rpc.wsp ws://127.0.0.1:8545/ --json --var user=ci
+  wsprobe client ws://127.0.0.1:8765 --script checks.wsp     the same
+
+A script (one step a line; # comments):
+  hello                           sent as typed: text, /json {…}, /hex, /ping,
+  /call add 1 2                   /close, /repeat, /frag, a protocol's /call…
+  /expect ^Echo: hello$           the next message matches (a regex)
+  /expect json $.result == 3 within 2s
+  /capture sum json $.result      then ${sum} in any later line
+  /set user ${env:USER}           ${NAME}, ${env:NAME}; --var NAME=VALUE wins
+  /wait 100ms
+  /close 4000                     then /expect-close 4000
+  /connect ws://127.0.0.1:9000/   a second connection
+
+Every line is checked before connecting. Exit codes: 0 every step passed,
+1 a step failed (an expectation unmet or timed out, a connection refused),
+2 a problem in the script (its file:line with a caret) or the command line,
+130 interrupted (Ctrl-C or SIGTERM; the report so far is still written).";
+
+#[derive(Clone, Debug, Args)]
+pub struct RunArgs {
+    /// The script: one line per step, as typed into the input box, plus /expect,
+    /// /expect-close, /wait, /set, /capture and /connect
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Where to connect first (ws://, wss://; http:// with --protocol socketio);
+    /// without it the script starts with /connect URL
+    #[arg(value_name = "URL", value_parser = parse_client_url, env = "WSPROBE_URL")]
+    pub url: Option<Uri>,
+
+    #[command(flatten)]
+    pub script: ScriptArgs,
+
+    #[command(flatten)]
+    pub connect: ConnectFlags,
+
+    #[command(flatten)]
+    pub protocol: ProtocolArgs,
+
+    #[command(flatten)]
+    pub output: ScriptOutputArgs,
+}
+
+/// How a script runs and reports: `run`, and `client --script`.
+#[derive(Clone, Debug, Args)]
+#[command(next_help_heading = "Script")]
+pub struct ScriptArgs {
+    /// How long an /expect or /expect-close waits when its line gives no `within`
+    #[arg(long = "timeout", value_name = "DURATION", default_value = crate::script::DEFAULT_TIMEOUT, value_parser = parse_duration, env = "WSPROBE_SCRIPT_TIMEOUT")]
+    pub timeout: Duration,
+
+    /// Set ${NAME} for the script (repeatable); wins over the script's own /set
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = crate::script::vars::parse_var)]
+    pub vars: Vec<(String, String)>,
+
+    /// Also write the result as JUnit XML to FILE (a test case per step), even
+    /// when interrupted
+    #[arg(long, value_name = "FILE", env = "WSPROBE_JUNIT")]
+    pub junit: Option<PathBuf>,
+}
+
+/// How a script's result is printed.
+#[derive(Clone, Debug, Default, Args)]
+#[command(next_help_heading = "Output")]
+pub struct ScriptOutputArgs {
+    /// Print a JSON object per step and a summary object instead of lines
+    #[arg(long, env = "WSPROBE_JSON", value_parser = FalseyValueParser::new())]
+    pub json: bool,
+
+    /// Print only the failed steps and the summary
+    #[arg(short, long, env = "WSPROBE_QUIET", value_parser = FalseyValueParser::new())]
+    pub quiet: bool,
 }
 
 const REPLAY_EXAMPLES: &str = "\
@@ -557,6 +641,7 @@ Examples:
       --init '{\"op\":\"subscribe\"}'
   wsprobe client ws://127.0.0.1:8765 --record s.jsonl --har s.har
   wsprobe client ws://127.0.0.1:8765 --send-file s.jsonl --speed 10
+  wsprobe client ws://127.0.0.1:8765 --script checks.wsp --junit out.xml
   wsprobe client wss://example.com/ws --proxy http://user:pass@proxy:3128
 
 Exit codes: 0 normal, 1 runtime failure (refused, reset, unexpected close, TLS,
@@ -564,12 +649,20 @@ non-101 answer), 2 usage error (bad URL, bad header).";
 
 /// Where and how to connect; shared by `client` and `bench`.
 #[derive(Clone, Debug, Args)]
-#[command(next_help_heading = "Connection")]
 pub struct ConnectArgs {
     /// ws:// or wss:// URL to connect to (http:// or https:// with --protocol socketio)
     #[arg(value_parser = parse_client_url, env = "WSPROBE_URL", help_heading = None)]
     pub url: Uri,
 
+    #[command(flatten)]
+    pub flags: ConnectFlags,
+}
+
+/// How to connect, wherever to: `client`, `bench`, and `run`, whose URL may
+/// come from the script.
+#[derive(Clone, Debug, Args)]
+#[command(next_help_heading = "Connection")]
+pub struct ConnectFlags {
     /// Extra request header, `Name: value` (repeatable)
     #[arg(short = 'H', long = "header", value_name = "HEADER", value_parser = parse_header)]
     pub headers: Vec<(HeaderName, HeaderValue)>,
@@ -686,6 +779,14 @@ pub struct ClientArgs {
     /// (U+FFFD) instead of stopping there with an error
     #[arg(help_heading = "Pipe mode", long, conflicts_with = "binary", env = "WSPROBE_LOSSY", value_parser = FalseyValueParser::new())]
     pub lossy: bool,
+
+    /// Run this script of input-box lines with expectations instead of reading
+    /// stdin, as `wsprobe run FILE URL` does (exit 0 when every step passes)
+    #[arg(help_heading = "Script", long, value_name = "FILE", conflicts_with_all = ["echo", "send_file"], env = "WSPROBE_SCRIPT")]
+    pub script: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub script_args: ScriptArgs,
 
     /// Echo every received message back and run until the server closes (stdin is not read)
     #[arg(help_heading = "Pipe mode", long, env = "WSPROBE_ECHO", value_parser = FalseyValueParser::new())]
@@ -1078,6 +1179,7 @@ mod tests {
             BENCH_EXAMPLES,
             MERGE_EXAMPLES,
             REPLAY_EXAMPLES,
+            RUN_EXAMPLES,
         ] {
             for line in text.lines() {
                 assert!(
@@ -1116,10 +1218,10 @@ mod tests {
         let Some(Command::Client(c)) = cli.command else {
             panic!("not a client")
         };
-        assert_eq!(c.connect.headers.len(), 2);
-        assert_eq!(c.connect.subprotocols, vec!["chat"]);
+        assert_eq!(c.connect.flags.headers.len(), 2);
+        assert_eq!(c.connect.flags.subprotocols, vec!["chat"]);
         assert_eq!(c.ping_interval, Some(Duration::from_secs(1)));
-        assert_eq!(c.connect.echo_prefix.as_deref(), Some("Echo: "));
+        assert_eq!(c.connect.flags.echo_prefix.as_deref(), Some("Echo: "));
         assert_eq!(c.wait, Duration::from_secs(5));
     }
 

@@ -95,6 +95,16 @@ fn own(command: Option<&Command>) -> Own<'_> {
             dashboard: None,
             record: None,
         },
+        Some(Command::Run(a)) => Own {
+            output: Some(OutputArgs {
+                no_tui: true,
+                json: a.output.json,
+                quiet: a.output.quiet,
+                frames: false,
+            }),
+            dashboard: None,
+            record: None,
+        },
         Some(Command::Bench(BenchCommand::Run(a))) => Own {
             output: Some(OutputArgs {
                 no_tui: a.output.no_tui,

@@ -20,6 +20,7 @@ pub mod present;
 pub mod proto;
 pub mod record;
 pub mod run;
+pub mod script;
 pub mod signal;
 pub mod tui;
 pub mod units;
@@ -39,9 +40,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     let rec = recording.as_ref();
     let code = match cli.command {
         Some(Command::Server(args)) => run::server::run(args, &out, rec).await,
-        Some(Command::Client(args)) => run::client::run(args, &out, rec).await,
+        Some(Command::Client(args)) => run::client::run(*args, &out, rec).await,
         Some(Command::Relay(args)) => run::relay::run(args, &out, rec).await,
         Some(Command::Bench(args)) => run::bench::run(args, &out).await,
+        Some(Command::Run(args)) => run::script::run(args, &out).await,
         Some(Command::Replay(args)) => run::replay::run(args, &out).await,
         Some(Command::Completions(args)) => run::manual::completions(args.shell),
         Some(Command::Man(args)) => run::manual::man(args.out.as_deref()),

@@ -433,3 +433,88 @@ async fn fault_keys_flip_the_servers_live_switches() {
     assert!(!switches.delaying() && switches.dropping());
     drop(keys);
 }
+
+/// `/run FILE` in the client's input box: a script with a mistake is refused
+/// with its line and column, nothing sent; a good one runs on the dashboard's
+/// own connection, each step in the timeline, its verdict over the input box,
+/// each expectation timed in the RTT figures as a reply.
+#[tokio::test]
+async fn run_in_the_input_box_runs_a_script_on_the_connection() {
+    let (url, _server_events) = support::start_server(ServerConfig::default()).await;
+    let dir = std::env::temp_dir().join(format!("wsprobe-dash-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.wsp");
+    std::fs::write(&bad, "hello\n/expekt hello\n").unwrap();
+    let good = dir.join("good.wsp");
+    std::fs::write(
+        &good,
+        "hello\n/expect ^hello$\n/json {\"n\": 1}\n/expect json $.n == 1\n",
+    )
+    .unwrap();
+    let dashboard = Dashboard::start(Setup {
+        relay: None,
+        mode: Mode::Client,
+        client: Some(ClientSetup {
+            connect: ClientOptions::new(parse_ws_url(&url).unwrap()),
+            session: SessionOptions::default(),
+            script: None,
+            har: None,
+        }),
+        server: None,
+        keep: 1000,
+        history: false,
+        hint: None,
+        replay: None,
+        speech: Default::default(),
+        metrics: None,
+    })
+    .expect("start the client dashboard");
+    let (keys, input) = keyboard();
+    let (mut screens, drawn) = Screens::new();
+
+    let script = async {
+        screens
+            .until("the connection open", |s| s.shows("│ open"))
+            .await;
+        type_text(&keys, &format!("/run {}", bad.display()));
+        press(&keys, key(KeyCode::Enter));
+        screens
+            .until("the script refused", |s| {
+                s.shows("1 problem; nothing was sent")
+            })
+            .await;
+        type_text(&keys, &format!("/run {}", good.display()));
+        press(&keys, key(KeyCode::Enter));
+        screens
+            .until("the script's verdict", |s| {
+                s.shows("script PASS") && s.shows("4 passed, 0 failed")
+            })
+            .await;
+        press(&keys, ctrl('c'));
+    };
+    let (ended, ()) = drive_while(dashboard, input, std::future::pending(), drawn, script).await;
+    let client = ended.state.client.as_ref().expect("the client pane");
+    assert_eq!(texts(&client.log, Direction::Out), ["hello", "{\"n\":1}"]);
+    let notes: Vec<&str> = client.timeline.iter().map(|t| t.text.as_str()).collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("bad.wsp:2:1: unknown command /expekt")),
+        "{notes:#?}"
+    );
+    for step in ["1  hello", "2  /expect ^hello$", "4  /expect json $.n == 1"] {
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.starts_with("script ") && n.contains(step)),
+            "{step} not in {notes:#?}"
+        );
+    }
+    assert_eq!(
+        client.totals.rtt.reply.summary().count,
+        2,
+        "each expectation timed"
+    );
+    assert!(!client.script_running);
+    drop(keys);
+}

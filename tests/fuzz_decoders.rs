@@ -5,15 +5,7 @@
 use proptest::prelude::*;
 use wsprobe::proto::{Choice, Context, Protocol, Spoken};
 
-const ALL: [Protocol; 7] = [
-    Protocol::SocketIo,
-    Protocol::GraphqlTransportWs,
-    Protocol::GraphqlWs,
-    Protocol::JsonRpc,
-    Protocol::Stomp,
-    Protocol::Mqtt,
-    Protocol::Mqtt5,
-];
+const ALL: [Protocol; 7] = Protocol::ALL;
 
 /// Beginnings that get a decoder past its first check, so the fuzz reaches
 /// deeper than "not mine".

@@ -9,7 +9,9 @@ use wsprobe::bench::payload::Pattern;
 use wsprobe::cli::Cli;
 use wsprobe::escape::{escape_bytes, is_terminal_safe};
 use wsprobe::net::client::{parse_header, parse_ws_url};
+use wsprobe::proto::Choice;
 use wsprobe::record::Record;
+use wsprobe::script::{self, Checks};
 use wsprobe::units::{parse_duration, parse_size};
 
 proptest! {
@@ -52,6 +54,23 @@ proptest! {
         if let Ok(SlashCommand::Close { code, reason }) = slash::parse(&format!("/close {code} {reason}")) {
             prop_assert!(matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999));
             prop_assert!(reason.len() <= 123);
+        }
+    }
+
+    #[test]
+    fn scripts_never_panic_and_point_inside_their_line(
+        lines in proptest::collection::vec(
+            "(/expect |/expect json \\$\\.|/expect-close |/wait |/set |/capture x json |/connect |/json |/call |)[\\PC]{0,40}",
+            1..6,
+        )
+    ) {
+        let source = lines.join("\n");
+        let checks = Checks { choice: Choice::Auto, vars: &[], env: &|_| None, has_url: true };
+        if let Err(problems) = script::parse::parse("f.wsp", &source, &checks) {
+            for p in problems {
+                prop_assert!(p.at <= p.text.len(), "{p:?}");
+                prop_assert!(p.render("f.wsp").contains("^"));
+            }
         }
     }
 

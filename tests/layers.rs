@@ -15,15 +15,18 @@ use std::path::Path;
 /// its rank. Arrows point down: a module imports only lower ranks, or itself.
 const LAYERS: &[(&str, u8)] = &[
     // Entry and dispatch.
-    ("main", 11),
-    ("lib", 11),
+    ("main", 12),
+    ("lib", 12),
     // One file per capability.
-    ("run", 10),
-    ("config", 9),
-    ("cli", 8),
+    ("run", 11),
+    ("config", 10),
+    ("cli", 9),
     // The two faces.
-    ("tui", 7),
-    ("headless", 7),
+    ("tui", 8),
+    ("headless", 8),
+    // Scripted checks: the input box's language (from app) with expectations,
+    // run by both faces.
+    ("script", 7),
     // What the faces show and do.
     ("app", 6),
     ("bench", 6),
@@ -598,7 +601,7 @@ mod self_test {
         let src = "//! net\n\nuse crate::error::NetError;\nuse crate::tui::theme::Theme;\n";
         assert_eq!(
             check_file("src/net/client.rs", src, &on_disk()),
-            ["src/net/client.rs:4: net (rank 3) imports tui (rank 7) in `crate::tui::theme::Theme`: arrows point down only: a module may not import a higher rank"]
+            ["src/net/client.rs:4: net (rank 3) imports tui (rank 8) in `crate::tui::theme::Theme`: arrows point down only: a module may not import a higher rank"]
         );
     }
 
@@ -606,7 +609,7 @@ mod self_test {
     fn siblings_are_reported() {
         assert_eq!(
             check_file("src/tui/mod.rs", "use crate::headless::server::shutdown_close;", &on_disk()),
-            ["src/tui/mod.rs:1: tui (rank 7) imports headless (rank 7) in `crate::headless::server::shutdown_close`: siblings may not import each other"]
+            ["src/tui/mod.rs:1: tui (rank 8) imports headless (rank 8) in `crate::headless::server::shutdown_close`: siblings may not import each other"]
         );
         assert_eq!(
             check_file(
@@ -624,7 +627,7 @@ mod self_test {
         let src = "#[cfg(test)]\nmod tests {\n    #[test]\n    fn t() { crate::headless::output::human_line(); }\n}\n";
         let got = check_file("src/net/mod.rs", src, &on_disk());
         assert_eq!(got.len(), 1);
-        assert!(got[0].starts_with("src/net/mod.rs:4: net (rank 3) imports headless (rank 7)"));
+        assert!(got[0].starts_with("src/net/mod.rs:4: net (rank 3) imports headless (rank 8)"));
     }
 
     #[test]
@@ -648,7 +651,7 @@ mod self_test {
         );
         assert_eq!(
             got,
-            ["src/net/mod.rs:1: net (rank 3) imports lib (rank 11) in `crate::exit_code`: arrows point down only: a module may not import a higher rank"]
+            ["src/net/mod.rs:1: net (rank 3) imports lib (rank 12) in `crate::exit_code`: arrows point down only: a module may not import a higher rank"]
         );
     }
 
@@ -683,7 +686,7 @@ mod self_test {
         assert_eq!(got.len(), before.len() + 1, "{got:#?}");
         assert_eq!(
             got.last().unwrap(),
-            &format!("src/net/rtt.rs:{line}: net (rank 3) imports tui (rank 7) in `crate::tui::theme::Theme`: arrows point down only: a module may not import a higher rank")
+            &format!("src/net/rtt.rs:{line}: net (rank 3) imports tui (rank 8) in `crate::tui::theme::Theme`: arrows point down only: a module may not import a higher rank")
         );
     }
 

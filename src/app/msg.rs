@@ -33,6 +33,19 @@ pub enum Msg {
     Drawn(Drawn),
     /// What the relay said of a steering command: done, or why not.
     Steered(Result<String, String>),
+    /// What a script run from the client's input box (`/run`) says.
+    Script(ScriptNote),
+}
+
+/// A script's progress, as plain words for the client's pane.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ScriptNote {
+    /// A step ended: one line (time, result, line number, what happened).
+    Step { line: String, failed: bool },
+    /// A met expectation's latency, for the RTT panel.
+    Latency(crate::net::Rtt),
+    /// The run is over: its verdict, or why it could not start.
+    Ended { summary: String, failed: bool },
 }
 
 /// What a draw worked out that the state keeps: the first row shown of each
@@ -142,4 +155,6 @@ pub enum Effect {
     },
     /// A relay's steering: hold, pass on, drop, fault.
     Steer(SteerCommand),
+    /// `/run FILE`: load the script and run it on the client's connection.
+    RunScript(String),
 }

@@ -30,6 +30,8 @@ pub enum SlashCommand {
     /// Frames of the user's own shape: `/frame`, `/frag`.
     Raw(Vec<RawFrame>),
     Help,
+    /// `/run FILE`: a script of these lines with expectations, on this connection.
+    Run(String),
 }
 
 /// At most this many frames for one `/frag`.
@@ -56,6 +58,10 @@ pub const HELP: &[(&str, &str)] = &[
         "/frame OP [nofin] [rsv1..3] [payload]",
         "send one raw frame: OP text, binary, cont, ping, pong, close or 0-15; payload text, hex:01ff or *N (N bytes)",
     ),
+    (
+        "/run FILE",
+        "run a script of these lines with /expect, /wait…: each step in t, the result under the box",
+    ),
     ("//text", "send text that starts with /"),
     ("/help", "show the keys and commands"),
 ];
@@ -72,7 +78,7 @@ impl SlashCommand {
                 NetCommand::Close(Some(CloseInfo::new(code, reason)))
             }
             SlashCommand::Raw(frames) => NetCommand::Raw(frames),
-            SlashCommand::Repeat { .. } | SlashCommand::Help => return None,
+            SlashCommand::Repeat { .. } | SlashCommand::Help | SlashCommand::Run(_) => return None,
         })
     }
 }
@@ -304,6 +310,10 @@ pub fn parse(input: &str) -> Result<SlashCommand, String> {
         "frame" => parse_frame(args),
         "frag" => parse_frag(args),
         "help" | "?" => Ok(SlashCommand::Help),
+        "run" => match args.trim() {
+            "" => Err("usage: /run FILE (a script: these lines, with /expect, /wait…)".into()),
+            file => Ok(SlashCommand::Run(file.to_string())),
+        },
         "" => Err("type a command after /, or //text to send text starting with /".into()),
         other => Err(format!("unknown command /{other}; /help lists them")),
     }
@@ -637,6 +647,11 @@ mod tests {
             .contains("unknown command"));
         assert!(parse("/").is_err());
         assert_eq!(parse("/help"), Ok(SlashCommand::Help));
+        assert_eq!(
+            parse("/run checks.wsp"),
+            Ok(SlashCommand::Run("checks.wsp".into()))
+        );
+        assert!(parse("/run").unwrap_err().contains("usage"));
     }
 
     #[test]

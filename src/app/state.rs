@@ -543,6 +543,9 @@ pub struct ClientPane {
     pub timeline: VecDeque<TimelineEntry>,
     /// What the current connection speaks, as far as is known.
     pub spoken: Spoken,
+    /// A script's last step or verdict (`/run`), shown over the input box.
+    pub script: Option<String>,
+    pub script_running: bool,
 }
 
 impl ClientPane {
@@ -566,6 +569,8 @@ impl ClientPane {
             started: now,
             timeline: VecDeque::new(),
             spoken: Spoken::new(crate::proto::Choice::Auto, None),
+            script: None,
+            script_running: false,
         }
     }
 

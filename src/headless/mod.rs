@@ -4,4 +4,5 @@ pub mod output;
 pub mod pipe;
 pub mod relay;
 pub mod replay;
+pub mod script;
 pub mod server;

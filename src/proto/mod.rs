@@ -72,6 +72,17 @@ pub enum Protocol {
 }
 
 impl Protocol {
+    /// Every protocol wsprobe speaks.
+    pub const ALL: [Protocol; 7] = [
+        Protocol::SocketIo,
+        Protocol::GraphqlTransportWs,
+        Protocol::GraphqlWs,
+        Protocol::JsonRpc,
+        Protocol::Stomp,
+        Protocol::Mqtt,
+        Protocol::Mqtt5,
+    ];
+
     /// Its name in summaries and JSON output.
     pub fn name(self) -> &'static str {
         match self {

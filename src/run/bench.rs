@@ -59,7 +59,11 @@ async fn run_bench(args: BenchArgs, out: &Options) -> anyhow::Result<u8> {
             }
         };
     let config = bench::BenchConfig {
-        connect: client_options(&args.connect, &ProtocolArgs::of(args.protocol))?,
+        connect: client_options(
+            &args.connect.url,
+            &args.connect.flags,
+            &ProtocolArgs::of(args.protocol),
+        )?,
         connections: args.connections,
         messages: args.messages,
         duration: match (args.messages, args.duration) {
@@ -71,7 +75,7 @@ async fn run_bench(args: BenchArgs, out: &Options) -> anyhow::Result<u8> {
         window: args.window,
         rate: args.rate,
         warmup: args.warmup,
-        echo_prefix: args.connect.echo_prefix.clone(),
+        echo_prefix: args.connect.flags.echo_prefix.clone(),
         drain: args.timeout,
         call,
         sources: args.source.map(|s| s.0).unwrap_or_default(),

@@ -1,6 +1,6 @@
 //! `wsprobe client URL`: a client with its dashboard, or piped lines in and out.
 
-use crate::cli::{ClientArgs, ConnectArgs, ProtocolArgs};
+use crate::cli::{ClientArgs, ConnectFlags, ProtocolArgs};
 use crate::config::Options;
 use crate::error::UsageError;
 use crate::headless::output::Printer;
@@ -20,6 +20,10 @@ use tokio_tungstenite::tungstenite::http::Uri;
 use super::with_recording;
 
 pub async fn run(args: ClientArgs, out: &Options, rec: Option<&Recording>) -> anyhow::Result<u8> {
+    if let Some(file) = args.script.clone() {
+        return super::script::run_client(args, file, out).await;
+    }
+    super::script::refuse_without_script(&args.script_args)?;
     let mut init = args.init.clone();
     if let Some(path) = &args.init_file {
         let text = std::fs::read_to_string(path)
@@ -35,7 +39,7 @@ pub async fn run(args: ClientArgs, out: &Options, rec: Option<&Recording>) -> an
         // A ping timeout needs pings: every timeout's length unless told otherwise.
         ping_interval: args.ping_interval.or(args.ping_timeout),
         ping_timeout: args.ping_timeout,
-        echo_prefix: args.connect.echo_prefix.clone(),
+        echo_prefix: args.connect.flags.echo_prefix.clone(),
         init,
         reconnect: args.reconnect.then_some(args.reconnect_max_delay),
         tap: rec.map(|r| r.tap(Side::Client)),
@@ -49,7 +53,7 @@ pub async fn run(args: ClientArgs, out: &Options, rec: Option<&Recording>) -> an
             client: Some(tui::ClientSetup {
                 connect: ClientOptions {
                     frames: true,
-                    ..client_options(&args.connect, &args.protocol)?
+                    ..client_options(&args.connect.url, &args.connect.flags, &args.protocol)?
                 },
                 session,
                 script,
@@ -76,7 +80,7 @@ pub async fn run(args: ClientArgs, out: &Options, rec: Option<&Recording>) -> an
     headless::pipe::run(
         ClientOptions {
             frames: out.frames,
-            ..client_options(&args.connect, &args.protocol)?
+            ..client_options(&args.connect.url, &args.connect.flags, &args.protocol)?
         },
         session,
         pipe,
@@ -88,10 +92,11 @@ pub async fn run(args: ClientArgs, out: &Options, rec: Option<&Recording>) -> an
 }
 
 pub(super) fn client_options(
-    args: &ConnectArgs,
+    url: &Uri,
+    args: &ConnectFlags,
     protocol: &ProtocolArgs,
 ) -> Result<ClientOptions, UsageError> {
-    let url = protocol_url(args, protocol)?;
+    let url = protocol_url(url, protocol)?;
     let proxy = match &args.proxy {
         Some(p) => Some(p.clone()),
         None => net::proxy::from_env(&url, |k| std::env::var(k).ok()).map_err(UsageError)?,
@@ -124,17 +129,16 @@ pub(super) fn client_options(
 
 /// The URL to connect to: Socket.IO's engine.io endpoint for `--protocol
 /// socketio`; anything else must be a WebSocket URL already.
-fn protocol_url(args: &ConnectArgs, p: &ProtocolArgs) -> Result<Uri, UsageError> {
+fn protocol_url(url: &Uri, p: &ProtocolArgs) -> Result<Uri, UsageError> {
     if p.protocol == Choice::Socketio {
-        return socketio::endpoint(&args.url, &p.socketio_path).map_err(UsageError);
+        return socketio::endpoint(url, &p.socketio_path).map_err(UsageError);
     }
-    match args.url.scheme_str() {
+    match url.scheme_str() {
         Some("http" | "https") => Err(UsageError(format!(
-            "`{}` is an HTTP URL; WebSocket URLs start with ws:// or wss:// \
-             (for a Socket.IO server, add --protocol socketio)",
-            args.url
+            "`{url}` is an HTTP URL; WebSocket URLs start with ws:// or wss:// \
+             (for a Socket.IO server, add --protocol socketio)"
         ))),
-        _ => Ok(args.url.clone()),
+        _ => Ok(url.clone()),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod manual;
 mod private_file;
 pub mod relay;
 pub mod replay;
+pub mod script;
 pub mod server;
 
 use crate::record::Recording;

@@ -18,8 +18,10 @@ use super::links::Links;
 use super::replay::RecordedClock;
 use super::theme::Theme;
 use super::{history, keymap, ui, ClientSetup, Setup};
+use crate::app::msg::ScriptNote;
 use crate::app::state::{LinkState, Opening};
 use crate::app::{update, Action, AppState, Drawn, Effect, Mode, Msg, Target};
+use crate::script::{self, report, Checks, Runner, Settings};
 
 use crate::net::client;
 use crate::net::server::{shutdown_close, Registry};
@@ -72,6 +74,8 @@ pub struct Dashboard {
     replaying: bool,
     /// Lines sent go into the input history.
     save_history: bool,
+    /// A script typed as `/run FILE`, running on the client's connection.
+    script: Option<Runner>,
 }
 
 /// How the dashboard ended: its last state, and what is left to say.
@@ -161,6 +165,7 @@ impl Dashboard {
             repeats: Vec::new(),
             replaying,
             save_history: setup.history,
+            script: None,
         };
         if let Some(server) = setup.server {
             let (tx, rx) = mpsc::channel(SERVER_EVENTS);
@@ -253,6 +258,7 @@ impl Dashboard {
         let mut relay_batch = Vec::with_capacity(RELAY_EVENTS);
 
         while !self.state.should_quit {
+            let script_due = self.script.as_ref().and_then(Runner::deadline);
             tokio::select! {
                 biased;
                 _ = &mut shutdown => self.apply(Msg::Action(Action::Quit)),
@@ -293,7 +299,13 @@ impl Dashboard {
                         if let Some(h) = self.har.as_mut() {
                             h.event(&ev);
                         }
+                        self.script_event(&ev);
                         self.net(Side::Client, ev);
+                    }
+                }
+                _ = async { tokio::time::sleep_until(script_due.expect("guarded").into()).await }, if script_due.is_some() => {
+                    if let Some(actions) = self.script.as_mut().map(|r| r.tick(Instant::now())) {
+                        self.script_actions(actions);
                     }
                 }
                 n = recv_some(&mut server_rx, &mut server_batch, SERVER_EVENTS), if server_rx.is_some() && flood_pause.is_none() => {
@@ -446,6 +458,7 @@ impl Dashboard {
                     }
                 }
                 Effect::SetFaults { delay_on, drop_on } => self.links.set_faults(delay_on, drop_on),
+                Effect::RunScript(file) => self.run_script(&file),
                 Effect::Steer(cmd) => {
                     let said = match &self.steering {
                         Some(s) => s.apply(cmd),
@@ -454,6 +467,95 @@ impl Dashboard {
                     self.apply(Msg::Steered(said));
                 }
             }
+        }
+    }
+
+    /// `/run FILE`: the script checked, then run on the client's connection
+    /// by the same runner as `wsprobe run`; its steps come back as notes.
+    fn run_script(&mut self, file: &str) {
+        let choice = self.state.speech.choice;
+        let checks = Checks {
+            choice,
+            vars: &[],
+            env: &script::process_env,
+            has_url: true,
+        };
+        let loaded = script::load(std::path::Path::new(file), &checks);
+        let script = match loaded {
+            Ok(s) => s,
+            Err(refused) => {
+                let problems = refused.lines();
+                let n = problems.len() as u64;
+                for line in problems {
+                    self.apply(Msg::Script(ScriptNote::Step { line, failed: true }));
+                }
+                let summary = format!(
+                    "script {file}: {}; nothing was sent",
+                    crate::present::count(n, "problem", "problems")
+                );
+                self.apply(Msg::Script(ScriptNote::Ended {
+                    summary,
+                    failed: true,
+                }));
+                return;
+            }
+        };
+        let settings = Settings {
+            timeout: script::default_timeout(),
+            choice,
+            ctx: self.state.speech.ctx.clone(),
+            vars: Vec::new(),
+            env: script::process_env,
+        };
+        let (spoken, open) = match &self.state.client {
+            Some(c) => (c.spoken, c.state == LinkState::Open),
+            None => (Default::default(), false),
+        };
+        let now = Instant::now();
+        let mut runner = Runner::attached(script, settings, spoken, open, now);
+        let actions = runner.start(now);
+        self.script = Some(runner);
+        self.script_actions(actions);
+    }
+
+    /// The client's event, as the running script sees it.
+    fn script_event(&mut self, ev: &NetEvent) {
+        if let Some(actions) = self.script.as_mut().map(|r| r.event(ev, Instant::now())) {
+            self.script_actions(actions);
+        }
+    }
+
+    fn script_actions(&mut self, actions: Vec<script::Action>) {
+        for action in actions {
+            match action {
+                script::Action::Send(cmd) => {
+                    if let Some(queue) = self.links.queue(Target::Client) {
+                        if let Err(mpsc::error::TrySendError::Full(cmd)) = queue.try_send(cmd) {
+                            tokio::spawn(async move {
+                                let _ = queue.send(cmd).await;
+                            });
+                        }
+                    }
+                }
+                script::Action::Record(rtt) => self.apply(Msg::Script(ScriptNote::Latency(rtt))),
+                script::Action::Report(o) => {
+                    let file = self.script.as_ref().map(|r| r.file().to_string());
+                    let line = report::human(file.as_deref().unwrap_or(""), &o).join(" · ");
+                    let failed = o.status == script::Status::Fail;
+                    self.apply(Msg::Script(ScriptNote::Step { line, failed }));
+                }
+                // A run on the dashboard's connection never opens its own.
+                script::Action::Connect(_) => {}
+            }
+        }
+        if let Some(r) = self.script.take_if(|r| r.done()) {
+            let elapsed = r.elapsed(Instant::now());
+            let summary = format!(
+                "script {}",
+                report::human_summary(r.file(), r.outcomes(), elapsed, r.interrupted())
+            );
+            let failed = r.failed();
+            self.apply(Msg::Script(ScriptNote::Ended { summary, failed }));
         }
     }
 

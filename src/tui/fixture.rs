@@ -9,7 +9,6 @@ use bytes::Bytes;
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-use tokio::sync::mpsc;
 
 use super::theme::Theme;
 use super::ui;

@@ -201,7 +201,10 @@ fn client_pane(
     InputWidget {
         input: &c.input,
         title: "Message".into(),
-        hint: "Enter sends, Alt-Enter new line, /help".into(),
+        hint: c
+            .script
+            .clone()
+            .unwrap_or_else(|| "Enter sends, Alt-Enter new line, /help".into()),
         error: c.input_error.as_deref(),
         focused: state.focus == Focus::ClientInput
             && state.popup.is_none()

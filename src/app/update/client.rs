@@ -3,12 +3,14 @@
 use std::time::Instant;
 
 use super::not_sent_note;
+use crate::app::msg::ScriptNote;
 use crate::app::state::{ClientPane, LinkState, RttPoint, RTT_POINTS};
 use crate::escape::escape_text;
 use crate::net::Side;
-use crate::net::{CloseCause, CounterSnapshot, Direction, NetEvent, RttKind};
+use crate::net::{CloseCause, CounterSnapshot, Direction, NetEvent, Rtt, RttKind};
 use crate::present::{ending, retry};
 use crate::proto::{Choice, Spoken};
+use chrono::{DateTime, Utc};
 
 pub(super) fn client_event(c: &mut ClientPane, ev: NetEvent, now: Instant, choice: Choice) {
     c.totals.event(&ev);
@@ -39,18 +41,7 @@ pub(super) fn client_event(c: &mut ClientPane, ev: NetEvent, now: Instant, choic
         }
         NetEvent::Frame(f) => {
             if let Some(rtt) = &f.rtt {
-                if c.rtt_points.len() >= RTT_POINTS * 2 {
-                    c.rtt_points.pop_front();
-                }
-                c.rtt_points.push_back(RttPoint {
-                    at: now.saturating_duration_since(c.started).as_secs_f64(),
-                    ms: rtt.duration.as_secs_f64() * 1000.0,
-                    // Charted with the replies the user's requests got.
-                    kind: match rtt.kind {
-                        RttKind::Setup => RttKind::Reply,
-                        k => k,
-                    },
-                });
+                chart(c, rtt, now);
             }
             let proto = c.spoken.read(f.dir == Direction::Out, f.kind, &f.payload);
             c.log.log.push(&f, proto);
@@ -111,6 +102,48 @@ pub(super) fn client_event(c: &mut ClientPane, ev: NetEvent, now: Instant, choic
             } else {
                 c.input_error = Some(message);
             }
+        }
+    }
+}
+
+/// A round trip on the RTT chart.
+fn chart(c: &mut ClientPane, rtt: &Rtt, now: Instant) {
+    if c.rtt_points.len() >= RTT_POINTS * 2 {
+        c.rtt_points.pop_front();
+    }
+    c.rtt_points.push_back(RttPoint {
+        at: now.saturating_duration_since(c.started).as_secs_f64(),
+        ms: rtt.duration.as_secs_f64() * 1000.0,
+        // Charted with the replies the user's requests got.
+        kind: match rtt.kind {
+            RttKind::Setup => RttKind::Reply,
+            k => k,
+        },
+    });
+}
+
+/// A script's step, latency or end: each step in the timeline (`t`), the
+/// latest over the input box, a failure under it.
+pub(super) fn script_note(c: &mut ClientPane, note: ScriptNote, now: Instant, wall: DateTime<Utc>) {
+    match note {
+        ScriptNote::Step { line, failed } => {
+            if failed {
+                c.input_error = Some(format!("script: {}", line.trim()));
+            }
+            c.script = Some(format!("script: {}", line.trim()));
+            c.note(wall, format!("script {}", line.trim()), failed);
+        }
+        ScriptNote::Latency(rtt) => {
+            chart(c, &rtt, now);
+            c.totals.rtt.record(rtt);
+        }
+        ScriptNote::Ended { summary, failed } => {
+            c.script_running = false;
+            c.note(wall, summary.clone(), failed);
+            if failed && c.input_error.is_none() {
+                c.input_error = Some(summary.clone());
+            }
+            c.script = Some(format!("{summary} (t: every step)"));
         }
     }
 }

@@ -42,6 +42,11 @@ pub fn update(state: &mut AppState, msg: Msg) -> Vec<Effect> {
             }
             return effects;
         }
+        Msg::Script(note) => {
+            if let Some(c) = state.client.as_mut() {
+                client::script_note(c, note, state.now, state.wall);
+            }
+        }
         Msg::Steered(said) => {
             if let Some(s) = state.server.as_mut() {
                 match said {

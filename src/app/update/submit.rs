@@ -8,6 +8,9 @@ use crate::app::state::{AppState, ClientPane, Focus, LinkState, Mode, Popup, Ser
 use crate::net::{CloseCause, CloseInfo};
 use crate::proto::{Context, Protocol};
 
+/// A script runs on a client's connection: its expectations read its replies.
+const RUN_IN_CLIENT: &str = "/run works in a client's input box (wsprobe client, the demo)";
+
 pub(super) fn submit(state: &mut AppState, fx: &mut Vec<Effect>) {
     if let Some(mut ed) = state.filter_edit.take() {
         let pattern = ed.submit();
@@ -138,6 +141,21 @@ pub(super) fn submit_client(
     let Some(cmd) = parse_typed(&mut c.input, &mut c.input_error, popup, speaking) else {
         return;
     };
+    if let SlashCommand::Run(file) = cmd {
+        if c.script_running {
+            c.input_error = Some("a script is running: wait for its end".into());
+        } else if c.state != LinkState::Open {
+            c.input_error = Some("not connected: a script runs on an open connection".into());
+        } else {
+            c.script_running = true;
+            c.input_error = None;
+            c.script = Some(format!("script {file}: starting"));
+            let line = c.input.submit();
+            fx.push(Effect::SaveHistory(line));
+            fx.push(Effect::RunScript(file));
+        }
+        return;
+    }
     // While --reconnect waits, the queue outlives the connection: what is sent
     // now goes out after the next connect and its init messages. Before the
     // first connection there is no queue yet: nothing can be sent.
@@ -169,6 +187,10 @@ pub(super) fn submit_server(
     let Some(cmd) = parse_typed(&mut s.input, &mut s.input_error, popup, speaking) else {
         return;
     };
+    if matches!(cmd, SlashCommand::Run(_)) {
+        s.input_error = Some(RUN_IN_CLIENT.into());
+        return;
+    }
     let targets: Vec<_> = if s.send_to_all {
         s.rows
             .iter()
@@ -233,6 +255,10 @@ pub(super) fn submit_relay(
         Ok(SlashCommand::Help) => {
             s.input.submit();
             *popup = Some(Popup::Help { scroll: 0 });
+            return;
+        }
+        Ok(SlashCommand::Run(_)) => {
+            s.input_error = Some(RUN_IN_CLIENT.into());
             return;
         }
         Ok(cmd) => cmd,

@@ -4,7 +4,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono::{FixedOffset, TimeZone, Utc};
-use tokio::sync::mpsc;
 
 use super::update;
 use crate::app::msg::{Action, Edit, Effect, Msg, Target};

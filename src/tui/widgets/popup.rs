@@ -303,6 +303,15 @@ fn help_lines(relay: bool, state: &AppState) -> Vec<String> {
                 .map(|(k, v)| format!("  {k:<24} {v}")),
         );
     }
+    if state.client.is_some() && !relay {
+        out.push(String::new());
+        out.push("In a script (/run FILE), besides these lines".into());
+        out.extend(
+            crate::script::HELP
+                .iter()
+                .map(|(k, v)| format!("  {k:<32} {v}")),
+        );
+    }
     if relay {
         out.push(String::new());
         out.push("Relay: where a line goes".into());
