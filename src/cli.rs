@@ -519,9 +519,10 @@ pub struct ServerArgs {
     #[arg(long, env = "WSPROBE_DEFLATE", value_parser = FalseyValueParser::new())]
     pub deflate: bool,
 
-    /// Per-connection read buffer: larger reads large messages faster, and costs
-    /// that much memory for every connection, idle or not
-    #[arg(long, value_name = "BYTES", default_value = "4KiB", value_parser = parse_size, env = "WSPROBE_READ_BUFFER")]
+    /// The most a busy connection's read buffer grows to. A connection reads
+    /// into 4KiB, grows to this once a message outgrows that (large messages
+    /// then take a few reads, not hundreds), and gives it all back when quiet
+    #[arg(long, value_name = "BYTES", default_value = "256KiB", value_parser = parse_size, env = "WSPROBE_READ_BUFFER")]
     pub read_buffer: usize,
 
     /// Serve wss:// with this certificate chain (PEM); needs --tls-key

@@ -98,6 +98,32 @@ async fn big_messages_after_a_rest_grow_the_buffer_and_arrive_whole() {
 }
 
 #[tokio::test]
+async fn the_buffer_grows_with_big_messages_in_flight_and_loses_no_byte() {
+    let r = server().await;
+    let mut ws = connect(&r.url).await;
+    // Several big messages sent at once: when the first has been echoed the
+    // socket already holds part of the next, which the larger one must get.
+    let sent: Vec<Message> = (0..4u8)
+        .map(|n| {
+            Message::binary(
+                (0..(1usize << 20) + 7)
+                    .map(|i| (i as u8) ^ n)
+                    .collect::<Vec<u8>>(),
+            )
+        })
+        .collect();
+    for m in &sent {
+        ws.feed(m.clone()).await.unwrap();
+    }
+    ws.flush().await.unwrap();
+    for m in &sent {
+        let got = within("echo", ws.next()).await.unwrap().unwrap();
+        assert_eq!(&got, m, "echo differs");
+    }
+    echo(&mut ws, Message::text("small after big")).await;
+}
+
+#[tokio::test]
 async fn half_a_message_keeps_the_socket_until_the_rest_of_it_comes() {
     let mut r = server().await;
     let mut first = connect(&r.url).await;

@@ -40,8 +40,17 @@ impl Boundary {
         self.http.is_none() && self.have == 0 && self.left == 0 && !self.mid_message
     }
 
-    /// Walks bytes as they are handed up.
-    pub fn pass(&mut self, mut bytes: &[u8]) {
+    /// Whether no message is under way (fragments of one may still come).
+    pub fn between_messages(&self) -> bool {
+        self.http.is_none() && !self.mid_message
+    }
+
+    /// Walks bytes as they are handed up; returns where in them the last frame
+    /// that ends in them ends, if one does.
+    pub fn pass(&mut self, bytes: &[u8]) -> Option<usize> {
+        let total = bytes.len();
+        let mut bytes = bytes;
+        let mut last_end = None;
         while !bytes.is_empty() {
             if let Some(seen) = &mut self.http {
                 let mut used = 0;
@@ -66,6 +75,9 @@ impl Boundary {
                 let n = self.left.min(bytes.len() as u64);
                 self.left -= n;
                 bytes = &bytes[n as usize..];
+                if self.left == 0 {
+                    last_end = Some(total - bytes.len());
+                }
                 continue;
             }
             let have = self.have as usize;
@@ -86,8 +98,12 @@ impl Boundary {
                 if matches!(head.opcode, TEXT | BINARY | CONTINUATION) {
                     self.mid_message = !head.fin;
                 }
+                if self.left == 0 {
+                    last_end = Some(total - bytes.len());
+                }
             }
         }
+        last_end
     }
 }
 
@@ -148,6 +164,19 @@ mod tests {
             let expected = [head_end, first_end, end].contains(&(i + 1));
             assert_eq!(b.at_rest(), expected, "after byte {}", i + 1);
         }
+    }
+
+    #[test]
+    fn pass_says_where_the_last_whole_frame_ends() {
+        let mut b = Boundary::new(false);
+        let mut bytes = frame(TEXT, true, 3, true);
+        let first = bytes.len();
+        bytes.extend(frame(0x9, true, 0, true));
+        let second = bytes.len();
+        bytes.extend(&frame(BINARY, true, 300, true)[..20]);
+        assert_eq!(b.pass(&bytes[..first - 1]), None);
+        assert_eq!(b.pass(&bytes[first - 1..]), Some(second - first + 1));
+        assert!(!b.at_rest() && b.between_messages());
     }
 
     #[test]

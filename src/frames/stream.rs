@@ -413,6 +413,9 @@ pub struct Frames<S> {
     layer: Option<Box<Layer>>,
     /// Where the bytes handed up stand against frames (see [`Frames::at_rest`]).
     handed: Boundary,
+    /// While asked ([`Frames::keep_partial`]): the bytes handed up since the last
+    /// whole frame, and whether a frame has ended since keeping began.
+    partial: Option<Box<(Vec<u8>, bool)>>,
 }
 
 /// Everything the wrapper keeps when it has work to do.
@@ -455,6 +458,7 @@ impl<S> Frames<S> {
             role: opts.role,
             layer: (!idle).then(|| Box::new(Layer::new(opts, http, true))),
             handed: Boundary::new(http),
+            partial: None,
         }
     }
 
@@ -482,6 +486,23 @@ impl<S> Frames<S> {
 
     pub fn get_ref(&self) -> &S {
         &self.inner
+    }
+
+    /// Starts keeping a copy of what is handed up since the last whole frame:
+    /// what the reader above holds of a frame not yet whole, so that a fresh
+    /// reader can be given it ([`Frames::take_partial`]).
+    pub fn keep_partial(&mut self) {
+        self.partial.get_or_insert_with(Default::default);
+    }
+
+    /// What the reader above holds of a frame not yet whole, once that is known
+    /// exactly and no message is under way; keeping stops.
+    pub fn take_partial(&mut self) -> Option<Vec<u8>> {
+        let aligned = self.partial.as_ref().is_some_and(|p| p.1);
+        if !aligned || !self.handed.between_messages() {
+            return None;
+        }
+        self.partial.take().map(|p| p.0)
     }
 
     /// Whether whoever reads above holds nothing of the peer's (every byte
@@ -1047,7 +1068,20 @@ impl<S: AsyncRead + Unpin> AsyncRead for Frames<S> {
         let before = buf.filled().len();
         let read = self.as_mut().poll_read_frames(cx, buf);
         if let Poll::Ready(Ok(())) = read {
-            self.handed.pass(&buf.filled()[before..]);
+            let handed = &buf.filled()[before..];
+            let ended = self.handed.pass(handed);
+            if let Some(kept) = self.partial.as_deref_mut() {
+                let (bytes, aligned) = kept;
+                let from = match ended {
+                    Some(end) => {
+                        bytes.clear();
+                        *aligned = true;
+                        end
+                    }
+                    None => 0,
+                };
+                bytes.extend_from_slice(&handed[from..]);
+            }
         }
         read
     }

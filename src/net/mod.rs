@@ -681,6 +681,8 @@ impl RawFrame {
 /// idle connections must be cheap. It also caps one read call, so larger is faster
 /// for large messages (see the README's Performance section for the trade).
 pub const READ_BUFFER_SIZE: usize = 4 * 1024;
+/// What a busy server connection's read buffer grows to (`--read-buffer`).
+pub const MAX_READ_BUFFER_SIZE: usize = 256 * 1024;
 /// The interactive client's read size: one connection can afford more than the
 /// server's per-connection buffer, and large messages arrive in fewer reads.
 pub const CLIENT_READ_BUFFER_SIZE: usize = 16 * 1024;

@@ -380,13 +380,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<S> {
     }
 
     /// After a batch: a socket whose messages outgrew its read buffer gets a
-    /// larger one, once it holds nothing of the peer's.
+    /// larger one, handed what the old one held of a frame not yet whole (a peer
+    /// with messages in flight is never between frames when the echo is done).
     async fn grow_if_outgrown(&mut self) {
         let most = self.config.read_buffer_size;
-        if self.outgrown && self.read_buffer < most && self.ws().get_ref().at_rest() {
+        if !self.outgrown || self.read_buffer >= most {
+            return;
+        }
+        if let Some(partial) = self.ws().get_mut().take_partial() {
             self.outgrown = false;
             self.read_buffer = most;
-            self.reopen(Vec::new()).await;
+            self.reopen(partial).await;
         }
     }
 
@@ -433,8 +437,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<S> {
     async fn echo_one(&mut self, msg: Result<Message, WsError>) -> Result<(), String> {
         let msg = match msg {
             Ok(msg) => {
-                if msg.len() > self.read_buffer {
+                if msg.len() > self.read_buffer && !self.outgrown {
                     self.outgrown = true;
+                    self.ws().get_mut().keep_partial();
                 }
                 msg
             }

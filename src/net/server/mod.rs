@@ -24,7 +24,8 @@ use tokio::sync::mpsc;
 
 use self::faults::{Faults, Switches};
 use super::{
-    CloseInfo, ConnId, Frame, NetCommand, NetEvent, Tap, DEFAULT_MAX_MESSAGE_SIZE, READ_BUFFER_SIZE,
+    CloseInfo, ConnId, Frame, NetCommand, NetEvent, Tap, DEFAULT_MAX_MESSAGE_SIZE,
+    MAX_READ_BUFFER_SIZE,
 };
 use crate::error::NetError;
 use crate::net::inbox::Outbox;
@@ -39,7 +40,8 @@ pub struct ServerConfig {
     pub subprotocols: SubprotocolPolicy,
     pub max_message_size: usize,
     pub handshake_timeout: Duration,
-    /// Bytes read per call and allocated per connection up front.
+    /// The most a connection's read buffer grows to (it starts at
+    /// [`super::READ_BUFFER_SIZE`] and is given back when the connection rests).
     pub read_buffer_size: usize,
     /// Serve wss:// with this TLS configuration.
     pub tls: Option<Arc<rustls::ServerConfig>>,
@@ -69,7 +71,7 @@ impl Default for ServerConfig {
             subprotocols: SubprotocolPolicy::FirstOffered,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             handshake_timeout: Duration::from_secs(10),
-            read_buffer_size: READ_BUFFER_SIZE,
+            read_buffer_size: MAX_READ_BUFFER_SIZE,
             tls: None,
             faults: Faults::default(),
             switches: Arc::default(),
