@@ -22,7 +22,7 @@ OUT=${OUT:-target/bench/results.md}
 VENV=target/bench-venv
 mkdir -p "$(dirname "$OUT")"
 RAW=target/bench/raw.tsv
-: > "$RAW"
+[ "${REPORT_ONLY:-0}" = 1 ] || : > "$RAW"
 
 echo "building (release)…" >&2
 cargo build --release --quiet --bin wsprobe --example bare_echo --example loadgen --example tcp_rtt
@@ -108,6 +108,8 @@ load_args() {
 
 record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >> "$RAW"; }
 
+# REPORT_ONLY=1: the table again from the last run's raw figures, measuring nothing.
+[ "${REPORT_ONLY:-0}" = 1 ] && REPEAT=0
 for rep in $(seq "$REPEAT"); do
   # Every other repeat runs the servers in reverse: the order within a repeat
   # moves a result by a few per cent on these machines, so no server always goes first.
@@ -155,7 +157,8 @@ raw, repeat, secs = sys.argv[1], sys.argv[2], sys.argv[3]
 vals = collections.defaultdict(list)
 for line in open(raw):
     s, l, k, v = line.rstrip("\n").split("\t")
-    vals[(s, l, k)].append(float(v))
+    if v not in ("None", "null", ""):
+        vals[(s, l, k)].append(float(v))
 med = lambda s, l, k: statistics.median(vals[(s, l, k)]) if vals[(s, l, k)] else float("nan")
 def version(cmd):
     try:
@@ -194,6 +197,9 @@ if small:
         f"{p} **{med('wsprobe', 'throughput', 'msgs') / med(p, 'throughput', 'msgs'):.2f}×**" for p in small))
 w, d, b = med("wsprobe", "throughput", "msgs"), med("wsprobe-dashboard", "throughput", "msgs"), med("bare-echo", "throughput", "msgs")
 print(f"- wsprobe headless / bare echo, msgs/s: **{w / b:.2f}×**; dashboard open / headless: **{d / w:.2f}×**")
+print(f"- wsprobe / bare echo, RTT p50: **{med('wsprobe','rtt','p50') / med('bare-echo','rtt','p50'):.2f}×**, p99: "
+      f"**{med('wsprobe','rtt','p99') / med('bare-echo','rtt','p99'):.2f}×** (lower is better); 1 MiB MB/s: "
+      f"**{med('wsprobe','bandwidth','mbs') / med('bare-echo','bandwidth','mbs'):.2f}×**")
 if any(k[0] == "wsprobe-base" for k in vals):
     base = med("wsprobe-base", "throughput", "msgs")
     print(f"- wsprobe / wsprobe-base (an earlier build, same run), msgs/s: **{w / base:.2f}×**; "

@@ -416,6 +416,15 @@ pub struct Frames<S> {
     /// While asked ([`Frames::keep_partial`]): the bytes handed up since the last
     /// whole frame, and whether a frame has ended since keeping began.
     partial: Option<Box<(Vec<u8>, bool)>>,
+    /// A layer put down while its connection rests ([`Frames::doze`]).
+    dozing: Option<Box<Dozing>>,
+}
+
+/// What a layer that only logs keeps while its connection rests: where its log
+/// goes and how far each direction's messages are numbered.
+struct Dozing {
+    opts: FrameOptions,
+    messages: [u64; 2],
 }
 
 /// Everything the wrapper keeps when it has work to do.
@@ -459,6 +468,7 @@ impl<S> Frames<S> {
             layer: (!idle).then(|| Box::new(Layer::new(opts, http, true))),
             handed: Boundary::new(http),
             partial: None,
+            dozing: None,
         }
     }
 
@@ -517,6 +527,49 @@ impl<S> Frames<S> {
         &mut self.inner
     }
 
+    /// Puts the layer down while the connection rests, when all it does is
+    /// log frames and it is between frames both ways with nothing pending: it
+    /// is a kilobyte and more per connection, made again on the next byte
+    /// either way. A layer that transcodes or holds bytes stays.
+    pub fn doze(&mut self) {
+        let Some(layer) = self.layer.as_deref_mut() else {
+            return;
+        };
+        let idle = layer.codec.is_none()
+            && !layer.opts.no_pong
+            && layer.deflate_error.is_none()
+            && layer.failed.is_none()
+            && layer.raw.is_empty()
+            && layer.writes_done()
+            && layer.in_pos >= layer.inbuf.len()
+            && layer.ready_pos >= layer.ready.len()
+            && layer.rd.walker.at_boundary()
+            && layer.wr.walker.at_boundary();
+        if !idle {
+            return;
+        }
+        layer.publish_frames();
+        let layer = self.layer.take().expect("checked");
+        if let Some(Ok(mut b)) = layer.opts.log.as_ref().map(|l| l.lock()) {
+            if b.frames.is_empty() {
+                b.frames = Default::default();
+            }
+        }
+        self.dozing = Some(Box::new(Dozing {
+            messages: [layer.rd.message, layer.wr.message],
+            opts: layer.opts,
+        }));
+    }
+
+    /// A dozing layer, made again before any byte passes.
+    fn wake_layer(&mut self) {
+        if let Some(d) = self.dozing.take() {
+            let mut layer = Layer::new(d.opts, false, true);
+            [layer.rd.message, layer.wr.message] = d.messages;
+            self.layer = Some(Box::new(layer));
+        }
+    }
+
     /// The permessage-deflate parameters in use, if any.
     pub fn deflate(&self) -> Option<Params> {
         self.layer.as_ref()?.codec.as_ref().map(Codec::params)
@@ -536,12 +589,17 @@ impl<S> Frames<S> {
     }
 
     pub fn log(&self) -> Option<&FrameLog> {
-        self.layer.as_ref()?.opts.log.as_ref()
+        match (&self.layer, &self.dozing) {
+            (Some(layer), _) => layer.opts.log.as_ref(),
+            (None, Some(d)) => d.opts.log.as_ref(),
+            (None, None) => None,
+        }
     }
 
     /// Queues a raw frame, put out between tungstenite's frames at the next
     /// flush (or write, when frames are walked). Masked when this is a client.
     pub fn inject(&mut self, head: Head, payload: &[u8]) {
+        self.wake_layer();
         // Here only after a flush has handed over all of tungstenite's bytes:
         // a layer made now starts at a frame boundary.
         let role = self.role;
@@ -1065,6 +1123,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Frames<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        self.wake_layer();
         let before = buf.filled().len();
         let read = self.as_mut().poll_read_frames(cx, buf);
         if let Poll::Ready(Ok(())) = read {
@@ -1154,6 +1213,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Frames<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        self.wake_layer();
         let Frames { inner, layer, .. } = &mut *self;
         let Some(this) = layer.as_deref_mut() else {
             return Pin::new(inner).poll_write(cx, buf);

@@ -138,7 +138,10 @@ async fn open<S: AsyncRead + AsyncWrite + Unpin>(
         read_buffer: config.read_buffer_size.min(crate::net::READ_BUFFER_SIZE),
         outgrown: false,
         commands_open: true,
-        fresh: true,
+        // Not where frames are logged for a dashboard: there a socket made again
+        // after a rest has measured at half the echo rate of the first one
+        // (not yet understood), and a dashboard's connections are few.
+        fresh: !config.frames,
         config,
         reporter,
         counters,
@@ -333,6 +336,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<S> {
         if let Link::Open(ws) = std::mem::replace(&mut self.ws, Link::Changing) {
             let mut stream = ws.into_inner();
             stream.get_mut().forget_tail();
+            stream.doze();
             self.ws = Link::Resting(stream);
             self.reporter.resting.fetch_add(1, Ordering::Relaxed);
         }

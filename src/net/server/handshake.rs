@@ -119,7 +119,12 @@ pub(super) async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
     let accept = tokio_tungstenite::accept_hdr_async_with_config(
         stream,
         callback,
-        Some(ws_config(config.max_message_size, config.read_buffer_size)),
+        // Every connection starts small; one whose messages outgrow this grows
+        // (up to `read_buffer_size`) in the echo.
+        Some(ws_config(
+            config.max_message_size,
+            config.read_buffer_size.min(crate::net::READ_BUFFER_SIZE),
+        )),
     );
     let ws = accept.await?;
     let (path, handshake) = seen.unwrap_or_default();
