@@ -99,7 +99,8 @@ fn the_echo_example_passes_against_a_prefixing_server() {
             .args(["run"])
             .arg(example("echo.wsp"))
             .arg(&server.url)
-            .env("USER", "ci"),
+            .arg("--var")
+            .arg("name=ci"),
     );
     assert_passed(&out);
     let stdout = text(&out.stdout);
