@@ -1303,6 +1303,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_dozing_layer_wakes_for_the_next_bytes_and_numbers_on() {
+        let (mut client, server) = pair(None, 64 << 20).await;
+        let server = server.into_inner();
+        // Between frames, with nothing pending: it dozes and keeps only its log.
+        let (mut server_ws, mut reply) = (
+            WebSocketStream::from_raw_socket(server, WsRole::Server, None).await,
+            Vec::new(),
+        );
+        client.send(Message::text("one")).await.unwrap();
+        reply.push(server_ws.next().await.unwrap().unwrap());
+        let mut server = server_ws.into_inner();
+        assert!(server.at_rest());
+        server.doze();
+        assert!(server.layer.is_none() && server.dozing.is_some());
+        assert!(
+            server.log().is_some(),
+            "the log stays reachable while dozing"
+        );
+        let mut server_ws = WebSocketStream::from_raw_socket(server, WsRole::Server, None).await;
+        client.send(Message::text("two")).await.unwrap();
+        reply.push(server_ws.next().await.unwrap().unwrap());
+        assert_eq!(reply, [Message::text("one"), Message::text("two")]);
+        assert!(server_ws.get_ref().layer.is_some(), "woken by the read");
+        let numbers: Vec<u64> = logged(&server_ws)
+            .iter()
+            .filter(|f| !f.outgoing)
+            .map(|f| f.message)
+            .collect();
+        assert_eq!(numbers, [1, 2], "messages are numbered on across the doze");
+    }
+
+    #[tokio::test]
     async fn compressed_messages_cross_intact_and_the_wire_shows_it() {
         let (mut client, mut server) = pair(Some(Params::default()), 64 << 20).await;
         let big: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();
