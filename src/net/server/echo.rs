@@ -138,10 +138,7 @@ async fn open<S: AsyncRead + AsyncWrite + Unpin>(
         read_buffer: config.read_buffer_size.min(crate::net::READ_BUFFER_SIZE),
         outgrown: false,
         commands_open: true,
-        // Not where frames are logged for a dashboard: there a socket made again
-        // after a rest has measured at half the echo rate of the first one
-        // (not yet understood), and a dashboard's connections are few.
-        fresh: !config.frames,
+        fresh: true,
         config,
         reporter,
         counters,
@@ -369,7 +366,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<S> {
 
     /// A fresh socket over the stream, with the read buffer now wanted. Only
     /// where the old socket held nothing of the peer's.
-    async fn reopen(&mut self, first: Vec<u8>) {
+    async fn reopen(&mut self, mut first: Vec<u8>) {
         let stream = match std::mem::replace(&mut self.ws, Link::Changing) {
             Link::Open(ws) => ws.into_inner(),
             Link::Resting(stream) => {
@@ -378,6 +375,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<S> {
             }
             Link::Changing => unreachable!("never left changing"),
         };
+        // tungstenite's read buffer is made from this vector, and every buffer it
+        // allocates later is as large as the vector was: one with room for a byte
+        // would read a frame in pieces ever after (and echo at half the rate).
+        first.reserve(self.read_buffer.saturating_sub(first.len()));
         let config = crate::net::ws_config(self.config.max_message_size, self.read_buffer);
         let ws = WebSocketStream::from_partially_read(stream, first, Role::Server, Some(config));
         self.ws = Link::Open(Box::new(ws.await));
