@@ -680,6 +680,16 @@ impl Layer {
         self.raw.push_back(Raw { bytes, info });
     }
 
+    /// Bytes that pass straight through are walked: while logging (even when
+    /// resting from it: the frames are counted, and the walk must stay in step
+    /// for when logging resumes) or while a handshake is under way.
+    fn walks(&self) -> bool {
+        self.walk
+            && (self.opts.log.is_some()
+                || self.rd.walker.http.is_some()
+                || self.wr.walker.http.is_some())
+    }
+
     fn observe(&self) -> bool {
         self.opts.log.is_some() && !self.rests()
     }
@@ -1108,8 +1118,7 @@ impl Layer {
         let before = buf.filled().len();
         let polled = Pin::new(inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = polled {
-            let watch = self.walk && (self.observe() || self.rd.walker.http.is_some());
-            if watch && buf.filled().len() > before {
+            if self.walks() && buf.filled().len() > before {
                 self.watch(&buf.filled()[before..], false);
             }
         }
@@ -1123,9 +1132,12 @@ impl<S: AsyncRead + Unpin> AsyncRead for Frames<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        self.wake_layer();
         let before = buf.filled().len();
-        let read = self.as_mut().poll_read_frames(cx, buf);
+        let read = if self.dozing.is_some() {
+            self.as_mut().poll_read_dozing(cx, buf)
+        } else {
+            self.as_mut().poll_read_frames(cx, buf)
+        };
         if let Poll::Ready(Ok(())) = read {
             let handed = &buf.filled()[before..];
             let ended = self.handed.pass(handed);
@@ -1147,6 +1159,24 @@ impl<S: AsyncRead + Unpin> AsyncRead for Frames<S> {
 }
 
 impl<S: AsyncRead + Unpin> Frames<S> {
+    /// A dozing layer is made again only once bytes come: a connection resting
+    /// on a read costs no more than one that logs nothing.
+    fn poll_read_dozing(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.wake_layer();
+            if let Some(layer) = self.layer.as_deref_mut().filter(|l| l.walks()) {
+                layer.watch(&buf.filled()[before..], false);
+            }
+        }
+        polled
+    }
+
     fn poll_read_frames(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -1221,7 +1251,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Frames<S> {
         if !this.write_queues() {
             let polled = Pin::new(&mut *inner).poll_write(cx, buf);
             if let Poll::Ready(Ok(n)) = polled {
-                if this.walk && (this.observe() || this.wr.walker.http.is_some()) {
+                if this.walks() {
                     this.watch(&buf[..n], true);
                 }
             }
@@ -1269,7 +1299,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Frames<S> {
 mod tests {
     use super::*;
     use crate::frames::head::{BINARY, PING, TEXT};
-    use futures_util::{SinkExt, StreamExt};
+    use futures_util::{FutureExt, SinkExt, StreamExt};
     use tokio::io::AsyncWriteExt;
     use tokio_tungstenite::tungstenite::protocol::Role as WsRole;
     use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -1332,6 +1362,45 @@ mod tests {
             .map(|f| f.message)
             .collect();
         assert_eq!(numbers, [1, 2], "messages are numbered on across the doze");
+    }
+
+    #[tokio::test]
+    async fn a_dozing_layer_sleeps_on_while_its_reader_waits_for_bytes() {
+        let (mut client, server) = pair(None, 64 << 20).await;
+        let mut server = server.into_inner();
+        server.doze();
+        let mut byte = [0u8; 1];
+        let waiting = tokio::io::AsyncReadExt::read(&mut server, &mut byte).now_or_never();
+        assert!(waiting.is_none(), "nothing was sent yet");
+        assert!(server.layer.is_none(), "waiting woke nothing");
+        client.send(Message::text("hi")).await.unwrap();
+        let mut server_ws = WebSocketStream::from_raw_socket(server, WsRole::Server, None).await;
+        assert_eq!(server_ws.next().await.unwrap().unwrap(), Message::text("hi"));
+        let seen = logged(&server_ws);
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert_eq!((seen[0].opcode, seen[0].len, seen[0].message), (TEXT, 2, 1));
+    }
+
+    #[tokio::test]
+    async fn frames_unlogged_while_the_screen_lags_are_counted_and_the_walk_stays_in_step() {
+        let (mut client, mut server) = pair(None, 64 << 20).await;
+        server.get_mut().watch(false);
+        for i in 0..5 {
+            client.send(Message::binary(vec![7u8; 300 + i])).await.unwrap();
+            server.next().await.unwrap().unwrap();
+        }
+        server.get_mut().watch(true);
+        client.send(Message::text("after")).await.unwrap();
+        assert_eq!(server.next().await.unwrap().unwrap(), Message::text("after"));
+        let (seen, lost) = drain(server.get_ref().log().expect("a log"));
+        let incoming: Vec<_> = seen.iter().filter(|f| !f.outgoing).collect();
+        assert_eq!(incoming.len(), 1, "{seen:?}");
+        assert_eq!(
+            (incoming[0].opcode, incoming[0].len, incoming[0].message),
+            (TEXT, 5, 6),
+            "the frame after the lag is read at its own header"
+        );
+        assert_eq!(lost, 5, "the unlogged frames are counted");
     }
 
     #[tokio::test]
