@@ -2,6 +2,7 @@
 
 pub mod input;
 pub mod msg;
+pub mod packed;
 pub mod slash;
 pub mod state;
 pub mod update;

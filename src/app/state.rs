@@ -11,6 +11,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use regex::Regex;
 
 use super::input::InputBox;
+use super::packed::PackedHandshake;
 use crate::net::relay::steer::{Command as SteerCommand, Rules};
 use crate::net::rtt::{RttBook, RttStats};
 use crate::net::server::faults::Faults;
@@ -598,11 +599,12 @@ pub struct ConnRow {
     pub id: ConnId,
     pub peer: SocketAddr,
     pub path: String,
-    pub handshake: Handshake,
+    pub handshake: PackedHandshake,
     pub opened_at: Instant,
     /// Its frames and bytes, as last sampled.
     pub counts: CounterSnapshot,
-    pub closed: Option<ClosedRow>,
+    /// Boxed, as the handshake is packed: a server keeps tens of thousands of rows.
+    pub closed: Option<Box<ClosedRow>>,
     /// A relay's pair: its upstream leg (the row itself is the client's leg).
     pub upstream: Option<Box<UpstreamLeg>>,
     /// A relay's pair: the latest request→reply latency.
@@ -618,9 +620,9 @@ pub struct ConnRow {
 pub struct UpstreamLeg {
     pub peer: SocketAddr,
     pub path: String,
-    pub handshake: Handshake,
+    pub handshake: PackedHandshake,
     pub counts: CounterSnapshot,
-    pub closed: Option<ClosedRow>,
+    pub closed: Option<Box<ClosedRow>>,
 }
 
 #[derive(Clone, Debug)]

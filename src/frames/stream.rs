@@ -1375,7 +1375,10 @@ mod tests {
         assert!(server.layer.is_none(), "waiting woke nothing");
         client.send(Message::text("hi")).await.unwrap();
         let mut server_ws = WebSocketStream::from_raw_socket(server, WsRole::Server, None).await;
-        assert_eq!(server_ws.next().await.unwrap().unwrap(), Message::text("hi"));
+        assert_eq!(
+            server_ws.next().await.unwrap().unwrap(),
+            Message::text("hi")
+        );
         let seen = logged(&server_ws);
         assert_eq!(seen.len(), 1, "{seen:?}");
         assert_eq!((seen[0].opcode, seen[0].len, seen[0].message), (TEXT, 2, 1));
@@ -1386,12 +1389,18 @@ mod tests {
         let (mut client, mut server) = pair(None, 64 << 20).await;
         server.get_mut().watch(false);
         for i in 0..5 {
-            client.send(Message::binary(vec![7u8; 300 + i])).await.unwrap();
+            client
+                .send(Message::binary(vec![7u8; 300 + i]))
+                .await
+                .unwrap();
             server.next().await.unwrap().unwrap();
         }
         server.get_mut().watch(true);
         client.send(Message::text("after")).await.unwrap();
-        assert_eq!(server.next().await.unwrap().unwrap(), Message::text("after"));
+        assert_eq!(
+            server.next().await.unwrap().unwrap(),
+            Message::text("after")
+        );
         let (seen, lost) = drain(server.get_ref().log().expect("a log"));
         let incoming: Vec<_> = seen.iter().filter(|f| !f.outgoing).collect();
         assert_eq!(incoming.len(), 1, "{seen:?}");

@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use super::server::{evict_row, hand_over_selection, row_of, server_event};
+use crate::app::packed::PackedHandshake;
 use crate::app::state::{
     ClosedRow, ConnRow, HeldRow, RttPoint, ServerPane, UpstreamLeg, HELD_ROWS, MAX_ROWS, RTT_POINTS,
 };
@@ -44,7 +45,7 @@ pub(super) fn relay_event(
                     peer: o.peer,
                     spoken: Spoken::new(choice, o.handshake.subprotocol.as_deref()),
                     path: o.path,
-                    handshake: o.handshake,
+                    handshake: PackedHandshake::pack(&o.handshake),
                     opened_at: now,
                     counts: CounterSnapshot::default(),
                     closed: None,
@@ -65,7 +66,7 @@ pub(super) fn relay_event(
                 row.upstream = Some(Box::new(UpstreamLeg {
                     peer: o.peer,
                     path: o.path,
-                    handshake: o.handshake,
+                    handshake: PackedHandshake::pack(&o.handshake),
                     counts: CounterSnapshot::default(),
                     closed: None,
                 }));
@@ -112,11 +113,11 @@ pub(super) fn relay_event(
                 format!("#{conn} {}", relay_ending(leg, close.as_ref(), &cause)),
                 bad,
             );
-            let closed = ClosedRow {
+            let closed = Box::new(ClosedRow {
                 at: now,
                 close,
                 cause,
-            };
+            });
             let Some(row) = s.rows.iter_mut().find(|r| r.id == conn) else {
                 return;
             };

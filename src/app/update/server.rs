@@ -3,6 +3,7 @@
 use std::time::Instant;
 
 use super::not_sent_note;
+use crate::app::packed::PackedHandshake;
 use crate::app::state::{ClosedRow, ConnRow, ServerPane, MAX_ROWS};
 use crate::escape::escape_text;
 use crate::net::Side;
@@ -25,7 +26,7 @@ pub(super) fn server_event(s: &mut ServerPane, ev: NetEvent, now: Instant, choic
                     id: o.conn,
                     peer: o.peer,
                     path: o.path.clone(),
-                    handshake: o.handshake.clone(),
+                    handshake: PackedHandshake::pack(&o.handshake),
                     opened_at: now,
                     counts: CounterSnapshot::default(),
                     closed: None,
@@ -71,11 +72,11 @@ pub(super) fn server_event(s: &mut ServerPane, ev: NetEvent, now: Instant, choic
                 bad,
             );
             if let Some(row) = s.rows.iter_mut().find(|r| r.id == conn) {
-                row.closed = Some(ClosedRow {
+                row.closed = Some(Box::new(ClosedRow {
                     at: now,
                     close,
                     cause,
-                });
+                }));
             }
             if s.selected == Some(conn) {
                 hand_over_selection(s, conn);

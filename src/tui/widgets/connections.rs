@@ -97,8 +97,8 @@ pub fn render(
         .take(inner_h)
         .map(|(i, r)| {
             let c = r.counts;
-            let state_text = close_state(r.closed.as_ref());
-            let alive = r.closed.as_ref().map(|c| c.at).unwrap_or(state.now);
+            let state_text = close_state(r.closed.as_deref());
+            let alive = r.closed.as_deref().map(|c| c.at).unwrap_or(state.now);
             let mut cells = vec![
                 Cell::from(format!("#{}", r.id)),
                 Cell::from(r.peer.to_string()),
@@ -107,8 +107,7 @@ pub fn render(
             if wide {
                 cells.push(Cell::from(
                     r.handshake
-                        .subprotocol
-                        .as_deref()
+                        .subprotocol()
                         .map(|p| escape_text(p, 20))
                         .unwrap_or_default(),
                 ));

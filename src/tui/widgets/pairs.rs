@@ -15,11 +15,11 @@ use crate::tui::theme::Theme;
 
 /// The pair's state: one word when both legs agree, else each leg's.
 fn pair_state(r: &ConnRow) -> String {
-    let client = close_state(r.closed.as_ref());
+    let client = close_state(r.closed.as_deref());
     let Some(up) = &r.upstream else {
         return format!("{client} · connecting");
     };
-    let server = close_state(up.closed.as_ref());
+    let server = close_state(up.closed.as_deref());
     if client == server {
         client
     } else {
@@ -55,7 +55,7 @@ pub fn render(
         .skip(top)
         .take(inner_h)
         .map(|(i, r)| {
-            let alive = r.closed.as_ref().map(|c| c.at).unwrap_or(state.now);
+            let alive = r.closed.as_deref().map(|c| c.at).unwrap_or(state.now);
             let upstream = r
                 .upstream
                 .as_ref()

@@ -353,9 +353,10 @@ pub fn render(f: &mut Frame, area: Rect, popup: &Popup, state: &AppState, theme:
                 .server
                 .as_ref()
                 .and_then(|s| s.rows.iter().find(|r| Some(r.id) == *conn));
+            let unpacked = row.map(|r| r.handshake.unpack());
             let h = match pane {
                 Side::Client => state.client.as_ref().and_then(|c| c.handshake.as_ref()),
-                Side::Server => row.map(|r| &r.handshake),
+                Side::Server => unpacked.as_ref(),
             };
             let name = match conn {
                 Some(c) => format!("Handshake #{c}"),
@@ -365,13 +366,13 @@ pub fn render(f: &mut Frame, area: Rect, popup: &Popup, state: &AppState, theme:
                 // A relayed pair: what the client asked of us, then what we asked upstream.
                 Some(r) => {
                     let mut lines = vec![format!("client leg, from {}", r.peer), String::new()];
-                    lines.extend(handshake_lines(Some(&r.handshake)));
+                    lines.extend(handshake_lines(Some(&r.handshake.unpack())));
                     lines.push(String::new());
                     match &r.upstream {
                         Some(up) => {
                             lines.push(format!("server leg, to {}", up.peer));
                             lines.push(String::new());
-                            lines.extend(handshake_lines(Some(&up.handshake)));
+                            lines.extend(handshake_lines(Some(&up.handshake.unpack())));
                         }
                         None => lines.push("server leg: not connected yet".into()),
                     }
