@@ -366,7 +366,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<S> {
 
     /// A fresh socket over the stream, with the read buffer now wanted. Only
     /// where the old socket held nothing of the peer's.
-    async fn reopen(&mut self, mut first: Vec<u8>) {
+    async fn reopen(&mut self, first: Vec<u8>) {
         let stream = match std::mem::replace(&mut self.ws, Link::Changing) {
             Link::Open(ws) => ws.into_inner(),
             Link::Resting(stream) => {
@@ -375,12 +375,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<S> {
             }
             Link::Changing => unreachable!("never left changing"),
         };
-        // tungstenite's read buffer is made from this vector, and every buffer it
-        // allocates later is as large as the vector was: one with room for a byte
-        // would read a frame in pieces ever after (and echo at half the rate).
-        first.reserve(self.read_buffer.saturating_sub(first.len()));
-        let config = crate::net::ws_config(self.config.max_message_size, self.read_buffer);
-        let ws = WebSocketStream::from_partially_read(stream, first, Role::Server, Some(config));
+        let ws = remake(
+            stream,
+            first,
+            self.read_buffer,
+            self.config.max_message_size,
+        );
         self.ws = Link::Open(Box::new(ws.await));
     }
 
@@ -725,6 +725,108 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<S> {
             for ev in self.recording.drain(..) {
                 let _ = tap.send(ev).await;
             }
+        }
+    }
+}
+
+/// A server socket over `stream` that reads on from `first`, bytes of the
+/// peer's already read.
+async fn remake<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    mut first: Vec<u8>,
+    read_buffer: usize,
+    max_message_size: usize,
+) -> WebSocketStream<S> {
+    // tungstenite's read buffer is made from this vector, and every buffer it
+    // allocates later is as large as the vector was: one with room for a byte
+    // would read each frame in pieces ever after (and echo at half the rate).
+    first.reserve(read_buffer.saturating_sub(first.len()));
+    let config = crate::net::ws_config(max_message_size, read_buffer);
+    WebSocketStream::from_partially_read(stream, first, Role::Server, Some(config)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::pin::Pin;
+    use std::sync::atomic::AtomicUsize;
+    use std::task::{Context, Poll};
+    use tokio::io::ReadBuf;
+
+    /// A stream that counts the reads that brought bytes.
+    struct Counted {
+        inner: tokio::io::DuplexStream,
+        reads: Arc<AtomicUsize>,
+    }
+
+    impl AsyncRead for Counted {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            let before = buf.filled().len();
+            let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+            if buf.filled().len() > before {
+                self.reads.fetch_add(1, Ordering::Relaxed);
+            }
+            polled
+        }
+    }
+
+    impl AsyncWrite for Counted {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            Pin::new(&mut self.inner).poll_write(cx, buf)
+        }
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Pin::new(&mut self.inner).poll_flush(cx)
+        }
+        fn poll_shutdown(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            Pin::new(&mut self.inner).poll_shutdown(cx)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_remade_socket_reads_many_frames_at_once_however_little_came_first() {
+        for first in [Vec::new(), vec![0x82]] {
+            let (mut client, b) = tokio::io::duplex(1 << 16);
+            let reads = Arc::new(AtomicUsize::new(0));
+            let counted = Counted {
+                inner: b,
+                reads: reads.clone(),
+            };
+            // 200 small frames, 14 000 bytes: far past the first 4 KiB, so most
+            // are read into buffers tungstenite allocated after the remake.
+            let mut wire = Vec::new();
+            for i in 0..200u8 {
+                // Masked with a zero key: the payload reads as written.
+                wire.extend([0x82, 0x80 | 64, 0, 0, 0, 0]);
+                wire.extend(std::iter::repeat_n(i, 64));
+            }
+            // The first byte, when there is one, was read before the remake.
+            tokio::io::AsyncWriteExt::write_all(&mut client, &wire[first.len()..])
+                .await
+                .unwrap();
+            let mut server = remake(counted, first, 4096, 1 << 20).await;
+            let mut kept = Vec::new();
+            for i in 0..200u8 {
+                let msg = server.next().await.unwrap().unwrap();
+                assert_eq!(msg, Message::binary(vec![i; 64]));
+                // Held, as an echo is until it is written back.
+                kept.push(msg);
+            }
+            let reads = reads.load(Ordering::Relaxed);
+            assert!(
+                reads <= 20,
+                "14 000 bytes took {reads} reads through a 4 KiB buffer"
+            );
         }
     }
 }
