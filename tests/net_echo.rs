@@ -49,6 +49,37 @@ async fn echo_is_byte_exact_for_text_binary_empty_and_large() {
 }
 
 #[tokio::test]
+async fn big_echoes_and_the_pongs_between_them_leave_in_order() {
+    let (url, _events) = start_server(ServerConfig::default()).await;
+    let (mut tx, mut rx) = raw_connect(&url).await.split();
+    // Sent while nothing is read: the server's writes fill the socket and are
+    // finished later, while pings come in between the big messages.
+    let sizes = [1usize << 20, 70_000, 3 << 20, 64 * 1024, 200];
+    let sending = tokio::spawn(async move {
+        for (i, size) in sizes.iter().enumerate() {
+            let body: Vec<u8> = (0..*size).map(|j| (i * 7 + j % 251) as u8).collect();
+            tx.send(Message::binary(body)).await.expect("send");
+            tx.send(Message::Ping(Bytes::from(vec![i as u8])))
+                .await
+                .expect("ping");
+        }
+        tx
+    });
+    for (i, size) in sizes.iter().enumerate() {
+        let body: Vec<u8> = (0..*size).map(|j| (i * 7 + j % 251) as u8).collect();
+        let echo = within("the echo", rx.next()).await.unwrap().unwrap();
+        assert!(echo == Message::binary(body), "echo {i} whole and in order");
+        let pong = within("the pong", rx.next()).await.unwrap().unwrap();
+        assert_eq!(
+            pong,
+            Message::Pong(Bytes::from(vec![i as u8])),
+            "after echo {i}"
+        );
+    }
+    drop(sending.await.unwrap());
+}
+
+#[tokio::test]
 async fn many_connections_lose_and_reorder_nothing() {
     let (url, _events) = start_server(ServerConfig {
         report_frames: false,

@@ -418,6 +418,16 @@ pub struct Frames<S> {
     partial: Option<Box<(Vec<u8>, bool)>>,
     /// A layer put down while its connection rests ([`Frames::doze`]).
     dozing: Option<Box<Dozing>>,
+    /// A whole frame handed down ([`Frames::owe`]), sent before anything else;
+    /// once sent, its buffer is kept for the next ([`Frames::owing`]) until the
+    /// connection rests.
+    owed: Option<Box<Owed>>,
+}
+
+/// A frame's bytes, the first `sent` of them gone.
+struct Owed {
+    frame: Vec<u8>,
+    sent: usize,
 }
 
 /// What a layer that only logs keeps while its connection rests: where its log
@@ -469,6 +479,7 @@ impl<S> Frames<S> {
             handed: Boundary::new(http),
             partial: None,
             dozing: None,
+            owed: None,
         }
     }
 
@@ -520,7 +531,9 @@ impl<S> Frames<S> {
     /// to be written: the reader above can be put down and a fresh one made
     /// later, with no byte lost either way.
     pub fn at_rest(&self) -> bool {
-        self.handed.at_rest() && self.layer.as_deref().is_none_or(Layer::writes_done)
+        self.handed.at_rest()
+            && !self.owes()
+            && self.layer.as_deref().is_none_or(Layer::writes_done)
     }
 
     pub fn get_mut(&mut self) -> &mut S {
@@ -530,8 +543,10 @@ impl<S> Frames<S> {
     /// Puts the layer down while the connection rests, when all it does is
     /// log frames and it is between frames both ways with nothing pending: it
     /// is a kilobyte and more per connection, made again on the next byte
-    /// either way. A layer that transcodes or holds bytes stays.
+    /// either way. A layer that transcodes or holds bytes stays. The buffer
+    /// kept for owed frames is given back too.
     pub fn doze(&mut self) {
+        self.owed = None;
         let Some(layer) = self.layer.as_deref_mut() else {
             return;
         };
@@ -559,6 +574,33 @@ impl<S> Frames<S> {
             messages: [layer.rd.message, layer.wr.message],
             opts: layer.opts,
         }));
+    }
+
+    /// Whether [`Frames::owe`] can take a frame: nothing is asked of the layer
+    /// (a layer sees every byte written) and no frame is owed already.
+    pub fn can_owe(&self) -> bool {
+        self.layer.is_none() && self.dozing.is_none() && !self.owes()
+    }
+
+    fn owes(&self) -> bool {
+        self.owed.as_deref().is_some_and(|o| o.sent < o.frame.len())
+    }
+
+    /// An empty buffer to encode the next owed frame into: the last one's, so
+    /// that a stream of big echoes does not allocate one each.
+    pub fn owing(&mut self) -> Vec<u8> {
+        debug_assert!(!self.owes());
+        let mut frame = self.owed.take().map(|o| o.frame).unwrap_or_default();
+        frame.clear();
+        frame
+    }
+
+    /// Takes a whole encoded frame, to be sent by the next write or flush before
+    /// anything written after it. Only when [`Frames::can_owe`] and the writer
+    /// above has handed down all it had: the frame leaves in the order given.
+    pub fn owe(&mut self, frame: Vec<u8>) {
+        debug_assert!(self.can_owe());
+        self.owed = Some(Box::new(Owed { frame, sent: 0 }));
     }
 
     /// A dozing layer, made again before any byte passes.
@@ -1237,6 +1279,26 @@ impl<S: AsyncRead + Unpin> Frames<S> {
     }
 }
 
+/// Sends what is owed; ready once all of it is gone.
+fn poll_owed<S: AsyncWrite + Unpin>(
+    inner: &mut S,
+    owed: &mut Option<Box<Owed>>,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    let Some(o) = owed.as_deref_mut() else {
+        return Poll::Ready(Ok(()));
+    };
+    while o.sent < o.frame.len() {
+        match Pin::new(&mut *inner).poll_write(cx, &o.frame[o.sent..]) {
+            Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+            Poll::Ready(Ok(n)) => o.sent += n,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        }
+    }
+    Poll::Ready(Ok(()))
+}
+
 impl<S: AsyncWrite + Unpin> AsyncWrite for Frames<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
@@ -1244,7 +1306,12 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Frames<S> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         self.wake_layer();
-        let Frames { inner, layer, .. } = &mut *self;
+        let Frames {
+            inner, layer, owed, ..
+        } = &mut *self;
+        if poll_owed(inner, owed, cx)?.is_pending() {
+            return Poll::Pending;
+        }
         let Some(this) = layer.as_deref_mut() else {
             return Pin::new(inner).poll_write(cx, buf);
         };
@@ -1274,7 +1341,12 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Frames<S> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let Frames { inner, layer, .. } = &mut *self;
+        let Frames {
+            inner, layer, owed, ..
+        } = &mut *self;
+        if poll_owed(inner, owed, cx)?.is_pending() {
+            return Poll::Pending;
+        }
         if let Some(this) = layer.as_deref_mut() {
             this.queue_raw(true);
             if this.poll_out(inner, cx)?.is_pending() {
@@ -1285,7 +1357,12 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Frames<S> {
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let Frames { inner, layer, .. } = &mut *self;
+        let Frames {
+            inner, layer, owed, ..
+        } = &mut *self;
+        if poll_owed(inner, owed, cx)?.is_pending() {
+            return Poll::Pending;
+        }
         if let Some(this) = layer.as_deref_mut() {
             if this.poll_out(inner, cx)?.is_pending() {
                 return Poll::Pending;
@@ -1609,6 +1686,57 @@ mod tests {
         fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
             Poll::Ready(Ok(()))
         }
+    }
+
+    /// Takes at most `chunk` bytes a write, and is not ready every other call.
+    struct Gate {
+        out: Vec<u8>,
+        chunk: usize,
+        calls: usize,
+    }
+
+    impl AsyncWrite for Gate {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.calls += 1;
+            if self.calls.is_multiple_of(2) {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            let n = buf.len().min(self.chunk);
+            self.out.extend_from_slice(&buf[..n]);
+            Poll::Ready(Ok(n))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn an_owed_frame_leaves_whole_before_anything_written_after_it() {
+        let gate = Gate {
+            out: Vec::new(),
+            chunk: 1000,
+            calls: 0,
+        };
+        let mut s = Frames::plain(gate, Role::Server);
+        assert!(s.can_owe());
+        let big = frame(BINARY, &vec![5u8; 100_000]);
+        s.owe(big.clone());
+        assert!(!s.can_owe() && !s.at_rest(), "owed until sent");
+        let pong = frame(PONG, b"after");
+        s.write_all(&pong).await.unwrap();
+        s.flush().await.unwrap();
+        assert!(s.inner.out == [big, pong].concat(), "in the order given");
+        assert!(s.at_rest() && s.can_owe(), "nothing kept once sent");
+        let logging = Frames::new(tokio::io::sink(), opts(Role::Server, None, 1 << 20), false);
+        assert!(!logging.can_owe(), "a layer that logs must see every byte");
     }
 
     fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
