@@ -1664,45 +1664,23 @@ mod tests {
             .any(|f| f.injected && f.opcode == CLOSE));
     }
 
-    /// A sink that takes at most `chunk` bytes a call, to split frames anywhere.
+    /// A sink that takes at most `chunk` bytes a call, to split frames anywhere,
+    /// and with `stalls` is not ready every other call.
     struct Trickle {
         out: Vec<u8>,
         chunk: usize,
-    }
-
-    impl AsyncWrite for Trickle {
-        fn poll_write(
-            mut self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-            buf: &[u8],
-        ) -> Poll<io::Result<usize>> {
-            let n = buf.len().min(self.chunk);
-            self.out.extend_from_slice(&buf[..n]);
-            Poll::Ready(Ok(n))
-        }
-        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-    }
-
-    /// Takes at most `chunk` bytes a write, and is not ready every other call.
-    struct Gate {
-        out: Vec<u8>,
-        chunk: usize,
+        stalls: bool,
         calls: usize,
     }
 
-    impl AsyncWrite for Gate {
+    impl AsyncWrite for Trickle {
         fn poll_write(
             mut self: Pin<&mut Self>,
             cx: &mut Context<'_>,
             buf: &[u8],
         ) -> Poll<io::Result<usize>> {
             self.calls += 1;
-            if self.calls.is_multiple_of(2) {
+            if self.stalls && self.calls.is_multiple_of(2) {
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
@@ -1720,9 +1698,10 @@ mod tests {
 
     #[tokio::test]
     async fn an_owed_frame_leaves_whole_before_anything_written_after_it() {
-        let gate = Gate {
+        let gate = Trickle {
             out: Vec::new(),
             chunk: 1000,
+            stalls: true,
             calls: 0,
         };
         let mut s = Frames::plain(gate, Role::Server);
@@ -1775,6 +1754,8 @@ mod tests {
                 Trickle {
                     out: Vec::new(),
                     chunk,
+                    stalls: false,
+                    calls: 0,
                 },
                 o,
                 true,
