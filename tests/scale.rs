@@ -274,7 +274,7 @@ async fn sharded_ramped_open_loop_holds_the_rate() {
     c.messages = None;
     c.duration = Some(Duration::from_secs(1));
     c.rate = Some(2000.0);
-    c.ramp = Some(40.0);
+    c.ramp = Some(10.0);
     c.sources = bench::source::parse_sources("127.0.0.2-127.0.0.9").unwrap();
     c.start_at = Some(SystemTime::now() + Duration::from_millis(800));
     let runs: Vec<_> = (0..2)
@@ -298,7 +298,10 @@ async fn sharded_ramped_open_loop_holds_the_rate() {
     assert_eq!(merged.rate, Some(2000.0));
     let short = merged.rate_shortfall_pct().unwrap();
     assert!(short.abs() < 5.0, "{short} % short: {}", merged.text());
-    // Each worker opened its 4 connections at 40/s: 75 ms or more apart from first to last.
+    // Each worker opened its 4 connections at 10/s: 300 ms from first to last
+    // by its schedule. The server's clock sees each handshake finish, which a
+    // loaded machine delays by milliseconds (once 6 ms at 40/s, where the
+    // bound was 70 of 75 ms), not by the third of the span allowed here.
     let mut opened = Vec::new();
     while opened.len() < 8 {
         if let NetEvent::Opened(o) = next_matching(&mut events, "8 connections", |e| {
@@ -312,7 +315,7 @@ async fn sharded_ramped_open_loop_holds_the_rate() {
     opened.sort();
     let spread = (opened[7] - opened[0]).to_std().unwrap();
     assert!(
-        spread >= Duration::from_millis(70),
+        spread >= Duration::from_millis(200),
         "opened within {spread:?}"
     );
 }
