@@ -214,6 +214,22 @@ fn captures_fill_later_lines_and_protocol_replies_are_not_counted_twice() {
 }
 
 #[test]
+fn a_reply_that_waited_for_its_expectation_is_timed_from_its_own_send() {
+    let t0 = Instant::now();
+    let ms = Duration::from_millis;
+    let mut r = runner("a\n/wait 10ms\nb\n/expect ^a$\n/expect ^b$\n", t0);
+    r.start(t0);
+    r.event(&opened(), t0);
+    // a's reply comes during the wait, b is sent after it.
+    r.event(&text_in("a"), t0 + ms(4));
+    r.tick(t0 + ms(10));
+    r.event(&text_in("b"), t0 + ms(12));
+    let latencies: Vec<_> = r.outcomes().iter().map(|o| o.latency).collect();
+    assert_eq!(latencies[4], Some(ms(4)), "from a's send, not b's");
+    assert_eq!(latencies[5], Some(ms(2)));
+}
+
+#[test]
 fn close_codes_waits_and_repeats() {
     let t0 = Instant::now();
     let mut r = runner("/repeat 3 10ms x\n/wait 50ms\n/expect-close 4000\n", t0);

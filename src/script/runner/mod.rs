@@ -94,6 +94,9 @@ pub struct Outcome {
     pub received: Option<String>,
 }
 
+/// Sends remembered for timing their replies.
+const UNANSWERED: usize = 1024;
+
 /// A received data message not yet looked at by an `/expect`.
 #[derive(Clone, Debug)]
 struct Received {
@@ -169,8 +172,13 @@ pub struct Runner {
     matched: Option<Bytes>,
     spoken: Spoken,
     ctx: Context,
-    /// When the last message went out: an expectation's latency runs from it.
+    /// When the last message went out: an expectation's latency runs from it
+    /// when no earlier send is still unanswered.
     request_at: Option<Instant>,
+    /// When the sends not yet answered went out, oldest first (at most
+    /// [`UNANSWERED`]): replies come in order, so a reply that waited in the
+    /// inbox is timed from its own send, not from a later one.
+    unanswered: VecDeque<Instant>,
     /// The last step that sent, to blame a message that was never sent on.
     last_send: Option<usize>,
     started: Instant,
@@ -201,6 +209,7 @@ impl Runner {
             inbox: VecDeque::new(),
             matched: None,
             request_at: None,
+            unanswered: VecDeque::new(),
             last_send: None,
             started: now,
             outcomes: Vec::new(),

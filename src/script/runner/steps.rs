@@ -162,6 +162,10 @@ impl Runner {
 
     pub(super) fn send(&mut self, cmd: NetCommand, index: usize, now: Instant) {
         self.request_at = Some(now);
+        if self.unanswered.len() == UNANSWERED {
+            self.unanswered.pop_front();
+        }
+        self.unanswered.push_back(now);
         self.last_send = Some(index);
         self.out.push(Action::Send(cmd));
     }
@@ -172,6 +176,7 @@ impl Runner {
         self.inbox.clear();
         self.matched = None;
         self.request_at = None;
+        self.unanswered.clear();
         self.active = Some(Active::Connect { step, since: now });
         self.out.push(Action::Connect(url));
     }

@@ -165,9 +165,9 @@ impl Runner {
             self.fail_with(s, &why, expected, received, since, now);
             return;
         }
-        // The reply's own round trip when net timed it, else from the last
-        // message sent (or the step's start) to its arrival.
-        let from = self.request_at.unwrap_or(since).max(self.started);
+        // The reply's own round trip when net timed it, else from the send it
+        // answers (or the step's start) to its arrival.
+        let from = self.answering(got.at).unwrap_or(since).max(self.started);
         let latency = match &got.rtt {
             Some(r) => r.duration,
             None => got.at.saturating_duration_since(from),
@@ -192,6 +192,15 @@ impl Runner {
             None,
             None,
         );
+    }
+
+    /// The send a reply that came at `at` answers: the oldest unanswered one
+    /// that went out before it, else the last one sent.
+    fn answering(&mut self, at: Instant) -> Option<Instant> {
+        match self.unanswered.front() {
+            Some(&sent) if sent <= at => self.unanswered.pop_front(),
+            _ => self.request_at,
+        }
     }
 
     pub(super) fn fail_with(
