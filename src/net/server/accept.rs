@@ -35,11 +35,13 @@ impl Server {
                     let registry = self.registry.clone();
                     tokio::spawn(serve(Box::new(Incoming {
                         stream,
-                        peer,
-                        id,
-                        config,
-                        reporter,
-                        registry,
+                        arrival: Arrival {
+                            peer,
+                            id,
+                            config,
+                            reporter,
+                            registry,
+                        },
                     })));
                 }
                 Err(failed) => reporter.event(failed).await,
@@ -75,11 +77,23 @@ pub(crate) async fn accept_next(
 /// A connection just accepted.
 struct Incoming {
     stream: TcpStream,
+    arrival: Arrival,
+}
+
+/// Who connected, and what serving them takes.
+struct Arrival {
     peer: SocketAddr,
     id: ConnId,
     config: Arc<ServerConfig>,
     reporter: Arc<Reporter>,
     registry: Registry,
+}
+
+impl Arrival {
+    /// When the handshakes (TLS and WebSocket both) must be done by.
+    fn deadline(&self) -> tokio::time::Instant {
+        tokio::time::Instant::now() + self.config.handshake_timeout
+    }
 }
 
 /// One connection from accept to close: TLS when configured, the WebSocket
@@ -89,9 +103,9 @@ struct Incoming {
 /// only pointers: the handshakes' futures are boxed and given back when done (an
 /// async fn keeps its arguments to the end, hence one boxed argument).
 async fn serve(incoming: Box<Incoming>) {
-    let registry = incoming.registry.clone();
+    let registry = incoming.arrival.registry.clone();
     let _ = incoming.stream.set_nodelay(true);
-    let welcome = match incoming.config.tls.clone() {
+    let welcome = match incoming.arrival.config.tls.clone() {
         // The TLS path is several kilobytes larger: boxed whole, echo included.
         Some(tls) => return Box::pin(serve_tls(incoming, tls.into())).await,
         None => Box::pin(upgrade_plain(incoming)).await,
@@ -102,40 +116,24 @@ async fn serve(incoming: Box<Incoming>) {
 }
 
 async fn upgrade_plain(incoming: Box<Incoming>) -> Option<Box<echo::Welcome<TcpStream>>> {
-    let Incoming {
-        stream,
-        peer,
-        id,
-        config,
-        reporter,
-        registry,
-    } = *incoming;
-    let deadline = tokio::time::Instant::now() + config.handshake_timeout;
-    upgrade_ws(
-        stream, None, deadline, peer, id, config, reporter, &registry,
-    )
-    .await
+    let Incoming { stream, arrival } = *incoming;
+    let deadline = arrival.deadline();
+    upgrade_ws(stream, None, deadline, arrival).await
 }
 
 /// The TLS handshake, then the WebSocket one and the echo over it.
 async fn serve_tls(incoming: Box<Incoming>, acceptor: tokio_rustls::TlsAcceptor) {
-    let Incoming {
-        stream,
-        peer,
-        id,
-        config,
-        reporter,
-        registry,
-    } = *incoming;
-    let deadline = tokio::time::Instant::now() + config.handshake_timeout;
+    let Incoming { stream, arrival } = *incoming;
+    let deadline = arrival.deadline();
+    let (peer, reporter) = (arrival.peer, arrival.reporter.clone());
+    let (config, registry) = (arrival.config.clone(), arrival.registry.clone());
     match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
         Ok(Ok(tls)) => {
             let info = tls::describe(
                 tls.get_ref().1.protocol_version(),
                 tls.get_ref().1.negotiated_cipher_suite(),
             );
-            let upgrade = upgrade_ws(tls, info, deadline, peer, id, config, reporter, &registry);
-            if let Some(welcome) = upgrade.await {
+            if let Some(welcome) = upgrade_ws(tls, info, deadline, arrival).await {
                 echo::serve(welcome, registry).await;
             }
         }
@@ -178,17 +176,19 @@ fn timeout_message(peer: SocketAddr, config: &ServerConfig) -> String {
 
 /// The WebSocket handshake within the deadline; a client that leaves or stalls
 /// before its handshake is done is reported as such.
-#[allow(clippy::too_many_arguments)]
 async fn upgrade_ws<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     tls: Option<String>,
     deadline: tokio::time::Instant,
-    peer: SocketAddr,
-    id: ConnId,
-    config: Arc<ServerConfig>,
-    reporter: Arc<Reporter>,
-    registry: &Registry,
+    arrival: Arrival,
 ) -> Option<Box<echo::Welcome<S>>> {
+    let Arrival {
+        peer,
+        id,
+        config,
+        reporter,
+        registry,
+    } = arrival;
     let full = config
         .faults
         .max_connections
@@ -196,13 +196,14 @@ async fn upgrade_ws<S: AsyncRead + AsyncWrite + Unpin>(
     let upgrade = handshake::upgrade(stream, tls, &config, full);
     let failure = match tokio::time::timeout_at(deadline, upgrade).await {
         Ok(Ok(upgraded)) => {
-            return Some(Box::new(echo::Welcome {
+            let welcome = echo::Welcome {
                 upgraded,
                 peer,
                 id,
                 config,
                 reporter,
-            }))
+            };
+            return Some(Box::new(welcome));
         }
         Ok(Err(WsError::Protocol(ProtocolError::HandshakeIncomplete))) => None,
         Ok(Err(WsError::Io(e))) if left_early(&e) => None,
@@ -241,11 +242,13 @@ mod tests {
         let config = Arc::new(ServerConfig::default());
         let connection = serve(Box::new(Incoming {
             stream,
-            peer,
-            id: 1,
-            config,
-            reporter,
-            registry: Registry::default(),
+            arrival: Arrival {
+                peer,
+                id: 1,
+                config,
+                reporter,
+                registry: Registry::default(),
+            },
         }));
         let size = std::mem::size_of_val(&connection);
         eprintln!("SIZE {size}");
