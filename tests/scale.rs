@@ -67,7 +67,14 @@ fn four_workers_merged_equal_one_process() {
     let server = ServerProcess::start(&["--quiet", "--delay", "10ms"]);
     let dir = scratch("merge");
     let load = ["-c", "8", "-n", "800", "-w", "1", "--json"];
-    let start_at = SystemTime::now() + Duration::from_millis(1500);
+    // On a whole millisecond: `--start-at` is written to the millisecond, and the
+    // workers may begin up to a millisecond before a time that was not.
+    let soon = SystemTime::now() + Duration::from_millis(1500);
+    let ms = soon
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let start_at = SystemTime::UNIX_EPOCH + Duration::from_millis(ms as u64);
     let workers: Vec<_> = (0..4)
         .map(|i| {
             wsprobe()
