@@ -101,8 +101,17 @@ impl Head {
 /// XORs `buf` with the mask, `offset` bytes into the payload.
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: u64) {
     let shift = (offset % 4) as usize;
-    for (i, b) in buf.iter_mut().enumerate() {
-        *b ^= key[(i + shift) % 4];
+    // Eight bytes at a time (which the compiler widens further): a byte loop
+    // costs a megabyte echo more than its copies do.
+    let key: [u8; 8] = std::array::from_fn(|i| key[(i + shift) % 4]);
+    let wide = u64::from_ne_bytes(key);
+    let mut chunks = buf.chunks_exact_mut(8);
+    for chunk in &mut chunks {
+        let word = u64::from_ne_bytes(chunk.try_into().expect("eight bytes")) ^ wide;
+        chunk.copy_from_slice(&word.to_ne_bytes());
+    }
+    for (b, k) in chunks.into_remainder().iter_mut().zip(key) {
+        *b ^= k;
     }
 }
 
@@ -174,6 +183,24 @@ mod tests {
         apply_mask(a, key, 0);
         apply_mask(b, key, 5);
         assert_eq!(whole, pieces);
+    }
+
+    #[test]
+    fn masking_matches_the_bytewise_definition_at_every_length_and_offset() {
+        let key = [0x11, 0x22, 0x44, 0x88];
+        for len in 0..40 {
+            for offset in 0..8u64 {
+                let plain: Vec<u8> = (0..len as u8).collect();
+                let mut masked = plain.clone();
+                apply_mask(&mut masked, key, offset);
+                let expected: Vec<u8> = plain
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| b ^ key[(i + offset as usize) % 4])
+                    .collect();
+                assert_eq!(masked, expected, "len {len} offset {offset}");
+            }
+        }
     }
 
     #[test]
