@@ -138,10 +138,20 @@ async fn run_bench(args: BenchArgs, out: &Options) -> anyhow::Result<u8> {
         tokio::pin!(handle);
         let shutdown = shutdown_signal();
         tokio::pin!(shutdown);
+        let mut stopping = false;
         loop {
             tokio::select! {
                 r = &mut handle => break r?,
-                _ = &mut shutdown => running.stop(),
+                _ = &mut shutdown => {
+                    if stopping {
+                        handle.abort();
+                        anyhow::bail!("{SECOND_SIGNAL}");
+                    }
+                    // The first signal stops the run and waits for its report.
+                    stopping = true;
+                    running.stop();
+                    shutdown.set(shutdown_signal());
+                }
             }
         }
     };
@@ -150,6 +160,10 @@ async fn run_bench(args: BenchArgs, out: &Options) -> anyhow::Result<u8> {
     }
     finish(&report, out)
 }
+
+/// Said when a second Ctrl-C or SIGTERM ends a run that did not stop at the first.
+pub(crate) const SECOND_SIGNAL: &str =
+    "stopped at a second signal, before the connections had finished (no report)";
 
 /// Stops the metrics endpoint with the run.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);

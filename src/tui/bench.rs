@@ -31,7 +31,15 @@ pub async fn run(
     let report = loop {
         tokio::select! {
             report = &mut handle => break report?,
-            _ = &mut shutdown => { state.stopping = true; running.stop(); }
+            _ = &mut shutdown => {
+                if state.stopping {
+                    handle.abort();
+                    anyhow::bail!("{}", crate::run::bench::SECOND_SIGNAL);
+                }
+                state.stopping = true;
+                running.stop();
+                shutdown.set(shutdown_signal());
+            }
             ev = events.next() => {
                 if let Some(Ok(Event::Key(k))) = ev {
                     let ctrl_c = k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c');
