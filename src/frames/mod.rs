@@ -6,6 +6,9 @@ pub mod boundary;
 pub mod deflate;
 pub mod head;
 mod stream;
+pub mod through;
+#[cfg(test)]
+mod trickle;
 
 pub use deflate::{Params, Role};
 pub use stream::{

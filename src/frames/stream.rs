@@ -15,6 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use super::boundary::Boundary;
 use super::deflate::{Codec, InflateError, Params, Role};
 use super::head::{apply_mask, Head, CLOSE, CONTINUATION, MAX_HEAD, PONG, RSV1};
+use super::through::{PassOn, Through};
 
 /// One frame as it crossed the wire.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -422,6 +423,17 @@ pub struct Frames<S> {
     /// once sent, its buffer is kept for the next ([`Frames::owing`]) until the
     /// connection rests.
     owed: Option<Box<Owed>>,
+    /// Big binary frames are echoed as they arrive ([`Frames::pass_big_binary`]).
+    pass: Option<PassOn>,
+    /// The writer above holds nothing unwritten ([`Frames::set_clean`]).
+    clean: bool,
+    /// A frame passed through since [`Frames::take_passed`] last asked.
+    passed: bool,
+    /// The byte that ended a rest ([`Frames::poll_wake`]), read again first.
+    woken: Option<u8>,
+    /// The frame passing through now, or the buffer kept for the next one
+    /// until the connection rests.
+    through: Option<Box<Through>>,
 }
 
 /// A frame's bytes, the first `sent` of them gone.
@@ -480,6 +492,11 @@ impl<S> Frames<S> {
             partial: None,
             dozing: None,
             owed: None,
+            pass: None,
+            clean: false,
+            passed: false,
+            woken: None,
+            through: None,
         }
     }
 
@@ -533,6 +550,8 @@ impl<S> Frames<S> {
     pub fn at_rest(&self) -> bool {
         self.handed.at_rest()
             && !self.owes()
+            && !self.passing()
+            && self.woken.is_none()
             && self.layer.as_deref().is_none_or(Layer::writes_done)
     }
 
@@ -547,6 +566,9 @@ impl<S> Frames<S> {
     /// kept for owed frames is given back too.
     pub fn doze(&mut self) {
         self.owed = None;
+        if !self.passing() {
+            self.through = None;
+        }
         let Some(layer) = self.layer.as_deref_mut() else {
             return;
         };
@@ -584,6 +606,37 @@ impl<S> Frames<S> {
 
     fn owes(&self) -> bool {
         self.owed.as_deref().is_some_and(|o| o.sent < o.frame.len())
+    }
+
+    /// An echo server's: big binary messages are echoed here as they arrive
+    /// (see `through`), counted by `pass.tally`, while nothing is asked of
+    /// the layer and the writer above is clean. Such a message never reaches
+    /// the reader above.
+    pub fn pass_big_binary(&mut self, pass: PassOn) {
+        self.pass = Some(pass);
+        self.clean = true;
+    }
+
+    /// Whether the writer above has handed down everything it was given (true
+    /// after its flush; false from its next write on). Frames pass through
+    /// only while it has: their echoes must not overtake its earlier ones.
+    pub fn set_clean(&mut self, clean: bool) {
+        self.clean = clean;
+    }
+
+    /// Whether a frame passed through since the last call.
+    pub fn take_passed(&mut self) -> bool {
+        std::mem::take(&mut self.passed)
+    }
+
+    /// Whether a resting connection can wait with [`Frames::poll_wake`]:
+    /// frames pass through and nothing else is asked of the layer.
+    pub fn wakes_in_place(&self) -> bool {
+        self.pass.is_some() && self.layer.is_none() && self.dozing.is_none()
+    }
+
+    fn passing(&self) -> bool {
+        self.through.as_deref().is_some_and(Through::busy)
     }
 
     /// An empty buffer to encode the next owed frame into: the last one's, so
@@ -1168,35 +1221,136 @@ impl Layer {
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for Frames<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Frames<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let read = if self.dozing.is_some() {
-            self.as_mut().poll_read_dozing(cx, buf)
-        } else {
-            self.as_mut().poll_read_frames(cx, buf)
-        };
-        if let Poll::Ready(Ok(())) = read {
-            let handed = &buf.filled()[before..];
-            let ended = self.handed.pass(handed);
-            if let Some(kept) = self.partial.as_deref_mut() {
-                let (bytes, aligned) = kept;
-                let from = match ended {
-                    Some(end) => {
-                        bytes.clear();
-                        *aligned = true;
-                        end
-                    }
-                    None => 0,
-                };
-                bytes.extend_from_slice(&handed[from..]);
+        loop {
+            // The socket's next bytes are the passing frame's until it is whole.
+            if self.poll_through(cx)?.is_pending() {
+                return Poll::Pending;
             }
+            let before = buf.filled().len();
+            let may_pass = self.may_pass();
+            let read = if let Some(byte) = self.woken.take() {
+                buf.put_slice(&[byte]);
+                // With whatever else has come: a frame's header whole at once
+                // lets the frame pass through. An error shows at the next read.
+                let _ = Pin::new(&mut self.inner).poll_read(cx, buf);
+                Poll::Ready(Ok(()))
+            } else if self.dozing.is_some() {
+                self.as_mut().poll_read_dozing(cx, buf)
+            } else {
+                self.as_mut().poll_read_frames(cx, buf)
+            };
+            if may_pass && matches!(read, Poll::Ready(Ok(()))) && self.begin_through(buf, before) {
+                if buf.filled().len() == before {
+                    continue;
+                }
+                self.hand_up(&buf.filled()[before..]);
+                return Poll::Ready(Ok(()));
+            }
+            if let Poll::Ready(Ok(())) = read {
+                self.hand_up(&buf.filled()[before..]);
+            }
+            return read;
         }
-        read
+    }
+}
+
+impl<S> Frames<S> {
+    /// Whether a frame starting with the next bytes read may pass through.
+    fn may_pass(&self) -> bool {
+        self.pass.is_some()
+            && self.clean
+            && self.layer.is_none()
+            && self.dozing.is_none()
+            && self.handed.at_rest()
+    }
+
+    /// When the bytes read at `before` start a frame that passes through,
+    /// takes that frame's bytes out of `buf` (leaving what follows it) and
+    /// starts its echo.
+    fn begin_through(&mut self, buf: &mut ReadBuf<'_>, before: usize) -> bool {
+        let (Some(pass), new) = (&self.pass, &buf.filled()[before..]) else {
+            return false;
+        };
+        if new.len() < 2 || new.len() < Head::size([new[0], new[1]]) {
+            return false;
+        }
+        let size = Head::size([new[0], new[1]]);
+        let head = Head::parse(&new[..size]);
+        if !pass.takes(&head) {
+            return false;
+        }
+        let through = self.through.get_or_insert_with(|| Box::new(Through::new()));
+        let taken = size + through.begin(&head, &new[size..]);
+        let end = buf.filled().len();
+        buf.filled_mut().copy_within(before + taken..end, before);
+        buf.set_filled(end - taken);
+        true
+    }
+
+    /// Notes bytes handed up to the reader above.
+    fn hand_up(&mut self, handed: &[u8]) {
+        let ended = self.handed.pass(handed);
+        if let Some(kept) = self.partial.as_deref_mut() {
+            let (bytes, aligned) = kept;
+            let from = match ended {
+                Some(end) => {
+                    bytes.clear();
+                    *aligned = true;
+                    end
+                }
+                None => 0,
+            };
+            bytes.extend_from_slice(&handed[from..]);
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Frames<S> {
+    /// While the connection rests ([`Frames::wakes_in_place`]): waits for the
+    /// peer's next byte and keeps it, for the reader made next to read it
+    /// first. Handed up with the bytes after it, a frame's header arrives
+    /// whole and the frame can pass through. False at the end of the stream.
+    pub fn poll_wake(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<bool>> {
+        debug_assert!(self.wakes_in_place() && self.woken.is_none());
+        let mut byte = [0u8; 1];
+        let mut rb = ReadBuf::new(&mut byte);
+        match Pin::new(&mut self.inner).poll_read(cx, &mut rb) {
+            Poll::Ready(Ok(())) if rb.filled().is_empty() => Poll::Ready(Ok(false)),
+            Poll::Ready(Ok(())) => {
+                self.woken = Some(byte[0]);
+                Poll::Ready(Ok(true))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Carries the frame passing through, if one is, until it is whole both
+    /// ways: after whatever is owed, before anything written later.
+    fn poll_through(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Frames {
+            inner,
+            owed,
+            through,
+            pass,
+            passed,
+            ..
+        } = self;
+        let Some(t) = through.as_deref_mut().filter(|t| t.busy()) else {
+            return Poll::Ready(Ok(()));
+        };
+        let before = |inner: &mut S, cx: &mut Context<'_>| poll_owed(inner, owed, cx);
+        if t.poll_pass(inner, cx, before, pass.as_ref())?.is_pending() {
+            return Poll::Pending;
+        }
+        *passed = true;
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -1299,13 +1453,16 @@ fn poll_owed<S: AsyncWrite + Unpin>(
     Poll::Ready(Ok(()))
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for Frames<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Frames<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         self.wake_layer();
+        if self.poll_through(cx)?.is_pending() {
+            return Poll::Pending;
+        }
         let Frames {
             inner, layer, owed, ..
         } = &mut *self;
@@ -1341,6 +1498,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Frames<S> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.poll_through(cx)?.is_pending() {
+            return Poll::Pending;
+        }
         let Frames {
             inner, layer, owed, ..
         } = &mut *self;
@@ -1357,6 +1517,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Frames<S> {
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.poll_through(cx)?.is_pending() {
+            return Poll::Pending;
+        }
         let Frames {
             inner, layer, owed, ..
         } = &mut *self;
@@ -1376,6 +1539,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Frames<S> {
 mod tests {
     use super::*;
     use crate::frames::head::{BINARY, PING, TEXT};
+    use crate::frames::trickle::Trickle;
     use futures_util::{FutureExt, SinkExt, StreamExt};
     use tokio::io::AsyncWriteExt;
     use tokio_tungstenite::tungstenite::protocol::Role as WsRole;
@@ -1664,45 +1828,13 @@ mod tests {
             .any(|f| f.injected && f.opcode == CLOSE));
     }
 
-    /// A sink that takes at most `chunk` bytes a call, to split frames anywhere,
-    /// and with `stalls` is not ready every other call.
-    struct Trickle {
-        out: Vec<u8>,
-        chunk: usize,
-        stalls: bool,
-        calls: usize,
-    }
-
-    impl AsyncWrite for Trickle {
-        fn poll_write(
-            mut self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            buf: &[u8],
-        ) -> Poll<io::Result<usize>> {
-            self.calls += 1;
-            if self.stalls && self.calls.is_multiple_of(2) {
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
-            let n = buf.len().min(self.chunk);
-            self.out.extend_from_slice(&buf[..n]);
-            Poll::Ready(Ok(n))
-        }
-        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-    }
-
     #[tokio::test]
     async fn an_owed_frame_leaves_whole_before_anything_written_after_it() {
         let gate = Trickle {
             out: Vec::new(),
             chunk: 1000,
             stalls: true,
-            calls: 0,
+            ..Default::default()
         };
         let mut s = Frames::plain(gate, Role::Server);
         assert!(s.can_owe());
@@ -1754,8 +1886,7 @@ mod tests {
                 Trickle {
                     out: Vec::new(),
                     chunk,
-                    stalls: false,
-                    calls: 0,
+                    ..Default::default()
                 },
                 o,
                 true,

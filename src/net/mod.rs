@@ -326,6 +326,19 @@ impl ConnCounters {
     }
 }
 
+/// Messages a server echoed in its frame layer, past tungstenite, count as
+/// every other echo does.
+impl crate::frames::through::Tally for ConnCounters {
+    fn passed(&self, len: u64) {
+        self.add(&CounterSnapshot {
+            frames_in: 1,
+            frames_out: 1,
+            bytes_in: len,
+            bytes_out: len,
+        });
+    }
+}
+
 impl std::ops::AddAssign for CounterSnapshot {
     fn add_assign(&mut self, o: CounterSnapshot) {
         self.frames_in += o.frames_in;

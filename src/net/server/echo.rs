@@ -21,6 +21,7 @@ use tokio_tungstenite::WebSocketStream;
 use super::handshake::Upgraded;
 use super::{mock, Registry, Reporter, ServerConfig};
 use crate::frames::head::{Head, BINARY, MAX_HEAD, TEXT};
+use crate::frames::through::PassOn;
 use crate::frames::Frames;
 use crate::net::dice::Dice;
 use crate::net::inbox::{Alarm, Inbox, Outbox};
@@ -59,6 +60,8 @@ enum Link<S> {
 /// What ended a rest.
 enum Woken {
     Byte(u8),
+    /// A byte came and the stream keeps it for the next reader.
+    Kept,
     Command(NetCommand),
     CommandsGone,
     GiveUp,
@@ -123,6 +126,13 @@ async fn open<S: AsyncRead + AsyncWrite + Unpin>(
         reporter,
     } = *welcome;
     let counters = Arc::new(ConnCounters::default());
+    let mut ws = ws;
+    if passes_through(&config, &reporter) {
+        ws.get_mut().pass_big_binary(PassOn {
+            tally: counters.clone(),
+            max: config.max_message_size as u64,
+        });
+    }
     reporter
         .event(NetEvent::Opened(Box::new(Opened {
             conn: id,
@@ -155,6 +165,20 @@ async fn open<S: AsyncRead + AsyncWrite + Unpin>(
         recording: Vec::new(),
         dice: Dice::new(id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ std::process::id() as u64),
     })
+}
+
+/// Whether big binary messages may be echoed as they arrive, never seen
+/// whole: only when nobody looks at them (no frames reported, no recording)
+/// and they are echoed as they came, when they came (no fault, no mock).
+fn passes_through(config: &ServerConfig, reporter: &Reporter) -> bool {
+    let faults = &config.faults;
+    !reporter.frames
+        && reporter.tap.is_none()
+        && config.mock.is_none()
+        && faults.drop_percent == 0.0
+        && faults.close_after.is_none()
+        && faults.fragment <= 1
+        && !faults.delays()
 }
 
 const GAVE_UP: &str = "the peer did not answer our close frame before the server stopped";
@@ -205,6 +229,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<S> {
             if matches!(self.ws, Link::Resting(_)) {
                 match self.rest(commands, give_up).await {
                     Woken::Byte(b) => Box::pin(self.reopen(vec![b])).await,
+                    Woken::Kept => Box::pin(self.reopen(Vec::new())).await,
                     Woken::Command(cmd) => {
                         Box::pin(self.reopen(Vec::new())).await;
                         woken_by = Some(cmd);
@@ -311,6 +336,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<S> {
                 }
                 // Last: reached only when the socket has nothing to read now.
                 _ = &mut quiet => {
+                    busy |= self.ws().get_mut().take_passed();
                     if !busy && self.can_rest() {
                         self.put_down();
                         return Ran::Rest;
@@ -351,7 +377,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<S> {
         let Link::Resting(stream) = &mut self.ws else {
             unreachable!("called while resting")
         };
-        let mut byte = [0u8; 1];
+        // The byte that ends the rest is kept by the stream where frames pass
+        // through (so the next frame can), else handed to the next socket.
+        let byte = async {
+            if stream.wakes_in_place() {
+                let woke = std::future::poll_fn(|cx| stream.poll_wake(cx)).await?;
+                return Ok(woke.then_some(Woken::Kept));
+            }
+            let mut byte = [0u8; 1];
+            let n = stream.read(&mut byte).await?;
+            Ok::<_, std::io::Error>((n > 0).then_some(Woken::Byte(byte[0])))
+        };
         tokio::select! {
             biased;
             _ = give_up.rung() => Woken::GiveUp,
@@ -359,9 +395,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<S> {
                 Some(cmd) => Woken::Command(cmd),
                 None => Woken::CommandsGone,
             },
-            read = stream.read(&mut byte) => match read {
-                Ok(0) => Woken::Ended(None),
-                Ok(_) => Woken::Byte(byte[0]),
+            read = byte => match read {
+                Ok(Some(woken)) => woken,
+                Ok(None) => Woken::Ended(None),
                 Err(e) => Woken::Ended(Some(error_text(WsError::Io(e), "peer"))),
             },
         }
@@ -409,6 +445,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<S> {
         // Frames the screen cannot take are not logged either, only counted.
         let show = self.show;
         self.ws().get_mut().watch(show);
+        self.ws().get_mut().set_clean(false);
         let mut result = self.echo_one(first).await;
         let mut drained = false;
         for _ in 1..MAX_BATCH {
@@ -432,6 +469,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<S> {
         result?;
         match flushed {
             Ok(()) => {
+                self.ws().get_mut().set_clean(true);
                 if drained && self.first_close.is_none() {
                     self.grow_if_outgrown().await;
                 }
@@ -577,6 +615,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<S> {
     /// Sends the held-back echoes whose time has come.
     async fn send_due(&mut self) -> Result<(), String> {
         self.show = self.reporter.has_room();
+        self.ws().get_mut().set_clean(false);
         let now = tokio::time::Instant::now();
         let mut result = Ok(());
         while self.first_close.is_none() && self.delayed.front().is_some_and(|(due, _)| *due <= now)
@@ -591,6 +630,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<S> {
         let flushed = self.ws().flush().await;
         self.publish();
         result?;
+        if flushed.is_ok() {
+            self.ws().get_mut().set_clean(true);
+        }
         match flushed {
             Ok(()) | Err(WsError::ConnectionClosed) => Ok(()),
             Err(e) => Err(error_text(e, "peer")),
@@ -669,6 +711,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<S> {
 
     async fn command(&mut self, cmd: NetCommand) -> Result<(), String> {
         self.show = self.reporter.has_room();
+        self.ws().get_mut().set_clean(false);
         if self.first_close.is_some() && !matches!(cmd, NetCommand::Close(_)) {
             // Nothing may follow a close frame: say it never left.
             let reason = "the connection was already closing";
@@ -681,6 +724,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<S> {
             Err(raw) => {
                 let sent = crate::net::send_raw(self.ws(), &raw).await;
                 self.publish();
+                if sent.is_ok() {
+                    self.ws().get_mut().set_clean(true);
+                }
                 return match sent {
                     Ok(()) | Err(WsError::ConnectionClosed) => Ok(()),
                     Err(e) => Err(error_text(e, "peer")),
@@ -700,6 +746,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<S> {
         self.report(Direction::Out, &msg);
         self.record_pending().await;
         let sent = self.ws().send(msg).await;
+        if sent.is_ok() {
+            self.ws().get_mut().set_clean(true);
+        }
         // Counted now, not with the next echo: the screen shows it at once.
         self.publish();
         match sent {
