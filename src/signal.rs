@@ -2,6 +2,10 @@
 
 use std::future::Future;
 
+/// Said when a second Ctrl-C or SIGTERM ends a bench that did not stop at the first.
+pub const SECOND_SIGNAL: &str =
+    "stopped at a second signal, before the connections had finished (no report)";
+
 /// Resolves on Ctrl-C or SIGTERM. The handlers are in place when this returns,
 /// not when the future is first polled: a signal sent right after a server says
 /// it is listening must find them there, not end the process unannounced.

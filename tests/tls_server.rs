@@ -134,6 +134,40 @@ fn no_pong_works_over_tls_too() {
     );
 }
 
+#[test]
+fn big_binary_messages_echoed_as_they_arrive_cross_tls_whole() {
+    // -q: nobody looks at payloads, so big binary messages pass through the
+    // frame layer, past tungstenite; the TLS stream's last records of each
+    // echo must still leave without waiting for another write.
+    let (s, _) = server(&["--tls-self-signed", "-q"], 3);
+    let child = wsprobe()
+        .args(["bench", &s.url, "--insecure", "--json", "--binary"])
+        .args([
+            "-c",
+            "1",
+            "-w",
+            "1",
+            "-s",
+            "1MiB",
+            "-n",
+            "12",
+            "--timeout",
+            "5s",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = output_within(child, "the bench never ended");
+    assert!(out.status.success(), "{out:?}");
+    let report = json::parse_line(String::from_utf8_lossy(&out.stdout).trim());
+    assert_eq!(report["received"], 12, "{report}");
+    for bad in ["mismatched", "lost", "reordered", "duplicated"] {
+        assert_eq!(report[bad], 0, "{bad}: {report}");
+    }
+}
+
 /// The FILE the trust hint gives to `--ca`.
 fn ca_path(hint: &str) -> std::path::PathBuf {
     hint.split_whitespace()

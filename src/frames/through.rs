@@ -63,6 +63,9 @@ pub(super) struct Through {
     key: [u8; 4],
     /// Payload bytes unmasked so far (where the next one falls in the key).
     unmasked: u64,
+    /// All written, not yet flushed (a TLS stream holds its last records
+    /// until then).
+    unflushed: bool,
 }
 
 impl Through {
@@ -75,12 +78,13 @@ impl Through {
             len: 0,
             key: [0; 4],
             unmasked: 0,
+            unflushed: false,
         }
     }
 
     /// Whether a frame is still on its way (read or written).
     pub(super) fn busy(&self) -> bool {
-        self.left > 0 || self.start < self.end
+        self.left > 0 || self.start < self.end || self.unflushed
     }
 
     /// Starts the echo of the frame `head` (one [`PassOn::takes`]), given
@@ -106,6 +110,7 @@ impl Through {
         self.left = head.len - mine as u64;
         self.key = key;
         self.unmasked = mine as u64;
+        self.unflushed = true;
         mine
     }
 
@@ -119,7 +124,7 @@ impl Through {
         mut before: impl FnMut(&mut S, &mut Context<'_>) -> Poll<io::Result<()>>,
         tally: Option<&PassOn>,
     ) -> Poll<io::Result<()>> {
-        while self.busy() {
+        while self.left > 0 || self.start < self.end {
             let mut moved = false;
             if self.start < self.end && before(inner, cx)?.is_ready() {
                 match Pin::new(&mut *inner).poll_write(cx, &self.buf[self.start..self.end]) {
@@ -173,6 +178,12 @@ impl Through {
             if !moved {
                 return Poll::Pending;
             }
+        }
+        if self.unflushed {
+            if Pin::new(&mut *inner).poll_flush(cx)?.is_pending() {
+                return Poll::Pending;
+            }
+            self.unflushed = false;
         }
         if self.len > 0 {
             if let Some(pass) = tally {

@@ -145,7 +145,7 @@ async fn run_bench(args: BenchArgs, out: &Options) -> anyhow::Result<u8> {
                 _ = &mut shutdown => {
                     if stopping {
                         handle.abort();
-                        anyhow::bail!("{SECOND_SIGNAL}");
+                        anyhow::bail!("{}", crate::signal::SECOND_SIGNAL);
                     }
                     // The first signal stops the run and waits for its report.
                     stopping = true;
@@ -160,10 +160,6 @@ async fn run_bench(args: BenchArgs, out: &Options) -> anyhow::Result<u8> {
     }
     finish(&report, out)
 }
-
-/// Said when a second Ctrl-C or SIGTERM ends a run that did not stop at the first.
-pub(crate) const SECOND_SIGNAL: &str =
-    "stopped at a second signal, before the connections had finished (no report)";
 
 /// Stops the metrics endpoint with the run.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);

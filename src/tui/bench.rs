@@ -34,7 +34,7 @@ pub async fn run(
             _ = &mut shutdown => {
                 if state.stopping {
                     handle.abort();
-                    anyhow::bail!("{}", crate::run::bench::SECOND_SIGNAL);
+                    anyhow::bail!("{}", crate::signal::SECOND_SIGNAL);
                 }
                 state.stopping = true;
                 running.stop();
