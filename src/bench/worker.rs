@@ -5,13 +5,14 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use tokio::sync::watch;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::buckets::{Buckets, LocalBuckets};
 use super::payload;
@@ -26,6 +27,57 @@ const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 const RECENT_KEEP: usize = 4096;
 /// Echoes read in one go before the window is refilled.
 const READ_BATCH: usize = 256;
+/// The most echoes read ahead while a send waits (see [`reading_while`]): a
+/// window's worth from a correct server.
+const EARLY_CAP: usize = 4096;
+
+/// What the server sent while a send of ours waited, handled before any read after.
+type Early = VecDeque<Option<Result<Message, WsError>>>;
+
+/// Waits for `io` (room to send, or a flush) while reading what the server
+/// sends meanwhile into `early`. A server that echoes a big message while it
+/// arrives, or that reads no more until its echoes are read, would otherwise
+/// wait on us as we wait on it: with a window of big messages, both sides'
+/// socket buffers fill and neither moves again.
+async fn reading_while(
+    ws: &mut WsStream,
+    early: &mut Early,
+    mut io: impl FnMut(&mut WsStream, &mut Context<'_>) -> Poll<Result<(), WsError>>,
+) -> Result<(), WsError> {
+    std::future::poll_fn(|cx| loop {
+        if let Poll::Ready(done) = io(ws, cx) {
+            return Poll::Ready(done);
+        }
+        let ended = matches!(early.back(), Some(None | Some(Err(_))));
+        if ended || early.len() >= EARLY_CAP {
+            return Poll::Pending;
+        }
+        match ws.poll_next_unpin(cx) {
+            Poll::Ready(m) => early.push_back(m),
+            Poll::Pending => return Poll::Pending,
+        }
+    })
+    .await
+}
+
+/// [`SinkExt::feed`], reading while it waits.
+async fn feed(ws: &mut WsStream, early: &mut Early, msg: Message) -> Result<(), WsError> {
+    reading_while(ws, early, |ws, cx| ws.poll_ready_unpin(cx)).await?;
+    ws.start_send_unpin(msg)
+}
+
+/// [`SinkExt::flush`], reading while it waits.
+async fn flush(ws: &mut WsStream, early: &mut Early) -> Result<(), WsError> {
+    reading_while(ws, early, |ws, cx| ws.poll_flush_unpin(cx)).await
+}
+
+/// The next thing the server sent: first what was read while a send waited.
+async fn next_message(ws: &mut WsStream, early: &mut Early) -> Option<Result<Message, WsError>> {
+    match early.pop_front() {
+        Some(m) => m,
+        None => ws.next().await,
+    }
+}
 
 pub fn new_histogram() -> Histogram<u64> {
     // 1 µs to 1 hour, 3 significant figures.
@@ -333,6 +385,7 @@ pub async fn run(
     // The last time an echo answered something: a server that stops answering
     // (or answers only garbage) cannot hold the run forever.
     let mut last_answer = start;
+    let mut early = Early::new();
 
     loop {
         let now = Instant::now();
@@ -387,7 +440,8 @@ pub async fn run(
                             if t.outstanding.is_empty() {
                                 last_answer = now;
                             }
-                            ws.feed(message(t.next_seq, &plan, &t.pattern))
+                            let msg = message(t.next_seq, &plan, &t.pattern);
+                            feed(&mut ws, &mut early, msg)
                                 .await
                                 .map_err(|e| e.to_string())?;
                             t.outstanding.push_back((t.next_seq, now));
@@ -407,7 +461,8 @@ pub async fn run(
                             if t.outstanding.is_empty() {
                                 last_answer = now;
                             }
-                            ws.feed(message(t.next_seq, &plan, &t.pattern))
+                            let msg = message(t.next_seq, &plan, &t.pattern);
+                            feed(&mut ws, &mut early, msg)
                                 .await
                                 .map_err(|e| e.to_string())?;
                             // Measured from when it should have gone: a stalled server cannot hide.
@@ -418,7 +473,9 @@ pub async fn run(
                     }
                 }
                 if fed > 0 {
-                    ws.flush().await.map_err(|e| e.to_string())?;
+                    flush(&mut ws, &mut early)
+                        .await
+                        .map_err(|e| e.to_string())?;
                 }
                 Ok(())
             }
@@ -460,7 +517,7 @@ pub async fn run(
             changed = stop.changed(), if !stopped => {
                 stopped = changed.is_err() || *stop.borrow();
             }
-            msg = ws.next() => {
+            msg = next_message(&mut ws, &mut early) => {
                 let mut msg = msg;
                 let mut n = 0;
                 // One clock reading per batch: these echoes were all read together.
@@ -491,7 +548,7 @@ pub async fn run(
                     if n >= READ_BATCH {
                         break;
                     }
-                    match ws.next().now_or_never() {
+                    match early.pop_front().or_else(|| ws.next().now_or_never()) {
                         Some(m) => msg = m,
                         None => break,
                     }
