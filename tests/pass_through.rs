@@ -10,7 +10,7 @@ use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use wsprobe::net::server::ServerConfig;
-use wsprobe::net::NetEvent;
+use wsprobe::net::{CloseInfo, NetCommand, NetEvent};
 
 const KEY: [u8; 4] = [0xa1, 0x05, 0x7c, 0xe3];
 
@@ -171,4 +171,40 @@ async fn a_peer_that_reads_nothing_until_it_has_sent_all_is_still_echoed() {
     let echo = server_frame(2, &payload);
     let got = read_n(&mut tcp, echo.len(), "its echo").await;
     assert!(got == echo);
+}
+
+#[tokio::test]
+async fn nothing_is_echoed_after_the_servers_close_frame() {
+    let config = ServerConfig {
+        report_frames: false,
+        ..ServerConfig::default()
+    };
+    let (url, mut events) = start_server(config).await;
+    let mut tcp = upgraded(&url).await;
+    let NetEvent::Opened(opened) =
+        next_matching(&mut events, "open", |e| matches!(e, NetEvent::Opened(_))).await
+    else {
+        unreachable!()
+    };
+    let info = CloseInfo::new(4000, "bye");
+    opened
+        .commands
+        .send(NetCommand::Close(Some(info.clone())))
+        .await
+        .unwrap();
+    let close = server_frame(8, &info.payload());
+    let got = read_n(&mut tcp, close.len(), "the server's close").await;
+    assert_eq!(got, close);
+    // A big binary message on its way before the peer saw the close, then the
+    // peer's answer: the connection ends with nothing more from the server.
+    let late: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+    tcp.write_all(&client_frame(2, &late)).await.unwrap();
+    tcp.write_all(&client_frame(8, &info.payload()))
+        .await
+        .unwrap();
+    let mut after = Vec::new();
+    within("the server's end", tcp.read_to_end(&mut after))
+        .await
+        .unwrap();
+    assert!(after.is_empty(), "{} bytes after the close", after.len());
 }

@@ -601,7 +601,13 @@ impl<S> Frames<S> {
     /// Whether [`Frames::owe`] can take a frame: nothing is asked of the layer
     /// (a layer sees every byte written) and no frame is owed already.
     pub fn can_owe(&self) -> bool {
-        self.layer.is_none() && self.dozing.is_none() && !self.owes()
+        self.takes_whole_frames() && !self.owes()
+    }
+
+    /// Whether frames may be handed down whole ([`Frames::owe`]) once what
+    /// is owed now has gone: nothing is asked of the layer.
+    pub fn takes_whole_frames(&self) -> bool {
+        self.layer.is_none() && self.dozing.is_none()
     }
 
     fn owes(&self) -> bool {
@@ -1237,9 +1243,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Frames<S> {
             let read = if let Some(byte) = self.woken.take() {
                 buf.put_slice(&[byte]);
                 // With whatever else has come: a frame's header whole at once
-                // lets the frame pass through. An error shows at the next read.
-                let _ = Pin::new(&mut self.inner).poll_read(cx, buf);
-                Poll::Ready(Ok(()))
+                // lets the frame pass through.
+                match Pin::new(&mut self.inner).poll_read(cx, buf) {
+                    // The connection failed: that is what matters now.
+                    Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                    _ => Poll::Ready(Ok(())),
+                }
             } else if self.dozing.is_some() {
                 self.as_mut().poll_read_dozing(cx, buf)
             } else {

@@ -63,8 +63,7 @@ pub(super) struct Through {
     key: [u8; 4],
     /// Payload bytes unmasked so far (where the next one falls in the key).
     unmasked: u64,
-    /// All written, not yet flushed (a TLS stream holds its last records
-    /// until then).
+    /// Written since the last flush (a TLS stream holds records until then).
     unflushed: bool,
 }
 
@@ -110,7 +109,6 @@ impl Through {
         self.left = head.len - mine as u64;
         self.key = key;
         self.unmasked = mine as u64;
-        self.unflushed = true;
         mine
     }
 
@@ -132,6 +130,7 @@ impl Through {
                     Poll::Ready(Ok(n)) => {
                         self.start += n;
                         moved = true;
+                        self.unflushed = true;
                         if self.start == self.end {
                             self.start = 0;
                             self.end = 0;
@@ -141,10 +140,16 @@ impl Through {
                     Poll::Pending => {}
                 }
             }
+            if self.left > 0 && self.end == self.buf.len() && self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            }
             if self.left > 0 && self.end == self.buf.len() {
-                // The echo is stuck behind a peer that reads only once it has
-                // sent all: the frame is read on into memory (as a whole
-                // message would be) rather than leave both sides waiting.
+                // Nothing of it written: the echo is stuck behind a peer that
+                // reads only once it has sent all. The frame is read on into
+                // memory (as a whole message would be) rather than leave both
+                // sides waiting.
                 let more = self
                     .buf
                     .len()
@@ -176,6 +181,11 @@ impl Through {
                 }
             }
             if !moved {
+                // Waiting on the peer: what was written leaves now, not at the
+                // frame's end (the peer may wait for it before sending more).
+                if self.unflushed && Pin::new(&mut *inner).poll_flush(cx)?.is_ready() {
+                    self.unflushed = false;
+                }
                 return Poll::Pending;
             }
         }
@@ -338,6 +348,23 @@ mod tests {
             assert!(s.get_ref().out.is_empty(), "{what}");
             assert_eq!(count.messages.load(Ordering::Relaxed), 0, "{what}");
         }
+    }
+
+    #[tokio::test]
+    async fn nothing_passes_inside_a_fragmented_message() {
+        // A new binary frame there is the peer's error, for tungstenite to see;
+        // the first read ends exactly after the open fragment.
+        let open = sent(false, 0, BINARY, &[7; 100], true);
+        let input = [
+            open.clone(),
+            sent(true, 0, BINARY, &bytes(100_000, 10), true),
+        ]
+        .concat();
+        let (mut s, count) = passing(input.clone(), open.len());
+        let mut handed = Vec::new();
+        s.read_to_end(&mut handed).await.unwrap();
+        assert!(handed == input);
+        assert_eq!(count.messages.load(Ordering::Relaxed), 0);
     }
 
     #[tokio::test]

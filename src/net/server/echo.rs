@@ -320,7 +320,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<S> {
                 cmd = commands.recv(), if commands_open => match cmd {
                     Some(cmd) => {
                         busy = true;
-                        if let Err(e) = self.command(cmd).await {
+                        // A write may wait for a peer that stopped halfway
+                        // through a frame passing through: giving up still ends it.
+                        let done = tokio::select! {
+                            done = self.command(cmd) => done,
+                            _ = give_up.rung() => Err(GAVE_UP.to_string()),
+                        };
+                        if let Err(e) = done {
                             return Ran::End(Some(e));
                         }
                     }
@@ -469,7 +475,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<S> {
         result?;
         match flushed {
             Ok(()) => {
-                self.ws().get_mut().set_clean(true);
+                self.flushed();
                 if drained && self.first_close.is_none() {
                     self.grow_if_outgrown().await;
                 }
@@ -631,7 +637,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<S> {
         self.publish();
         result?;
         if flushed.is_ok() {
-            self.ws().get_mut().set_clean(true);
+            self.flushed();
         }
         match flushed {
             Ok(()) | Err(WsError::ConnectionClosed) => Ok(()),
@@ -697,6 +703,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<S> {
         }
     }
 
+    /// Everything fed to tungstenite has been written: a big frame read next
+    /// may pass through, unless a close frame has gone (nothing follows it).
+    fn flushed(&mut self) {
+        let open = self.first_close.is_none();
+        self.ws().get_mut().set_clean(open);
+    }
+
     /// Hands the batch's counts to the shared counters.
     fn publish(&mut self) {
         self.counters.add(&self.batch);
@@ -725,7 +738,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<S> {
                 let sent = crate::net::send_raw(self.ws(), &raw).await;
                 self.publish();
                 if sent.is_ok() {
-                    self.ws().get_mut().set_clean(true);
+                    self.flushed();
                 }
                 return match sent {
                     Ok(()) | Err(WsError::ConnectionClosed) => Ok(()),
@@ -747,7 +760,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<S> {
         self.record_pending().await;
         let sent = self.ws().send(msg).await;
         if sent.is_ok() {
-            self.ws().get_mut().set_clean(true);
+            self.flushed();
         }
         // Counted now, not with the next echo: the screen shows it at once.
         self.publish();
