@@ -226,6 +226,33 @@ async fn a_window_of_big_messages_does_not_stall_an_echo_that_reads_no_more_whil
     );
 }
 
+#[test]
+fn sigterm_stops_a_headless_run_and_its_report_still_comes() {
+    use std::process::Stdio;
+    use support::bin::{output_within, sigterm, wsprobe, ServerProcess};
+    let server = ServerProcess::start(&["--json"]);
+    let child = wsprobe()
+        .args(["bench", &server.url, "-c", "2", "-d", "60s", "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Running once the server has seen both connections.
+    for _ in 0..2 {
+        server.stdout.wait_for("the bench's connections", |l| {
+            l.contains(r#""event":"open""#)
+        });
+    }
+    sigterm(&child);
+    let out = output_within(child, "SIGTERM did not stop the bench");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let report = json::parse_line(String::from_utf8_lossy(&out.stdout).trim());
+    assert_eq!(report["stopped_early"], true, "{report}");
+    assert_eq!(report["connected"], 2, "{report}");
+}
+
 fn one_connection(url: &str) -> BenchConfig {
     let mut c = config(url);
     c.connections = 1;

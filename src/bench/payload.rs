@@ -28,14 +28,23 @@ impl Pattern {
     /// The payload as bytes: a binary message's needs no UTF-8 check (at
     /// 1 MiB that check was a sixteenth of the sender's time).
     pub fn make(&self, seq: u64) -> Vec<u8> {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut p = Vec::with_capacity(self.size);
-        for shift in (0..16).rev() {
-            p.push(HEX[((seq >> (shift * 4)) & 0xf) as usize]);
-        }
-        p.push(b':');
-        p.extend_from_slice(self.body(seq));
+        self.append(seq, &mut p);
         p
+    }
+
+    /// Appends the payload to `out` (a frame being built).
+    pub fn append(&self, seq: u64, out: &mut Vec<u8>) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        for shift in (0..16).rev() {
+            out.push(HEX[((seq >> (shift * 4)) & 0xf) as usize]);
+        }
+        out.push(b':');
+        out.extend_from_slice(self.body(seq));
+    }
+
+    pub fn size(&self) -> usize {
+        self.size
     }
 
     /// The payload as text (ASCII by construction, checked as every text is).

@@ -17,6 +17,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use super::buckets::{Buckets, LocalBuckets};
 use super::payload;
 use super::rpc::{self, Call};
+use crate::frames::head::{apply_mask, Head, BINARY, MAX_HEAD};
 use crate::net::client::{self, ClientOptions, WsStream};
 use crate::net::CloseInfo;
 
@@ -31,8 +32,9 @@ const READ_BATCH: usize = 256;
 /// window's worth from a correct server.
 const EARLY_CAP: usize = 4096;
 
-/// What the server sent while a send of ours waited, handled before any read after.
-type Early = VecDeque<Option<Result<Message, WsError>>>;
+/// What the server sent while a send of ours waited, with when it came,
+/// handled before any read after.
+type Early = VecDeque<(Instant, Option<Result<Message, WsError>>)>;
 
 /// Waits for `io` (room to send, or a flush) while reading what the server
 /// sends meanwhile into `early`. A server that echoes a big message while it
@@ -48,12 +50,12 @@ async fn reading_while(
         if let Poll::Ready(done) = io(ws, cx) {
             return Poll::Ready(done);
         }
-        let ended = matches!(early.back(), Some(None | Some(Err(_))));
+        let ended = matches!(early.back(), Some((_, None | Some(Err(_)))));
         if ended || early.len() >= EARLY_CAP {
             return Poll::Pending;
         }
         match ws.poll_next_unpin(cx) {
-            Poll::Ready(m) => early.push_back(m),
+            Poll::Ready(m) => early.push_back((Instant::now(), m)),
             Poll::Pending => return Poll::Pending,
         }
     })
@@ -71,11 +73,49 @@ async fn flush(ws: &mut WsStream, early: &mut Early) -> Result<(), WsError> {
     reading_while(ws, early, |ws, cx| ws.poll_flush_unpin(cx)).await
 }
 
-/// The next thing the server sent: first what was read while a send waited.
-async fn next_message(ws: &mut WsStream, early: &mut Early) -> Option<Result<Message, WsError>> {
+/// Binary messages this large or larger are framed here, not by tungstenite.
+const BIG_SEND: usize = 64 * 1024;
+
+/// Sends a big binary payload as one frame built in place (the payload made
+/// and masked in one buffer, reused from the last one) rather than made, then
+/// copied and masked again by tungstenite: at 1 MiB the sender's copies are
+/// what limits a bench against a fast server.
+async fn send_big(
+    ws: &mut WsStream,
+    early: &mut Early,
+    seq: u64,
+    pattern: &payload::Pattern,
+) -> Result<(), WsError> {
+    // What tungstenite holds, and the frame before, leave first.
+    flush(ws, early).await?;
+    let frames = ws.get_mut();
+    let mut frame = frames.owing();
+    let key = (seq as u32 ^ 0x5bd1_e995)
+        .wrapping_mul(0x9e37_79b9)
+        .to_be_bytes();
+    let mut head = Head::new(BINARY, true, pattern.size() as u64);
+    head.mask = Some(key);
+    frame.reserve_exact(MAX_HEAD + pattern.size());
+    head.encode(&mut frame);
+    let start = frame.len();
+    pattern.append(seq, &mut frame);
+    apply_mask(&mut frame[start..], key, 0);
+    frames.owe(frame);
+    Ok(())
+}
+
+/// The next thing the server sent and when it came: first what was read
+/// while a send waited.
+async fn next_message(
+    ws: &mut WsStream,
+    early: &mut Early,
+) -> (Instant, Option<Result<Message, WsError>>) {
     match early.pop_front() {
         Some(m) => m,
-        None => ws.next().await,
+        None => {
+            let m = ws.next().await;
+            (Instant::now(), m)
+        }
     }
 }
 
@@ -386,6 +426,7 @@ pub async fn run(
     // (or answers only garbage) cannot hold the run forever.
     let mut last_answer = start;
     let mut early = Early::new();
+    let big = plan.binary && plan.call.is_none() && plan.size >= BIG_SEND;
 
     loop {
         let now = Instant::now();
@@ -440,10 +481,16 @@ pub async fn run(
                             if t.outstanding.is_empty() {
                                 last_answer = now;
                             }
-                            let msg = message(t.next_seq, &plan, &t.pattern);
-                            feed(&mut ws, &mut early, msg)
-                                .await
-                                .map_err(|e| e.to_string())?;
+                            if big && ws.get_ref().takes_whole_frames() {
+                                send_big(&mut ws, &mut early, t.next_seq, &t.pattern)
+                                    .await
+                                    .map_err(|e| e.to_string())?;
+                            } else {
+                                let msg = message(t.next_seq, &plan, &t.pattern);
+                                feed(&mut ws, &mut early, msg)
+                                    .await
+                                    .map_err(|e| e.to_string())?;
+                            }
                             t.outstanding.push_back((t.next_seq, now));
                             t.next_seq += 1;
                             fed += 1;
@@ -517,11 +564,13 @@ pub async fn run(
             changed = stop.changed(), if !stopped => {
                 stopped = changed.is_err() || *stop.borrow();
             }
-            msg = next_message(&mut ws, &mut early) => {
+            (came, msg) = next_message(&mut ws, &mut early) => {
                 let mut msg = msg;
                 let mut n = 0;
-                // One clock reading per batch: these echoes were all read together.
-                let at = Instant::now();
+                // One clock reading per batch: these echoes were all read
+                // together (those read while a send waited carry their own).
+                let now = Instant::now();
+                let mut at = came;
                 loop {
                     match msg {
                         Some(Ok(Message::Text(p))) => {
@@ -548,9 +597,12 @@ pub async fn run(
                     if n >= READ_BATCH {
                         break;
                     }
-                    match early.pop_front().or_else(|| ws.next().now_or_never()) {
-                        Some(m) => msg = m,
-                        None => break,
+                    match early.pop_front() {
+                        Some((came, m)) => (at, msg) = (came, m),
+                        None => match ws.next().now_or_never() {
+                            Some(m) => (at, msg) = (now, m),
+                            None => break,
+                        },
                     }
                 }
             }

@@ -105,6 +105,9 @@ async fn run_bench(args: BenchArgs, out: &Options) -> anyhow::Result<u8> {
         ),
         None => None,
     };
+    // Listening for signals before the first connection: one sent the moment
+    // the run is seen must find the handlers there.
+    let shutdown = shutdown_signal();
     let (running, handle) = bench::start(&config);
     let _metrics = listener.map(|l| {
         if let Ok(at) = l.local_addr() {
@@ -133,10 +136,10 @@ async fn run_bench(args: BenchArgs, out: &Options) -> anyhow::Result<u8> {
                 None => format!("window {}", config.window),
             },
         ];
+        drop(shutdown);
         tui::bench::run(&config, title, running, handle).await?
     } else {
         tokio::pin!(handle);
-        let shutdown = shutdown_signal();
         tokio::pin!(shutdown);
         let mut stopping = false;
         loop {
