@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::Utc;
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame as WsFrame;
 use tokio_tungstenite::tungstenite::protocol::Role;
@@ -385,15 +385,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> EchoConn<S> {
         };
         // The byte that ends the rest is kept by the stream where frames pass
         // through (so the next frame can), else handed to the next socket.
-        let byte = async {
-            if stream.wakes_in_place() {
-                let woke = std::future::poll_fn(|cx| stream.poll_wake(cx)).await?;
-                return Ok(woke.then_some(Woken::Kept));
+        // One small poll, not two futures: a resting connection holds its state.
+        let in_place = stream.wakes_in_place();
+        let byte = std::future::poll_fn(|cx| {
+            if in_place {
+                return stream
+                    .poll_wake(cx)
+                    .map_ok(|woke| woke.then_some(Woken::Kept));
             }
             let mut byte = [0u8; 1];
-            let n = stream.read(&mut byte).await?;
-            Ok::<_, std::io::Error>((n > 0).then_some(Woken::Byte(byte[0])))
-        };
+            let mut buf = tokio::io::ReadBuf::new(&mut byte);
+            std::pin::Pin::new(&mut *stream)
+                .poll_read(cx, &mut buf)
+                .map_ok(|()| buf.filled().first().map(|b| Woken::Byte(*b)))
+        });
         tokio::select! {
             biased;
             _ = give_up.rung() => Woken::GiveUp,
