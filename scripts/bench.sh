@@ -62,15 +62,8 @@ if [ -n "${ONLY:-}" ]; then read -r -a SERVERS <<< "$ONLY"; fi
 YARDSTICKS=$([ -z "${ONLY:-}" ] && echo 1 || echo 0)
 PID=""
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-wait_port() {
-  for _ in $(seq 100); do
-    python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "server on port $1 did not start" >&2; return 1
-}
+# shellcheck source=ports.sh
+. scripts/ports.sh
 
 start_server() { # name port
   local name=$1 port=$2 addr=127.0.0.1:$2

@@ -26,14 +26,8 @@ bash scripts/setup-peers.sh >&2
 W=target/release/wsprobe
 PY=target/peers/venv/bin/python
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 100); do
-    python3 -c "import socket; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "server on port $1 did not start" >&2; return 1
-}
+# shellcheck source=ports.sh
+. scripts/ports.sh
 
 SERVERS=(wsprobe node-ws python-websockets wsprobe-plain)
 SIZES=(64 16KiB)

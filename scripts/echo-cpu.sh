@@ -30,15 +30,8 @@ TICK=$(getconf CLK_TCK)
 RAW=$(mktemp)
 trap 'rm -f "$RAW"' EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-wait_port() {
-  for _ in $(seq 100); do
-    python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "server on port $1 did not start" >&2; return 1
-}
+# shellcheck source=ports.sh
+. scripts/ports.sh
 
 for rep in $(seq "$REPEAT"); do
   for server in "${SERVERS[@]}"; do
