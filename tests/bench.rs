@@ -153,7 +153,12 @@ async fn warmup_echoes_are_checked_but_not_measured() {
 
 /// A server whose echo of message i is `mangle(i, msg)` (None: no echo).
 async fn misbehaving_server(mangle: fn(u64, Message) -> Vec<Message>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    serve(TcpListener::bind("127.0.0.1:0").await.unwrap(), mangle)
+}
+
+/// Answers each data message on `listener` with what `mangle` makes of it,
+/// reading the next only once those are sent (as most simple servers do).
+fn serve(listener: TcpListener, mangle: fn(u64, Message) -> Vec<Message>) -> String {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
@@ -179,30 +184,14 @@ async fn misbehaving_server(mangle: fn(u64, Message) -> Vec<Message>) -> String 
     format!("ws://{addr}")
 }
 
-/// An echo that reads no more while it writes (as most simple servers do),
-/// with small socket buffers: what the bench sends ahead fills them at once.
-async fn narrow_echo() -> String {
+/// An echo that reads no more while it writes, with small socket buffers:
+/// what the bench sends ahead fills them at once.
+fn narrow_echo() -> String {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(64 * 1024).unwrap();
     socket.set_send_buffer_size(64 * 1024).unwrap();
     socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let listener = socket.listen(16).unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
-                    return;
-                };
-                while let Some(Ok(msg)) = ws.next().await {
-                    if (msg.is_text() || msg.is_binary()) && ws.send(msg).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    format!("ws://{addr}")
+    serve(socket.listen(16).unwrap(), |_, m| vec![m])
 }
 
 #[tokio::test]
@@ -210,7 +199,7 @@ async fn a_window_of_big_messages_does_not_stall_an_echo_that_reads_no_more_whil
     // 16 MiB sent ahead: were the bench to read nothing until all of it was
     // out, the server's echo would wait on the bench and the bench on the
     // server, for ever.
-    let url = narrow_echo().await;
+    let url = narrow_echo();
     let mut c = one_connection(&url);
     c.binary = true;
     c.size = 4 << 20;
