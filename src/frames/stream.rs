@@ -638,7 +638,7 @@ impl<S> Frames<S> {
     /// Whether a resting connection can wait with [`Frames::poll_wake`]:
     /// frames pass through and nothing else is asked of the layer.
     pub fn wakes_in_place(&self) -> bool {
-        self.pass.is_some() && self.layer.is_none() && self.dozing.is_none()
+        self.pass.is_some() && self.takes_whole_frames()
     }
 
     fn passing(&self) -> bool {
@@ -1193,13 +1193,8 @@ impl Layer {
         inner: &mut S,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
-        while self.out_pos < self.out.len() {
-            match Pin::new(&mut *inner).poll_write(cx, &self.out[self.out_pos..]) {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Poll::Ready(Ok(n)) => self.out_pos += n,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            }
+        if poll_write_from(inner, &self.out, &mut self.out_pos, cx)?.is_pending() {
+            return Poll::Pending;
         }
         self.out.clear();
         self.out_pos = 0;
@@ -1254,14 +1249,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Frames<S> {
             } else {
                 self.as_mut().poll_read_frames(cx, buf)
             };
-            if may_pass && matches!(read, Poll::Ready(Ok(()))) && self.begin_through(buf, before) {
-                if buf.filled().len() == before {
+            if let Poll::Ready(Ok(())) = read {
+                // All that was read is a frame now passing through: read on
+                // once it has (zero bytes handed up would say the stream ended).
+                if may_pass && self.begin_through(buf, before) && buf.filled().len() == before {
                     continue;
                 }
-                self.hand_up(&buf.filled()[before..]);
-                return Poll::Ready(Ok(()));
-            }
-            if let Poll::Ready(Ok(())) = read {
                 self.hand_up(&buf.filled()[before..]);
             }
             return read;
@@ -1272,11 +1265,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Frames<S> {
 impl<S> Frames<S> {
     /// Whether a frame starting with the next bytes read may pass through.
     fn may_pass(&self) -> bool {
-        self.pass.is_some()
-            && self.clean
-            && self.layer.is_none()
-            && self.dozing.is_none()
-            && self.handed.at_rest()
+        self.clean && self.wakes_in_place() && self.handed.at_rest()
     }
 
     /// When the bytes read at `before` start a frame that passes through,
@@ -1286,10 +1275,13 @@ impl<S> Frames<S> {
         let (Some(pass), new) = (&self.pass, &buf.filled()[before..]) else {
             return false;
         };
-        if new.len() < 2 || new.len() < Head::size([new[0], new[1]]) {
+        let size = match new {
+            [a, b, ..] => Head::size([*a, *b]),
+            _ => return false,
+        };
+        if new.len() < size {
             return false;
         }
-        let size = Head::size([new[0], new[1]]);
         let head = Head::parse(&new[..size]);
         if !pass.takes(&head) {
             return false;
@@ -1338,6 +1330,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Frames<S> {
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
         }
+    }
+
+    /// What was handed down before a write, a flush or a shutdown leaves
+    /// first: a frame passing through (itself after whatever is owed), then
+    /// whatever is owed.
+    fn poll_ahead(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.poll_through(cx)?.is_pending() {
+            return Poll::Pending;
+        }
+        poll_owed(&mut self.inner, &mut self.owed, cx)
     }
 
     /// Carries the frame passing through, if one is, until it is whole both
@@ -1442,24 +1444,34 @@ impl<S: AsyncRead + Unpin> Frames<S> {
     }
 }
 
+/// Writes `bytes` from `*sent` on; ready once all of them are gone.
+fn poll_write_from<S: AsyncWrite + Unpin>(
+    inner: &mut S,
+    bytes: &[u8],
+    sent: &mut usize,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    while *sent < bytes.len() {
+        match Pin::new(&mut *inner).poll_write(cx, &bytes[*sent..]) {
+            Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+            Poll::Ready(Ok(n)) => *sent += n,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        }
+    }
+    Poll::Ready(Ok(()))
+}
+
 /// Sends what is owed; ready once all of it is gone.
 fn poll_owed<S: AsyncWrite + Unpin>(
     inner: &mut S,
     owed: &mut Option<Box<Owed>>,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<()>> {
-    let Some(o) = owed.as_deref_mut() else {
-        return Poll::Ready(Ok(()));
-    };
-    while o.sent < o.frame.len() {
-        match Pin::new(&mut *inner).poll_write(cx, &o.frame[o.sent..]) {
-            Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-            Poll::Ready(Ok(n)) => o.sent += n,
-            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-            Poll::Pending => return Poll::Pending,
-        }
+    match owed.as_deref_mut() {
+        Some(o) => poll_write_from(inner, &o.frame, &mut o.sent, cx),
+        None => Poll::Ready(Ok(())),
     }
-    Poll::Ready(Ok(()))
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Frames<S> {
@@ -1469,15 +1481,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Frames<S> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         self.wake_layer();
-        if self.poll_through(cx)?.is_pending() {
+        if self.poll_ahead(cx)?.is_pending() {
             return Poll::Pending;
         }
-        let Frames {
-            inner, layer, owed, ..
-        } = &mut *self;
-        if poll_owed(inner, owed, cx)?.is_pending() {
-            return Poll::Pending;
-        }
+        let Frames { inner, layer, .. } = &mut *self;
         let Some(this) = layer.as_deref_mut() else {
             return Pin::new(inner).poll_write(cx, buf);
         };
@@ -1507,15 +1514,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Frames<S> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.poll_through(cx)?.is_pending() {
+        if self.poll_ahead(cx)?.is_pending() {
             return Poll::Pending;
         }
-        let Frames {
-            inner, layer, owed, ..
-        } = &mut *self;
-        if poll_owed(inner, owed, cx)?.is_pending() {
-            return Poll::Pending;
-        }
+        let Frames { inner, layer, .. } = &mut *self;
         if let Some(this) = layer.as_deref_mut() {
             this.queue_raw(true);
             if this.poll_out(inner, cx)?.is_pending() {
@@ -1526,15 +1528,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Frames<S> {
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.poll_through(cx)?.is_pending() {
+        if self.poll_ahead(cx)?.is_pending() {
             return Poll::Pending;
         }
-        let Frames {
-            inner, layer, owed, ..
-        } = &mut *self;
-        if poll_owed(inner, owed, cx)?.is_pending() {
-            return Poll::Pending;
-        }
+        let Frames { inner, layer, .. } = &mut *self;
         if let Some(this) = layer.as_deref_mut() {
             if this.poll_out(inner, cx)?.is_pending() {
                 return Poll::Pending;
